@@ -1,0 +1,62 @@
+// Per-endpoint parameters. The defaults are strict RFC 9293 with RFC 5961 and RFC 6298; OS
+// profiles (models/host) override them and switch on their named behaviours.
+#pragma once
+
+#include <tcpsim/time.hpp>
+
+#include <cstdint>
+
+namespace tcpsim::tcp {
+
+// What a TIME-WAIT endpoint does with an RST whose SEQ is exactly RCV.NXT.
+enum class RstInTimeWait : std::uint8_t {
+    Close,   // RFC 9293 §3.10.7.4 second step: enter CLOSED (the RFC 1337 H3 hazard)
+    Ignore,  // RFC 1337 F1; FreeBSD tcp_twcheck() drops every RST; Linux with tcp_rfc1337=1
+};
+
+// What a TIME-WAIT endpoint does with a SYN (no ACK) that arrives for its 4-tuple.
+enum class SynInTimeWait : std::uint8_t {
+    // RFC 9293 §3.10.7.4 fourth step: accept a new incarnation when the timestamp option
+    // meets RFC 6191 §2, otherwise answer with a challenge ACK (RFC 5961 §4).
+    Rfc6191,
+    // RFC 793: a SYN in the window resets, outside draws an ACK; never a new connection.
+    Never,
+};
+
+struct TcpConfig {
+    // RFC 9293 §3.4.2: MSL 2 minutes; TIME-WAIT lasts 2*MSL unless time_wait is set.
+    Duration msl = Duration::s(120);
+    Duration time_wait = Duration::ns(0);  // 0: 2*msl
+    // Orphaned FIN-WAIT-2 lifetime (Linux tcp_fin_timeout, default 60 s). 0: never times out.
+    Duration fin_wait2_timeout = Duration::s(60);
+
+    // RFC 6298 §2: initial RTO 1 s; RTO min 1 s (2.4); a maximum of at least 60 s (2.5).
+    Duration rto_initial = Duration::s(1);
+    Duration rto_min = Duration::s(1);
+    Duration rto_max = Duration::s(120);
+    // Retransmissions before giving up (Linux tcp_syn_retries=6, tcp_synack_retries=5,
+    // tcp_retries2=15; RFC 1122 4.2.3.5 asks R2 to be at least 100 s).
+    int syn_retries = 6;
+    int synack_retries = 5;
+    int data_retries = 15;
+
+    std::uint16_t mss = 1460;          // our MSS option
+    std::uint32_t rcv_buffer = 65535;  // receive buffer: RCV.WND = rcv_buffer - unread bytes
+    bool timestamps = true;            // offer RFC 7323 timestamps in our SYN
+    bool rfc5961 = true;               // challenge ACKs for in-window RST and SYN (RFC 5961 §3, §4)
+
+    // ABORT sends <SEQ=SND.NXT><CTL=RST> (§3.10.5); Linux adds the ACK bit
+    // (tcp_send_active_reset()).
+    bool abort_rst_with_ack = false;
+
+    RstInTimeWait rst_in_time_wait = RstInTimeWait::Close;
+    SynInTimeWait syn_in_time_wait = SynInTimeWait::Rfc6191;
+    // ISS of a connection accepted from TIME-WAIT: old SND.NXT + this (Linux
+    // tcp_timewait_state_process(): tw_snd_nxt + 65535 + 2; RFC 1122 4.2.2.13 asks only for
+    // an ISN above the old sequence space).
+    std::uint32_t reopen_iss_increment = 65537;
+
+    [[nodiscard]] Duration time_wait_length() const { return time_wait.count() > 0 ? time_wait : msl * 2; }
+};
+
+}  // namespace tcpsim::tcp

@@ -1,0 +1,888 @@
+// RFC 9293 endpoint. Section numbers in comments refer to RFC 9293 unless another RFC is named.
+#include "tcp/endpoint.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+namespace tcpsim::tcp {
+
+std::string_view to_string(TimerKind k) {
+    switch (k) {
+        case TimerKind::Retransmit: return "RTO";
+        case TimerKind::TimeWait: return "2MSL";
+        case TimerKind::FinWait2: return "FIN-WAIT-2";
+    }
+    return "?";
+}
+
+std::string_view to_string(Notice n) {
+    switch (n) {
+        case Notice::Connected: return "connected";
+        case Notice::Readable: return "readable";
+        case Notice::PeerClosed: return "peer closed";
+        case Notice::Refused: return "refused";
+        case Notice::Reset: return "reset";
+        case Notice::TimedOut: return "timed out";
+        case Notice::ReturnedToListen: return "returned to LISTEN";
+        case Notice::Closed: return "closed";
+    }
+    return "?";
+}
+
+bool reset_for_closed(const Segment& in, Segment& out) {
+    // §3.10.7.1: an incoming RST is discarded; otherwise, if the ACK bit is off,
+    // <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>, else <SEQ=SEG.ACK><CTL=RST>.
+    if (in.rst()) return false;
+    out = Segment{};
+    out.src = in.dst;
+    out.dst = in.src;
+    if (in.ack_set()) {
+        out.seq = in.ack;
+        out.flags = flag::Rst;
+    } else {
+        out.seq = 0;
+        out.ack = in.seq + in.seg_len();
+        out.flags = flag::Rst | flag::Ack;
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The single writer of state_.
+
+void Endpoint::transition_to(Io& io, State next, Trigger trigger, std::string_view why) {
+    const auto row = find_transition(state_, trigger, next);
+    if (!row) {
+        throw std::logic_error(std::string("tcpsim: no transition ") + std::string(to_string(state_)) + " --" +
+                               std::string(to_string(trigger)) + "--> " + std::string(to_string(next)));
+    }
+    state_ = next;
+    io.transitioned(*row, why);
+}
+
+void Endpoint::set_timer(Io& io, TimerKind kind, SimTime deadline) {
+    auto& d = deadlines_[static_cast<std::size_t>(kind)];
+    if (d == deadline) return;
+    d = deadline;
+    io.set_timer(kind, deadline);
+}
+
+void Endpoint::enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err) {
+    for (std::size_t k = 0; k < kTimerKinds; ++k) set_timer(io, static_cast<TimerKind>(k), SimTime::never());
+    transition_to(io, State::Closed, trigger, why);
+    if (notice != Notice::Closed) io.notify(notice, err);
+    io.notify(Notice::Closed, Errno::Ok);
+}
+
+void Endpoint::enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string_view why) {
+    // §3.10.7.4 eighth step: "start the time-wait timer, turn off the other timers".
+    set_timer(io, TimerKind::Retransmit, SimTime::never());
+    set_timer(io, TimerKind::FinWait2, SimTime::never());
+    transition_to(io, State::TimeWait, trigger, why);
+    set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Segment construction.
+
+std::uint32_t Endpoint::tsval(SimTime now) const {
+    // RFC 7323 §5.4: a timestamp clock between 1 ms and 1 s per tick; 1 ms as in Linux.
+    return static_cast<std::uint32_t>(now.ns() / 1'000'000) + tcb_.ts_offset;
+}
+
+std::uint32_t Endpoint::advertised_window() const {
+    // No window scaling: the 16-bit field caps the window (RFC 9293 §3.1).
+    return std::min<std::uint32_t>(tcb_.rcv_wnd, 65535);
+}
+
+Segment Endpoint::make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t len) const {
+    Segment s;
+    s.src = tcb_.local;
+    s.dst = tcb_.remote;
+    s.seq = seq;
+    s.len = len;
+    s.flags = flags;
+    if (flags & flag::Ack) s.ack = tcb_.rcv_nxt;
+    s.wnd = advertised_window();
+    if (flags & flag::Syn) {
+        s.mss = cfg_.mss;
+        // RFC 7323 §3.2: send the option in a SYN when we want it, in a SYN,ACK only when
+        // the peer's SYN had it.
+        const bool offer = (flags & flag::Ack) ? tcb_.ts_ok : cfg_.timestamps;
+        if (offer) {
+            s.has_ts = true;
+            s.tsval = tsval(now);
+            s.tsecr = (flags & flag::Ack) ? tcb_.ts_recent : 0;
+        }
+    } else if (tcb_.ts_ok) {
+        s.has_ts = true;
+        s.tsval = tsval(now);
+        s.tsecr = tcb_.ts_recent;
+    }
+    return s;
+}
+
+void Endpoint::send_ack(SimTime now, Io& io) { io.send(make(now, flag::Ack, tcb_.snd_nxt, 0)); }
+
+void Endpoint::send_rst(SimTime now, Io& io, Seq seq, bool with_ack) {
+    io.send(make(now, with_ack ? (flag::Rst | flag::Ack) : flag::Rst, seq, 0));
+}
+
+Segment Endpoint::segment_at(SimTime now, Seq seq, std::uint32_t max_len) const {
+    // The unit that starts at `seq` in our sequence space: the SYN at ISS, data in
+    // [ISS+1, data_end), the FIN at data_end.
+    if (seq == tcb_.iss) {
+        // Once the peer's SYN has been taken (every state but SYN-SENT), ours goes as SYN,ACK.
+        const bool syn_ack = state_ != State::SynSent;
+        return make(now, syn_ack ? (flag::Syn | flag::Ack) : flag::Syn, tcb_.iss, 0);
+    }
+    const std::uint32_t left = static_cast<std::uint32_t>(tcb_.data_end - seq);
+    const std::uint32_t len = std::min<std::uint32_t>({left, max_len, tcb_.peer_mss});
+    std::uint8_t flags = flag::Ack;
+    if (len > 0 && seq + len == tcb_.data_end) flags |= flag::Psh;
+    if (tcb_.fin_queued && seq + len == tcb_.data_end) flags |= flag::Fin;
+    return make(now, flags, seq, len);
+}
+
+bool Endpoint::output(SimTime now, Io& io) {
+    // §3.10.2 / §3.8.6: send new data while the peer's window allows, then the FIN.
+    bool sent = false;
+    for (;;) {
+        if (!(state_ == State::Established || state_ == State::CloseWait || state_ == State::FinWait1 ||
+              state_ == State::LastAck || state_ == State::Closing))
+            return sent;
+        const Seq fin_seq = tcb_.data_end;
+        const bool data_left = seq_lt(tcb_.snd_nxt, fin_seq);
+        const bool fin_left = tcb_.fin_queued && !tcb_.fin_sent;
+        if (!data_left && !fin_left) return sent;
+        std::uint32_t room = 0;
+        if (data_left) {
+            const std::int32_t r = seq_diff(tcb_.snd_una + tcb_.snd_wnd, tcb_.snd_nxt);
+            room = r > 0 ? static_cast<std::uint32_t>(r) : 0;
+            if (room == 0) return sent;  // zero window: zero-window probing is not modelled
+        }
+        Segment s = segment_at(now, tcb_.snd_nxt, room);
+        const Seq start = tcb_.snd_nxt;
+        tcb_.snd_nxt = start + s.seg_len();
+        if (s.fin()) tcb_.fin_sent = true;
+        if (!tcb_.timing && tcb_.retransmits == 0) {
+            tcb_.timing = true;
+            tcb_.timed_seq = tcb_.snd_nxt;
+            tcb_.timed_at = now;
+        }
+        io.send(s);
+        sent = true;
+        if (deadline(TimerKind::Retransmit).is_never()) arm_rto(now, io);  // RFC 6298 §5.1
+    }
+}
+
+void Endpoint::retransmit(SimTime now, Io& io) {
+    // RFC 6298 §5.4: retransmit the earliest segment not acknowledged.
+    const std::uint32_t window = std::max<std::uint32_t>(tcb_.snd_wnd, 1);
+    Segment s = segment_at(now, tcb_.snd_una, window);
+    tcb_.timing = false;  // Karn's algorithm (RFC 6298 §3)
+    io.send(s);
+}
+
+std::uint32_t Endpoint::unacked_bytes() const {
+    return static_cast<std::uint32_t>(tcb_.data_end - tcb_.snd_una) - (seq_le(tcb_.snd_una, tcb_.iss) ? 1 : 0);
+}
+
+Seq Endpoint::choose_iss(SimTime now) const {
+    if (pinned_iss_) return *pinned_iss_;
+    if (isn_gen_ != nullptr) return isn_gen_->isn(now, tcb_.local, tcb_.remote);
+    return 0;
+}
+
+void Endpoint::rtt_sample(Duration r) {
+    // RFC 6298 §2.2-2.3 with alpha = 1/8, beta = 1/4, K = 4, clock granularity 1 ms.
+    if (!tcb_.have_rtt) {
+        tcb_.srtt = r;
+        tcb_.rttvar = r / 2;
+        tcb_.have_rtt = true;
+    } else {
+        const Duration diff = tcb_.srtt > r ? tcb_.srtt - r : r - tcb_.srtt;
+        tcb_.rttvar = (tcb_.rttvar * 3 + diff) / 4;
+        tcb_.srtt = (tcb_.srtt * 7 + r) / 8;
+    }
+    Duration rto = tcb_.srtt + std::max(Duration::ms(1), tcb_.rttvar * 4);
+    tcb_.rto = std::clamp(rto, cfg_.rto_min, cfg_.rto_max);
+}
+
+int Endpoint::retry_limit() const {
+    switch (state_) {
+        case State::SynSent: return cfg_.syn_retries;
+        case State::SynReceived: return cfg_.synack_retries;
+        case State::Closed:
+        case State::Listen:
+        case State::Established:
+        case State::FinWait1:
+        case State::FinWait2:
+        case State::CloseWait:
+        case State::Closing:
+        case State::LastAck:
+        case State::TimeWait: return cfg_.data_retries;
+    }
+    return cfg_.data_retries;
+}
+
+void Endpoint::learn_syn_options(SimTime now, const Segment& seg) {
+    tcb_.peer_mss = seg.mss != 0 ? seg.mss : 536;
+    // RFC 7323 §3.2: timestamps are in use when our SYN offered them and the peer's carried them.
+    if (seg.has_ts && cfg_.timestamps) {
+        tcb_.ts_ok = true;
+        tcb_.ts_recent = seg.tsval;
+        tcb_.ts_recent_age = now;
+    } else {
+        tcb_.ts_ok = false;
+    }
+}
+
+void Endpoint::update_ts_recent(SimTime now, const Segment& seg) {
+    // RFC 7323 §4.3: TS.Recent <- SEG.TSval when SEG.TSval >= TS.Recent and SEG.SEQ <=
+    // Last.ACK.sent (our RCV.NXT as last advertised).
+    if (tcb_.ts_ok && seg.has_ts && seq_ge(seg.tsval, tcb_.ts_recent) && seq_le(seg.seq, tcb_.rcv_nxt)) {
+        tcb_.ts_recent = seg.tsval;
+        tcb_.ts_recent_age = now;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// User calls.
+
+void Endpoint::reset_tcb(SockAddr local, SockAddr remote, bool remote_specified) {
+    const std::uint32_t ts_offset = tcb_.ts_offset;  // set by the owner, kept across incarnations
+    tcb_ = Tcb{};
+    tcb_.local = local;
+    tcb_.remote = remote;
+    tcb_.remote_specified = remote_specified;
+    tcb_.ts_offset = ts_offset;
+    tcb_.rto = cfg_.rto_initial;
+    tcb_.rcv_wnd = cfg_.rcv_buffer;
+}
+
+Errno Endpoint::open_passive(SimTime, Io& io, SockAddr local, std::optional<SockAddr> remote) {
+    if (state_ != State::Closed) return Errno::IsConn;  // §3.10.1: "connection already exists"
+    reset_tcb(local, SockAddr{}, false);
+    if (remote) {
+        tcb_.remote = *remote;
+        tcb_.remote_specified = true;
+    }
+    passive_ = true;
+    transition_to(io, State::Listen, Trigger::PassiveOpen, "listen()");
+    return Errno::Ok;
+}
+
+Errno Endpoint::open_active(SimTime now, Io& io, SockAddr local, SockAddr remote) {
+    if (state_ != State::Closed) return Errno::IsConn;
+    reset_tcb(local, remote, true);
+    passive_ = false;
+    // §3.10.1: select an ISS, send <SEQ=ISS><CTL=SYN>, SND.UNA = ISS, SND.NXT = ISS+1.
+    tcb_.iss = choose_iss(now);
+    tcb_.snd_una = tcb_.iss;
+    tcb_.snd_nxt = tcb_.iss + 1;
+    tcb_.data_end = tcb_.iss + 1;
+    transition_to(io, State::SynSent, Trigger::ActiveOpen, "connect()");
+    io.send(make(now, flag::Syn, tcb_.iss, 0));
+    arm_rto(now, io);
+    return Errno::Ok;
+}
+
+Errno Endpoint::send(SimTime now, Io& io, std::uint32_t bytes) {
+    switch (state_) {
+        case State::Closed: return Errno::NotConn;  // "connection does not exist"
+        case State::Listen:
+            // §3.10.2: with a foreign socket specified, become active and send a SYN.
+            if (!tcb_.remote_specified) return Errno::NotConn;
+            tcb_.iss = choose_iss(now);
+            tcb_.snd_una = tcb_.iss;
+            tcb_.snd_nxt = tcb_.iss + 1;
+            tcb_.data_end = tcb_.iss + 1 + bytes;
+            passive_ = false;
+            transition_to(io, State::SynSent, Trigger::Send, "send() on a fully specified LISTEN");
+            io.send(make(now, flag::Syn, tcb_.iss, 0));
+            arm_rto(now, io);
+            return Errno::Ok;
+        case State::SynSent:
+        case State::SynReceived:
+            tcb_.data_end += bytes;  // queued until ESTABLISHED
+            return Errno::Ok;
+        case State::Established:
+        case State::CloseWait:
+            if (tcb_.fin_queued) return Errno::Pipe;  // after shutdown(SHUT_WR)
+            tcb_.data_end += bytes;
+            output(now, io);
+            return Errno::Ok;
+        case State::FinWait1:
+        case State::FinWait2:
+        case State::Closing:
+        case State::LastAck:
+        case State::TimeWait: return Errno::Pipe;  // "connection closing"
+    }
+    return Errno::Inval;
+}
+
+std::uint32_t Endpoint::receive(SimTime now, Io& io, std::uint32_t max_bytes) {
+    const std::uint32_t n = std::min(max_bytes, tcb_.unread);
+    if (n == 0) return 0;
+    const std::uint32_t before = advertised_window();
+    tcb_.unread -= n;
+    tcb_.rcv_wnd = cfg_.rcv_buffer - tcb_.unread;
+    // A window update when the window reopens from below one MSS (RFC 9293 §3.8.6.2.2,
+    // receiver-side silly window syndrome avoidance).
+    if (before < cfg_.mss && advertised_window() >= cfg_.mss && is_synchronized(state_) &&
+        state_ != State::TimeWait)
+        send_ack(now, io);
+    return n;
+}
+
+Errno Endpoint::close(SimTime now, Io& io) {
+    // RFC 1122 4.2.2.13: closing with received data unread SHOULD send RST; SO_LINGER {1, 0}
+    // aborts as well (Linux tcp_close(): "data_was_unread" and sock_flag(SOCK_LINGER) && !linger).
+    const bool sync_or_rcvd = is_synchronized(state_) || state_ == State::SynReceived;
+    if (sync_or_rcvd && state_ != State::TimeWait && (tcb_.unread > 0 || linger_zero_)) {
+        orphaned_ = true;
+        return abort(now, io, tcb_.unread > 0 ? "close() with unread data" : "close() with SO_LINGER 0");
+    }
+    if (linger_zero_ && state_ == State::TimeWait) {
+        orphaned_ = true;
+        return abort(now, io, "close() with SO_LINGER 0");
+    }
+    const bool was_orphaned = orphaned_;
+    orphaned_ = true;
+    switch (state_) {
+        case State::Closed: return Errno::BadF;
+        case State::Listen:
+            enter_closed(io, Trigger::Close, "close()", Notice::Closed, Errno::Ok);
+            return Errno::Ok;
+        case State::SynSent:
+            enter_closed(io, Trigger::Close, "close()", Notice::Closed, Errno::Ok);
+            return Errno::Ok;
+        case State::SynReceived:
+        case State::Established:
+            // §3.10.4: queue a FIN after the data; enter FIN-WAIT-1.
+            tcb_.fin_queued = true;
+            transition_to(io, State::FinWait1, Trigger::Close, "close()");
+            output(now, io);
+            return Errno::Ok;
+        case State::CloseWait:
+            tcb_.fin_queued = true;
+            transition_to(io, State::LastAck, Trigger::Close, "close()");
+            output(now, io);
+            return Errno::Ok;
+        case State::FinWait2:
+            // Orphaned FIN-WAIT-2 gets a lifetime (Linux tcp_close() arms tcp_fin_timeout).
+            if (!was_orphaned && cfg_.fin_wait2_timeout.count() > 0)
+                set_timer(io, TimerKind::FinWait2, now + cfg_.fin_wait2_timeout);
+            return Errno::Ok;
+        case State::FinWait1:
+        case State::Closing:
+        case State::LastAck:
+        case State::TimeWait: return Errno::Ok;  // the close is already under way
+    }
+    return Errno::Inval;
+}
+
+Errno Endpoint::shutdown_write(SimTime now, Io& io) {
+    switch (state_) {
+        case State::Closed:
+        case State::Listen: return Errno::NotConn;
+        case State::SynSent:
+            enter_closed(io, Trigger::Close, "shutdown(SHUT_WR)", Notice::Closed, Errno::Ok);
+            return Errno::Ok;
+        case State::SynReceived:
+        case State::Established:
+            tcb_.fin_queued = true;
+            transition_to(io, State::FinWait1, Trigger::Close, "shutdown(SHUT_WR)");
+            output(now, io);
+            return Errno::Ok;
+        case State::CloseWait:
+            tcb_.fin_queued = true;
+            transition_to(io, State::LastAck, Trigger::Close, "shutdown(SHUT_WR)");
+            output(now, io);
+            return Errno::Ok;
+        case State::FinWait1:
+        case State::FinWait2:
+        case State::Closing:
+        case State::LastAck:
+        case State::TimeWait: return Errno::Ok;
+    }
+    return Errno::Inval;
+}
+
+Errno Endpoint::abort(SimTime now, Io& io, std::string_view why) {
+    // §3.10.5 ABORT.
+    switch (state_) {
+        case State::Closed: return Errno::NotConn;
+        case State::Listen:
+        case State::SynSent:
+            enter_closed(io, Trigger::Abort, why, Notice::Closed, Errno::Ok);
+            return Errno::Ok;
+        case State::SynReceived:
+        case State::Established:
+        case State::FinWait1:
+        case State::FinWait2:
+        case State::CloseWait:
+            // <SEQ=SND.NXT><CTL=RST>; Linux sends RST with ACK (tcp_send_active_reset()).
+            send_rst(now, io, tcb_.snd_nxt, cfg_.abort_rst_with_ack);
+            enter_closed(io, Trigger::Abort, why, Notice::Closed, Errno::Ok);
+            return Errno::Ok;
+        case State::Closing:
+        case State::LastAck:
+        case State::TimeWait:
+            enter_closed(io, Trigger::Abort, why, Notice::Closed, Errno::Ok);
+            return Errno::Ok;
+    }
+    return Errno::Inval;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timers.
+
+void Endpoint::on_timer(SimTime now, Io& io, TimerKind kind) {
+    auto& d = deadlines_[static_cast<std::size_t>(kind)];
+    if (d != now) return;  // stale: re-armed or cleared since
+    d = SimTime::never();
+    switch (kind) {
+        case TimerKind::Retransmit: {
+            if (tcb_.retransmits >= retry_limit()) {
+                // §3.8.3 / RFC 1122 4.2.3.5: give up after R2; the user sees ETIMEDOUT.
+                enter_closed(io, Trigger::RetransmitLimit,
+                             "retransmissions exhausted", Notice::TimedOut, Errno::TimedOut);
+                return;
+            }
+            ++tcb_.retransmits;
+            tcb_.rto = std::min(tcb_.rto * 2, cfg_.rto_max);  // RFC 6298 §5.5: back off
+            retransmit(now, io);
+            arm_rto(now, io);  // RFC 6298 §5.6
+            return;
+        }
+        case TimerKind::TimeWait:
+            enter_closed(io, Trigger::Timeout2Msl, "2MSL timer", Notice::Closed, Errno::Ok);
+            return;
+        case TimerKind::FinWait2:
+            // Linux tcp_fin_timeout: the orphan vanishes without sending anything.
+            enter_closed(io, Trigger::FinWait2Timeout, "orphaned FIN-WAIT-2 timeout", Notice::Closed, Errno::Ok);
+            return;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// SEGMENT ARRIVES (§3.10.7).
+
+void Endpoint::on_segment(SimTime now, Io& io, const Segment& seg) {
+    switch (state_) {
+        case State::Closed: {
+            Segment rst;
+            if (reset_for_closed(seg, rst)) io.send(rst);
+            return;
+        }
+        case State::Listen: on_segment_listen(now, io, seg); return;
+        case State::SynSent: on_segment_syn_sent(now, io, seg); return;
+        case State::SynReceived:
+        case State::Established:
+        case State::FinWait1:
+        case State::FinWait2:
+        case State::CloseWait:
+        case State::Closing:
+        case State::LastAck:
+        case State::TimeWait: on_segment_synchronized(now, io, seg); return;
+    }
+}
+
+void Endpoint::on_segment_listen(SimTime now, Io& io, const Segment& seg) {
+    // §3.10.7.2 first: an incoming RST is ignored.
+    if (seg.rst()) return;
+    // second: any acknowledgment is bad: <SEQ=SEG.ACK><CTL=RST>.
+    if (seg.ack_set()) {
+        Segment r = make(now, flag::Rst, seg.ack, 0);
+        r.dst = seg.src;
+        r.has_ts = false;
+        io.send(r);
+        return;
+    }
+    // third: SYN.
+    if (!seg.syn()) return;  // fourth: other text or control: drop
+    if (!tcb_.remote_specified) tcb_.remote = seg.src;
+    tcb_.remote_specified = true;
+    tcb_.irs = seg.seq;
+    tcb_.rcv_nxt = seg.seq + 1;
+    learn_syn_options(now, seg);
+    tcb_.snd_wnd = seg.wnd;
+    tcb_.max_snd_wnd = seg.wnd;
+    tcb_.snd_wl1 = seg.seq;
+    tcb_.iss = choose_iss(now);
+    tcb_.snd_una = tcb_.iss;
+    tcb_.snd_nxt = tcb_.iss + 1;
+    tcb_.data_end = tcb_.iss + 1;
+    passive_ = true;
+    transition_to(io, State::SynReceived, Trigger::RcvSyn, "SYN");
+    io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
+    arm_rto(now, io);
+}
+
+void Endpoint::on_segment_syn_sent(SimTime now, Io& io, const Segment& seg) {
+    // §3.10.7.3 first: check the ACK bit.
+    bool ack_ok = false;
+    if (seg.ack_set()) {
+        if (seq_le(seg.ack, tcb_.iss) || seq_gt(seg.ack, tcb_.snd_nxt)) {
+            if (!seg.rst()) send_rst(now, io, seg.ack, false);  // <SEQ=SEG.ACK><CTL=RST>
+            return;
+        }
+        ack_ok = seq_lt(tcb_.snd_una, seg.ack) && seq_le(seg.ack, tcb_.snd_nxt);
+    }
+    // second: RST. Acceptable only when it acknowledges our SYN (also RFC 5961 §3.2).
+    if (seg.rst()) {
+        if (ack_ok) enter_closed(io, Trigger::RcvRst, "RST: connection refused", Notice::Refused, Errno::ConnRefused);
+        return;
+    }
+    // fourth: SYN (only reached when the ACK is acceptable or absent).
+    if (!seg.syn()) return;  // fifth: neither SYN nor RST: drop
+    tcb_.irs = seg.seq;
+    tcb_.rcv_nxt = seg.seq + 1;
+    learn_syn_options(now, seg);
+    tcb_.snd_wnd = seg.wnd;
+    tcb_.max_snd_wnd = seg.wnd;
+    tcb_.snd_wl1 = seg.seq;
+    tcb_.snd_wl2 = seg.ack;
+    if (ack_ok) {
+        ack_advanced(now, io, seg.ack);
+        transition_to(io, State::Established, Trigger::RcvSynAck, "SYN,ACK");
+        io.notify(Notice::Connected, Errno::Ok);
+        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with queued data if the window allows.
+        if (!output(now, io)) send_ack(now, io);
+        return;
+    }
+    // Simultaneous open: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, SYN-RECEIVED.
+    passive_ = false;
+    transition_to(io, State::SynReceived, Trigger::RcvSyn, "SYN (simultaneous open)");
+    io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
+    tcb_.retransmits = 0;
+    tcb_.timing = false;
+    arm_rto(now, io);
+}
+
+void Endpoint::ack_advanced(SimTime now, Io& io, Seq ack) {
+    // SND.UNA < SEG.ACK =< SND.NXT: advance, sample the RTT, restart or stop the timer.
+    if (tcb_.timing && seq_ge(ack, tcb_.timed_seq)) {
+        rtt_sample(now - tcb_.timed_at);
+        tcb_.timing = false;
+    }
+    tcb_.snd_una = ack;
+    tcb_.retransmits = 0;
+    if (tcb_.have_rtt) {
+        Duration rto = tcb_.srtt + std::max(Duration::ms(1), tcb_.rttvar * 4);
+        tcb_.rto = std::clamp(rto, cfg_.rto_min, cfg_.rto_max);
+    }
+    // RFC 6298 §5.2/5.3: all acknowledged: stop the timer; else restart it.
+    if (tcb_.snd_una == tcb_.snd_nxt) set_timer(io, TimerKind::Retransmit, SimTime::never());
+    else arm_rto(now, io);
+}
+
+bool Endpoint::time_wait_accepts_syn(const Segment& seg) const {
+    switch (cfg_.syn_in_time_wait) {
+        case SynInTimeWait::Never: return false;
+        case SynInTimeWait::Rfc6191:
+            // RFC 6191 §2: with timestamps on the old incarnation, accept a newer TSval (or an
+            // equal one with a greater SEQ); if the new SYN has no timestamp, fall back to SEQ.
+            // Without timestamps on the old incarnation, accept a SYN that will use them or a
+            // greater SEQ. Otherwise: not acceptable.
+            if (tcb_.ts_ok) {
+                if (seg.has_ts)
+                    return seq_gt(seg.tsval, tcb_.ts_recent) ||
+                           (seg.tsval == tcb_.ts_recent && seq_gt(seg.seq, tcb_.rcv_nxt));
+                return seq_gt(seg.seq, tcb_.rcv_nxt);
+            }
+            return (seg.has_ts && cfg_.timestamps) || seq_gt(seg.seq, tcb_.rcv_nxt);
+    }
+    return false;
+}
+
+void Endpoint::reopen_from_time_wait(SimTime now, Io& io, const Segment& seg) {
+    // A new incarnation on the same 4-tuple: act as LISTEN receiving the SYN, with an ISS above
+    // the old sequence space (RFC 1122 4.2.2.13 (1); Linux uses old SND.NXT + 65537).
+    const Seq old_snd_nxt = tcb_.snd_nxt;
+    set_timer(io, TimerKind::TimeWait, SimTime::never());
+    const SockAddr local = tcb_.local;
+    const SockAddr remote = tcb_.remote;
+    reset_tcb(local, remote, true);
+    tcb_.irs = seg.seq;
+    tcb_.rcv_nxt = seg.seq + 1;
+    learn_syn_options(now, seg);
+    tcb_.snd_wnd = seg.wnd;
+    tcb_.max_snd_wnd = seg.wnd;
+    tcb_.snd_wl1 = seg.seq;
+    Seq iss = old_snd_nxt + cfg_.reopen_iss_increment;
+    if (iss == 0) iss = 1;
+    tcb_.iss = iss;
+    tcb_.snd_una = iss;
+    tcb_.snd_nxt = iss + 1;
+    tcb_.data_end = iss + 1;
+    passive_ = true;
+    orphaned_ = false;
+    transition_to(io, State::SynReceived, Trigger::SynInTimeWait, "SYN accepted in TIME-WAIT");
+    io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
+    arm_rto(now, io);
+}
+
+void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
+    // TIME-WAIT specifics that precede the generic steps.
+    if (state_ == State::TimeWait && !seg.rst()) {
+        // A retransmission of the peer's FIN (it ends exactly at RCV.NXT): acknowledge it and
+        // restart the 2 MSL timer (§3.10.7.4 fifth step, TIME-WAIT; FreeBSD tcp_twcheck(),
+        // Linux tcp_timewait_state_process()).
+        if (seg.fin() && seg.seq + seg.seg_len() == tcb_.rcv_nxt) {
+            send_ack(now, io);
+            set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
+            return;
+        }
+        // §3.10.7.4 fourth step, TIME-WAIT: a new connection may be accepted when the
+        // timestamp option meets RFC 6191's expectations.
+        if (seg.syn() && !seg.ack_set() && time_wait_accepts_syn(seg)) {
+            reopen_from_time_wait(now, io, seg);
+            return;
+        }
+    }
+
+    // RFC 7323 §5.3 R1 (PAWS): a non-RST segment whose TSval is older than TS.Recent is not
+    // acceptable: send an ACK and drop it. TS.Recent older than 24 days is invalid (§5.5).
+    if (tcb_.ts_ok && seg.has_ts && !seg.rst() && seq_lt(seg.tsval, tcb_.ts_recent) &&
+        now - tcb_.ts_recent_age < Duration::s(24LL * 24 * 3600)) {
+        send_ack(now, io);
+        return;
+    }
+
+    // The SYN,ACK of a simultaneous open repeats the SYN we already took (SEG.SEQ = IRS): only
+    // its new part is processed (§3.10.7.4 "trim"; Linux tcp_validate_incoming() exempts it
+    // too; RFC 9293 Figure 8 line 6 shows it moving SYN-RECEIVED to ESTABLISHED).
+    if (state_ == State::SynReceived && seg.syn() && seg.ack_set() && seg.seq + 1 == tcb_.rcv_nxt) {
+        seg.flags = static_cast<std::uint8_t>(seg.flags & ~flag::Syn);
+        seg.seq += 1;
+    }
+
+    // first: check the sequence number (the four cases of §3.10.7.4).
+    const std::uint32_t seglen = seg.seg_len();
+    const std::uint32_t wnd = tcb_.rcv_wnd;
+    const Seq rnxt = tcb_.rcv_nxt;
+    bool acceptable = false;
+    if (seglen == 0) {
+        acceptable = wnd == 0 ? seg.seq == rnxt : seq_in(seg.seq, rnxt, rnxt + wnd);
+    } else if (wnd > 0) {
+        acceptable = seq_in(seg.seq, rnxt, rnxt + wnd) || seq_in(seg.seq + seglen - 1, rnxt, rnxt + wnd);
+    }
+    if (!acceptable) {
+        if (!seg.rst()) send_ack(now, io);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        return;
+    }
+    update_ts_recent(now, seg);
+
+    // second: check the RST bit (RFC 5961 §3.2: only SEQ = RCV.NXT resets; another in-window
+    // SEQ draws a challenge ACK).
+    if (seg.rst()) {
+        if (cfg_.rfc5961 && seg.seq != rnxt) {
+            send_ack(now, io);  // challenge ACK
+            return;
+        }
+        switch (state_) {
+            case State::SynReceived:
+                if (passive_) {
+                    set_timer(io, TimerKind::Retransmit, SimTime::never());
+                    transition_to(io, State::Listen, Trigger::RcvRst, "RST");
+                    io.notify(Notice::ReturnedToListen, Errno::Ok);
+                } else {
+                    enter_closed(io, Trigger::RcvRst, "RST: connection refused", Notice::Refused, Errno::ConnRefused);
+                }
+                return;
+            case State::Established:
+            case State::FinWait1:
+            case State::FinWait2:
+                enter_closed(io, Trigger::RcvRst, "RST", Notice::Reset, Errno::ConnReset);
+                return;
+            case State::CloseWait:
+                // Linux reports EPIPE for a reset in CLOSE-WAIT (tcp_reset()).
+                enter_closed(io, Trigger::RcvRst, "RST", Notice::Reset, Errno::Pipe);
+                return;
+            case State::Closing:
+            case State::LastAck:
+                enter_closed(io, Trigger::RcvRst, "RST", Notice::Closed, Errno::Ok);
+                return;
+            case State::TimeWait:
+                if (cfg_.rst_in_time_wait == RstInTimeWait::Ignore) return;  // RFC 1337 F1
+                enter_closed(io, Trigger::RcvRst, "RST (TIME-WAIT assassination)", Notice::Closed, Errno::Ok);
+                return;
+            case State::Closed:
+            case State::Listen:
+            case State::SynSent: return;
+        }
+        return;
+    }
+
+    // fourth: check the SYN bit.
+    if (seg.syn()) {
+        if (state_ == State::SynReceived && passive_) {
+            set_timer(io, TimerKind::Retransmit, SimTime::never());
+            transition_to(io, State::Listen, Trigger::RcvSyn, "SYN in SYN-RECEIVED");
+            io.notify(Notice::ReturnedToListen, Errno::Ok);
+            return;
+        }
+        if (cfg_.rfc5961) {
+            send_ack(now, io);  // RFC 5961 §4.2: challenge ACK, drop
+            return;
+        }
+        send_rst(now, io, tcb_.snd_nxt, false);
+        enter_closed(io, Trigger::RcvSynReset, "SYN in window", Notice::Reset, Errno::ConnReset);
+        return;
+    }
+
+    // fifth: check the ACK field.
+    if (!seg.ack_set()) return;
+    // RFC 5961 §5.2: acceptable when SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT.
+    if (state_ != State::SynReceived &&
+        (seq_gt(seg.ack, tcb_.snd_nxt) || seq_lt(seg.ack, tcb_.snd_una - tcb_.max_snd_wnd))) {
+        send_ack(now, io);
+        return;
+    }
+    // Whether this segment's FIN will be processed in the eighth step (it must be in order).
+    // In order when everything before the FIN is at or before RCV.NXT and fits the window.
+    bool has_fin_next = false;
+    if (seg.fin()) {
+        const Seq fin_seq = seg.seq + seg.len;
+        has_fin_next = seq_le(seg.seq, tcb_.rcv_nxt) && seq_ge(fin_seq, tcb_.rcv_nxt) &&
+                       seq_le(fin_seq, tcb_.rcv_nxt + tcb_.rcv_wnd);
+    }
+
+    switch (state_) {
+        case State::SynReceived:
+            if (seq_lt(tcb_.snd_una, seg.ack) && seq_le(seg.ack, tcb_.snd_nxt)) {
+                tcb_.snd_wnd = seg.wnd;
+                tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, seg.wnd);
+                tcb_.snd_wl1 = seg.seq;
+                tcb_.snd_wl2 = seg.ack;
+                ack_advanced(now, io, seg.ack);
+                transition_to(io, State::Established, Trigger::RcvAck, "ACK of SYN");
+                io.notify(Notice::Connected, Errno::Ok);
+            } else {
+                send_rst(now, io, seg.ack, false);  // <SEQ=SEG.ACK><CTL=RST>
+                return;
+            }
+            break;
+        case State::Established:
+        case State::FinWait1:
+        case State::FinWait2:
+        case State::CloseWait:
+        case State::Closing:
+        case State::LastAck:
+            if (seq_lt(tcb_.snd_una, seg.ack) && seq_le(seg.ack, tcb_.snd_nxt)) ack_advanced(now, io, seg.ack);
+            // Window update (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
+            if (seq_le(tcb_.snd_una, seg.ack) &&
+                (seq_lt(tcb_.snd_wl1, seg.seq) || (tcb_.snd_wl1 == seg.seq && seq_le(tcb_.snd_wl2, seg.ack)))) {
+                tcb_.snd_wnd = seg.wnd;
+                tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, seg.wnd);
+                tcb_.snd_wl1 = seg.seq;
+                tcb_.snd_wl2 = seg.ack;
+            }
+            if (state_ == State::FinWait1 && our_fin_acked() && !has_fin_next) {
+                transition_to(io, State::FinWait2, Trigger::RcvAck, "ACK of FIN");
+                if (orphaned_ && cfg_.fin_wait2_timeout.count() > 0)
+                    set_timer(io, TimerKind::FinWait2, now + cfg_.fin_wait2_timeout);
+            } else if (state_ == State::Closing) {
+                if (our_fin_acked()) enter_time_wait(now, io, Trigger::RcvAck, "ACK of FIN");
+                return;  // otherwise ignore the segment
+            } else if (state_ == State::LastAck) {
+                if (our_fin_acked()) enter_closed(io, Trigger::RcvAck, "ACK of FIN", Notice::Closed, Errno::Ok);
+                return;
+            }
+            break;
+        case State::TimeWait:
+            // The retransmitted FIN was handled above. Data is acknowledged; a duplicate ACK is
+            // dropped (FreeBSD tcp_twcheck(): "acknowledge if not a duplicate ACK").
+            if (seg.len > 0) send_ack(now, io);
+            return;
+        case State::Closed:
+        case State::Listen:
+        case State::SynSent: return;
+    }
+
+    // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed).
+    bool need_ack = false;
+    if (seg.len > 0) {
+        switch (state_) {
+            case State::Established:
+            case State::FinWait1:
+            case State::FinWait2: {
+                if (orphaned_ && (state_ == State::FinWait1 || state_ == State::FinWait2)) {
+                    // Data after close(): Linux tcp_rcv_state_process() resets
+                    // (LINUX_MIB_TCPABORTONDATA).
+                    abort(now, io, "data arrived after close()");
+                    return;
+                }
+                if (seq_le(seg.seq, tcb_.rcv_nxt)) {
+                    const std::uint32_t skip = static_cast<std::uint32_t>(tcb_.rcv_nxt - seg.seq);
+                    const std::uint32_t fresh = skip < seg.len ? seg.len - skip : 0;
+                    const std::uint32_t take = std::min(fresh, tcb_.rcv_wnd);
+                    if (take > 0) {
+                        tcb_.rcv_nxt += take;
+                        tcb_.unread += take;
+                        tcb_.rcv_wnd -= take;
+                        io.notify(Notice::Readable, Errno::Ok);
+                    }
+                }
+                need_ack = true;
+                break;
+            }
+            case State::SynReceived:
+            case State::CloseWait:
+            case State::Closing:
+            case State::LastAck:
+            case State::TimeWait:
+            case State::Closed:
+            case State::Listen:
+            case State::SynSent: break;  // after a FIN: ignore the text
+        }
+    }
+
+    // eighth: check the FIN bit (only when it is the next byte expected).
+    if (seg.fin() && seg.seq + seg.len == tcb_.rcv_nxt) {
+        tcb_.rcv_nxt += 1;
+        need_ack = false;
+        switch (state_) {
+            case State::SynReceived:
+            case State::Established:
+                transition_to(io, State::CloseWait, Trigger::RcvFin, "FIN");
+                send_ack(now, io);
+                io.notify(Notice::PeerClosed, Errno::Ok);
+                break;
+            case State::FinWait1:
+                if (our_fin_acked()) {
+                    enter_time_wait(now, io, Trigger::RcvFinAck, "FIN acknowledging our FIN");
+                    send_ack(now, io);
+                } else {
+                    transition_to(io, State::Closing, Trigger::RcvFin, "FIN (simultaneous close)");
+                    send_ack(now, io);
+                }
+                io.notify(Notice::PeerClosed, Errno::Ok);
+                break;
+            case State::FinWait2:
+                enter_time_wait(now, io, Trigger::RcvFin, "FIN");
+                send_ack(now, io);
+                io.notify(Notice::PeerClosed, Errno::Ok);
+                break;
+            case State::CloseWait:
+            case State::Closing:
+            case State::LastAck:
+            case State::TimeWait:
+                send_ack(now, io);
+                break;
+            case State::Closed:
+            case State::Listen:
+            case State::SynSent: break;
+        }
+        return;
+    }
+    // Data to send (the window may have opened), else a bare ACK for received text.
+    const bool sent = output(now, io);
+    if (need_ack && !sent) send_ack(now, io);
+}
+
+}  // namespace tcpsim::tcp

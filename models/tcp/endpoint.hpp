@@ -1,0 +1,175 @@
+// A sans-IO TCP endpoint (DESIGN.md §3): it never reads a clock and never schedules anything.
+// Every entry point takes `now` and an Io through which it sends segments, sets or clears
+// its timers (one absolute deadline per kind), reports state transitions and notifies the
+// application. The runner and the unit tests are the only callers.
+#pragma once
+
+#include "tcp/config.hpp"
+#include "tcp/isn.hpp"
+#include "tcp/segment.hpp"
+#include "tcp/state.hpp"
+#include "tcp/transitions.hpp"
+
+#include <tcpsim/errno.hpp>
+#include <tcpsim/time.hpp>
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace tcpsim::tcp {
+
+enum class TimerKind : std::uint8_t { Retransmit, TimeWait, FinWait2 };
+inline constexpr std::size_t kTimerKinds = 3;
+std::string_view to_string(TimerKind k);
+
+// What the endpoint tells its application (the RFC's "signal the user").
+enum class Notice : std::uint8_t {
+    Connected,         // ESTABLISHED reached
+    Readable,          // new in-order bytes are waiting
+    PeerClosed,        // the peer's FIN arrived (end of file after the unread bytes)
+    Refused,           // ECONNREFUSED
+    Reset,             // ECONNRESET (or EPIPE in CLOSE-WAIT)
+    TimedOut,          // ETIMEDOUT
+    ReturnedToListen,  // a passively opened SYN-RECEIVED went back to LISTEN
+    Closed,            // the TCB is gone (state CLOSED): the owner may reap the endpoint
+};
+std::string_view to_string(Notice n);
+
+class Io {
+public:
+    virtual ~Io() = default;
+    virtual void send(const Segment& seg) = 0;
+    // deadline == SimTime::never() clears the timer.
+    virtual void set_timer(TimerKind kind, SimTime deadline) = 0;
+    virtual void transitioned(const Transition& row, std::string_view why) = 0;
+    virtual void notify(Notice notice, Errno err) = 0;
+};
+
+// The transmission control block, RFC 9293 §3.3.1, plus RFC 7323 and RFC 6298 state.
+struct Tcb {
+    SockAddr local;
+    SockAddr remote;
+    bool remote_specified = false;
+
+    Seq iss = 0;
+    Seq snd_una = 0;
+    Seq snd_nxt = 0;
+    std::uint32_t snd_wnd = 0;
+    Seq snd_wl1 = 0;
+    Seq snd_wl2 = 0;
+    std::uint32_t max_snd_wnd = 0;  // RFC 5961 §5.2 MAX.SND.WND
+
+    Seq irs = 0;
+    Seq rcv_nxt = 0;
+    std::uint32_t rcv_wnd = 0;
+
+    // RFC 7323: negotiated when both SYNs carried the option.
+    bool ts_ok = false;
+    std::uint32_t ts_recent = 0;
+    SimTime ts_recent_age = SimTime::zero();
+    std::uint32_t ts_offset = 0;  // our TSval = now in ms + ts_offset
+
+    std::uint16_t peer_mss = 536;  // RFC 9293 §3.7.1: 536 when the SYN had no MSS option
+
+    // The byte stream: data occupies [iss+1, data_end); our FIN, once requested, sits at data_end.
+    Seq data_end = 0;
+    bool fin_queued = false;
+    bool fin_sent = false;
+
+    std::uint32_t unread = 0;  // received bytes the application has not read
+
+    // RFC 6298
+    Duration rto = Duration::s(1);
+    Duration srtt = Duration::ns(0);
+    Duration rttvar = Duration::ns(0);
+    bool have_rtt = false;
+    int retransmits = 0;
+    bool timing = false;  // an RTT measurement is running (Karn: never on a retransmission)
+    Seq timed_seq = 0;
+    SimTime timed_at = SimTime::zero();
+};
+
+class Endpoint {
+public:
+    explicit Endpoint(const TcpConfig& cfg) : cfg_(cfg) {}
+
+    // -- identity and options set by the owner before the connection starts
+    void set_isn_source(const IsnGenerator* gen, std::optional<Seq> pinned) { isn_gen_ = gen; pinned_iss_ = pinned; }
+    void set_ts_offset(std::uint32_t off) { tcb_.ts_offset = off; }
+    void set_linger_zero(bool on) { linger_zero_ = on; }
+    TcpConfig& config() { return cfg_; }
+    [[nodiscard]] const TcpConfig& config() const { return cfg_; }
+
+    // -- user calls (RFC 9293 §3.10.1-§3.10.6)
+    Errno open_passive(SimTime now, Io& io, SockAddr local, std::optional<SockAddr> remote);
+    Errno open_active(SimTime now, Io& io, SockAddr local, SockAddr remote);
+    Errno send(SimTime now, Io& io, std::uint32_t bytes);
+    std::uint32_t receive(SimTime now, Io& io, std::uint32_t max_bytes);
+    Errno close(SimTime now, Io& io);
+    Errno shutdown_write(SimTime now, Io& io);
+    Errno abort(SimTime now, Io& io, std::string_view why = "ABORT");
+
+    // -- events
+    void on_segment(SimTime now, Io& io, const Segment& seg);
+    void on_timer(SimTime now, Io& io, TimerKind kind);
+
+    [[nodiscard]] State state() const { return state_; }
+    [[nodiscard]] const Tcb& tcb() const { return tcb_; }
+    [[nodiscard]] bool passive() const { return passive_; }
+    [[nodiscard]] bool orphaned() const { return orphaned_; }
+    [[nodiscard]] SimTime deadline(TimerKind k) const { return deadlines_[static_cast<std::size_t>(k)]; }
+    // Bytes the application wrote that the peer has not acknowledged yet.
+    [[nodiscard]] std::uint32_t unacked_bytes() const;
+
+private:
+    void reset_tcb(SockAddr local, SockAddr remote, bool remote_specified);
+    // The one writer of state_ (DESIGN.md §3).
+    void transition_to(Io& io, State next, Trigger trigger, std::string_view why);
+
+    void on_segment_listen(SimTime now, Io& io, const Segment& seg);
+    void on_segment_syn_sent(SimTime now, Io& io, const Segment& seg);
+    void on_segment_synchronized(SimTime now, Io& io, Segment seg);
+    bool time_wait_accepts_syn(const Segment& seg) const;
+    void reopen_from_time_wait(SimTime now, Io& io, const Segment& seg);
+
+    void enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string_view why);
+    void enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err);
+    void learn_syn_options(SimTime now, const Segment& seg);
+    void update_ts_recent(SimTime now, const Segment& seg);
+    void ack_advanced(SimTime now, Io& io, Seq ack);
+
+    Seq choose_iss(SimTime now) const;
+    [[nodiscard]] std::uint32_t tsval(SimTime now) const;
+    [[nodiscard]] Segment make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t len) const;
+    void send_ack(SimTime now, Io& io);
+    void send_rst(SimTime now, Io& io, Seq seq, bool with_ack);
+    // Sends what the window allows from SND.NXT (new data, then our FIN).
+    bool output(SimTime now, Io& io);
+    // (Re)sends the earliest unacknowledged unit: SYN, SYN-ACK, data or FIN.
+    void retransmit(SimTime now, Io& io);
+    [[nodiscard]] Segment segment_at(SimTime now, Seq seq, std::uint32_t max_len) const;
+    void set_timer(Io& io, TimerKind kind, SimTime deadline);
+    void arm_rto(SimTime now, Io& io) { set_timer(io, TimerKind::Retransmit, now + tcb_.rto); }
+    void rtt_sample(Duration r);
+    [[nodiscard]] int retry_limit() const;
+    [[nodiscard]] bool our_fin_acked() const { return tcb_.fin_sent && tcb_.snd_una == tcb_.data_end + 1; }
+    [[nodiscard]] std::uint32_t advertised_window() const;
+
+    TcpConfig cfg_;
+    State state_ = State::Closed;
+    Tcb tcb_;
+    bool passive_ = false;      // the connection came from a passive OPEN (RFC 9293 §3.10.7.4)
+    bool orphaned_ = false;     // close() was called: no application holds the socket
+    bool linger_zero_ = false;  // SO_LINGER {1, 0}
+    const IsnGenerator* isn_gen_ = nullptr;
+    std::optional<Seq> pinned_iss_;
+    std::array<SimTime, kTimerKinds> deadlines_{SimTime::never(), SimTime::never(), SimTime::never()};
+};
+
+// RFC 9293 §3.10.7.1: the reply of a host that has no connection for a segment (CLOSED).
+// Returns false when no reply is due (the segment is itself an RST).
+bool reset_for_closed(const Segment& in, Segment& out);
+
+}  // namespace tcpsim::tcp

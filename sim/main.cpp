@@ -1,0 +1,151 @@
+// tcpsim command line. Exit codes: 0 ok, 1 scenario error, 2 usage error (DESIGN.md §7).
+#include "diagram.hpp"
+#include "output.hpp"
+#include "scenario.hpp"
+#include "tcp/segment.hpp"
+#include "trace.hpp"
+#include "world.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+namespace {
+
+using namespace tcpsim;
+
+TraceHeader header_of(const Scenario& sc) {
+    TraceHeader h;
+    h.scenario = sc.file;
+    h.name = sc.name;
+    h.description = sc.description;
+    h.seed = sc.seed;
+    for (std::size_t i = 0; i < 2; ++i) {
+        if (i < sc.hosts.size()) {
+            h.host_names[i] = sc.hosts[i].name;
+            h.host_addrs[i] = tcp::format_ip(sc.hosts[i].ip);
+        }
+    }
+    return h;
+}
+
+std::string run_summary(const World& w) {
+    const Scenario& sc = w.scenario();
+    std::string out;
+    out += fmt::format("tcpsim run: {} (seed {})\n", sc.file, sc.seed);
+    if (!sc.name.empty()) out += fmt::format("{}\n", sc.name);
+    out += fmt::format("simulated {} s: {} events, peak queue {}, {} segments sent, {} delivered, {} dropped, {} lost\n",
+                       format_seconds(SimTime::zero() + sc.duration), w.engine_counters().events_processed,
+                       w.engine_counters().peak_queue_size, w.stats().segments_sent, w.stats().segments_delivered,
+                       w.stats().segments_dropped, w.stats().segments_lost);
+    std::size_t rows = 0;
+    for (std::uint64_t n : w.rows_hit()) rows += n > 0 ? 1 : 0;
+    out += fmt::format("{} state transitions over {} of the {} edges of the state diagram\n", w.stats().transitions,
+                       rows, tcp::kTransitions.size());
+    out += "\nsockets at the end (netstat-style)\n";
+    out += fmt::format("  {:<10} {:<8} {:<22} {:<22} {}\n", "host", "socket", "local", "remote", "state");
+    for (int h = 0; h < w.host_count(); ++h) {
+        const host::Host& hh = w.host(h);
+        for (std::size_t i = 0; i < hh.size(); ++i) {
+            const host::Socket& s = hh.at(static_cast<host::SocketId>(i));
+            if (!s.alive) continue;
+            const auto& t = s.ep.tcb();
+            const std::string remote = s.ep.state() == tcp::State::Listen ? "*:*" : tcp::format_addr(t.remote);
+            out += fmt::format("  {:<10} {:<8} {:<22} {:<22} {}\n", hh.name(), s.name, tcp::format_addr(t.local),
+                               remote, tcp::to_string(s.ep.state()));
+        }
+    }
+    std::map<tcp::State, int> totals;
+    for (int h = 0; h < w.host_count(); ++h)
+        for (std::size_t i = 0; i < w.host(h).size(); ++i) {
+            const host::Socket& s = w.host(h).at(static_cast<host::SocketId>(i));
+            if (s.alive) ++totals[s.ep.state()];
+        }
+    if (totals.empty()) out += "  (none)\n";
+    return out;
+}
+
+int fail_scenario(const std::exception& e) {
+    std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"tcpsim: a deterministic TCP state-machine simulator"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "tcpsim 0.1.0");
+
+    std::string scenario_path;
+    std::string out_path;
+    bool json = false;
+
+    CLI::App* run = app.add_subcommand("run", "Run a scenario and print what happened");
+    run->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
+    run->add_option("-o,--output", out_path, "Write the report to FILE (atomically) instead of stdout");
+
+    CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
+    trace->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
+    trace->add_flag("--json", json, "Print the events as JSON instead of a ladder");
+    trace->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+
+    CLI::App* diagram = app.add_subcommand("diagram", "Write the TCP state diagram as Graphviz DOT");
+    diagram->add_option("--scenario", scenario_path, "Mark the edges a run of this scenario exercised");
+    diagram->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        app.exit(e);
+        return 2;
+    }
+
+    try {
+        std::string text;
+        if (*diagram) {
+            const StateGraph g = build_state_graph();
+            if (scenario_path.empty()) {
+                text = to_dot(g, nullptr);
+            } else {
+                const Scenario sc = load_scenario(scenario_path);
+                World w(sc, false);
+                w.run();
+                text = to_dot(g, &w.rows_hit());
+            }
+        } else {
+            const Scenario sc = load_scenario(scenario_path);
+            if (*trace) {
+                if (sc.hosts.size() != 2) {
+                    std::fprintf(stderr, "tcpsim: error: %s: /hosts: a trace shows exactly two hosts; this scenario has %zu\n",
+                                 sc.file.c_str(), sc.hosts.size());
+                    return 1;
+                }
+                World w(sc, true);
+                w.run();
+                text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
+            } else {
+                World w(sc, false);
+                w.run();
+                text = run_summary(w);
+            }
+        }
+        write_output(out_path, text);
+    } catch (const ScenarioError& e) {
+        return fail_scenario(e);
+    } catch (const OutputError& e) {
+        std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
+        return 1;
+    }
+    return 0;
+}

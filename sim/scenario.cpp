@@ -1,0 +1,401 @@
+#include "scenario.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <initializer_list>
+#include <set>
+#include <sstream>
+
+namespace tcpsim {
+
+using nlohmann::json;
+
+std::string_view to_string(Call c) {
+    switch (c) {
+        case Call::Listen: return "listen";
+        case Call::Connect: return "connect";
+        case Call::Send: return "send";
+        case Call::Receive: return "receive";
+        case Call::Close: return "close";
+        case Call::Shutdown: return "shutdown";
+        case Call::Abort: return "abort";
+        case Call::SetLinger: return "setsockopt";
+    }
+    return "?";
+}
+
+int Scenario::host_index(const std::string& n) const {
+    for (std::size_t i = 0; i < hosts.size(); ++i)
+        if (hosts[i].name == n) return static_cast<int>(i);
+    return -1;
+}
+
+namespace {
+
+class Reader {
+public:
+    explicit Reader(std::string file) : file_(std::move(file)) {}
+
+    [[noreturn]] void fail(const std::string& ptr, const std::string& what) const {
+        throw ScenarioError(fmt::format("{}: {}: {}", file_, ptr.empty() ? "/" : ptr, what));
+    }
+
+    void only_keys(const json& obj, const std::string& ptr, std::initializer_list<const char*> allowed) const {
+        if (!obj.is_object()) fail(ptr, fmt::format("expected an object, found {}", obj.type_name()));
+        for (const auto& [key, value] : obj.items()) {
+            (void)value;
+            bool ok = false;
+            for (const char* a : allowed) ok = ok || key == a;
+            if (!ok) {
+                std::string list;
+                for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+                fail(ptr + "/" + key, fmt::format("unknown key \"{}\" (expected one of: {})", key, list));
+            }
+        }
+    }
+
+    const json* field(const json& obj, const char* key) const {
+        auto it = obj.find(key);
+        return it == obj.end() ? nullptr : &*it;
+    }
+
+    std::string str(const json& obj, const std::string& ptr, const char* key, bool required,
+                    const std::string& dflt = "") const {
+        const json* v = field(obj, key);
+        if (!v) {
+            if (required) fail(ptr, fmt::format("missing required key \"{}\"", key));
+            return dflt;
+        }
+        if (!v->is_string()) fail(ptr + "/" + key, fmt::format("expected a string, found {}", v->type_name()));
+        return v->get<std::string>();
+    }
+
+    std::uint64_t uint(const json& obj, const std::string& ptr, const char* key, bool required, std::uint64_t dflt,
+                       std::uint64_t max) const {
+        const json* v = field(obj, key);
+        if (!v) {
+            if (required) fail(ptr, fmt::format("missing required key \"{}\"", key));
+            return dflt;
+        }
+        if (!v->is_number_integer() || (v->is_number_integer() && !v->is_number_unsigned() && v->get<std::int64_t>() < 0))
+            fail(ptr + "/" + key, fmt::format("expected a non-negative integer, found {}", v->dump()));
+        const auto x = v->get<std::uint64_t>();
+        if (x > max) fail(ptr + "/" + key, fmt::format("{} is out of range (at most {})", x, max));
+        return x;
+    }
+
+    bool boolean(const json& obj, const std::string& ptr, const char* key, bool dflt) const {
+        const json* v = field(obj, key);
+        if (!v) return dflt;
+        if (!v->is_boolean()) fail(ptr + "/" + key, fmt::format("expected true or false, found {}", v->dump()));
+        return v->get<bool>();
+    }
+
+    Duration duration(const json& obj, const std::string& ptr, const char* key, bool required, Duration dflt) const {
+        const json* v = field(obj, key);
+        if (!v) {
+            if (required) fail(ptr, fmt::format("missing required key \"{}\"", key));
+            return dflt;
+        }
+        Duration d;
+        if (!v->is_string() || !parse_duration(v->get<std::string>(), d))
+            fail(ptr + "/" + key,
+                 fmt::format("expected a duration such as \"60s\", \"250ms\" or \"10us\", found {}", v->dump()));
+        return d;
+    }
+
+    double fraction(const json& obj, const std::string& ptr, const char* key, double dflt) const {
+        const json* v = field(obj, key);
+        if (!v) return dflt;
+        if (!v->is_number() || v->get<double>() < 0.0 || v->get<double>() > 1.0)
+            fail(ptr + "/" + key, fmt::format("expected a probability between 0 and 1, found {}", v->dump()));
+        return v->get<double>();
+    }
+
+private:
+    std::string file_;
+};
+
+std::string line_col(const std::string& text, std::size_t byte) {
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            col = 1;
+        } else {
+            ++col;
+        }
+    }
+    return fmt::format("{}:{}", line, col);
+}
+
+bool parse_ipv4(const std::string& s, std::uint32_t& out) {
+    unsigned a, b, c, d;
+    char tail;
+    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return false;
+    if (a > 255 || b > 255 || c > 255 || d > 255) return false;
+    out = (a << 24) | (b << 16) | (c << 8) | d;
+    return true;
+}
+
+void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
+    r.only_keys(obj, ptr,
+                {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries",
+                 "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "rfc5961",
+                 "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack"});
+    cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);
+    cfg.time_wait = r.duration(obj, ptr, "time_wait", false, cfg.time_wait);
+    cfg.fin_wait2_timeout = r.duration(obj, ptr, "fin_timeout", false, cfg.fin_wait2_timeout);
+    cfg.rto_initial = r.duration(obj, ptr, "rto_initial", false, cfg.rto_initial);
+    cfg.rto_min = r.duration(obj, ptr, "rto_min", false, cfg.rto_min);
+    cfg.rto_max = r.duration(obj, ptr, "rto_max", false, cfg.rto_max);
+    cfg.syn_retries = static_cast<int>(r.uint(obj, ptr, "syn_retries", false, static_cast<std::uint64_t>(cfg.syn_retries), 255));
+    cfg.synack_retries = static_cast<int>(r.uint(obj, ptr, "synack_retries", false, static_cast<std::uint64_t>(cfg.synack_retries), 255));
+    cfg.data_retries = static_cast<int>(r.uint(obj, ptr, "retries", false, static_cast<std::uint64_t>(cfg.data_retries), 255));
+    cfg.mss = static_cast<std::uint16_t>(r.uint(obj, ptr, "mss", false, cfg.mss, 65535));
+    if (cfg.mss == 0) r.fail(ptr + "/mss", "the MSS must be at least 1");
+    cfg.rcv_buffer = static_cast<std::uint32_t>(r.uint(obj, ptr, "rcv_buffer", false, cfg.rcv_buffer, 1u << 30));
+    cfg.timestamps = r.boolean(obj, ptr, "timestamps", cfg.timestamps);
+    cfg.rfc5961 = r.boolean(obj, ptr, "rfc5961", cfg.rfc5961);
+    cfg.abort_rst_with_ack = r.boolean(obj, ptr, "abort_rst_with_ack", cfg.abort_rst_with_ack);
+    if (obj.contains("rst_in_time_wait")) {
+        const std::string v = r.str(obj, ptr, "rst_in_time_wait", true);
+        if (v == "close") cfg.rst_in_time_wait = tcp::RstInTimeWait::Close;
+        else if (v == "ignore") cfg.rst_in_time_wait = tcp::RstInTimeWait::Ignore;
+        else r.fail(ptr + "/rst_in_time_wait", fmt::format("expected \"close\" or \"ignore\", found \"{}\"", v));
+    }
+    if (obj.contains("syn_in_time_wait")) {
+        const std::string v = r.str(obj, ptr, "syn_in_time_wait", true);
+        if (v == "rfc6191") cfg.syn_in_time_wait = tcp::SynInTimeWait::Rfc6191;
+        else if (v == "never") cfg.syn_in_time_wait = tcp::SynInTimeWait::Never;
+        else r.fail(ptr + "/syn_in_time_wait", fmt::format("expected \"rfc6191\" or \"never\", found \"{}\"", v));
+    }
+    if (cfg.rto_min > cfg.rto_max) r.fail(ptr + "/rto_min", "rto_min is larger than rto_max");
+    if (cfg.rto_initial.count() <= 0) r.fail(ptr + "/rto_initial", "rto_initial must be positive");
+    if (cfg.msl.count() <= 0) r.fail(ptr + "/msl", "msl must be positive");
+}
+
+void read_link_params(const Reader& r, const json& obj, const std::string& ptr, net::LinkParams& p) {
+    p.latency = r.duration(obj, ptr, "latency", false, p.latency);
+    p.jitter = r.duration(obj, ptr, "jitter", false, p.jitter);
+    const double loss = r.fraction(obj, ptr, "loss", static_cast<double>(p.loss_ppm) / 1e6);
+    p.loss_ppm = static_cast<std::uint32_t>(std::llround(loss * 1e6));
+}
+
+std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.size())
+        r.fail(ptr, fmt::format("expected \"HOST:PORT\", found \"{}\"", s));
+    const std::string port = s.substr(colon + 1);
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos || std::stoul(port) == 0 ||
+        std::stoul(port) > 65535)
+        r.fail(ptr, fmt::format("\"{}\" is not a port between 1 and 65535", port));
+    return {s.substr(0, colon), static_cast<std::uint16_t>(std::stoul(port))};
+}
+
+}  // namespace
+
+Scenario parse_scenario(const std::string& text, const std::string& name) {
+    Reader r(name);
+    json doc;
+    try {
+        doc = json::parse(text);
+    } catch (const json::parse_error& e) {
+        // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ..."
+        std::string what = e.what();
+        const auto colon = what.find(": ");
+        const std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
+        throw ScenarioError(fmt::format("{}:{}: invalid JSON: {}", name, line_col(text, e.byte == 0 ? 0 : e.byte - 1), detail));
+    }
+
+    Scenario sc;
+    sc.file = name;
+    r.only_keys(doc, "", {"$schema", "name", "description", "seed", "duration", "tcp", "hosts", "links",
+                          "default_link", "drops", "actions"});
+    sc.name = r.str(doc, "", "name", false, "");
+    sc.description = r.str(doc, "", "description", false, "");
+    sc.seed = r.uint(doc, "", "seed", false, 1, UINT64_MAX);
+    sc.duration = r.duration(doc, "", "duration", false, sc.duration);
+    if (sc.duration.count() <= 0) r.fail("/duration", "the duration must be positive");
+
+    tcp::TcpConfig defaults;
+    if (const json* t = r.field(doc, "tcp")) read_tcp(r, *t, "/tcp", defaults);
+
+    const json* hosts = r.field(doc, "hosts");
+    if (!hosts) r.fail("", "missing required key \"hosts\"");
+    if (!hosts->is_array() || hosts->empty()) r.fail("/hosts", "expected a non-empty array of hosts");
+    std::set<std::uint32_t> ips;
+    for (std::size_t i = 0; i < hosts->size(); ++i) {
+        const std::string p = fmt::format("/hosts/{}", i);
+        const json& h = (*hosts)[i];
+        r.only_keys(h, p, {"name", "address", "tcp", "isn", "ts_offset"});
+        HostSpec hs;
+        hs.name = r.str(h, p, "name", true);
+        if (hs.name.empty()) r.fail(p + "/name", "a host name cannot be empty");
+        if (sc.host_index(hs.name) >= 0) r.fail(p + "/name", fmt::format("duplicate host name \"{}\"", hs.name));
+        const std::string addr = r.str(h, p, "address", true);
+        if (!parse_ipv4(addr, hs.ip)) r.fail(p + "/address", fmt::format("\"{}\" is not an IPv4 address", addr));
+        if (!ips.insert(hs.ip).second) r.fail(p + "/address", fmt::format("address {} is used by two hosts", addr));
+        hs.tcp = defaults;
+        if (const json* t = r.field(h, "tcp")) read_tcp(r, *t, p + "/tcp", hs.tcp);
+        if (h.contains("isn")) hs.isn = static_cast<std::uint32_t>(r.uint(h, p, "isn", true, 0, UINT32_MAX));
+        hs.ts_offset = static_cast<std::uint32_t>(r.uint(h, p, "ts_offset", false, 0, UINT32_MAX));
+        sc.hosts.push_back(hs);
+    }
+
+    if (const json* dl = r.field(doc, "default_link")) {
+        r.only_keys(*dl, "/default_link", {"latency", "jitter", "loss"});
+        read_link_params(r, *dl, "/default_link", sc.default_link);
+    }
+    auto host_ref = [&](const std::string& n, const std::string& p) {
+        if (sc.host_index(n) < 0) r.fail(p, fmt::format("no host named \"{}\"", n));
+        return n;
+    };
+    if (const json* links = r.field(doc, "links")) {
+        if (!links->is_array()) r.fail("/links", "expected an array");
+        for (std::size_t i = 0; i < links->size(); ++i) {
+            const std::string p = fmt::format("/links/{}", i);
+            const json& l = (*links)[i];
+            r.only_keys(l, p, {"between", "latency", "jitter", "loss"});
+            const json* b = r.field(l, "between");
+            if (!b || !b->is_array() || b->size() != 2 || !(*b)[0].is_string() || !(*b)[1].is_string())
+                r.fail(p + "/between", "expected [\"HOST\", \"HOST\"]");
+            LinkSpec ls;
+            ls.a = host_ref((*b)[0].get<std::string>(), p + "/between/0");
+            ls.b = host_ref((*b)[1].get<std::string>(), p + "/between/1");
+            if (ls.a == ls.b) r.fail(p + "/between", "a link joins two different hosts");
+            for (const LinkSpec& o : sc.links)
+                if ((o.a == ls.a && o.b == ls.b) || (o.a == ls.b && o.b == ls.a))
+                    r.fail(p + "/between", fmt::format("a second link between \"{}\" and \"{}\"", ls.a, ls.b));
+            ls.params = sc.default_link;
+            read_link_params(r, l, p, ls.params);
+            sc.links.push_back(ls);
+        }
+    }
+    if (const json* drops = r.field(doc, "drops")) {
+        if (!drops->is_array()) r.fail("/drops", "expected an array");
+        for (std::size_t i = 0; i < drops->size(); ++i) {
+            const std::string p = fmt::format("/drops/{}", i);
+            const json& d = (*drops)[i];
+            r.only_keys(d, p, {"from", "to", "flags", "nth", "times", "comment"});
+            DropSpec ds;
+            ds.from = host_ref(r.str(d, p, "from", true), p + "/from");
+            ds.to = host_ref(r.str(d, p, "to", true), p + "/to");
+            if (ds.from == ds.to) r.fail(p + "/to", "a drop is between two different hosts");
+            const std::string f = r.str(d, p, "flags", false, "*");
+            if (f == "*") ds.match_any = true;
+            else if (!tcp::parse_flags(f, ds.flags))
+                r.fail(p + "/flags", fmt::format("\"{}\" is not a flag set such as \"S\", \"S.\", \".\", \"F.\", \"R\", \"P.\" or \"*\"", f));
+            ds.nth = static_cast<std::uint32_t>(r.uint(d, p, "nth", false, 1, UINT32_MAX));
+            if (ds.nth == 0) r.fail(p + "/nth", "nth counts from 1");
+            ds.times = static_cast<std::uint32_t>(r.uint(d, p, "times", false, 1, UINT32_MAX));
+            sc.drops.push_back(ds);
+        }
+    }
+
+    const json* actions = r.field(doc, "actions");
+    if (actions) {
+        if (!actions->is_array()) r.fail("/actions", "expected an array");
+        for (std::size_t i = 0; i < actions->size(); ++i) {
+            const std::string p = fmt::format("/actions/{}", i);
+            const json& a = (*actions)[i];
+            if (!a.is_object()) r.fail(p, "expected an object");
+            ActionSpec as;
+            as.pointer = p;
+            const std::string call = r.str(a, p, "call", true);
+            static const std::pair<const char*, Call> calls[] = {
+                {"listen", Call::Listen},   {"connect", Call::Connect},   {"send", Call::Send},
+                {"receive", Call::Receive}, {"close", Call::Close},       {"shutdown", Call::Shutdown},
+                {"abort", Call::Abort},     {"setsockopt", Call::SetLinger}};
+            bool known = false;
+            for (const auto& [n, c] : calls)
+                if (call == n) {
+                    as.call = c;
+                    known = true;
+                }
+            if (!known)
+                r.fail(p + "/call", fmt::format("unknown call \"{}\" (expected listen, connect, send, receive, close, "
+                                                "shutdown, abort or setsockopt)", call));
+            switch (as.call) {
+                case Call::Listen: r.only_keys(a, p, {"at", "host", "call", "sock", "port", "linger", "auto_read", "comment"}); break;
+                case Call::Connect: r.only_keys(a, p, {"at", "host", "call", "sock", "to", "port", "linger", "auto_read", "comment"}); break;
+                case Call::Send:
+                case Call::Receive: r.only_keys(a, p, {"at", "host", "call", "sock", "bytes", "comment"}); break;
+                case Call::Close:
+                case Call::Shutdown:
+                case Call::Abort: r.only_keys(a, p, {"at", "host", "call", "sock", "comment"}); break;
+                case Call::SetLinger: r.only_keys(a, p, {"at", "host", "call", "sock", "linger", "comment"}); break;
+            }
+            as.at = SimTime::zero() + r.duration(a, p, "at", true, Duration{});
+            if (as.at > SimTime::zero() + sc.duration)
+                r.fail(p + "/at", fmt::format("the action is at {} but the scenario lasts {}", format_seconds(as.at),
+                                              format_duration(sc.duration)));
+            as.host = host_ref(r.str(a, p, "host", true), p + "/host");
+            as.sock = r.str(a, p, "sock", true);
+            if (as.sock.empty()) r.fail(p + "/sock", "a socket name cannot be empty");
+            as.options.auto_read = r.boolean(a, p, "auto_read", true);
+            if (a.contains("linger")) {
+                const json& l = a["linger"];
+                if (!l.is_number_integer() || l.get<std::int64_t>() != 0)
+                    r.fail(p + "/linger", "only SO_LINGER {on, 0} is modelled: write \"linger\": 0");
+                as.options.linger_zero = true;
+                as.linger_zero = true;
+            }
+            if (as.call == Call::SetLinger && !as.linger_zero) r.fail(p, "setsockopt needs \"linger\": 0");
+            if (as.call == Call::Listen) {
+                as.port = static_cast<std::uint16_t>(r.uint(a, p, "port", true, 0, 65535));
+                if (as.port == 0) r.fail(p + "/port", "listen needs a port between 1 and 65535");
+            }
+            if (as.call == Call::Connect) {
+                const auto [h, port] = split_host_port(r, r.str(a, p, "to", true), p + "/to");
+                as.to_host = host_ref(h, p + "/to");
+                if (as.to_host == as.host) r.fail(p + "/to", "a host connecting to itself is not modelled yet");
+                as.to_port = port;
+                as.port = static_cast<std::uint16_t>(r.uint(a, p, "port", false, 0, 65535));
+            }
+            if (as.call == Call::Send) {
+                as.bytes = static_cast<std::uint32_t>(r.uint(a, p, "bytes", true, 0, 1u << 30));
+                if (as.bytes == 0) r.fail(p + "/bytes", "send at least one byte");
+            }
+            if (as.call == Call::Receive)
+                as.bytes = static_cast<std::uint32_t>(r.uint(a, p, "bytes", false, UINT32_MAX, UINT32_MAX));
+            sc.actions.push_back(as);
+        }
+    }
+    std::stable_sort(sc.actions.begin(), sc.actions.end(),
+                     [](const ActionSpec& x, const ActionSpec& y) { return x.at < y.at; });
+
+    // Consistency: every socket used by a call exists by then (created by listen/connect, or
+    // accepted from a listener "L" as "L.1", "L.2", ...).
+    std::set<std::pair<std::string, std::string>> created;
+    for (const ActionSpec& a : sc.actions) {
+        const auto key = std::make_pair(a.host, a.sock);
+        if (a.call == Call::Listen || a.call == Call::Connect) {
+            if (created.count(key)) r.fail(a.pointer + "/sock", fmt::format("socket \"{}\" on \"{}\" is created twice", a.sock, a.host));
+            created.insert(key);
+            continue;
+        }
+        const auto dot = a.sock.rfind('.');
+        const bool child_of_listener = dot != std::string::npos && created.count({a.host, a.sock.substr(0, dot)}) > 0;
+        if (!created.count(key) && !child_of_listener)
+            r.fail(a.pointer + "/sock", fmt::format("no socket \"{}\" on \"{}\" at this time (create it with listen or "
+                                                    "connect; accepted sockets are named LISTENER.1, LISTENER.2, ...)",
+                                                    a.sock, a.host));
+    }
+    return sc;
+}
+
+Scenario load_scenario(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return parse_scenario(ss.str(), path);
+}
+
+}  // namespace tcpsim

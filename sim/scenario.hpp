@@ -1,0 +1,84 @@
+// Scenario files: JSON read with nlohmann_json into plain data, validated with errors that name
+// the file, the place (line:column for syntax, JSON pointer for content) and the problem.
+// The format is small now and shaped to grow: hosts, links, drops, timed actions, defaults.
+#pragma once
+
+#include "host/host.hpp"
+#include "net/link.hpp"
+#include "tcp/config.hpp"
+
+#include <tcpsim/time.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace tcpsim {
+
+class ScenarioError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct HostSpec {
+    std::string name;
+    std::uint32_t ip = 0;
+    tcp::TcpConfig tcp;
+    std::optional<std::uint32_t> isn;  // pinned ISN for every connection this host opens
+    std::uint32_t ts_offset = 0;       // added to the 1 ms timestamp clock
+};
+
+struct LinkSpec {
+    std::string a, b;
+    net::LinkParams params;
+};
+
+struct DropSpec {
+    std::string from, to;
+    bool match_any = false;
+    std::uint8_t flags = 0;
+    std::uint32_t nth = 1;
+    std::uint32_t times = 1;
+};
+
+enum class Call : std::uint8_t { Listen, Connect, Send, Receive, Close, Shutdown, Abort, SetLinger };
+
+struct ActionSpec {
+    SimTime at;
+    std::string host;
+    Call call = Call::Listen;
+    std::string sock;              // socket name on that host
+    std::uint16_t port = 0;        // listen: local port; connect: local port (0 = ephemeral)
+    std::string to_host;           // connect: peer host
+    std::uint16_t to_port = 0;     // connect: peer port
+    std::uint32_t bytes = 0;       // send / receive
+    host::SocketOptions options;   // listen / connect
+    bool linger_zero = false;      // setsockopt SO_LINGER {1,0}
+    std::string pointer;           // JSON pointer of the action, for messages
+};
+
+struct Scenario {
+    std::string file;
+    std::string name;
+    std::string description;
+    std::uint64_t seed = 1;
+    Duration duration = Duration::s(600);
+    std::vector<HostSpec> hosts;
+    std::vector<LinkSpec> links;
+    net::LinkParams default_link;
+    std::vector<DropSpec> drops;
+    std::vector<ActionSpec> actions;  // sorted by time, stable
+
+    [[nodiscard]] int host_index(const std::string& name) const;
+};
+
+// Reads and validates a scenario file; throws ScenarioError with "FILE: PLACE: problem".
+Scenario load_scenario(const std::string& path);
+// The same from text already in memory (the name is used in messages).
+Scenario parse_scenario(const std::string& text, const std::string& name);
+
+std::string_view to_string(Call c);
+
+}  // namespace tcpsim

@@ -1,0 +1,59 @@
+// Observers' view of a run: one record per event (user call, segment sent / lost / arrived,
+// state transition, timer started / fired, notification), with the states of the two traced
+// endpoints after the event. Printers turn the records into a ladder diagram for people and
+// JSON for tools; neither changes the world (DESIGN.md §1).
+#pragma once
+
+#include "tcp/segment.hpp"
+#include "tcp/state.hpp"
+
+#include <tcpsim/time.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tcpsim {
+
+enum class RecordKind : std::uint8_t {
+    Call,        // a user call and its result
+    Send,        // a segment leaves a host
+    Drop,        // a segment is dropped by a targeted drop rule
+    Lost,        // a segment is lost at random on a link
+    Arrive,      // a segment reaches a host
+    Transition,  // a state change, with its table row
+    TimerSet,    // a timer started (or restarted)
+    TimerFire,   // a timer fired
+    Notice,      // what the application is told
+};
+std::string_view to_string(RecordKind k);
+
+struct TraceRecord {
+    SimTime time;
+    RecordKind kind = RecordKind::Call;
+    int host = 0;             // host index in the scenario
+    std::string socket;       // socket name on that host
+    std::string text;         // call, notice, timer or transition text
+    tcp::Segment seg;         // Send, Drop, Lost, Arrive
+    int row = -1;             // Transition: table row id
+    tcp::State from = tcp::State::Closed, to = tcp::State::Closed;  // Transition
+    SimTime deadline;         // TimerSet
+    std::array<tcp::State, 2> states{tcp::State::Closed, tcp::State::Closed};  // traced endpoints after the event
+};
+
+struct TraceHeader {
+    std::string scenario;
+    std::string name;
+    std::string description;
+    std::uint64_t seed = 0;
+    std::array<std::string, 2> host_names;
+    std::array<std::string, 2> host_addrs;
+};
+
+// The ladder diagram: at most 100 columns.
+std::string format_ladder(const TraceHeader& h, const std::vector<TraceRecord>& records);
+// The same events as JSON (one object with "events": [...]).
+std::string format_trace_json(const TraceHeader& h, const std::vector<TraceRecord>& records);
+
+}  // namespace tcpsim

@@ -1,0 +1,85 @@
+// The runner: builds hosts and links from a scenario, owns the one engine and the one PRNG of
+// the run, and is the only place that wires endpoints, hosts, links and observers together.
+#pragma once
+
+#include "host/host.hpp"
+#include "net/link.hpp"
+#include "scenario.hpp"
+#include "tcp/isn.hpp"
+#include "trace.hpp"
+
+#include <tcpsim/engine.hpp>
+#include <tcpsim/rng.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace tcpsim {
+
+struct WorldStats {
+    std::uint64_t segments_sent = 0;
+    std::uint64_t segments_delivered = 0;
+    std::uint64_t segments_dropped = 0;  // targeted drops
+    std::uint64_t segments_lost = 0;     // random loss
+    std::uint64_t transitions = 0;
+};
+
+class World {
+public:
+    // record: keep one TraceRecord per event (for trace output); off for long runs.
+    World(const Scenario& sc, bool record);
+    ~World();
+    World(const World&) = delete;
+    World& operator=(const World&) = delete;
+
+    void run();  // until the scenario's duration
+
+    [[nodiscard]] const Scenario& scenario() const { return sc_; }
+    [[nodiscard]] const std::vector<TraceRecord>& records() const { return records_; }
+    [[nodiscard]] const EngineCounters& engine_counters() const { return engine_.counters(); }
+    [[nodiscard]] const WorldStats& stats() const { return stats_; }
+    // How often each transition-table row was taken.
+    [[nodiscard]] const std::vector<std::uint64_t>& rows_hit() const { return rows_hit_; }
+    [[nodiscard]] const host::Host& host(int i) const { return hosts_[static_cast<std::size_t>(i)]; }
+    [[nodiscard]] int host_count() const { return static_cast<int>(hosts_.size()); }
+    [[nodiscard]] SimTime now() const { return engine_.now(); }
+
+private:
+    class SocketIo;
+    friend class SocketIo;
+    enum EventKind : std::uint32_t { kDeliver = 1, kTimer = 2, kAction = 3, kAppRead = 4 };
+
+    void dispatch(const Event& ev);
+    void do_action(const ActionSpec& a);
+    void deliver(int host, const tcp::Segment& seg);
+    void transmit(int from_host, const std::string& sock, const tcp::Segment& seg);
+    void on_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
+    void set_timer(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
+    void reap(int host, host::SocketId sock);
+    host::SocketId new_socket_timers(int host, host::SocketId id);
+
+    std::size_t record(RecordKind kind, int host, host::SocketId sock);
+    void focus(int host, host::SocketId sock);
+    [[nodiscard]] tcp::State focused_state(int i) const;
+
+    const Scenario& sc_;
+    bool recording_;
+    Engine engine_;
+    Rng link_rng_;
+    tcp::IsnGenerator isn_;
+    std::vector<host::Host> hosts_;
+    std::vector<net::Link> links_;
+    std::map<std::pair<int, int>, std::size_t> link_of_;
+    std::map<std::uint32_t, int> host_of_ip_;
+    std::vector<tcp::Segment> pool_;
+    std::vector<std::uint32_t> pool_free_;
+    std::vector<TraceRecord> records_;
+    std::vector<std::uint64_t> rows_hit_;
+    std::array<host::SocketId, 2> focus_{host::kNoSocket, host::kNoSocket};
+    WorldStats stats_;
+};
+
+}  // namespace tcpsim
