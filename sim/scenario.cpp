@@ -282,7 +282,7 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
         for (std::size_t i = 0; i < drops->size(); ++i) {
             const std::string p = fmt::format("/drops/{}", i);
             const json& d = (*drops)[i];
-            r.only_keys(d, p, {"from", "to", "flags", "nth", "times", "comment"});
+            r.only_keys(d, p, {"from", "to", "flags", "nth", "times", "delay", "comment"});
             DropSpec ds;
             ds.from = host_ref(r.str(d, p, "from", true), p + "/from");
             ds.to = host_ref(r.str(d, p, "to", true), p + "/to");
@@ -294,6 +294,7 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
             ds.nth = static_cast<std::uint32_t>(r.uint(d, p, "nth", false, 1, UINT32_MAX));
             if (ds.nth == 0) r.fail(p + "/nth", "nth counts from 1");
             ds.times = static_cast<std::uint32_t>(r.uint(d, p, "times", false, 1, UINT32_MAX));
+            ds.delay = r.duration(d, p, "delay", false, Duration::ns(0));
             sc.drops.push_back(ds);
         }
     }

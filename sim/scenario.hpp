@@ -41,6 +41,7 @@ struct DropSpec {
     std::uint8_t flags = 0;
     std::uint32_t nth = 1;
     std::uint32_t times = 1;
+    Duration delay = Duration::ns(0);  // hold the segment back instead of dropping it
 };
 
 enum class Call : std::uint8_t { Listen, Connect, Send, Receive, Close, Shutdown, Abort, SetLinger };

@@ -44,7 +44,10 @@ std::string middle(const TraceRecord& r, bool left) {
     const std::string seg = tcp::format_segment(r.seg);
     switch (r.kind) {
         case RecordKind::Call: return sock_prefix(r) + r.text;
-        case RecordKind::Send: return left ? seg + " -->" : "<-- " + seg;
+        case RecordKind::Send: {
+            if (r.text.empty()) return left ? seg + " -->" : "<-- " + seg;
+            return left ? seg + " --> (" + r.text + ")" : "(" + r.text + ") <-- " + seg;
+        }
         case RecordKind::Drop: return left ? seg + " --X dropped" : "dropped X-- " + seg;
         case RecordKind::Lost: return left ? seg + " --X lost" : "lost X-- " + seg;
         case RecordKind::Arrive: return left ? seg + " <--" : "--> " + seg;
@@ -120,6 +123,7 @@ std::string format_trace_json(const TraceHeader& h, const std::vector<TraceRecor
                 if (r.seg.mss != 0) s["mss"] = r.seg.mss;
                 if (r.seg.has_ts) s["ts"] = J{{"val", r.seg.tsval}, {"ecr", r.seg.tsecr}};
                 e["segment"] = s;
+                if (!r.text.empty()) e["note"] = r.text;
                 break;
             }
             case RecordKind::Transition: {

@@ -61,7 +61,7 @@ World::World(const Scenario& sc, bool record)
     for (const DropSpec& d : sc.drops) {
         const int from = sc.host_index(d.from), to = sc.host_index(d.to);
         net::Link& link = links_[link_of_.at({std::min(from, to), std::max(from, to)})];
-        link.add_rule(net::DropRule{link.end(0) == from ? 0 : 1, d.match_any, d.flags, d.nth, d.times, 0});
+        link.add_rule(net::DropRule{link.end(0) == from ? 0 : 1, d.match_any, d.flags, d.nth, d.times, 0, d.delay});
     }
     for (std::size_t i = 0; i < sc.actions.size(); ++i)
         engine_.schedule(SimTime::zero() + (sc.actions[i].at - SimTime::zero()), kAction, 0, i);
@@ -201,15 +201,13 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
     net::Link& link = links_[link_of_.at({std::min(from_host, to), std::max(from_host, to)})];
     SimTime arrival;
     const net::Fate fate = link.transmit(engine_.now(), from_host, seg, link_rng_, arrival);
-    if (fate != net::Fate::Delivered) {
+    if (fate == net::Fate::Delayed) {
+        if (recording_) records_.back().text = fmt::format("held back {}", format_duration(arrival - engine_.now() - link.params().latency));
+    } else if (fate != net::Fate::Delivered) {
         if (fate == net::Fate::DroppedByRule) ++stats_.segments_dropped;
         else ++stats_.segments_lost;
-        if (recording_) {
-            auto& r = records_[record(fate == net::Fate::DroppedByRule ? RecordKind::Drop : RecordKind::Lost, from_host,
-                                      kNoSocket)];
-            r.socket = sock;
-            r.seg = seg;
-        }
+        // The send record becomes the drop record: one line per segment on the wire.
+        if (recording_) records_.back().kind = fate == net::Fate::DroppedByRule ? RecordKind::Drop : RecordKind::Lost;
         return;
     }
     std::uint32_t slot;

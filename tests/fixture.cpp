@@ -30,6 +30,17 @@ tcp::TcpConfig Fixture::default_config() {
 
 Fixture::Fixture(tcp::TcpConfig c) : cfg(c), ep(c) { ep.set_isn_source(nullptr, iss); }
 
+tcp::Segment Fixture::peer_seg(const std::string& flags, tcp::Seq seq, tcp::Seq ack, std::uint32_t len,
+                               std::uint32_t wnd) const {
+    tcp::Segment s = seg(remote, local, flags, seq, ack, len, wnd);
+    if (peer_tsval) {
+        s.has_ts = true;
+        s.tsval = *peer_tsval;
+        s.tsecr = io.last_tsval;
+    }
+    return s;
+}
+
 void Fixture::fire(tcp::TimerKind k) {
     const SimTime at = io.timer(k);
     REQUIRE_FALSE(at.is_never());
@@ -121,6 +132,56 @@ void Fixture::to_time_wait() {
     deliver("F.", peer_iss + 1, iss + 2);
     REQUIRE(ep.state() == tcp::State::TimeWait);
     io.clear();
+}
+
+void expect_transition(const RecordingIo& io, tcp::State from, tcp::Trigger trigger, tcp::State to) {
+    const auto row = tcp::find_transition(from, trigger, to);
+    INFO("row " << tcp::to_string(from) << " --" << tcp::to_string(trigger) << "--> " << tcp::to_string(to));
+    REQUIRE(row.has_value());
+    bool taken = false;
+    std::string seen;
+    for (const auto& t : io.transitions) {
+        seen += std::string(tcp::to_string(t.from)) + "->" + std::string(tcp::to_string(t.to)) + " ";
+        if (t.id == row->id) taken = true;
+    }
+    INFO("transitions taken: " << seen);
+    CHECK(taken);
+}
+
+void expect_no_transition(const RecordingIo& io) {
+    std::string seen;
+    for (const auto& t : io.transitions)
+        seen += std::string(tcp::to_string(t.from)) + "->" + std::string(tcp::to_string(t.to)) + " ";
+    INFO("transitions taken: " << seen);
+    CHECK(io.transitions.empty());
+}
+
+Pair::Pair(tcp::TcpConfig c) : cfg(c), a(c), b(c) {
+    a.set_isn_source(nullptr, tcp::Seq{1000});
+    b.set_isn_source(nullptr, tcp::Seq{5000});
+}
+
+bool Pair::exchange() {
+    const std::vector<tcp::Segment> to_b = ia.sent;
+    const std::vector<tcp::Segment> to_a = ib.sent;
+    ia.sent.clear();
+    ib.sent.clear();
+    for (const auto& s : to_b) {
+        wire_a_to_b.push_back(s);
+        b.on_segment(now, ib, s);
+    }
+    for (const auto& s : to_a) {
+        wire_b_to_a.push_back(s);
+        a.on_segment(now, ia, s);
+    }
+    return !to_b.empty() || !to_a.empty();
+}
+
+void Pair::run(int max_rounds) {
+    for (int i = 0; i < max_rounds && exchange(); ++i) {
+    }
+    CHECK(ia.sent.empty());
+    CHECK(ib.sent.empty());
 }
 
 tcp::Segment expect_sent(RecordingIo& io, const std::string& flags, tcp::Seq seq, tcp::Seq ack) {

@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,12 @@ struct RecordingIo final : tcp::Io {
     std::vector<std::pair<tcp::Notice, Errno>> notices;
     std::array<SimTime, tcp::kTimerKinds> timers{SimTime::never(), SimTime::never(), SimTime::never()};
 
-    void send(const tcp::Segment& seg) override { sent.push_back(seg); }
+    std::uint32_t last_tsval = 0;  // TSval of the last timestamped segment we sent (for the peer's TSecr)
+
+    void send(const tcp::Segment& seg) override {
+        sent.push_back(seg);
+        if (seg.has_ts) last_tsval = seg.tsval;
+    }
     void set_timer(tcp::TimerKind kind, SimTime deadline) override { timers[static_cast<std::size_t>(kind)] = deadline; }
     void transitioned(const tcp::Transition& row, std::string_view) override {
         transitions.push_back(row);
@@ -61,6 +67,9 @@ struct Fixture {
     tcp::SockAddr remote = kB;
     tcp::Seq iss = 1000;      // our ISS
     tcp::Seq peer_iss = 5000; // the peer's ISS
+    // When set, every segment deliver(flags, ...) builds carries the timestamp option with this
+    // TSval (and TSecr = the last TSval we sent), as a peer that negotiated RFC 7323 would.
+    std::optional<std::uint32_t> peer_tsval;
 
     explicit Fixture(tcp::TcpConfig c = default_config());
     static tcp::TcpConfig default_config();
@@ -69,8 +78,11 @@ struct Fixture {
     // A segment from the peer to us.
     void deliver(const std::string& flags, tcp::Seq seq, tcp::Seq ack = 0, std::uint32_t len = 0,
                  std::uint32_t wnd = 65535) {
-        deliver(seg(remote, local, flags, seq, ack, len, wnd));
+        deliver(peer_seg(flags, seq, ack, len, wnd));
     }
+    // The segment deliver(flags, ...) would hand over (for tests that add options).
+    [[nodiscard]] tcp::Segment peer_seg(const std::string& flags, tcp::Seq seq, tcp::Seq ack = 0,
+                                        std::uint32_t len = 0, std::uint32_t wnd = 65535) const;
     void advance(Duration d) { now = now + d; }
     // Fires a timer at its deadline (advancing the clock to it).
     void fire(tcp::TimerKind k);
@@ -94,8 +106,54 @@ struct Fixture {
     [[nodiscard]] tcp::Seq rcv_nxt() const { return ep.tcb().rcv_nxt; }
 };
 
+// Checks that the endpoint took the transition-table row (from --trigger--> to) since io was
+// last cleared.
+void expect_transition(const RecordingIo& io, tcp::State from, tcp::Trigger trigger, tcp::State to);
+// Checks that no state transition happened since io was last cleared.
+void expect_no_transition(const RecordingIo& io);
+
+// Two endpoints joined by a lossless wire: A (kA, ISS 1000) and B (kB, ISS 5000). exchange()
+// hands every segment each side has sent to the other side, both directions at once, so
+// segments sent at the same moment cross in flight.
+struct Pair {
+    tcp::TcpConfig cfg;
+    tcp::Endpoint a;
+    tcp::Endpoint b;
+    RecordingIo ia;
+    RecordingIo ib;
+    SimTime now = SimTime::zero();
+    std::vector<tcp::Segment> wire_a_to_b;  // every segment A sent, in order
+    std::vector<tcp::Segment> wire_b_to_a;
+
+    explicit Pair(tcp::TcpConfig c = Fixture::default_config());
+    // One round: both sides' pending segments cross. Returns false when nothing was in flight.
+    bool exchange();
+    // Rounds until the wire is quiet (at most `max_rounds`).
+    void run(int max_rounds = 20);
+};
+
 // Checks that exactly one segment was sent and that it has these flags and numbers; returns it.
 tcp::Segment expect_sent(RecordingIo& io, const std::string& flags, tcp::Seq seq, tcp::Seq ack = 0);
 void expect_silent(const RecordingIo& io);
 
 }  // namespace tcpsim::test
+
+// Readable values in Catch2 messages.
+namespace Catch {
+template <>
+struct StringMaker<tcpsim::tcp::State> {
+    static std::string convert(tcpsim::tcp::State s) { return std::string(tcpsim::tcp::to_string(s)); }
+};
+template <>
+struct StringMaker<tcpsim::Errno> {
+    static std::string convert(tcpsim::Errno e) { return std::string(tcpsim::to_string(e)); }
+};
+template <>
+struct StringMaker<tcpsim::SimTime> {
+    static std::string convert(tcpsim::SimTime t) { return t.is_never() ? "never" : tcpsim::format_seconds(t) + "s"; }
+};
+template <>
+struct StringMaker<tcpsim::Duration> {
+    static std::string convert(tcpsim::Duration d) { return tcpsim::format_duration(d); }
+};
+}  // namespace Catch

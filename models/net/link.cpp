@@ -10,7 +10,11 @@ Fate Link::transmit(SimTime now, int from, const tcp::Segment& seg, Rng& rng, Si
         if (r.from_end != dir) continue;
         if (!r.match_any && r.flags != seg.flags) continue;
         ++r.seen;
-        if (r.seen >= r.nth && (r.times == 0 || r.seen < r.nth + r.times)) return Fate::DroppedByRule;
+        if (r.seen >= r.nth && (r.times == 0 || r.seen < r.nth + r.times)) {
+            if (r.delay.count() == 0) return Fate::DroppedByRule;
+            arrival = now + p_.latency + r.delay;  // held back: outside the FIFO order
+            return Fate::Delayed;
+        }
     }
     if (rng.chance_ppm(p_.loss_ppm)) return Fate::Lost;
     Duration d = p_.latency;

@@ -16,7 +16,8 @@ namespace tcpsim::net {
 
 // Drops the `nth` (1-based) segment sent from `from_end` (0 or 1) whose flags equal `flags`
 // exactly (any flags when match_any), and the `times - 1` matching segments after it
-// (times = 0: every match from the nth on).
+// (times = 0: every match from the nth on). With a delay, the matched segments are held back
+// that long instead of dropped (and may arrive after later segments: a delayed duplicate).
 struct DropRule {
     int from_end = 0;
     bool match_any = false;
@@ -24,6 +25,7 @@ struct DropRule {
     std::uint32_t nth = 1;
     std::uint32_t times = 1;
     std::uint32_t seen = 0;
+    Duration delay = Duration::ns(0);
 };
 
 struct LinkParams {
@@ -32,7 +34,7 @@ struct LinkParams {
     std::uint32_t loss_ppm = 0;         // random loss, parts per million
 };
 
-enum class Fate : std::uint8_t { Delivered, DroppedByRule, Lost };
+enum class Fate : std::uint8_t { Delivered, Delayed, DroppedByRule, Lost };
 
 class Link {
 public:

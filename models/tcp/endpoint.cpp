@@ -68,9 +68,11 @@ void Endpoint::set_timer(Io& io, TimerKind kind, SimTime deadline) {
     io.set_timer(kind, deadline);
 }
 
-void Endpoint::enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err) {
+void Endpoint::enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
+                            const Segment* last) {
     for (std::size_t k = 0; k < kTimerKinds; ++k) set_timer(io, static_cast<TimerKind>(k), SimTime::never());
     transition_to(io, State::Closed, trigger, why);
+    if (last != nullptr) io.send(*last);  // the segment the edge sends (an RST)
     if (notice != Notice::Closed) io.notify(notice, err);
     io.notify(Notice::Closed, Errno::Ok);
 }
@@ -125,9 +127,13 @@ Segment Endpoint::make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t l
 
 void Endpoint::send_ack(SimTime now, Io& io) { io.send(make(now, flag::Ack, tcb_.snd_nxt, 0)); }
 
-void Endpoint::send_rst(SimTime now, Io& io, Seq seq, bool with_ack) {
-    io.send(make(now, with_ack ? (flag::Rst | flag::Ack) : flag::Rst, seq, 0));
+Segment Endpoint::make_rst(SimTime now, Seq seq, bool with_ack) const {
+    Segment r = make(now, with_ack ? (flag::Rst | flag::Ack) : flag::Rst, seq, 0);
+    r.wnd = 0;  // an RST advertises no window (Linux tcp_v4_send_reset() leaves it 0)
+    return r;
 }
+
+void Endpoint::send_rst(SimTime now, Io& io, Seq seq, bool with_ack) { io.send(make_rst(now, seq, with_ack)); }
 
 Segment Endpoint::segment_at(SimTime now, Seq seq, std::uint32_t max_len) const {
     // The unit that starts at `seq` in our sequence space: the SYN at ISS, data in
@@ -424,9 +430,11 @@ Errno Endpoint::abort(SimTime now, Io& io, std::string_view why) {
         case State::FinWait1:
         case State::FinWait2:
         case State::CloseWait:
-            // <SEQ=SND.NXT><CTL=RST>; Linux sends RST with ACK (tcp_send_active_reset()).
-            send_rst(now, io, tcb_.snd_nxt, cfg_.abort_rst_with_ack);
-            enter_closed(io, Trigger::Abort, why, Notice::Closed, Errno::Ok);
+            {
+                // <SEQ=SND.NXT><CTL=RST>; Linux sends RST with ACK (tcp_send_active_reset()).
+                const Segment rst = make_rst(now, tcb_.snd_nxt, cfg_.abort_rst_with_ack);
+                enter_closed(io, Trigger::Abort, why, Notice::Closed, Errno::Ok, &rst);
+            }
             return Errno::Ok;
         case State::Closing:
         case State::LastAck:
@@ -496,7 +504,7 @@ void Endpoint::on_segment_listen(SimTime now, Io& io, const Segment& seg) {
     if (seg.rst()) return;
     // second: any acknowledgment is bad: <SEQ=SEG.ACK><CTL=RST>.
     if (seg.ack_set()) {
-        Segment r = make(now, flag::Rst, seg.ack, 0);
+        Segment r = make_rst(now, seg.ack, false);
         r.dst = seg.src;
         r.has_ts = false;
         io.send(r);
@@ -556,7 +564,7 @@ void Endpoint::on_segment_syn_sent(SimTime now, Io& io, const Segment& seg) {
     }
     // Simultaneous open: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, SYN-RECEIVED.
     passive_ = false;
-    transition_to(io, State::SynReceived, Trigger::RcvSyn, "SYN (simultaneous open)");
+    transition_to(io, State::SynReceived, Trigger::RcvSyn, "crossing SYN");
     io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
     tcb_.retransmits = 0;
     tcb_.timing = false;
@@ -730,8 +738,8 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
             send_ack(now, io);  // RFC 5961 §4.2: challenge ACK, drop
             return;
         }
-        send_rst(now, io, tcb_.snd_nxt, false);
-        enter_closed(io, Trigger::RcvSynReset, "SYN in window", Notice::Reset, Errno::ConnReset);
+        const Segment rst = make_rst(now, tcb_.snd_nxt, false);
+        enter_closed(io, Trigger::RcvSynReset, "SYN in window", Notice::Reset, Errno::ConnReset, &rst);
         return;
     }
 
@@ -858,7 +866,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
                     enter_time_wait(now, io, Trigger::RcvFinAck, "FIN acknowledging our FIN");
                     send_ack(now, io);
                 } else {
-                    transition_to(io, State::Closing, Trigger::RcvFin, "FIN (simultaneous close)");
+                    transition_to(io, State::Closing, Trigger::RcvFin, "crossing FIN");
                     send_ack(now, io);
                 }
                 io.notify(Notice::PeerClosed, Errno::Ok);

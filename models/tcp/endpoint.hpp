@@ -135,7 +135,8 @@ private:
     void reopen_from_time_wait(SimTime now, Io& io, const Segment& seg);
 
     void enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string_view why);
-    void enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err);
+    void enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
+                      const Segment* last = nullptr);
     void learn_syn_options(SimTime now, const Segment& seg);
     void update_ts_recent(SimTime now, const Segment& seg);
     void ack_advanced(SimTime now, Io& io, Seq ack);
@@ -144,6 +145,7 @@ private:
     [[nodiscard]] std::uint32_t tsval(SimTime now) const;
     [[nodiscard]] Segment make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t len) const;
     void send_ack(SimTime now, Io& io);
+    [[nodiscard]] Segment make_rst(SimTime now, Seq seq, bool with_ack) const;
     void send_rst(SimTime now, Io& io, Seq seq, bool with_ack);
     // Sends what the window allows from SND.NXT (new data, then our FIN).
     bool output(SimTime now, Io& io);

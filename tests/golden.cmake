@@ -1,0 +1,18 @@
+# Golden-output check: runs ${TCPSIM} with ${ARGS} (a ;-list), compares stdout byte for byte
+# with ${EXPECTED}. Runs in ${WORKDIR} so that relative paths in the output are stable. Also runs it a second time and requires identical bytes (determinism).
+execute_process(COMMAND ${TCPSIM} ${ARGS} WORKING_DIRECTORY ${WORKDIR} OUTPUT_VARIABLE out1 RESULT_VARIABLE rc1 ERROR_VARIABLE err1)
+if(NOT rc1 EQUAL 0)
+  message(FATAL_ERROR "tcpsim ${ARGS} exited with ${rc1}: ${err1}")
+endif()
+execute_process(COMMAND ${TCPSIM} ${ARGS} WORKING_DIRECTORY ${WORKDIR} OUTPUT_VARIABLE out2 RESULT_VARIABLE rc2)
+if(NOT out1 STREQUAL out2)
+  message(FATAL_ERROR "two runs of tcpsim ${ARGS} printed different bytes")
+endif()
+file(READ ${EXPECTED} expected)
+if(NOT out1 STREQUAL expected)
+  get_filename_component(name ${EXPECTED} NAME)
+  set(actual ${CMAKE_CURRENT_BINARY_DIR}/${name}.actual)
+  file(WRITE ${actual} "${out1}")
+  execute_process(COMMAND diff -u ${EXPECTED} ${actual} OUTPUT_VARIABLE d)
+  message(FATAL_ERROR "output differs from the approved ${EXPECTED} (actual in ${actual}):\n${d}")
+endif()
