@@ -46,26 +46,61 @@ std::string run_summary(const World& w) {
     for (std::uint64_t n : w.rows_hit()) rows += n > 0 ? 1 : 0;
     out += fmt::format("{} state transitions over {} of the {} edges of the state diagram\n", w.stats().transitions,
                        rows, tcp::kTransitions.size());
+
+    // Per connection: the path through the states, TIME-WAIT held, errors the application saw.
+    struct Life {
+        std::string path;
+        SimTime tw_start = SimTime::never();
+        Duration tw_held;
+        bool in_tw = false;
+        std::string errors;
+    };
+    std::map<std::pair<int, std::string>, Life> lives;
+    for (const TraceRecord& r : w.records()) {
+        if (r.socket.empty() || r.socket == "-") continue;
+        Life& l = lives[{r.host, r.socket}];
+        if (r.kind == RecordKind::Transition) {
+            if (l.path.empty()) l.path = std::string(tcp::to_string(r.from));
+            l.path += fmt::format(" > {}", tcp::to_string(r.to));
+            if (r.to == tcp::State::TimeWait) {
+                l.tw_start = r.time;
+                l.in_tw = true;
+            } else if (l.in_tw) {
+                l.tw_held += r.time - l.tw_start;
+                l.in_tw = false;
+            }
+        } else if (r.kind == RecordKind::Notice && r.text.find('(') != std::string::npos) {
+            l.errors += (l.errors.empty() ? "" : ", ") + r.text;
+        }
+    }
+    const SimTime end = SimTime::zero() + sc.duration;
+    out += "\nconnections\n";
+    for (auto& [key, l] : lives) {
+        if (l.path.empty()) continue;
+        if (l.in_tw) l.tw_held += end - l.tw_start;
+        out += fmt::format("  {}/{}: {}\n", sc.hosts[static_cast<std::size_t>(key.first)].name, key.second, l.path);
+        if (l.tw_held.count() > 0)
+            out += fmt::format("      held TIME-WAIT for {} s{}\n", format_seconds(SimTime::zero() + l.tw_held),
+                               l.in_tw ? " (still in TIME-WAIT at the end)" : "");
+        if (!l.errors.empty()) out += fmt::format("      application saw: {}\n", l.errors);
+    }
+
     out += "\nsockets at the end (netstat-style)\n";
     out += fmt::format("  {:<10} {:<8} {:<22} {:<22} {}\n", "host", "socket", "local", "remote", "state");
+    bool any = false;
     for (int h = 0; h < w.host_count(); ++h) {
         const host::Host& hh = w.host(h);
         for (std::size_t i = 0; i < hh.size(); ++i) {
             const host::Socket& s = hh.at(static_cast<host::SocketId>(i));
             if (!s.alive) continue;
+            any = true;
             const auto& t = s.ep.tcb();
             const std::string remote = s.ep.state() == tcp::State::Listen ? "*:*" : tcp::format_addr(t.remote);
             out += fmt::format("  {:<10} {:<8} {:<22} {:<22} {}\n", hh.name(), s.name, tcp::format_addr(t.local),
                                remote, tcp::to_string(s.ep.state()));
         }
     }
-    std::map<tcp::State, int> totals;
-    for (int h = 0; h < w.host_count(); ++h)
-        for (std::size_t i = 0; i < w.host(h).size(); ++i) {
-            const host::Socket& s = w.host(h).at(static_cast<host::SocketId>(i));
-            if (s.alive) ++totals[s.ep.state()];
-        }
-    if (totals.empty()) out += "  (none)\n";
+    if (!any) out += "  (none)\n";
     return out;
 }
 
@@ -135,7 +170,7 @@ int main(int argc, char** argv) {
                 w.run();
                 text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
             } else {
-                World w(sc, false);
+                World w(sc, true);
                 w.run();
                 text = run_summary(w);
             }
