@@ -171,9 +171,9 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
     }
     if (obj.contains("syn_in_time_wait")) {
         const std::string v = r.str(obj, ptr, "syn_in_time_wait", true);
-        if (v == "rfc6191") cfg.syn_in_time_wait = tcp::SynInTimeWait::Rfc6191;
+        if (v == "rfc9293") cfg.syn_in_time_wait = tcp::SynInTimeWait::Rfc9293;
         else if (v == "never") cfg.syn_in_time_wait = tcp::SynInTimeWait::Never;
-        else r.fail(ptr + "/syn_in_time_wait", fmt::format("expected \"rfc6191\" or \"never\", found \"{}\"", v));
+        else r.fail(ptr + "/syn_in_time_wait", fmt::format("expected \"rfc9293\" or \"never\", found \"{}\"", v));
     }
     if (cfg.rto_min > cfg.rto_max) r.fail(ptr + "/rto_min", "rto_min is larger than rto_max");
     if (cfg.rto_initial.count() <= 0) r.fail(ptr + "/rto_initial", "rto_initial must be positive");

@@ -16,9 +16,12 @@ enum class RstInTimeWait : std::uint8_t {
 
 // What a TIME-WAIT endpoint does with a SYN (no ACK) that arrives for its 4-tuple.
 enum class SynInTimeWait : std::uint8_t {
-    // RFC 9293 §3.10.7.4 fourth step: accept a new incarnation when the timestamp option
-    // meets RFC 6191 §2, otherwise answer with a challenge ACK (RFC 5961 §4).
-    Rfc6191,
+    // RFC 9293 §3.10.7.4 fourth step: "new connections can be accepted if the Timestamp Option
+    // is used and meets expectations (per RFC 6191)": both incarnations use timestamps and the
+    // SYN's TSval is newer (or equal with a greater SEQ). Otherwise the SYN is handled like any
+    // SYN in a synchronized state (an ACK outside the window; in it, a challenge ACK under
+    // RFC 5961 or a reset without). The FreeBSD suite's STANDARD branches expect exactly this.
+    Rfc9293,
     // RFC 793: a SYN in the window resets, outside draws an ACK; never a new connection.
     Never,
 };
@@ -50,7 +53,7 @@ struct TcpConfig {
     bool abort_rst_with_ack = false;
 
     RstInTimeWait rst_in_time_wait = RstInTimeWait::Close;
-    SynInTimeWait syn_in_time_wait = SynInTimeWait::Rfc6191;
+    SynInTimeWait syn_in_time_wait = SynInTimeWait::Rfc9293;
     // ISS of a connection accepted from TIME-WAIT: old SND.NXT + this (Linux
     // tcp_timewait_state_process(): tw_snd_nxt + 65535 + 2; RFC 1122 4.2.2.13 asks only for
     // an ISN above the old sequence space).

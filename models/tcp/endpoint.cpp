@@ -591,18 +591,11 @@ void Endpoint::ack_advanced(SimTime now, Io& io, Seq ack) {
 bool Endpoint::time_wait_accepts_syn(const Segment& seg) const {
     switch (cfg_.syn_in_time_wait) {
         case SynInTimeWait::Never: return false;
-        case SynInTimeWait::Rfc6191:
-            // RFC 6191 §2: with timestamps on the old incarnation, accept a newer TSval (or an
-            // equal one with a greater SEQ); if the new SYN has no timestamp, fall back to SEQ.
-            // Without timestamps on the old incarnation, accept a SYN that will use them or a
-            // greater SEQ. Otherwise: not acceptable.
-            if (tcb_.ts_ok) {
-                if (seg.has_ts)
-                    return seq_gt(seg.tsval, tcb_.ts_recent) ||
-                           (seg.tsval == tcb_.ts_recent && seq_gt(seg.seq, tcb_.rcv_nxt));
-                return seq_gt(seg.seq, tcb_.rcv_nxt);
-            }
-            return (seg.has_ts && cfg_.timestamps) || seq_gt(seg.seq, tcb_.rcv_nxt);
+        case SynInTimeWait::Rfc9293:
+            // RFC 6191 §2 with timestamps on both incarnations: a newer TSval, or an equal TSval
+            // with a greater SEQ.
+            if (!tcb_.ts_ok || !seg.has_ts || !cfg_.timestamps) return false;
+            return seq_gt(seg.tsval, tcb_.ts_recent) || (seg.tsval == tcb_.ts_recent && seq_gt(seg.seq, tcb_.rcv_nxt));
     }
     return false;
 }
@@ -738,7 +731,9 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
             send_ack(now, io);  // RFC 5961 §4.2: challenge ACK, drop
             return;
         }
-        const Segment rst = make_rst(now, tcb_.snd_nxt, false);
+        // "send a reset": <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> as the FreeBSD suite's
+        // STANDARD branches expect it.
+        const Segment rst = make_rst(now, tcb_.snd_nxt, true);
         enter_closed(io, Trigger::RcvSynReset, "SYN in window", Notice::Reset, Errno::ConnReset, &rst);
         return;
     }
