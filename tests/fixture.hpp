@@ -145,6 +145,10 @@ struct StringMaker<tcpsim::tcp::State> {
     static std::string convert(tcpsim::tcp::State s) { return std::string(tcpsim::tcp::to_string(s)); }
 };
 template <>
+struct StringMaker<tcpsim::tcp::SockAddr> {
+    static std::string convert(const tcpsim::tcp::SockAddr& a) { return tcpsim::tcp::format_addr(a); }
+};
+template <>
 struct StringMaker<tcpsim::Errno> {
     static std::string convert(tcpsim::Errno e) { return std::string(tcpsim::to_string(e)); }
 };

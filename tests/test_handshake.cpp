@@ -431,3 +431,17 @@ TEST_CASE("SYN-RECEIVED: simultaneous-open SYN,ACK is retransmitted as SYN,ACK [
     expect_sent(f.io, "S.", f.iss, f.peer_iss + 1);
     CHECK(f.ep.state() == State::SynReceived);
 }
+
+TEST_CASE("SYN-SENT: text in the SYN,ACK is processed after ESTABLISHED [RFC 9293 §3.10.7.3 fourth]",
+          "[syn-sent][!mayfail]") {
+    // §3.10.7.3 fourth: "If there are other controls or text in the segment, then continue
+    // processing at the sixth step under Section 3.10.7.4"; the seventh step takes the text.
+    Fixture f;
+    f.to_syn_sent();
+    f.deliver("S.", f.peer_iss, f.iss + 1, 100);
+    REQUIRE(f.ep.state() == State::Established);
+    CHECK(f.rcv_nxt() == f.peer_iss + 101);
+    CHECK(f.ep.tcb().unread == 100u);
+    REQUIRE_FALSE(f.io.sent.empty());
+    CHECK(f.io.sent.back().ack == f.peer_iss + 101);
+}
