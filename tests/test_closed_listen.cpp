@@ -188,7 +188,7 @@ TEST_CASE("LISTEN: segment with neither SYN, RST nor ACK is dropped [RFC 9293 §
 }
 
 TEST_CASE("LISTEN: returned to LISTEN by an RST, an unspecified LISTEN still accepts a SYN from any peer [RFC 9293 §3.10.7.4]",
-          "[listen][syn-received][!mayfail]") {
+          "[listen][syn-received]") {
     // §3.10.7.4 second, SYN-RECEIVED: "return this connection to LISTEN state". The LISTEN it
     // returns to is the one the user opened: foreign socket unspecified (§3.10.1), so the next
     // SYN may come from anyone and the SYN,ACK goes back to that SYN's sender.
@@ -205,7 +205,7 @@ TEST_CASE("LISTEN: returned to LISTEN by an RST, an unspecified LISTEN still acc
 }
 
 TEST_CASE("LISTEN: returned to LISTEN by an RST, SEND still needs a foreign socket [RFC 9293 §3.10.2]",
-          "[listen][syn-received][!mayfail]") {
+          "[listen][syn-received]") {
     // The listener was opened with the foreign socket unspecified; going back to LISTEN must not
     // leave it "fully specified" with the reset peer's address.
     Fixture f;

@@ -506,7 +506,7 @@ TEST_CASE("ESTABLISHED: RTO from RTT samples: first R gives R + 4*(R/2), second 
 }
 
 TEST_CASE("ESTABLISHED: the backed-off RTO is kept until a new RTT sample (Karn) [RFC 6298 §3, §5 note after 5.7]",
-          "[established][!mayfail]") {
+          "[established]") {
     // RFC 6298 §5: "once a new RTT measurement is obtained (which can only happen when new data
     // has been sent and acknowledged), the computations outlined in Section 2 are performed,
     // including the computation of RTO, which may result in 'collapsing' RTO back down after it
@@ -529,7 +529,7 @@ TEST_CASE("ESTABLISHED: the backed-off RTO is kept until a new RTT sample (Karn)
 }
 
 TEST_CASE("ESTABLISHED: with RCV.WND = 0 the ACK of a data segment at RCV.NXT is still processed [RFC 9293 §3.10.7.4 first]",
-          "[established][!mayfail]") {
+          "[established]") {
     // §3.10.7.4 first: "If the RCV.WND is zero, no segments will be acceptable, but special
     // allowance should be made to accept valid ACKs, URGs, and RSTs."
     tcp::TcpConfig cfg = Fixture::default_config();

@@ -224,7 +224,7 @@ TEST_CASE("SYN-SENT: syn_retries=6: SYNs at 0,1,3,7,15,31,63 s, ETIMEDOUT at 127
 }
 
 TEST_CASE("SYN-SENT: RTO re-initialized to 3 s for data after a retransmitted SYN [RFC 6298 §5.7]",
-          "[syn-sent][established][!mayfail]") {
+          "[syn-sent][established]") {
     // RFC 6298 §5.7: "If the timer expires awaiting the ACK of a SYN segment and the TCP
     // implementation is using an RTO less than 3 seconds, the RTO MUST be re-initialized to 3
     // seconds when data transmission begins (i.e., after the three-way handshake completes)."
@@ -374,7 +374,7 @@ TEST_CASE("SYN-RECEIVED: CLOSE with nothing queued -> FIN-WAIT-1, sends FIN [RFC
 }
 
 TEST_CASE("SYN-RECEIVED: CLOSE with data queued is held until ESTABLISHED [RFC 9293 §3.10.4]",
-          "[syn-received][!mayfail]") {
+          "[syn-received]") {
     // §3.10.4 SYN-RECEIVED: "If no SENDs have been issued and there is no pending data to send,
     // then form a FIN segment and send it, and enter FIN-WAIT-1 state; otherwise, queue for
     // processing after entering ESTABLISHED state." §3.10.2 SYN-RECEIVED: SEND data is queued
@@ -433,7 +433,7 @@ TEST_CASE("SYN-RECEIVED: simultaneous-open SYN,ACK is retransmitted as SYN,ACK [
 }
 
 TEST_CASE("SYN-SENT: text in the SYN,ACK is processed after ESTABLISHED [RFC 9293 §3.10.7.3 fourth]",
-          "[syn-sent][!mayfail]") {
+          "[syn-sent]") {
     // §3.10.7.3 fourth: "If there are other controls or text in the segment, then continue
     // processing at the sixth step under Section 3.10.7.4"; the seventh step takes the text.
     Fixture f;

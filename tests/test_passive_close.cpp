@@ -113,7 +113,7 @@ TEST_CASE("CLOSE-WAIT: rcv RST at RCV.NXT -> CLOSED, signals 'connection reset' 
 }
 
 TEST_CASE("CLOSE-WAIT: rcv RST reports ECONNRESET as the table row says [RFC 9293 §3.10.7.4 second]",
-          "[close-wait][!mayfail]") {
+          "[close-wait]") {
     // §3.10.7.4 second, ESTABLISHED/FIN-WAIT-1/FIN-WAIT-2/CLOSE-WAIT: "any outstanding RECEIVEs
     // and SEND should receive 'reset' responses ... unsolicited general 'connection reset'
     // signal". The transition row (CLOSE-WAIT --rcv RST--> CLOSED) names ECONNRESET. EPIPE is

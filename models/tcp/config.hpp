@@ -47,6 +47,7 @@ struct TcpConfig {
     std::uint32_t rcv_buffer = 65535;  // receive buffer: RCV.WND = rcv_buffer - unread bytes
     bool timestamps = true;            // offer RFC 7323 timestamps in our SYN
     bool rfc5961 = true;               // challenge ACKs for in-window RST and SYN (RFC 5961 §3, §4)
+    bool ts_required = true;           // drop non-RST segments without TS once negotiated (RFC 7323 §3.2)
 
     // ABORT sends <SEQ=SND.NXT><CTL=RST> (§3.10.5); Linux adds the ACK bit
     // (tcp_send_active_reset()).

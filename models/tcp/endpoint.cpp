@@ -254,6 +254,39 @@ void Endpoint::update_ts_recent(SimTime now, const Segment& seg) {
     }
 }
 
+void Endpoint::on_established(SimTime now, Io& io) {
+    (void)now;
+    io.notify(Notice::Connected, Errno::Ok);
+    // RFC 6298 §5.7: after a retransmitted SYN without an RTT sample, the RTO starts at 3 s.
+    if (tcb_.handshake_retransmitted && !tcb_.have_rtt)
+        tcb_.rto = std::clamp(Duration::s(3), cfg_.rto_min, cfg_.rto_max);
+    // Text that came with the peer's SYN was queued "for processing after the ESTABLISHED state
+    // has been reached" (§3.10.7.3 fourth, §3.10.7.2 third).
+    if (tcb_.syn_data > 0) {
+        const std::uint32_t take = std::min(tcb_.syn_data, tcb_.rcv_wnd);
+        tcb_.syn_data = 0;
+        if (take > 0) {
+            tcb_.rcv_nxt += take;
+            tcb_.unread += take;
+            tcb_.rcv_wnd -= take;
+            io.notify(Notice::Readable, Errno::Ok);
+        }
+    }
+    // A CLOSE issued in SYN-RECEIVED with data queued waited for this moment (§3.10.4).
+    if (close_pending_) {
+        close_pending_ = false;
+        tcb_.fin_queued = true;
+        transition_to(io, State::FinWait1, Trigger::Close, "close() queued in SYN-RECEIVED");
+    }
+}
+
+void Endpoint::return_to_listen(Io& io) {
+    // §3.10.7.4: "return this connection to the LISTEN state": the TCB is the passive OPEN's
+    // again, with its foreign socket as the OPEN gave it (unspecified for an open listener).
+    set_timer(io, TimerKind::Retransmit, SimTime::never());
+    reset_tcb(tcb_.local, listen_remote_.value_or(SockAddr{}), listen_remote_.has_value());
+}
+
 // ---------------------------------------------------------------------------------------------
 // User calls.
 
@@ -270,11 +303,8 @@ void Endpoint::reset_tcb(SockAddr local, SockAddr remote, bool remote_specified)
 
 Errno Endpoint::open_passive(SimTime, Io& io, SockAddr local, std::optional<SockAddr> remote) {
     if (state_ != State::Closed) return Errno::IsConn;  // §3.10.1: "connection already exists"
-    reset_tcb(local, SockAddr{}, false);
-    if (remote) {
-        tcb_.remote = *remote;
-        tcb_.remote_specified = true;
-    }
+    listen_remote_ = remote;
+    reset_tcb(local, remote.value_or(SockAddr{}), remote.has_value());
     passive_ = true;
     transition_to(io, State::Listen, Trigger::PassiveOpen, "listen()");
     return Errno::Ok;
@@ -366,6 +396,12 @@ Errno Endpoint::close(SimTime now, Io& io) {
             enter_closed(io, Trigger::Close, "close()", Notice::Closed, Errno::Ok);
             return Errno::Ok;
         case State::SynReceived:
+            // §3.10.4: with data still to send, the CLOSE waits for ESTABLISHED.
+            if (tcb_.data_end != tcb_.iss + 1) {
+                close_pending_ = true;
+                return Errno::Ok;
+            }
+            [[fallthrough]];
         case State::Established:
             // §3.10.4: queue a FIN after the data; enter FIN-WAIT-1.
             tcb_.fin_queued = true;
@@ -461,6 +497,7 @@ void Endpoint::on_timer(SimTime now, Io& io, TimerKind kind) {
                 return;
             }
             ++tcb_.retransmits;
+            if (state_ == State::SynSent || state_ == State::SynReceived) tcb_.handshake_retransmitted = true;
             tcb_.rto = std::min(tcb_.rto * 2, cfg_.rto_max);  // RFC 6298 §5.5: back off
             retransmit(now, io);
             arm_rto(now, io);  // RFC 6298 §5.6
@@ -524,6 +561,9 @@ void Endpoint::on_segment_listen(SimTime now, Io& io, const Segment& seg) {
     tcb_.snd_una = tcb_.iss;
     tcb_.snd_nxt = tcb_.iss + 1;
     tcb_.data_end = tcb_.iss + 1;
+    // Text in the SYN waits for ESTABLISHED; a FIN in it is dropped (the FreeBSD suite's
+    // rcv-syn-fin-* scripts expect the FIN to be sent again, in both of their modes).
+    tcb_.syn_data = seg.len;
     passive_ = true;
     transition_to(io, State::SynReceived, Trigger::RcvSyn, "SYN");
     io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
@@ -557,12 +597,27 @@ void Endpoint::on_segment_syn_sent(SimTime now, Io& io, const Segment& seg) {
     if (ack_ok) {
         ack_advanced(now, io, seg.ack);
         transition_to(io, State::Established, Trigger::RcvSynAck, "SYN,ACK");
-        io.notify(Notice::Connected, Errno::Ok);
+        on_established(now, io);
+        // "continue processing at the sixth step": text, then FIN.
+        const std::uint32_t take = std::min(seg.len, tcb_.rcv_wnd);
+        if (take > 0) {
+            tcb_.rcv_nxt += take;
+            tcb_.unread += take;
+            tcb_.rcv_wnd -= take;
+            io.notify(Notice::Readable, Errno::Ok);
+        }
+        if (seg.fin() && take == seg.len) {
+            tcb_.rcv_nxt += 1;
+            transition_to(io, State::CloseWait, Trigger::RcvFin, "FIN with the SYN,ACK");
+            io.notify(Notice::PeerClosed, Errno::Ok);
+        }
         // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>, with queued data if the window allows.
         if (!output(now, io)) send_ack(now, io);
         return;
     }
-    // Simultaneous open: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, SYN-RECEIVED.
+    // Simultaneous open: <SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>, SYN-RECEIVED. Text waits for
+    // ESTABLISHED; a FIN in the SYN is dropped, as in LISTEN.
+    tcb_.syn_data = seg.len;
     passive_ = false;
     transition_to(io, State::SynReceived, Trigger::RcvSyn, "crossing SYN");
     io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
@@ -579,10 +634,8 @@ void Endpoint::ack_advanced(SimTime now, Io& io, Seq ack) {
     }
     tcb_.snd_una = ack;
     tcb_.retransmits = 0;
-    if (tcb_.have_rtt) {
-        Duration rto = tcb_.srtt + std::max(Duration::ms(1), tcb_.rttvar * 4);
-        tcb_.rto = std::clamp(rto, cfg_.rto_min, cfg_.rto_max);
-    }
+    // The RTO keeps its backed-off value until a new RTT sample recomputes it (RFC 6298 §5,
+    // the note after 5.7; Karn's algorithm, §3).
     // RFC 6298 §5.2/5.3: all acknowledged: stop the timer; else restart it.
     if (tcb_.snd_una == tcb_.snd_nxt) set_timer(io, TimerKind::Retransmit, SimTime::never());
     else arm_rto(now, io);
@@ -646,6 +699,12 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
         }
     }
 
+    // RFC 7323 §3.2: once timestamps are in use, a non-RST segment of the connection without the
+    // option SHOULD be dropped silently (FreeBSD tcp_input() does; Linux does not: ts_required =
+    // false). A SYN without ACK is not part of this connection (it may open the next one).
+    const bool new_syn = seg.syn() && !seg.ack_set();
+    if (tcb_.ts_ok && !seg.has_ts && !seg.rst() && !new_syn && cfg_.ts_required) return;
+
     // RFC 7323 §5.3 R1 (PAWS): a non-RST segment whose TSval is older than TS.Recent is not
     // acceptable: send an ACK and drop it. TS.Recent older than 24 days is invalid (§5.5).
     if (tcb_.ts_ok && seg.has_ts && !seg.rst() && seq_lt(seg.tsval, tcb_.ts_recent) &&
@@ -667,10 +726,18 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     const std::uint32_t wnd = tcb_.rcv_wnd;
     const Seq rnxt = tcb_.rcv_nxt;
     bool acceptable = false;
+    bool zero_window_control = false;
     if (seglen == 0) {
         acceptable = wnd == 0 ? seg.seq == rnxt : seq_in(seg.seq, rnxt, rnxt + wnd);
     } else if (wnd > 0) {
         acceptable = seq_in(seg.seq, rnxt, rnxt + wnd) || seq_in(seg.seq + seglen - 1, rnxt, rnxt + wnd);
+    } else if (seg.seq == rnxt) {
+        // "If the RCV.WND is zero, no segments will be acceptable, but special allowance should
+        // be made to accept valid ACKs, URGs, and RSTs": keep the controls, not the text or FIN.
+        acceptable = true;
+        zero_window_control = true;
+        seg.len = 0;
+        seg.flags = static_cast<std::uint8_t>(seg.flags & ~flag::Fin);
     }
     if (!acceptable) {
         if (!seg.rst()) send_ack(now, io);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
@@ -688,7 +755,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
         switch (state_) {
             case State::SynReceived:
                 if (passive_) {
-                    set_timer(io, TimerKind::Retransmit, SimTime::never());
+                    return_to_listen(io);
                     transition_to(io, State::Listen, Trigger::RcvRst, "RST");
                     io.notify(Notice::ReturnedToListen, Errno::Ok);
                 } else {
@@ -701,8 +768,8 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
                 enter_closed(io, Trigger::RcvRst, "RST", Notice::Reset, Errno::ConnReset);
                 return;
             case State::CloseWait:
-                // Linux reports EPIPE for a reset in CLOSE-WAIT (tcp_reset()).
-                enter_closed(io, Trigger::RcvRst, "RST", Notice::Reset, Errno::Pipe);
+                // §3.10.7.4: "connection reset" (Linux reports EPIPE here: a profile matter).
+                enter_closed(io, Trigger::RcvRst, "RST", Notice::Reset, Errno::ConnReset);
                 return;
             case State::Closing:
             case State::LastAck:
@@ -722,7 +789,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     // fourth: check the SYN bit.
     if (seg.syn()) {
         if (state_ == State::SynReceived && passive_) {
-            set_timer(io, TimerKind::Retransmit, SimTime::never());
+            return_to_listen(io);
             transition_to(io, State::Listen, Trigger::RcvSyn, "SYN in SYN-RECEIVED");
             io.notify(Notice::ReturnedToListen, Errno::Ok);
             return;
@@ -764,7 +831,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
                 tcb_.snd_wl2 = seg.ack;
                 ack_advanced(now, io, seg.ack);
                 transition_to(io, State::Established, Trigger::RcvAck, "ACK of SYN");
-                io.notify(Notice::Connected, Errno::Ok);
+                on_established(now, io);
             } else {
                 send_rst(now, io, seg.ack, false);  // <SEQ=SEG.ACK><CTL=RST>
                 return;
@@ -808,7 +875,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     }
 
     // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed).
-    bool need_ack = false;
+    bool need_ack = zero_window_control;  // the text we could not take must be answered
     if (seg.len > 0) {
         switch (state_) {
             case State::Established:
@@ -850,7 +917,6 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
         tcb_.rcv_nxt += 1;
         need_ack = false;
         switch (state_) {
-            case State::SynReceived:
             case State::Established:
                 transition_to(io, State::CloseWait, Trigger::RcvFin, "FIN");
                 send_ack(now, io);
@@ -877,6 +943,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
             case State::TimeWait:
                 send_ack(now, io);
                 break;
+            case State::SynReceived:  // unreachable: the ACK check moved it to ESTABLISHED or returned
             case State::Closed:
             case State::Listen:
             case State::SynSent: break;

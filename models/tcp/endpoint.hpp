@@ -78,7 +78,9 @@ struct Tcb {
     bool fin_queued = false;
     bool fin_sent = false;
 
-    std::uint32_t unread = 0;  // received bytes the application has not read
+    std::uint32_t unread = 0;    // received bytes the application has not read
+    std::uint32_t syn_data = 0;  // text that came with the peer's SYN, queued until ESTABLISHED
+    bool handshake_retransmitted = false;  // our SYN or SYN,ACK was sent again (RFC 6298 §5.7)
 
     // RFC 6298
     Duration rto = Duration::s(1);
@@ -134,6 +136,8 @@ private:
     bool time_wait_accepts_syn(const Segment& seg) const;
     void reopen_from_time_wait(SimTime now, Io& io, const Segment& seg);
 
+    void on_established(SimTime now, Io& io);
+    void return_to_listen(Io& io);
     void enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string_view why);
     void enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
                       const Segment* last = nullptr);
@@ -165,6 +169,8 @@ private:
     bool passive_ = false;      // the connection came from a passive OPEN (RFC 9293 §3.10.7.4)
     bool orphaned_ = false;     // close() was called: no application holds the socket
     bool linger_zero_ = false;  // SO_LINGER {1, 0}
+    bool close_pending_ = false;  // CLOSE in SYN-RECEIVED waiting for ESTABLISHED (§3.10.4)
+    std::optional<SockAddr> listen_remote_;  // the foreign socket of the passive OPEN
     const IsnGenerator* isn_gen_ = nullptr;
     std::optional<Seq> pinned_iss_;
     std::array<SimTime, kTimerKinds> deadlines_{SimTime::never(), SimTime::never(), SimTime::never()};
