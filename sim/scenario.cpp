@@ -146,7 +146,7 @@ bool parse_ipv4(const std::string& s, std::uint32_t& out) {
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
     r.only_keys(obj, ptr,
                 {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries",
-                 "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "rfc5961",
+                 "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961",
                  "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack"});
     cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);
     cfg.time_wait = r.duration(obj, ptr, "time_wait", false, cfg.time_wait);
@@ -162,6 +162,7 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
     cfg.rcv_buffer = static_cast<std::uint32_t>(r.uint(obj, ptr, "rcv_buffer", false, cfg.rcv_buffer, 1u << 30));
     cfg.timestamps = r.boolean(obj, ptr, "timestamps", cfg.timestamps);
     cfg.rfc5961 = r.boolean(obj, ptr, "rfc5961", cfg.rfc5961);
+    cfg.ts_required = r.boolean(obj, ptr, "ts_required", cfg.ts_required);
     cfg.abort_rst_with_ack = r.boolean(obj, ptr, "abort_rst_with_ack", cfg.abort_rst_with_ack);
     if (obj.contains("rst_in_time_wait")) {
         const std::string v = r.str(obj, ptr, "rst_in_time_wait", true);
