@@ -37,6 +37,25 @@ std::string short_ref(std::string_view ref) {
     return s;
 }
 
+// Word-wraps text into lines of at most `width` columns.
+std::string wrap(const std::string& text, std::size_t width) {
+    std::string out, line;
+    std::size_t i = 0;
+    while (i < text.size()) {
+        std::size_t j = text.find(' ', i);
+        if (j == std::string::npos) j = text.size();
+        const std::string word = text.substr(i, j - i);
+        if (!line.empty() && line.size() + 1 + word.size() > width) {
+            out += line + "\n";
+            line.clear();
+        }
+        line += (line.empty() ? "" : " ") + word;
+        i = j + 1;
+    }
+    if (!line.empty()) out += line + "\n";
+    return out;
+}
+
 std::string sock_prefix(const TraceRecord& r) { return r.socket.empty() ? "" : r.socket + ": "; }
 
 // The event text and whether it sits on the left host's side.
@@ -70,7 +89,7 @@ std::string format_ladder(const TraceHeader& h, const std::vector<TraceRecord>& 
     std::string out;
     out += fmt::format("tcpsim trace: {} (seed {})\n", h.scenario, h.seed);
     if (!h.name.empty()) out += fmt::format("{}\n", h.name);
-    if (!h.description.empty()) out += fmt::format("{}\n", h.description);
+    if (!h.description.empty()) out += wrap(h.description, 98);
     out += "\n";
     const std::string left_title = h.host_names[0];
     const std::string right_title = h.host_names[1];

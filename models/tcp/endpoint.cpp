@@ -777,7 +777,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
                 return;
             case State::TimeWait:
                 if (cfg_.rst_in_time_wait == RstInTimeWait::Ignore) return;  // RFC 1337 F1
-                enter_closed(io, Trigger::RcvRst, "RST (TIME-WAIT assassination)", Notice::Closed, Errno::Ok);
+                enter_closed(io, Trigger::RcvRst, "RST: assassination", Notice::Closed, Errno::Ok);
                 return;
             case State::Closed:
             case State::Listen:
