@@ -152,12 +152,28 @@ Segment Endpoint::segment_at(SimTime now, Seq seq, std::uint32_t max_len) const 
 }
 
 bool Endpoint::output(SimTime now, Io& io) {
-    // §3.10.2 / §3.8.6: send new data while the peer's window allows, then the FIN.
+    // §3.10.2 / §3.8.6: send what the peer's window allows: first what a retransmission timeout
+    // asked to send again (go-back-N from SND.UNA, one segment per RTO and then clocked by the
+    // ACKs, as BSD's tcp_timer_rexmt() rewinds snd_nxt), then new data, then the FIN.
     bool sent = false;
+    if (!(state_ == State::Established || state_ == State::CloseWait || state_ == State::FinWait1 ||
+          state_ == State::LastAck || state_ == State::Closing))
+        return sent;
+    while (tcb_.rtx_active) {
+        if (seq_lt(tcb_.rtx_nxt, tcb_.snd_una)) tcb_.rtx_nxt = tcb_.snd_una;
+        if (!seq_lt(tcb_.rtx_nxt, tcb_.snd_nxt)) {
+            tcb_.rtx_active = false;
+            break;
+        }
+        const std::int32_t r = seq_diff(tcb_.snd_una + tcb_.snd_wnd, tcb_.rtx_nxt);
+        if (r <= 0) return sent;
+        const auto limit = std::min(static_cast<std::uint32_t>(r), static_cast<std::uint32_t>(tcb_.snd_nxt - tcb_.rtx_nxt));
+        const Segment s = segment_at(now, tcb_.rtx_nxt, limit);
+        tcb_.rtx_nxt += s.seg_len();
+        io.send(s);
+        sent = true;
+    }
     for (;;) {
-        if (!(state_ == State::Established || state_ == State::CloseWait || state_ == State::FinWait1 ||
-              state_ == State::LastAck || state_ == State::Closing))
-            return sent;
         const Seq fin_seq = tcb_.data_end;
         const bool data_left = seq_lt(tcb_.snd_nxt, fin_seq);
         const bool fin_left = tcb_.fin_queued && !tcb_.fin_sent;
@@ -184,9 +200,12 @@ bool Endpoint::output(SimTime now, Io& io) {
 }
 
 void Endpoint::retransmit(SimTime now, Io& io) {
-    // RFC 6298 §5.4: retransmit the earliest segment not acknowledged.
+    // RFC 6298 §5.4: retransmit the earliest segment not acknowledged; what follows it is sent
+    // again as the ACKs come back (output()).
     const std::uint32_t window = std::max<std::uint32_t>(tcb_.snd_wnd, 1);
-    Segment s = segment_at(now, tcb_.snd_una, window);
+    const Segment s = segment_at(now, tcb_.snd_una, window);
+    tcb_.rtx_nxt = tcb_.snd_una + s.seg_len();
+    tcb_.rtx_active = seq_lt(tcb_.rtx_nxt, tcb_.snd_nxt);
     tcb_.timing = false;  // Karn's algorithm (RFC 6298 §3)
     io.send(s);
 }

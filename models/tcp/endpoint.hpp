@@ -77,6 +77,9 @@ struct Tcb {
     Seq data_end = 0;
     bool fin_queued = false;
     bool fin_sent = false;
+    // After a retransmission timeout: the next byte to send again (go-back-N up to SND.NXT).
+    Seq rtx_nxt = 0;
+    bool rtx_active = false;
 
     std::uint32_t unread = 0;    // received bytes the application has not read
     std::uint32_t syn_data = 0;  // text that came with the peer's SYN, queued until ESTABLISHED
