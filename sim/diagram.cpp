@@ -41,32 +41,41 @@ std::vector<tcp::State> reaching(const StateGraph& g, tcp::State to) {
 std::string to_dot(const StateGraph& g, const std::vector<std::uint64_t>* hits) {
     std::string out = "digraph tcp {\n";
     out += "  graph [label=\"TCP connection states (RFC 9293)";
-    out += hits ? ": bold edges were exercised by the run" : "";
+    out += hits ? ": bold edges were exercised by the run, [xN] how often" : "";
+    out += "\\n(trigger / action; * only in some profiles)";
     out += "\", labelloc=t, fontname=\"Helvetica\", rankdir=TB];\n";
     out += "  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n";
     out += "  edge [fontname=\"Helvetica\", fontsize=9];\n";
     for (tcp::State s : tcp::kAllStates)
         out += fmt::format("  s{} [label=\"{}\"];\n", static_cast<int>(s), tcp::to_string(s));
-    // Edges sorted by row id, so the output never depends on container order.
-    std::map<std::uint16_t, std::pair<std::size_t, std::size_t>> edges;
-    for (auto [e, end] = boost::edges(g); e != end; ++e)
-        edges[g[*e].row] = {boost::source(*e, g), boost::target(*e, g)};
-    for (const auto& [row, st] : edges) {
-        const tcp::Transition& t = tcp::kTransitions[row];
-        std::string label = fmt::format("{}\\n{}", tcp::to_string(t.trigger), t.action);
-        std::string attrs;
-        if (t.profile_only) attrs += ", style=dashed";
-        if (hits) {
-            const std::uint64_t n = (*hits)[row];
-            if (n > 0) {
-                label += fmt::format("\\n[x{}]", n);
-                attrs += ", penwidth=2.5, color=\"#c0392b\", fontcolor=\"#c0392b\"";
-            } else {
-                attrs += ", color=\"#b0b0b0\", fontcolor=\"#b0b0b0\"";
+    // One drawn edge per (from, to) pair, its label listing every row between them, in row
+    // order, so the output never depends on container order. (The graph keeps one edge per row.)
+    std::map<std::pair<std::size_t, std::size_t>, std::vector<std::uint16_t>> pairs;
+    std::map<std::uint16_t, std::pair<std::size_t, std::size_t>> by_row;
+    for (auto [e, end] = boost::edges(g); e != end; ++e) by_row[g[*e].row] = {boost::source(*e, g), boost::target(*e, g)};
+    for (const auto& [row, st] : by_row) pairs[st].push_back(row);
+    for (const auto& [st, rows] : pairs) {
+        std::string label, tooltip;
+        bool all_profile = true, any_hit = false;
+        for (std::uint16_t row : rows) {
+            const tcp::Transition& t = tcp::kTransitions[row];
+            all_profile = all_profile && t.profile_only;
+            std::string item = fmt::format("{} / {}", tcp::to_string(t.trigger), t.action);
+            if (t.profile_only) item += " *";
+            if (hits && (*hits)[row] > 0) {
+                item += fmt::format(" [x{}]", (*hits)[row]);
+                any_hit = true;
             }
+            label += (label.empty() ? "" : "\\n") + item;
+            tooltip += fmt::format("{}row {}: {}", tooltip.empty() ? "" : "; ", row, t.rfc_ref);
         }
-        out += fmt::format("  s{} -> s{} [label=\"{}\", tooltip=\"row {}: {}\"{}];\n", st.first, st.second, label, row,
-                           t.rfc_ref, attrs);
+        std::string attrs;
+        if (all_profile) attrs += ", style=dashed";
+        if (hits) {
+            attrs += any_hit ? ", penwidth=2.5, color=\"#c0392b\", fontcolor=\"#c0392b\""
+                             : ", color=\"#b0b0b0\", fontcolor=\"#b0b0b0\"";
+        }
+        out += fmt::format("  s{} -> s{} [label=\"{}\", tooltip=\"{}\"{}];\n", st.first, st.second, label, tooltip, attrs);
     }
     out += "}\n";
     return out;
