@@ -146,7 +146,8 @@ bool parse_ipv4(const std::string& s, std::uint32_t& out) {
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
     r.only_keys(obj, ptr,
                 {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries",
-                 "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961",
+                 "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961", "rfc5961_rst", "rfc5961_syn",
+                 "drop_synfin", "syn_options", "time_wait_input",
                  "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack"});
     cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);
     cfg.time_wait = r.duration(obj, ptr, "time_wait", false, cfg.time_wait);
@@ -161,7 +162,17 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
     if (cfg.mss == 0) r.fail(ptr + "/mss", "the MSS must be at least 1");
     cfg.rcv_buffer = static_cast<std::uint32_t>(r.uint(obj, ptr, "rcv_buffer", false, cfg.rcv_buffer, 1u << 30));
     cfg.timestamps = r.boolean(obj, ptr, "timestamps", cfg.timestamps);
-    cfg.rfc5961 = r.boolean(obj, ptr, "rfc5961", cfg.rfc5961);
+    if (obj.contains("rfc5961")) cfg.rfc5961_rst = cfg.rfc5961_syn = r.boolean(obj, ptr, "rfc5961", true);
+    cfg.rfc5961_rst = r.boolean(obj, ptr, "rfc5961_rst", cfg.rfc5961_rst);
+    cfg.rfc5961_syn = r.boolean(obj, ptr, "rfc5961_syn", cfg.rfc5961_syn);
+    cfg.drop_synfin = r.boolean(obj, ptr, "drop_synfin", cfg.drop_synfin);
+    cfg.syn_options = r.boolean(obj, ptr, "syn_options", cfg.syn_options);
+    if (obj.contains("time_wait_input")) {
+        const std::string v = r.str(obj, ptr, "time_wait_input", true);
+        if (v == "rfc9293") cfg.time_wait_input = tcp::TimeWaitInput::Rfc9293;
+        else if (v == "freebsd") cfg.time_wait_input = tcp::TimeWaitInput::FreeBsd;
+        else r.fail(ptr + "/time_wait_input", fmt::format("expected \"rfc9293\" or \"freebsd\", found \"{}\"", v));
+    }
     cfg.ts_required = r.boolean(obj, ptr, "ts_required", cfg.ts_required);
     cfg.abort_rst_with_ack = r.boolean(obj, ptr, "abort_rst_with_ack", cfg.abort_rst_with_ack);
     if (obj.contains("rst_in_time_wait")) {

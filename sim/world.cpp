@@ -28,6 +28,7 @@ public:
         r.text = std::string(why);
     }
     void notify(tcp::Notice n, Errno err) override { w_.on_notice(host_, sock_, n, err); }
+    void redeliver(const tcp::Segment& seg) override { w_.enqueue_delivery(host_, seg, w_.engine_.now()); }
 
 private:
     World& w_;
@@ -210,6 +211,10 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
         if (recording_) records_.back().kind = fate == net::Fate::DroppedByRule ? RecordKind::Drop : RecordKind::Lost;
         return;
     }
+    enqueue_delivery(to, seg, arrival);
+}
+
+void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
     std::uint32_t slot;
     if (!pool_free_.empty()) {
         slot = pool_free_.back();
@@ -219,7 +224,7 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
         slot = static_cast<std::uint32_t>(pool_.size());
         pool_.push_back(seg);
     }
-    engine_.schedule(arrival, kDeliver, static_cast<std::uint32_t>(to), slot);
+    engine_.schedule(at, kDeliver, static_cast<std::uint32_t>(to), slot);
 }
 
 void World::deliver(int h, const tcp::Segment& seg) {

@@ -56,6 +56,7 @@ private:
     void do_action(const ActionSpec& a);
     void deliver(int host, const tcp::Segment& seg);
     void transmit(int from_host, const std::string& sock, const tcp::Segment& seg);
+    void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
     void on_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
     void set_timer(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
     void reap(int host, host::SocketId sock);

@@ -36,6 +36,8 @@ struct RecordingIo final : tcp::Io {
         ++rows_hit()[row.id];
     }
     void notify(tcp::Notice n, Errno e) override { notices.emplace_back(n, e); }
+    void redeliver(const tcp::Segment& seg) override { redelivered.push_back(seg); }
+    std::vector<tcp::Segment> redelivered;
     void clear() {
         sent.clear();
         transitions.clear();

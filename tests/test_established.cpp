@@ -275,7 +275,8 @@ TEST_CASE("ESTABLISHED: RST outside the window is dropped silently [RFC 9293 §3
 TEST_CASE("ESTABLISHED: without RFC 5961 any in-window RST resets [RFC 9293 §3.10.7.4 second, RFC 793]",
           "[established]") {
     tcp::TcpConfig cfg = Fixture::default_config();
-    cfg.rfc5961 = false;
+    cfg.rfc5961_rst = false;
+    cfg.rfc5961_syn = false;
     Fixture f(cfg);
     f.to_established();
     f.deliver("R", f.peer_iss + 1 + 1000);
@@ -312,7 +313,8 @@ TEST_CASE("synchronized states: rcv SYN draws a challenge ACK <SEQ=SND.NXT><ACK=
 TEST_CASE("synchronized states: rcv SYN in window without RFC 5961 -> CLOSED, sends RST, 'connection reset' [RFC 9293 §3.10.7.4 fourth, RFC 793]",
           "[established][fin-wait-1][fin-wait-2][close-wait][closing][last-ack][time-wait][syn-received]") {
     tcp::TcpConfig cfg = Fixture::default_config();
-    cfg.rfc5961 = false;
+    cfg.rfc5961_rst = false;
+    cfg.rfc5961_syn = false;
     for (const SyncCase& c : synchronized_cases()) {
         DYNAMIC_SECTION(c.name) {
             Fixture f(cfg);
@@ -337,7 +339,8 @@ TEST_CASE("synchronized states: rcv SYN in window without RFC 5961 -> CLOSED, se
 TEST_CASE("synchronized states: without RFC 5961 a SYN outside the window draws an ACK, not a reset [RFC 9293 §3.10.7.4 first]",
           "[established]") {
     tcp::TcpConfig cfg = Fixture::default_config();
-    cfg.rfc5961 = false;
+    cfg.rfc5961_rst = false;
+    cfg.rfc5961_syn = false;
     Fixture f(cfg);
     f.to_established();
     f.deliver("S", f.peer_iss - 3000);

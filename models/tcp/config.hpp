@@ -14,6 +14,16 @@ enum class RstInTimeWait : std::uint8_t {
     Ignore,  // RFC 1337 F1; FreeBSD tcp_twcheck() drops every RST; Linux with tcp_rfc1337=1
 };
 
+// How a TIME-WAIT endpoint processes segments.
+enum class TimeWaitInput : std::uint8_t {
+    Rfc9293,  // the generic SEGMENT ARRIVES steps (§3.10.7.4) with the options below
+    // FreeBSD tcp_twcheck() (sys/netinet/tcp_timewait.c): every RST is dropped; a SYN without
+    // ACK whose SEQ is above RCV.NXT closes the TIME-WAIT and is looked up again (a listener
+    // takes it, or it draws an RST); any other segment without ACK is dropped silently; a
+    // retransmitted FIN restarts the 2MSL timer; anything but an exact duplicate ACK is ACKed.
+    FreeBsd,
+};
+
 // What a TIME-WAIT endpoint does with a SYN (no ACK) that arrives for its 4-tuple.
 enum class SynInTimeWait : std::uint8_t {
     // RFC 9293 §3.10.7.4 fourth step: "new connections can be accepted if the Timestamp Option
@@ -46,13 +56,22 @@ struct TcpConfig {
     std::uint16_t mss = 1460;          // our MSS option
     std::uint32_t rcv_buffer = 65535;  // receive buffer: RCV.WND = rcv_buffer - unread bytes
     bool timestamps = true;            // offer RFC 7323 timestamps in our SYN
-    bool rfc5961 = true;               // challenge ACKs for in-window RST and SYN (RFC 5961 §3, §4)
+    // RFC 5961: an in-window RST not at RCV.NXT (§3.2) and a SYN in a synchronized state (§4.2)
+    // draw a challenge ACK. Off: RFC 793 (any in-window RST resets; an in-window SYN resets).
+    // FreeBSD switches them with net.inet.tcp.insecure_rst / insecure_syn.
+    bool rfc5961_rst = true;
+    bool rfc5961_syn = true;
+    // Drop a SYN that also carries FIN when it reaches a listener (FreeBSD net.inet.tcp.drop_synfin).
+    bool drop_synfin = false;
+    // Send the MSS and timestamp options in our SYN (off: TCP_NOOPT, no options at all).
+    bool syn_options = true;
     bool ts_required = true;           // drop non-RST segments without TS once negotiated (RFC 7323 §3.2)
 
     // ABORT sends <SEQ=SND.NXT><CTL=RST> (§3.10.5); Linux adds the ACK bit
     // (tcp_send_active_reset()).
     bool abort_rst_with_ack = false;
 
+    TimeWaitInput time_wait_input = TimeWaitInput::Rfc9293;
     RstInTimeWait rst_in_time_wait = RstInTimeWait::Close;
     SynInTimeWait syn_in_time_wait = SynInTimeWait::Rfc9293;
     // ISS of a connection accepted from TIME-WAIT: old SND.NXT + this (Linux

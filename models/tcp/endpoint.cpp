@@ -107,7 +107,7 @@ Segment Endpoint::make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t l
     s.flags = flags;
     if (flags & flag::Ack) s.ack = tcb_.rcv_nxt;
     s.wnd = advertised_window();
-    if (flags & flag::Syn) {
+    if ((flags & flag::Syn) && cfg_.syn_options) {
         s.mss = cfg_.mss;
         // RFC 7323 §3.2: send the option in a SYN when we want it, in a SYN,ACK only when
         // the peer's SYN had it.
@@ -568,6 +568,8 @@ void Endpoint::on_segment_listen(SimTime now, Io& io, const Segment& seg) {
     }
     // third: SYN.
     if (!seg.syn()) return;  // fourth: other text or control: drop
+    // FreeBSD net.inet.tcp.drop_synfin: a listener drops SYN+FIN outright.
+    if (seg.fin() && cfg_.drop_synfin) return;
     if (!tcb_.remote_specified) tcb_.remote = seg.src;
     tcb_.remote_specified = true;
     tcb_.irs = seg.seq;
@@ -699,7 +701,36 @@ void Endpoint::reopen_from_time_wait(SimTime now, Io& io, const Segment& seg) {
     arm_rto(now, io);
 }
 
+void Endpoint::on_segment_time_wait_freebsd(SimTime now, Io& io, const Segment& seg) {
+    // FreeBSD tcp_twcheck() (sys/netinet/tcp_timewait.c), step by step.
+    // RFC 1337 F1: an RST never ends TIME-WAIT.
+    if (seg.rst()) return;
+    // "If a new connection request is received while in TIME_WAIT, drop the old connection and
+    // start over if the sequence numbers are above the previous ones."
+    if (seg.syn() && !seg.ack_set() && seq_gt(seg.seq, tcb_.rcv_nxt)) {
+        set_timer(io, TimerKind::TimeWait, SimTime::never());
+        transition_to(io, State::Closed, Trigger::SynInTimeWait, "SYN above RCV.NXT: looked up again");
+        io.redeliver(seg);
+        io.notify(Notice::Closed, Errno::Ok);
+        return;
+    }
+    // Drop the segment if it does not contain an ACK.
+    if (!seg.ack_set()) return;
+    // With timestamps negotiated, a segment without one is dropped.
+    if (tcb_.ts_ok && !seg.has_ts) return;
+    // A duplicate FIN restarts the 2MSL timer.
+    if (seg.fin() && seg.seq + seg.len + (seg.syn() ? 1u : 0u) + 1 == tcb_.rcv_nxt)
+        set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
+    // Acknowledge the segment if it has data or is not a duplicate ACK.
+    if (seg.flags != flag::Ack || seg.len != 0 || seg.seq != tcb_.rcv_nxt || seg.ack != tcb_.snd_nxt)
+        send_ack(now, io);
+}
+
 void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
+    if (state_ == State::TimeWait && cfg_.time_wait_input == TimeWaitInput::FreeBsd) {
+        on_segment_time_wait_freebsd(now, io, seg);
+        return;
+    }
     // TIME-WAIT specifics that precede the generic steps.
     if (state_ == State::TimeWait && !seg.rst()) {
         // A retransmission of the peer's FIN (it ends exactly at RCV.NXT): acknowledge it and
@@ -767,7 +798,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     // second: check the RST bit (RFC 5961 §3.2: only SEQ = RCV.NXT resets; another in-window
     // SEQ draws a challenge ACK).
     if (seg.rst()) {
-        if (cfg_.rfc5961 && seg.seq != rnxt) {
+        if (cfg_.rfc5961_rst && seg.seq != rnxt) {
             send_ack(now, io);  // challenge ACK
             return;
         }
@@ -813,7 +844,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
             io.notify(Notice::ReturnedToListen, Errno::Ok);
             return;
         }
-        if (cfg_.rfc5961) {
+        if (cfg_.rfc5961_syn) {
             send_ack(now, io);  // RFC 5961 §4.2: challenge ACK, drop
             return;
         }

@@ -45,6 +45,9 @@ public:
     virtual void set_timer(TimerKind kind, SimTime deadline) = 0;
     virtual void transitioned(const Transition& row, std::string_view why) = 0;
     virtual void notify(Notice notice, Errno err) = 0;
+    // The segment is no longer this endpoint's: demultiplex it again once this call returns
+    // (FreeBSD hands a SYN that ended a TIME-WAIT to the listener).
+    virtual void redeliver(const Segment& seg) = 0;
 };
 
 // The transmission control block, RFC 9293 §3.3.1, plus RFC 7323 and RFC 6298 state.
@@ -136,6 +139,7 @@ private:
     void on_segment_listen(SimTime now, Io& io, const Segment& seg);
     void on_segment_syn_sent(SimTime now, Io& io, const Segment& seg);
     void on_segment_synchronized(SimTime now, Io& io, Segment seg);
+    void on_segment_time_wait_freebsd(SimTime now, Io& io, const Segment& seg);
     bool time_wait_accepts_syn(const Segment& seg) const;
     void reopen_from_time_wait(SimTime now, Io& io, const Segment& seg);
 

@@ -48,7 +48,7 @@ struct Transition {
 namespace detail {
 using S = State;
 using T = Trigger;
-inline constexpr std::array<Transition, 58> kTable = {{
+inline constexpr std::array<Transition, 59> kTable = {{
     // -- OPEN, SEND, CLOSE, ABORT from the idle and handshake states (§3.10.1-§3.10.5)
     {0, S::Closed, T::PassiveOpen, S::Listen, "create TCB", "RFC 9293 §3.10.1", false},
     {0, S::Closed, T::ActiveOpen, S::SynSent, "snd SYN", "RFC 9293 §3.10.1", false},
@@ -99,6 +99,7 @@ inline constexpr std::array<Transition, 58> kTable = {{
     {0, S::TimeWait, T::Abort, S::Closed, "-", "RFC 9293 §3.10.5", false},
     {0, S::TimeWait, T::SynInTimeWait, S::SynReceived, "snd SYN,ACK (new incarnation)", "RFC 9293 §3.10.7.4; RFC 6191; RFC 1122 4.2.2.13", true},
     {0, S::TimeWait, T::RcvSynReset, S::Closed, "snd RST", "RFC 9293 §3.10.7.4 (without RFC 5961)", true},
+    {0, S::TimeWait, T::SynInTimeWait, S::Closed, "look the SYN up again", "FreeBSD tcp_twcheck()", true},
     // -- the passive close
     {0, S::CloseWait, T::Close, S::LastAck, "snd FIN", "RFC 9293 §3.10.4", false},
     {0, S::CloseWait, T::RcvRst, S::Closed, "ECONNRESET", "RFC 9293 §3.10.7.4", false},
