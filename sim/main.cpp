@@ -1,5 +1,7 @@
 // tcpsim command line. Exit codes: 0 ok, 1 scenario error, 2 usage error (DESIGN.md §7).
 #include "diagram.hpp"
+#include "pkt_runner.hpp"
+#include "profiles.hpp"
 #include "output.hpp"
 #include "scenario.hpp"
 #include "tcp/segment.hpp"
@@ -7,10 +9,14 @@
 #include "world.hpp"
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <set>
 #include <iostream>
 #include <map>
 
@@ -104,6 +110,74 @@ std::string run_summary(const World& w) {
     return out;
 }
 
+// `tcpsim pkt`: runs scripts (files, or folders searched for *.pkt in sorted order), prints
+// packetdrill-like failures and one summary line.
+std::string run_pkt(const std::vector<std::string>& inputs, const std::string& profile,
+                    const std::vector<std::string>& defines, bool json, bool verbose, int& failed) {
+    std::vector<std::string> files;
+    for (const std::string& in : inputs) {
+        if (std::filesystem::is_directory(in)) {
+            std::vector<std::string> found;
+            for (const auto& e : std::filesystem::recursive_directory_iterator(in))
+                if (e.is_regular_file() && e.path().extension() == ".pkt") found.push_back(e.path().string());
+            std::sort(found.begin(), found.end());
+            files.insert(files.end(), found.begin(), found.end());
+        } else {
+            files.push_back(in);
+        }
+    }
+    pkt::RunOptions opt;
+    opt.profile = profile;
+    opt.defines = std::set<std::string>(defines.begin(), defines.end());
+    load_profile(profile);  // a bad name is a usage problem reported before any script runs
+    int passed = 0, skipped = 0;
+    failed = 0;
+    std::string out;
+    nlohmann::ordered_json table = nlohmann::ordered_json::array();
+    for (const std::string& f : files) {
+        const pkt::ScriptResult r = pkt::run_script(f, opt);
+        switch (r.verdict) {
+            case pkt::Verdict::Passed:
+                ++passed;
+                if (verbose) out += fmt::format("PASS {}\n", f);
+                break;
+            case pkt::Verdict::Skipped:
+                ++skipped;
+                out += fmt::format("SKIP {}:{}: {}\n", f, r.lineno, r.reason);
+                break;
+            case pkt::Verdict::Failed:
+                ++failed;
+                out += fmt::format("FAIL {}:{}: {}\n  line:     {}\n  expected: {}\n  actual:   {}\n", f, r.lineno,
+                                   r.reason, r.line, r.expected, r.actual);
+                break;
+        }
+        nlohmann::ordered_json row;
+        row["script"] = f;
+        row["result"] = std::string(pkt::to_string(r.verdict));
+        if (r.verdict != pkt::Verdict::Passed) {
+            row["line"] = r.lineno;
+            row["reason"] = r.reason;
+        }
+        if (r.verdict == pkt::Verdict::Failed) {
+            row["expected"] = r.expected;
+            row["actual"] = r.actual;
+        }
+        table.push_back(row);
+    }
+    if (json) {
+        nlohmann::ordered_json doc;
+        doc["profile"] = profile;
+        doc["defines"] = defines;
+        doc["passed"] = passed;
+        doc["failed"] = failed;
+        doc["skipped"] = skipped;
+        doc["scripts"] = table;
+        return doc.dump(2) + "\n";
+    }
+    out += fmt::format("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
+    return out;
+}
+
 int fail_scenario(const std::exception& e) {
     std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
     return 1;
@@ -133,6 +207,18 @@ int main(int argc, char** argv) {
     diagram->add_option("--scenario", scenario_path, "Mark the edges a run of this scenario exercised");
     diagram->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
 
+    std::string profile = "freebsd";
+    std::vector<std::string> defines;
+    std::vector<std::string> scripts;
+    bool verbose = false;
+    CLI::App* pkt = app.add_subcommand("pkt", "Run packetdrill scripts against a simulated host");
+    pkt->add_option("--profile", profile, "OS profile of the system under test")->capture_default_str();
+    pkt->add_option("-D", defines, "Define a preprocessor symbol (#ifdef SYMBOL)");
+    pkt->add_flag("--json", json, "Print a per-script table as JSON");
+    pkt->add_flag("-v,--verbose", verbose, "Also list passed and skipped scripts");
+    pkt->add_option("scripts", scripts, "Scripts (.pkt) or folders to search for them")->required();
+    pkt->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -148,6 +234,12 @@ int main(int argc, char** argv) {
 
     try {
         std::string text;
+        if (*pkt) {
+            int failed = 0;
+            text = run_pkt(scripts, profile, defines, json, verbose, failed);
+            write_output(out_path, text);
+            return failed > 0 ? 1 : 0;
+        }
         if (*diagram) {
             const StateGraph g = build_state_graph();
             if (scenario_path.empty()) {

@@ -242,7 +242,8 @@ Script parse_script(const std::string& raw, const std::string& path, const std::
         std::string t = trim(line);
         if (in_python) {
             const auto endp = t.find("}%");
-            python += " " + (endp == std::string::npos ? t : t.substr(0, endp));
+            python.push_back(' ');
+            python.append(endp == std::string::npos ? t : t.substr(0, endp));
             if (endp != std::string::npos) {
                 in_python = false;
                 if (active()) {

@@ -51,6 +51,8 @@ public:
     [[nodiscard]] const std::string& name() const { return name_; }
     [[nodiscard]] std::uint32_t ip() const { return ip_; }
     [[nodiscard]] const tcp::TcpConfig& tcp_config() const { return cfg_; }
+    // For sockets created from now on (a sysctl changed).
+    void set_tcp_config(const tcp::TcpConfig& cfg) { cfg_ = cfg; }
 
     // A new socket in CLOSED state (not yet in any lookup table).
     SocketId create(std::string name, SocketOptions opt);

@@ -254,6 +254,7 @@ int Endpoint::retry_limit() const {
 
 void Endpoint::learn_syn_options(SimTime now, const Segment& seg) {
     tcb_.peer_mss = seg.mss != 0 ? seg.mss : 536;
+    tcb_.peer_syn_seen = true;
     // RFC 7323 §3.2: timestamps are in use when our SYN offered them and the peer's carried them.
     if (seg.has_ts && cfg_.timestamps) {
         tcb_.ts_ok = true;

@@ -75,6 +75,7 @@ struct Tcb {
     std::uint32_t ts_offset = 0;  // our TSval = now in ms + ts_offset
 
     std::uint16_t peer_mss = 536;  // RFC 9293 §3.7.1: 536 when the SYN had no MSS option
+    bool peer_syn_seen = false;    // the peer's SYN (and its options) has been taken
 
     // The byte stream: data occupies [iss+1, data_end); our FIN, once requested, sits at data_end.
     Seq data_end = 0;

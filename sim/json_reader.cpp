@@ -1,0 +1,56 @@
+#include "json_reader.hpp"
+
+#include <fmt/format.h>
+
+namespace tcpsim {
+
+void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
+    r.only_keys(obj, ptr,
+                {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries",
+                 "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961", "rfc5961_rst", "rfc5961_syn",
+                 "drop_synfin", "syn_options", "time_wait_input",
+                 "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack"});
+    cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);
+    cfg.time_wait = r.duration(obj, ptr, "time_wait", false, cfg.time_wait);
+    cfg.fin_wait2_timeout = r.duration(obj, ptr, "fin_timeout", false, cfg.fin_wait2_timeout);
+    cfg.rto_initial = r.duration(obj, ptr, "rto_initial", false, cfg.rto_initial);
+    cfg.rto_min = r.duration(obj, ptr, "rto_min", false, cfg.rto_min);
+    cfg.rto_max = r.duration(obj, ptr, "rto_max", false, cfg.rto_max);
+    cfg.syn_retries = static_cast<int>(r.uint(obj, ptr, "syn_retries", false, static_cast<std::uint64_t>(cfg.syn_retries), 255));
+    cfg.synack_retries = static_cast<int>(r.uint(obj, ptr, "synack_retries", false, static_cast<std::uint64_t>(cfg.synack_retries), 255));
+    cfg.data_retries = static_cast<int>(r.uint(obj, ptr, "retries", false, static_cast<std::uint64_t>(cfg.data_retries), 255));
+    cfg.mss = static_cast<std::uint16_t>(r.uint(obj, ptr, "mss", false, cfg.mss, 65535));
+    if (cfg.mss == 0) r.fail(ptr + "/mss", "the MSS must be at least 1");
+    cfg.rcv_buffer = static_cast<std::uint32_t>(r.uint(obj, ptr, "rcv_buffer", false, cfg.rcv_buffer, 1u << 30));
+    cfg.timestamps = r.boolean(obj, ptr, "timestamps", cfg.timestamps);
+    if (obj.contains("rfc5961")) cfg.rfc5961_rst = cfg.rfc5961_syn = r.boolean(obj, ptr, "rfc5961", true);
+    cfg.rfc5961_rst = r.boolean(obj, ptr, "rfc5961_rst", cfg.rfc5961_rst);
+    cfg.rfc5961_syn = r.boolean(obj, ptr, "rfc5961_syn", cfg.rfc5961_syn);
+    cfg.drop_synfin = r.boolean(obj, ptr, "drop_synfin", cfg.drop_synfin);
+    cfg.syn_options = r.boolean(obj, ptr, "syn_options", cfg.syn_options);
+    if (obj.contains("time_wait_input")) {
+        const std::string v = r.str(obj, ptr, "time_wait_input", true);
+        if (v == "rfc9293") cfg.time_wait_input = tcp::TimeWaitInput::Rfc9293;
+        else if (v == "freebsd") cfg.time_wait_input = tcp::TimeWaitInput::FreeBsd;
+        else r.fail(ptr + "/time_wait_input", fmt::format("expected \"rfc9293\" or \"freebsd\", found \"{}\"", v));
+    }
+    cfg.ts_required = r.boolean(obj, ptr, "ts_required", cfg.ts_required);
+    cfg.abort_rst_with_ack = r.boolean(obj, ptr, "abort_rst_with_ack", cfg.abort_rst_with_ack);
+    if (obj.contains("rst_in_time_wait")) {
+        const std::string v = r.str(obj, ptr, "rst_in_time_wait", true);
+        if (v == "close") cfg.rst_in_time_wait = tcp::RstInTimeWait::Close;
+        else if (v == "ignore") cfg.rst_in_time_wait = tcp::RstInTimeWait::Ignore;
+        else r.fail(ptr + "/rst_in_time_wait", fmt::format("expected \"close\" or \"ignore\", found \"{}\"", v));
+    }
+    if (obj.contains("syn_in_time_wait")) {
+        const std::string v = r.str(obj, ptr, "syn_in_time_wait", true);
+        if (v == "rfc9293") cfg.syn_in_time_wait = tcp::SynInTimeWait::Rfc9293;
+        else if (v == "never") cfg.syn_in_time_wait = tcp::SynInTimeWait::Never;
+        else r.fail(ptr + "/syn_in_time_wait", fmt::format("expected \"rfc9293\" or \"never\", found \"{}\"", v));
+    }
+    if (cfg.rto_min > cfg.rto_max) r.fail(ptr + "/rto_min", "rto_min is larger than rto_max");
+    if (cfg.rto_initial.count() <= 0) r.fail(ptr + "/rto_initial", "rto_initial must be positive");
+    if (cfg.msl.count() <= 0) r.fail(ptr + "/msl", "msl must be positive");
+}
+
+}  // namespace tcpsim

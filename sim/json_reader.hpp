@@ -1,0 +1,110 @@
+// Reading JSON documents with errors that name the file and the JSON pointer (DESIGN.md,
+// non-negotiable 4), shared by the scenario and profile loaders.
+#pragma once
+
+#include "scenario.hpp"
+#include "tcp/config.hpp"
+
+#include <tcpsim/time.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+
+namespace tcpsim {
+
+using nlohmann::json;
+
+class Reader {
+public:
+    explicit Reader(std::string file) : file_(std::move(file)) {}
+
+    [[noreturn]] void fail(const std::string& ptr, const std::string& what) const {
+        throw ScenarioError(fmt::format("{}: {}: {}", file_, ptr.empty() ? "/" : ptr, what));
+    }
+
+    void only_keys(const json& obj, const std::string& ptr, std::initializer_list<const char*> allowed) const {
+        if (!obj.is_object()) fail(ptr, fmt::format("expected an object, found {}", obj.type_name()));
+        for (const auto& [key, value] : obj.items()) {
+            (void)value;
+            bool ok = false;
+            for (const char* a : allowed) ok = ok || key == a;
+            if (!ok) {
+                std::string list;
+                for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
+                fail(ptr + "/" + key, fmt::format("unknown key \"{}\" (expected one of: {})", key, list));
+            }
+        }
+    }
+
+    const json* field(const json& obj, const char* key) const {
+        auto it = obj.find(key);
+        return it == obj.end() ? nullptr : &*it;
+    }
+
+    std::string str(const json& obj, const std::string& ptr, const char* key, bool required,
+                    const std::string& dflt = "") const {
+        const json* v = field(obj, key);
+        if (!v) {
+            if (required) fail(ptr, fmt::format("missing required key \"{}\"", key));
+            return dflt;
+        }
+        if (!v->is_string()) fail(ptr + "/" + key, fmt::format("expected a string, found {}", v->type_name()));
+        return v->get<std::string>();
+    }
+
+    std::uint64_t uint(const json& obj, const std::string& ptr, const char* key, bool required, std::uint64_t dflt,
+                       std::uint64_t max) const {
+        const json* v = field(obj, key);
+        if (!v) {
+            if (required) fail(ptr, fmt::format("missing required key \"{}\"", key));
+            return dflt;
+        }
+        if (!v->is_number_integer() || (v->is_number_integer() && !v->is_number_unsigned() && v->get<std::int64_t>() < 0))
+            fail(ptr + "/" + key, fmt::format("expected a non-negative integer, found {}", v->dump()));
+        const auto x = v->get<std::uint64_t>();
+        if (x > max) fail(ptr + "/" + key, fmt::format("{} is out of range (at most {})", x, max));
+        return x;
+    }
+
+    bool boolean(const json& obj, const std::string& ptr, const char* key, bool dflt) const {
+        const json* v = field(obj, key);
+        if (!v) return dflt;
+        if (!v->is_boolean()) fail(ptr + "/" + key, fmt::format("expected true or false, found {}", v->dump()));
+        return v->get<bool>();
+    }
+
+    Duration duration(const json& obj, const std::string& ptr, const char* key, bool required, Duration dflt) const {
+        const json* v = field(obj, key);
+        if (!v) {
+            if (required) fail(ptr, fmt::format("missing required key \"{}\"", key));
+            return dflt;
+        }
+        Duration d;
+        if (!v->is_string() || !parse_duration(v->get<std::string>(), d))
+            fail(ptr + "/" + key,
+                 fmt::format("expected a duration such as \"60s\", \"250ms\" or \"10us\", found {}", v->dump()));
+        return d;
+    }
+
+    double fraction(const json& obj, const std::string& ptr, const char* key, double dflt) const {
+        const json* v = field(obj, key);
+        if (!v) return dflt;
+        if (!v->is_number() || v->get<double>() < 0.0 || v->get<double>() > 1.0)
+            fail(ptr + "/" + key, fmt::format("expected a probability between 0 and 1, found {}", v->dump()));
+        return v->get<double>();
+    }
+
+private:
+    std::string file_;
+};
+
+
+// The "tcp" object: endpoint parameters and named behaviours (README "Scenario files").
+void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg);
+
+}  // namespace tcpsim

@@ -1,0 +1,16 @@
+// The shipped OS profiles (models/profiles/*.json, embedded in the binary at build time).
+#pragma once
+
+#include "host/profile.hpp"
+
+#include <string>
+#include <vector>
+
+namespace tcpsim {
+
+std::vector<std::string> profile_names();
+// Throws ScenarioError naming the profile file and the place on a bad profile, or when there is
+// no profile of that name.
+host::Profile load_profile(const std::string& name);
+
+}  // namespace tcpsim
