@@ -8,7 +8,7 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
     r.only_keys(obj, ptr,
                 {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries",
                  "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961", "rfc5961_rst", "rfc5961_syn",
-                 "drop_synfin", "syn_options", "time_wait_input",
+                 "drop_synfin", "syn_options", "time_wait_input", "resend_fin_in_acks", "rcv_buffer_rounds_to_mss", "bsd_input", "listen_ignores_syn_ack",
                  "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack"});
     cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);
     cfg.time_wait = r.duration(obj, ptr, "time_wait", false, cfg.time_wait);
@@ -28,6 +28,10 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
     cfg.rfc5961_syn = r.boolean(obj, ptr, "rfc5961_syn", cfg.rfc5961_syn);
     cfg.drop_synfin = r.boolean(obj, ptr, "drop_synfin", cfg.drop_synfin);
     cfg.syn_options = r.boolean(obj, ptr, "syn_options", cfg.syn_options);
+    cfg.resend_fin_in_acks = r.boolean(obj, ptr, "resend_fin_in_acks", cfg.resend_fin_in_acks);
+    cfg.bsd_input = r.boolean(obj, ptr, "bsd_input", cfg.bsd_input);
+    cfg.listen_ignores_syn_ack = r.boolean(obj, ptr, "listen_ignores_syn_ack", cfg.listen_ignores_syn_ack);
+    cfg.rcv_buffer_rounds_to_mss = r.boolean(obj, ptr, "rcv_buffer_rounds_to_mss", cfg.rcv_buffer_rounds_to_mss);
     if (obj.contains("time_wait_input")) {
         const std::string v = r.str(obj, ptr, "time_wait_input", true);
         if (v == "rfc9293") cfg.time_wait_input = tcp::TimeWaitInput::Rfc9293;

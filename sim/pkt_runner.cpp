@@ -376,15 +376,8 @@ int Harness::lowest_free_fd() const {
 }
 
 std::uint32_t Harness::rcvbuf(const Fd& f) const {
-    std::uint32_t b = profile_.so_rcvbuf;
-    if (profile_.rcvbuf_rounds_to_mss && f.sock != kNoSocket) {
-        // FreeBSD tcp_mss() rounds the buffer up to a multiple of the MSS once the peer's SYN
-        // has told it the MSS.
-        const auto& e = host_.at(f.sock).ep;
-        const std::uint32_t mss = std::min<std::uint32_t>(e.tcb().peer_mss, e.config().mss);
-        if (e.tcb().peer_syn_seen && mss > 0) b = (b + mss - 1) / mss * mss;
-    }
-    return b;
+    const auto& e = host_.at(f.sock).ep;
+    return e.tcb().rcv_buffer != 0 ? e.tcb().rcv_buffer : e.config().rcv_buffer;
 }
 
 void Harness::do_syscall(const ScriptLine& l) {

@@ -24,7 +24,7 @@ host::Profile load_profile(const std::string& name) {
         } catch (const json::parse_error& err) {
             throw ScenarioError(fmt::format("{}: invalid JSON: {}", file, err.what()));
         }
-        r.only_keys(doc, "", {"name", "description", "sources", "tcp", "socket", "sysctls"});
+        r.only_keys(doc, "", {"name", "description", "sources", "tcp", "sysctls"});
         host::Profile p;
         p.name = r.str(doc, "", "name", true);
         if (p.name != name) r.fail("/name", fmt::format("the profile in {}.json is named \"{}\"", name, p.name));
@@ -32,11 +32,6 @@ host::Profile load_profile(const std::string& name) {
         if (const json* s = r.field(doc, "sources"))
             for (const auto& v : *s) p.sources.push_back(v.get<std::string>());
         if (const json* t = r.field(doc, "tcp")) read_tcp(r, *t, "/tcp", p.tcp);
-        if (const json* s = r.field(doc, "socket")) {
-            r.only_keys(*s, "/socket", {"so_rcvbuf", "rcvbuf_rounds_to_mss"});
-            p.so_rcvbuf = static_cast<std::uint32_t>(r.uint(*s, "/socket", "so_rcvbuf", false, p.so_rcvbuf, 1u << 30));
-            p.rcvbuf_rounds_to_mss = r.boolean(*s, "/socket", "rcvbuf_rounds_to_mss", false);
-        }
         if (const json* s = r.field(doc, "sysctls")) {
             if (!s->is_object()) r.fail("/sysctls", "expected an object of name: integer");
             for (const auto& [k, v] : s->items()) {

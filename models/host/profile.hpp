@@ -18,8 +18,6 @@ struct Profile {
     std::string description;
     std::vector<std::string> sources;  // where the values come from
     tcp::TcpConfig tcp;
-    std::uint32_t so_rcvbuf = 65536;    // SO_RCVBUF of a new socket
-    bool rcvbuf_rounds_to_mss = false;  // FreeBSD: rounded up to a multiple of the MSS once connected
     std::map<std::string, std::int64_t> sysctls;  // name -> current value
 };
 

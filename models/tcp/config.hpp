@@ -65,6 +65,24 @@ struct TcpConfig {
     bool drop_synfin = false;
     // Send the MSS and timestamp options in our SYN (off: TCP_NOOPT, no options at all).
     bool syn_options = true;
+    // FreeBSD tcp_output(): while our FIN is unacknowledged, every segment we send repeats it
+    // (snd_nxt is stepped back onto the FIN), so the ACK of a crossing FIN reads F. not . .
+    bool resend_fin_in_acks = false;
+    // FreeBSD tcp_mss(): once the peer's SYN gives the MSS, the receive buffer is rounded up
+    // to a multiple of it (65536 -> 65700 with MSS 1460); RCV.WND follows the buffer.
+    bool rcv_buffer_rounds_to_mss = false;
+    // BSD input processing (FreeBSD tcp_input(), Stevens vol. 2 ch. 28-29) where it differs from
+    // RFC 9293 §3.10.7.4's order: (1) a SYN in a synchronized state is answered before the
+    // sequence check: a reset when insecure_syn allows and SEG.SEQ is in the window, else a
+    // challenge ACK; (2) a segment wholly to the left of the window is a duplicate, but "keep
+    // on processing for RST or ACK": its ACK field is processed, then an ACK is sent; (3) the
+    // window tested is the receive buffer's free space, which may exceed the 65535 advertised
+    // without window scaling (tp->rcv_wnd = max(sbspace, rcv_adv - rcv_nxt)), except in a
+    // SYN-RECEIVED reached from LISTEN (the syncache uses the advertised window).
+    bool bsd_input = false;
+    // FreeBSD tcp_input(): a listener drops a SYN,ACK silently ("SYN|ACK invalid, segment
+    // rejected"); RFC 9293 §3.10.7.2 answers any ACK in LISTEN with <SEQ=SEG.ACK><CTL=RST>.
+    bool listen_ignores_syn_ack = false;
     bool ts_required = true;           // drop non-RST segments without TS once negotiated (RFC 7323 §3.2)
 
     // ABORT sends <SEQ=SND.NXT><CTL=RST> (§3.10.5); Linux adds the ACK bit

@@ -81,6 +81,9 @@ void Endpoint::enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string
     // §3.10.7.4 eighth step: "start the time-wait timer, turn off the other timers".
     set_timer(io, TimerKind::Retransmit, SimTime::never());
     set_timer(io, TimerKind::FinWait2, SimTime::never());
+    // From now on the window is the one last advertised (Linux tw_rcv_wnd; FreeBSD's TIME-WAIT
+    // checks against it too): no buffer remains behind it.
+    tcb_.rcv_wnd = advertised_window();
     transition_to(io, State::TimeWait, trigger, why);
     set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
 }
@@ -125,7 +128,15 @@ Segment Endpoint::make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t l
     return s;
 }
 
-void Endpoint::send_ack(SimTime now, Io& io) { io.send(make(now, flag::Ack, tcb_.snd_nxt, 0)); }
+void Endpoint::send_ack(SimTime now, Io& io, bool challenge) {
+    // A challenge ACK is formed on its own (FreeBSD tcp_send_challenge_ack() -> tcp_respond()),
+    // every other ACK goes through the output path.
+    if (!challenge && cfg_.resend_fin_in_acks && tcb_.fin_sent && !our_fin_acked()) {
+        io.send(make(now, flag::Fin | flag::Ack, tcb_.data_end, 0));
+        return;
+    }
+    io.send(make(now, flag::Ack, tcb_.snd_nxt, 0));
+}
 
 Segment Endpoint::make_rst(SimTime now, Seq seq, bool with_ack) const {
     Segment r = make(now, with_ack ? (flag::Rst | flag::Ack) : flag::Rst, seq, 0);
@@ -265,6 +276,22 @@ void Endpoint::learn_syn_options(SimTime now, const Segment& seg) {
     }
 }
 
+std::uint32_t Endpoint::receive_window() const {
+    // RFC 9293: RCV.WND is the window we advertise, at most 65535 without window scaling.
+    // BSD tests against the free buffer space (bsd_input), except in the syncache.
+    if (cfg_.bsd_input && !(state_ == State::SynReceived && passive_)) return tcb_.rcv_wnd;
+    return std::min<std::uint32_t>(tcb_.rcv_wnd, 65535);
+}
+
+void Endpoint::round_rcv_buffer() {
+    if (!cfg_.rcv_buffer_rounds_to_mss) return;
+    const std::uint32_t mss = std::min<std::uint32_t>(tcb_.peer_mss, cfg_.mss);
+    if (mss == 0) return;
+    const std::uint32_t rounded = (tcb_.rcv_buffer + mss - 1) / mss * mss;
+    tcb_.rcv_wnd += rounded - tcb_.rcv_buffer;
+    tcb_.rcv_buffer = rounded;
+}
+
 void Endpoint::update_ts_recent(SimTime now, const Segment& seg) {
     // RFC 7323 §4.3: TS.Recent <- SEG.TSval when SEG.TSval >= TS.Recent and SEG.SEQ <=
     // Last.ACK.sent (our RCV.NXT as last advertised).
@@ -276,6 +303,8 @@ void Endpoint::update_ts_recent(SimTime now, const Segment& seg) {
 
 void Endpoint::on_established(SimTime now, Io& io) {
     (void)now;
+    // A passive opener's socket exists from here on (FreeBSD syncache_socket() -> tcp_mss()).
+    if (passive_) round_rcv_buffer();
     io.notify(Notice::Connected, Errno::Ok);
     // RFC 6298 §5.7: after a retransmitted SYN without an RTT sample, the RTO starts at 3 s.
     if (tcb_.handshake_retransmitted && !tcb_.have_rtt)
@@ -318,6 +347,7 @@ void Endpoint::reset_tcb(SockAddr local, SockAddr remote, bool remote_specified)
     tcb_.remote_specified = remote_specified;
     tcb_.ts_offset = ts_offset;
     tcb_.rto = cfg_.rto_initial;
+    tcb_.rcv_buffer = cfg_.rcv_buffer;
     tcb_.rcv_wnd = cfg_.rcv_buffer;
 }
 
@@ -384,7 +414,7 @@ std::uint32_t Endpoint::receive(SimTime now, Io& io, std::uint32_t max_bytes) {
     if (n == 0) return 0;
     const std::uint32_t before = advertised_window();
     tcb_.unread -= n;
-    tcb_.rcv_wnd = cfg_.rcv_buffer - tcb_.unread;
+    tcb_.rcv_wnd = tcb_.rcv_buffer - tcb_.unread;
     // A window update when the window reopens from below one MSS (RFC 9293 §3.8.6.2.2,
     // receiver-side silly window syndrome avoidance).
     if (before < cfg_.mss && advertised_window() >= cfg_.mss && is_synchronized(state_) &&
@@ -537,6 +567,8 @@ void Endpoint::on_timer(SimTime now, Io& io, TimerKind kind) {
 // SEGMENT ARRIVES (§3.10.7).
 
 void Endpoint::on_segment(SimTime now, Io& io, const Segment& seg) {
+    // FreeBSD net.inet.tcp.drop_synfin: segments with both SYN and FIN are dropped on input.
+    if (cfg_.drop_synfin && seg.syn() && seg.fin()) return;
     switch (state_) {
         case State::Closed: {
             Segment rst;
@@ -561,6 +593,7 @@ void Endpoint::on_segment_listen(SimTime now, Io& io, const Segment& seg) {
     if (seg.rst()) return;
     // second: any acknowledgment is bad: <SEQ=SEG.ACK><CTL=RST>.
     if (seg.ack_set()) {
+        if (seg.syn() && cfg_.listen_ignores_syn_ack) return;
         Segment r = make_rst(now, seg.ack, false);
         r.dst = seg.src;
         r.has_ts = false;
@@ -569,8 +602,6 @@ void Endpoint::on_segment_listen(SimTime now, Io& io, const Segment& seg) {
     }
     // third: SYN.
     if (!seg.syn()) return;  // fourth: other text or control: drop
-    // FreeBSD net.inet.tcp.drop_synfin: a listener drops SYN+FIN outright.
-    if (seg.fin() && cfg_.drop_synfin) return;
     if (!tcb_.remote_specified) tcb_.remote = seg.src;
     tcb_.remote_specified = true;
     tcb_.irs = seg.seq;
@@ -612,6 +643,7 @@ void Endpoint::on_segment_syn_sent(SimTime now, Io& io, const Segment& seg) {
     tcb_.irs = seg.seq;
     tcb_.rcv_nxt = seg.seq + 1;
     learn_syn_options(now, seg);
+    round_rcv_buffer();  // an active opener's socket learns the MSS from the SYN (FreeBSD tcp_mss())
     tcb_.snd_wnd = seg.wnd;
     tcb_.max_snd_wnd = seg.wnd;
     tcb_.snd_wl1 = seg.seq;
@@ -772,9 +804,21 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
         seg.seq += 1;
     }
 
+    // BSD: a SYN in a synchronized state is dealt with before the sequence check (bsd_input).
+    if (cfg_.bsd_input && seg.syn() && !seg.rst() && is_synchronized(state_)) {
+        const bool in_window = seq_in(seg.seq, tcb_.rcv_nxt, tcb_.rcv_nxt + receive_window());
+        if (cfg_.rfc5961_syn || !in_window) {
+            send_ack(now, io, true);  // challenge ACK (tcp_send_challenge_ack())
+            return;
+        }
+        const Segment rst = make_rst(now, tcb_.snd_nxt, true);
+        enter_closed(io, Trigger::RcvSynReset, "SYN in window", Notice::Reset, Errno::ConnReset, &rst);
+        return;
+    }
+
     // first: check the sequence number (the four cases of §3.10.7.4).
     const std::uint32_t seglen = seg.seg_len();
-    const std::uint32_t wnd = tcb_.rcv_wnd;
+    const std::uint32_t wnd = receive_window();
     const Seq rnxt = tcb_.rcv_nxt;
     bool acceptable = false;
     bool zero_window_control = false;
@@ -790,6 +834,18 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
         seg.len = 0;
         seg.flags = static_cast<std::uint8_t>(seg.flags & ~flag::Fin);
     }
+    bool old_duplicate = false;
+    // FreeBSD's test: after stepping over a SYN, the text ends before RCV.NXT, or at it with no
+    // FIN ("todrop > tlen || (todrop == tlen && !FIN)").
+    const Seq text_end = seg.seq + (seg.syn() ? 1u : 0u) + seg.len;
+    if (!acceptable && cfg_.bsd_input && !seg.rst() && seq_lt(seg.seq, rnxt) &&
+        (seq_lt(text_end, rnxt) || (text_end == rnxt && !seg.fin()))) {
+        // A duplicate (bsd_input): forget its text, SYN and FIN, keep its ACK.
+        acceptable = true;
+        old_duplicate = true;
+        seg.len = 0;
+        seg.flags = static_cast<std::uint8_t>(seg.flags & ~(flag::Fin | flag::Syn));
+    }
     if (!acceptable) {
         if (!seg.rst()) send_ack(now, io);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
         return;
@@ -800,7 +856,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     // SEQ draws a challenge ACK).
     if (seg.rst()) {
         if (cfg_.rfc5961_rst && seg.seq != rnxt) {
-            send_ack(now, io);  // challenge ACK
+            send_ack(now, io, true);  // challenge ACK
             return;
         }
         switch (state_) {
@@ -824,7 +880,9 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
                 return;
             case State::Closing:
             case State::LastAck:
-                enter_closed(io, Trigger::RcvRst, "RST", Notice::Closed, Errno::Ok);
+                // The RFC signals nothing here; stacks report the reset (FreeBSD tcp_drop():
+                // ECONNRESET, which the suite's rcv-rst-last-ack scripts read from SO_ERROR).
+                enter_closed(io, Trigger::RcvRst, "RST", Notice::Reset, Errno::ConnReset);
                 return;
             case State::TimeWait:
                 if (cfg_.rst_in_time_wait == RstInTimeWait::Ignore) return;  // RFC 1337 F1
@@ -846,7 +904,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
             return;
         }
         if (cfg_.rfc5961_syn) {
-            send_ack(now, io);  // RFC 5961 §4.2: challenge ACK, drop
+            send_ack(now, io, true);  // RFC 5961 §4.2: challenge ACK, drop
             return;
         }
         // "send a reset": <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> as the FreeBSD suite's
@@ -926,7 +984,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     }
 
     // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed).
-    bool need_ack = zero_window_control;  // the text we could not take must be answered
+    bool need_ack = zero_window_control || old_duplicate;  // answer what we could not take
     if (seg.len > 0) {
         switch (state_) {
             case State::Established:

@@ -67,6 +67,7 @@ struct Tcb {
     Seq irs = 0;
     Seq rcv_nxt = 0;
     std::uint32_t rcv_wnd = 0;
+    std::uint32_t rcv_buffer = 0;  // the receive buffer behind RCV.WND (SO_RCVBUF)
 
     // RFC 7323: negotiated when both SYNs carried the option.
     bool ts_ok = false;
@@ -150,13 +151,15 @@ private:
     void enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
                       const Segment* last = nullptr);
     void learn_syn_options(SimTime now, const Segment& seg);
+    void round_rcv_buffer();
+    [[nodiscard]] std::uint32_t receive_window() const;
     void update_ts_recent(SimTime now, const Segment& seg);
     void ack_advanced(SimTime now, Io& io, Seq ack);
 
     Seq choose_iss(SimTime now) const;
     [[nodiscard]] std::uint32_t tsval(SimTime now) const;
     [[nodiscard]] Segment make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t len) const;
-    void send_ack(SimTime now, Io& io);
+    void send_ack(SimTime now, Io& io, bool challenge = false);
     [[nodiscard]] Segment make_rst(SimTime now, Seq seq, bool with_ack) const;
     void send_rst(SimTime now, Io& io, Seq seq, bool with_ack);
     // Sends what the window allows from SND.NXT (new data, then our FIN).
