@@ -11,6 +11,8 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, std::int64_t value)
         p.tcp.rfc5961_syn = value == 0;  // insecure_syn=1: RFC 793 handling of an in-window SYN
     } else if (name == "net.inet.tcp.insecure_rst") {
         p.tcp.rfc5961_rst = value == 0;  // insecure_rst=1: any in-window RST resets
+    } else if (name == "net.inet.tcp.rfc1323") {
+        p.tcp.timestamps = value != 0;  // RFC 1323 timestamps (window scaling is not modelled)
     } else if (name == "net.inet.tcp.drop_synfin") {
         p.tcp.drop_synfin = value != 0;
     } else if (name == "net.inet.tcp.rexmit_initial") {

@@ -766,10 +766,13 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     }
     // TIME-WAIT specifics that precede the generic steps.
     if (state_ == State::TimeWait && !seg.rst()) {
+        // BSD: a segment with neither ACK nor SYN is dropped here without a reply (FreeBSD
+        // tcp_twcheck(); the suite's rcv-fin-time-wait scripts expect it in STANDARD runs too).
+        if (cfg_.bsd_input && !seg.ack_set() && !seg.syn()) return;
         // A retransmission of the peer's FIN (it ends exactly at RCV.NXT): acknowledge it and
         // restart the 2 MSL timer (§3.10.7.4 fifth step, TIME-WAIT; FreeBSD tcp_twcheck(),
         // Linux tcp_timewait_state_process()).
-        if (seg.fin() && seg.seq + seg.seg_len() == tcb_.rcv_nxt) {
+        if (seg.fin() && seg.ack_set() && seg.seq + seg.seg_len() == tcb_.rcv_nxt) {
             send_ack(now, io);
             set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
             return;
@@ -973,11 +976,16 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
                 return;
             }
             break;
-        case State::TimeWait:
-            // The retransmitted FIN was handled above. Data is acknowledged; a duplicate ACK is
-            // dropped (FreeBSD tcp_twcheck(): "acknowledge if not a duplicate ACK").
-            if (seg.len > 0) send_ack(now, io);
+        case State::TimeWait: {
+            // §3.10.7.4 fifth, TIME-WAIT: "acknowledge it" (the retransmitted FIN was handled
+            // above); an exact duplicate of our last ACK's reply is not answered (FreeBSD
+            // tcp_twcheck(): "acknowledge the segment if it has data or is not a duplicate ACK";
+            // the suite's rcv-ack-time-wait scripts expect the same in their STANDARD runs).
+            const bool exact_duplicate = (seg.flags & ~flag::Psh) == flag::Ack && seg.len == 0 &&
+                                         seg.seq == tcb_.rcv_nxt && seg.ack == tcb_.snd_nxt;
+            if (!exact_duplicate) send_ack(now, io);
             return;
+        }
         case State::Closed:
         case State::Listen:
         case State::SynSent: return;
