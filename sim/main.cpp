@@ -112,8 +112,12 @@ std::string run_summary(const World& w) {
 
 // `tcpsim pkt`: runs scripts (files, or folders searched for *.pkt in sorted order), prints
 // packetdrill-like failures and one summary line.
+struct PktTotals {
+    int passed = 0, failed = 0, skipped = 0;
+};
+
 std::string run_pkt(const std::vector<std::string>& inputs, const std::string& profile,
-                    const std::vector<std::string>& defines, bool json, bool verbose, int& failed) {
+                    const std::vector<std::string>& defines, bool json, bool verbose, PktTotals& totals) {
     std::vector<std::string> files;
     for (const std::string& in : inputs) {
         if (std::filesystem::is_directory(in)) {
@@ -130,8 +134,7 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
     opt.profile = profile;
     opt.defines = std::set<std::string>(defines.begin(), defines.end());
     load_profile(profile);  // a bad name is a usage problem reported before any script runs
-    int passed = 0, skipped = 0;
-    failed = 0;
+    int passed = 0, skipped = 0, failed = 0;
     std::string out;
     nlohmann::ordered_json table = nlohmann::ordered_json::array();
     for (const std::string& f : files) {
@@ -172,9 +175,11 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
         doc["failed"] = failed;
         doc["skipped"] = skipped;
         doc["scripts"] = table;
+        totals = {passed, failed, skipped};
         return doc.dump(2) + "\n";
     }
     out += fmt::format("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
+    totals = {passed, failed, skipped};
     return out;
 }
 
@@ -211,11 +216,16 @@ int main(int argc, char** argv) {
     std::vector<std::string> defines;
     std::vector<std::string> scripts;
     bool verbose = false;
+    bool require_all = false;
+    double min_pass_rate = 0.0;
     CLI::App* pkt = app.add_subcommand("pkt", "Run packetdrill scripts against a simulated host");
     pkt->add_option("--profile", profile, "OS profile of the system under test")->capture_default_str();
     pkt->add_option("-D", defines, "Define a preprocessor symbol (#ifdef SYMBOL)");
     pkt->add_flag("--json", json, "Print a per-script table as JSON");
-    pkt->add_flag("-v,--verbose", verbose, "Also list passed and skipped scripts");
+    pkt->add_flag("-v,--verbose", verbose, "Also list passed scripts");
+    pkt->add_flag("--require-all", require_all, "Exit non-zero when any script is skipped, too");
+    pkt->add_option("--min-pass-rate", min_pass_rate, "Exit non-zero when fewer than this percentage of scripts pass")
+        ->check(CLI::Range(0.0, 100.0));
     pkt->add_option("scripts", scripts, "Scripts (.pkt) or folders to search for them")->required();
     pkt->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
 
@@ -235,10 +245,20 @@ int main(int argc, char** argv) {
     try {
         std::string text;
         if (*pkt) {
-            int failed = 0;
-            text = run_pkt(scripts, profile, defines, json, verbose, failed);
+            PktTotals t;
+            text = run_pkt(scripts, profile, defines, json, verbose, t);
             write_output(out_path, text);
-            return failed > 0 ? 1 : 0;
+            const int total = t.passed + t.failed + t.skipped;
+            bool ok = t.failed == 0 && (!require_all || t.skipped == 0);
+            if (total == 0) {
+                std::fprintf(stderr, "tcpsim: error: no .pkt scripts found\n");
+                ok = false;
+            } else if (100.0 * t.passed < min_pass_rate * total) {
+                std::fprintf(stderr, "tcpsim: %d of %d scripts passed (%.1f%%), below --min-pass-rate %.1f\n", t.passed,
+                             total, 100.0 * t.passed / total, min_pass_rate);
+                ok = false;
+            }
+            return ok ? 0 : 1;
         }
         if (*diagram) {
             const StateGraph g = build_state_graph();

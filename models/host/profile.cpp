@@ -22,6 +22,9 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, std::int64_t value)
         if (value <= 0) return SysctlResult::NotModelled;
         p.tcp.msl = Duration::ms(value);
         p.tcp.time_wait = Duration::ns(0);  // TIME-WAIT = 2*msl
+    } else if (name == "net.inet.tcp.sack.enable") {
+        // SACK is not modelled: no SACK-permitted option is ever sent or compared, whatever the
+        // value, so both values are simulated alike.
     } else if (name == "net.inet.tcp.hostcache.purgenow") {
         // An action (flush the host cache), not a setting: the model keeps no host cache.
     } else if (value != it->second) {
