@@ -110,8 +110,15 @@ bool errno_equal(const std::string& a, Errno b) {
 class Harness {
 public:
     Harness(const Script& sc, host::Profile profile)
-        : sc_(sc), profile_(std::move(profile)), host_("sut", kLocalIp, profile_.tcp),
+        : sc_(sc), profile_(with_ip_version(std::move(profile), sc.ip_version)), host_("sut", kLocalIp, profile_.tcp),
           isn_(0x5eed5eed5eed5eedULL, 0x0123456789abcdefULL) {}
+
+    // The TCP model is address-family agnostic; IPv6 only changes the MSS a host announces
+    // (an IPv6 header is 20 bytes longer than an IPv4 one: 1460 -> 1440 on a 1500-byte MTU).
+    static host::Profile with_ip_version(host::Profile p, const std::string& version) {
+        if (version == "ipv6" && p.tcp.mss > 20) p.tcp.mss = static_cast<std::uint16_t>(p.tcp.mss - 20);
+        return p;
+    }
 
     void run();
 

@@ -279,7 +279,7 @@ Script parse_script(const std::string& raw, const std::string& path, const std::
             const std::string name = t.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
             const std::string value = eq == std::string::npos ? "" : t.substr(eq + 1);
             if (name == "ip_version") {
-                if (value != "ipv4") unsupported(lineno, fmt::format("--ip_version={}", value));
+                if (value != "ipv4" && value != "ipv6") unsupported(lineno, fmt::format("--ip_version={}", value));
                 sc.ip_version = value;
             } else if (name == "tolerance_usecs") {
                 std::uint32_t v = 0;
