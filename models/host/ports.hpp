@@ -1,0 +1,174 @@
+// Local ports: bind buckets with their owners' flags, the bind() conflict rules, and the
+// ephemeral-port selection of connect() and bind(0), per profile. Spec:
+// reference/tcp-stack-semantics.md §2.4 (Linux __inet_hash_connect), §2.6 (inet_csk_get_port,
+// inet_csk_find_open_port, inet_bind_conflict), §3 (FreeBSD in_pcb_lport_dest), §6 (RFC 6056).
+#pragma once
+
+#include <tcpsim/errno.hpp>
+#include <tcpsim/rng.hpp>
+#include <tcpsim/time.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <vector>
+
+namespace tcpsim::host {
+
+enum class ConnectPortAlgo : std::uint8_t {
+    // RFC 6056 algorithm 4 as Linux 5.12+ implements it: a keyed hash of (saddr, daddr, dport,
+    // 10-second epoch) picks an offset, a 2^16-entry perturbation table moves it on; ports of the
+    // range start's parity first (step 2), the other parity in a second pass.
+    LinuxDoubleHash,
+    // RFC 6056 algorithm 3 (Linux 4.6-5.11): hash offset plus one global counter, same parity split.
+    LinuxHash,
+    // RFC 6056 algorithm 1 (FreeBSD in_pcb_lport_dest(); assumed for macOS and Windows): a random
+    // start on every call, then a linear probe.
+    RandomStart,
+};
+
+enum class BindRule : std::uint8_t {
+    Linux,  // both sockets need SO_REUSEADDR (and the old one must not listen); TIME-WAIT inherits it
+    Bsd,    // SO_REUSEADDR on the new socket alone lets it share with non-listening owners
+};
+
+struct PortPolicy {
+    ConnectPortAlgo connect_algo = ConnectPortAlgo::LinuxDoubleHash;
+    BindRule bind_rule = BindRule::Linux;
+    std::uint16_t lo = 32768;  // ip_local_port_range
+    std::uint16_t hi = 60999;
+    std::set<std::uint16_t> reserved;  // ip_local_reserved_ports (skipped by both autobind paths)
+    bool autobind_reuse = false;       // ip_autobind_reuse
+};
+
+using OwnerId = std::uint32_t;
+
+// One owner of a port: a bound socket, a listener, or a TIME-WAIT entry.
+struct PortOwner {
+    OwnerId id = 0;
+    std::uint32_t addr = 0;  // 0: INADDR_ANY
+    bool reuseaddr = false;
+    bool reuseport = false;
+    bool listening = false;
+    bool time_wait = false;
+};
+
+// What the 4-tuple check says about a candidate port for connect().
+enum class TupleCheck : std::uint8_t {
+    Free,         // no connection uses this 4-tuple
+    ReuseTimeWait,  // only a TIME-WAIT entry that may be taken over (tcp_twsk_unique)
+    Busy,         // in use
+};
+
+class PortTable {
+public:
+    PortTable(PortPolicy policy, std::uint64_t seed);
+
+    [[nodiscard]] const PortPolicy& policy() const { return policy_; }
+    void set_policy(const PortPolicy& p) { policy_ = p; }
+
+    // bind() with an explicit port: EADDRINUSE on a conflict (relaxed rules of §2.6).
+    Errno bind_port(const PortOwner& o, std::uint16_t port);
+    // bind(addr, 0): the port inet_csk_find_open_port() would pick, or EADDRINUSE.
+    Errno bind_any(const PortOwner& o, std::uint16_t& port);
+    // connect() autobind: the first port whose 4-tuple check passes, per the algorithm; the
+    // chosen port is owned by `o` (a connect-owned bucket). EADDRNOTAVAIL when none.
+    template <class Check>
+    Errno connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport, Check&& check,
+                       std::uint16_t& port, bool& reuse_time_wait);
+
+    void add_owner(std::uint16_t port, const PortOwner& o, bool by_connect);
+    void remove_owner(std::uint16_t port, OwnerId id);
+    // A listener that stops listening, or a socket that becomes a TIME-WAIT entry.
+    void update_owner(std::uint16_t port, const PortOwner& o);
+
+    [[nodiscard]] std::size_t bucket_count() const { return buckets_.size(); }
+    [[nodiscard]] bool in_use(std::uint16_t port) const { return buckets_.count(port) > 0; }
+
+private:
+    struct Bucket {
+        bool connect_owned = true;  // Linux fastreuse == -1: created by connect(), open to it
+        std::vector<PortOwner> owners;
+    };
+    [[nodiscard]] bool conflict(const Bucket& b, const PortOwner& o, bool relax) const;
+    [[nodiscard]] std::uint64_t port_hash(SimTime now, std::uint32_t saddr, std::uint32_t daddr,
+                                          std::uint16_t dport) const;
+
+    PortPolicy policy_;
+    std::map<std::uint16_t, Bucket> buckets_;
+    Rng rng_;
+    std::uint64_t key0_, key1_;
+    std::vector<std::uint16_t> perturb_;  // Linux table_perturb[2^16]
+    std::uint32_t hint_ = 0;              // Linux 4.6-5.11 global counter
+};
+
+// ------------------------------------------------------------------------------------------------
+
+template <class Check>
+Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport,
+                              Check&& check, std::uint16_t& port, bool& reuse_time_wait) {
+    const std::uint32_t lo = policy_.lo, high = static_cast<std::uint32_t>(policy_.hi) + 1;
+    if (high <= lo) return Errno::AddrNotAvail;
+    // Try one candidate; true when it can be used.
+    auto try_port = [&](std::uint32_t p) {
+        const auto pp = static_cast<std::uint16_t>(p);
+        if (policy_.reserved.count(pp)) return false;
+        auto it = buckets_.find(pp);
+        // A port held by bind() users (explicit or bind(0)) is never taken by connect().
+        if (it != buckets_.end() && !it->second.connect_owned) return false;
+        const TupleCheck c = check(pp);
+        if (c == TupleCheck::Busy) return false;
+        reuse_time_wait = c == TupleCheck::ReuseTimeWait;
+        port = pp;
+        add_owner(pp, o, true);
+        return true;
+    };
+
+    if (policy_.connect_algo == ConnectPortAlgo::RandomStart) {
+        // FreeBSD in_pcb_lport_dest(): first + random() % (last - first), then linear, wrapping.
+        const std::uint32_t count = high - lo;
+        const std::uint32_t start = static_cast<std::uint32_t>(rng_.below(count));
+        for (std::uint32_t i = 0; i < count; ++i)
+            if (try_port(lo + (start + i) % count)) return Errno::Ok;
+        return Errno::AddrNotAvail;
+    }
+
+    // Linux __inet_hash_connect(): step 2 over the range's parity, then the other parity.
+    const std::uint32_t step = 2;
+    std::uint32_t remaining = high - lo;
+    if (remaining > 1) remaining &= ~1u;
+    const std::uint64_t po = port_hash(now, o.addr, daddr, dport);
+    std::uint32_t idx = 0;
+    std::uint32_t offset = 0;
+    if (policy_.connect_algo == ConnectPortAlgo::LinuxDoubleHash) {
+        idx = static_cast<std::uint32_t>(po & 0xFFFF);
+        offset = static_cast<std::uint32_t>((perturb_[idx] + (po >> 32)) % remaining);
+    } else {
+        offset = static_cast<std::uint32_t>((hint_ + (po >> 32)) % remaining);
+    }
+    offset &= ~1u;
+    for (int pass = 0; pass < 2; ++pass) {
+        std::uint32_t p = lo + offset;
+        for (std::uint32_t i = 0; i < remaining; i += step, p += step) {
+            if (p >= high) p -= remaining;
+            if (try_port(p)) {
+                // "i = max(i, rand(0..7) * step); table_perturb[idx] += i + step" (2022 change),
+                // or for algorithm 3 "hint += i + 2".
+                if (policy_.connect_algo == ConnectPortAlgo::LinuxDoubleHash) {
+                    const std::uint32_t r = static_cast<std::uint32_t>(rng_.below(8)) * step;
+                    perturb_[idx] = static_cast<std::uint16_t>(perturb_[idx] + std::max(i, r) + step);
+                } else {
+                    hint_ += i + step;
+                }
+                return Errno::Ok;
+            }
+        }
+        ++offset;  // the other parity
+        if (!(offset & 1) || remaining <= 1) break;
+    }
+    return Errno::AddrNotAvail;
+}
+
+}  // namespace tcpsim::host

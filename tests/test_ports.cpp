@@ -1,0 +1,141 @@
+// Local ports against the reference's test cases (reference/tcp-stack-semantics.md §2.4, §2.6,
+// T8-T10, T13-T15) and the live kernel's observations (linux-kernel-observations.md): counts,
+// errnos, parity and sharing; exact port numbers depend on the secret and are not checked.
+#include "fixture.hpp"
+
+#include "host/ports.hpp"
+
+#include <set>
+
+using namespace tcpsim;
+using namespace tcpsim::host;
+
+namespace {
+constexpr std::uint32_t kSrc = 0x0A000001, kA = 0x0A000002, kB = 0x0A000003;
+
+struct Tuples {
+    std::set<std::tuple<std::uint16_t, std::uint32_t, std::uint16_t>> used;
+    auto checker(std::uint32_t daddr, std::uint16_t dport) {
+        return [this, daddr, dport](std::uint16_t p) {
+            return used.count({p, daddr, dport}) ? TupleCheck::Busy : TupleCheck::Free;
+        };
+    }
+};
+
+Errno connect_one(PortTable& t, Tuples& u, OwnerId id, std::uint32_t daddr, std::uint16_t dport, std::uint16_t& port) {
+    bool reuse = false;
+    const Errno e = t.connect_port(SimTime::zero(), PortOwner{id, kSrc}, daddr, dport, u.checker(daddr, dport), port, reuse);
+    if (e == Errno::Ok) u.used.insert({port, daddr, dport});
+    return e;
+}
+}  // namespace
+
+TEST_CASE("ports [linux]: T8: 28,232 connections fill one destination, another still gets a port", "[ports][linux]") {
+    PortTable t(PortPolicy{}, 1);
+    Tuples u;
+    std::uint16_t port = 0;
+    for (OwnerId i = 0; i < 28'232; ++i) REQUIRE(connect_one(t, u, i, kA, 80, port) == Errno::Ok);
+    CHECK(connect_one(t, u, 99'999, kA, 80, port) == Errno::AddrNotAvail);
+    CHECK(connect_one(t, u, 100'000, kB, 80, port) == Errno::Ok);   // one source port, many destinations
+    CHECK(connect_one(t, u, 100'001, kA, 81, port) == Errno::Ok);   // another destination port too
+}
+
+TEST_CASE("ports [linux]: T10: the first 14,116 connects to one destination take even ports", "[ports][linux]") {
+    PortTable t(PortPolicy{}, 7);
+    Tuples u;
+    std::uint16_t port = 0;
+    int odd = 0;
+    for (OwnerId i = 0; i < 14'116; ++i) {
+        REQUIRE(connect_one(t, u, i, kA, 80, port) == Errno::Ok);
+        odd += port % 2;
+    }
+    CHECK(odd == 0);
+    REQUIRE(connect_one(t, u, 20'000, kA, 80, port) == Errno::Ok);
+    CHECK(port % 2 == 1);  // the even half is full: the other parity now
+}
+
+TEST_CASE("ports [linux]: T9: bind(0) takes odd ports first; connect() never takes a bound port", "[ports][linux]") {
+    PortTable t(PortPolicy{}, 3);
+    std::set<std::uint16_t> bound;
+    std::uint16_t port = 0;
+    int odd_first = 0;
+    for (OwnerId i = 0; i < 20'000; ++i) {
+        REQUIRE(t.bind_any(PortOwner{i, kSrc}, port) == Errno::Ok);
+        if (i < 14'116) odd_first += port % 2;
+        bound.insert(port);
+    }
+    CHECK(odd_first == 14'116);
+    CHECK(bound.size() == 20'000);
+    Tuples u;
+    int connects = 0;
+    while (connect_one(t, u, 50'000 + static_cast<OwnerId>(connects), kA, 80, port) == Errno::Ok) {
+        CHECK_FALSE(bound.count(port));
+        ++connects;
+    }
+    CHECK(connects == 28'232 - 20'000);  // "about 8,232 ports left"
+}
+
+TEST_CASE("ports [linux]: bind(0) exhaustion is EADDRINUSE; reserved ports are skipped", "[ports][linux]") {
+    PortPolicy p;
+    p.lo = 40000;
+    p.hi = 40015;
+    p.reserved = {40003};
+    PortTable t(p, 5);
+    std::uint16_t port = 0;
+    int n = 0;
+    while (t.bind_any(PortOwner{static_cast<OwnerId>(n), kSrc}, port) == Errno::Ok) {
+        CHECK(port != 40003);
+        ++n;
+    }
+    CHECK(n == 15);
+    CHECK(t.bind_any(PortOwner{99, kSrc}, port) == Errno::AddrInUse);
+    CHECK(t.bind_port(PortOwner{100, kSrc}, 40003) == Errno::Ok);  // an explicit bind may use a reserved port
+}
+
+TEST_CASE("ports [linux]: T14/T15: explicit bind needs SO_REUSEADDR on both, never over a listener", "[ports][linux]") {
+    PortTable t(PortPolicy{}, 1);
+    // Old server's accepted connections, now in TIME-WAIT, without SO_REUSEADDR.
+    t.add_owner(80, PortOwner{1, kSrc, false, false, false, true}, false);
+    CHECK(t.bind_port(PortOwner{2, 0, true}, 80) == Errno::AddrInUse);  // T14 on Linux
+    t.remove_owner(80, 1);
+    // With the flag on the old one too, the new server binds.
+    t.add_owner(80, PortOwner{3, kSrc, true, false, false, true}, false);
+    CHECK(t.bind_port(PortOwner{4, 0, true}, 80) == Errno::Ok);
+    // T15: two listeners on 0.0.0.0:80 with SO_REUSEADDR, no SO_REUSEPORT.
+    PortTable l(PortPolicy{}, 1);
+    REQUIRE(l.bind_port(PortOwner{1, 0, true, false, true}, 8080) == Errno::Ok);
+    CHECK(l.bind_port(PortOwner{2, 0, true}, 8080) == Errno::AddrInUse);
+    // SO_REUSEPORT on both shares the port.
+    REQUIRE(l.bind_port(PortOwner{3, 0, false, true, true}, 9090) == Errno::Ok);
+    CHECK(l.bind_port(PortOwner{4, 0, false, true}, 9090) == Errno::Ok);
+    // Different specific addresses do not overlap.
+    CHECK(l.bind_port(PortOwner{5, kA}, 7070) == Errno::Ok);
+    CHECK(l.bind_port(PortOwner{6, kB}, 7070) == Errno::Ok);
+    CHECK(l.bind_port(PortOwner{7, 0}, 7070) == Errno::AddrInUse);
+}
+
+TEST_CASE("ports [freebsd]: T14 on BSD: SO_REUSEADDR on the new socket alone is enough", "[ports][freebsd]") {
+    PortPolicy p;
+    p.bind_rule = BindRule::Bsd;
+    p.connect_algo = ConnectPortAlgo::RandomStart;
+    p.lo = 10000;
+    p.hi = 65535;
+    PortTable t(p, 1);
+    t.add_owner(80, PortOwner{1, kSrc, false, false, false, true}, false);
+    CHECK(t.bind_port(PortOwner{2, 0, true}, 80) == Errno::Ok);
+    CHECK(t.bind_port(PortOwner{3, 0, false}, 80) == Errno::AddrInUse);
+}
+
+TEST_CASE("ports [freebsd]: algorithm 1 shares ports across destinations and exhausts per destination", "[ports][freebsd]") {
+    PortPolicy p;
+    p.connect_algo = ConnectPortAlgo::RandomStart;
+    p.bind_rule = BindRule::Bsd;
+    p.lo = 40000;
+    p.hi = 40015;
+    PortTable t(p, 9);
+    Tuples u;
+    std::uint16_t port = 0;
+    for (OwnerId i = 0; i < 16; ++i) REQUIRE(connect_one(t, u, i, kA, 80, port) == Errno::Ok);
+    CHECK(connect_one(t, u, 100, kA, 80, port) == Errno::AddrNotAvail);
+    for (OwnerId i = 0; i < 16; ++i) REQUIRE(connect_one(t, u, 200 + i, kB, 80, port) == Errno::Ok);
+}
