@@ -1,0 +1,71 @@
+// TIME-WAIT as a mini-socket (Linux inet_timewait_sock / tcp_timewait_sock): the few fields a
+// closed connection still needs, not a TCB. What a segment does to it follows Linux
+// tcp_timewait_state_process() (reference/tcp-stack-semantics.md §2.3); who may take its 4-tuple
+// over follows tcp_twsk_unique() (§2.5).
+#pragma once
+
+#include "tcp/segment.hpp"
+
+#include <tcpsim/time.hpp>
+
+#include <cstdint>
+
+namespace tcpsim::host {
+
+struct TimeWaitSock {
+    tcp::SockAddr local;
+    tcp::SockAddr remote;
+    tcp::Seq snd_nxt = 0;
+    tcp::Seq rcv_nxt = 0;
+    std::uint32_t rcv_wnd = 0;
+    std::uint32_t ts_recent = 0;
+    SimTime ts_recent_stamp = SimTime::never();  // never: no timestamp was received
+    std::uint32_t ts_offset = 0;                 // our timestamp clock offset
+    SimTime entered;                             // tw_entry_stamp (6.14+: the reuse delay counts from here)
+    SimTime expires;
+    SimTime last_oow_ack = SimTime::never();     // for the 500 ms out-of-window ACK rate limit
+    bool fin_wait2 = false;                      // substate: an orphaned FIN-WAIT-2 minisock
+    bool reuseaddr = false;                      // inherited SO_REUSEADDR (tw_reuse)
+    bool reuseport = false;
+    bool loopback = false;                       // bound to lo / a loopback address (tw_reuse=2)
+    std::uint32_t generation = 0;                // bumps when the timer restarts
+};
+
+struct LinuxTimeWaitParams {
+    Duration length = Duration::s(60);            // TCP_TIMEWAIT_LEN
+    bool rfc1337 = false;                         // tcp_rfc1337
+    Duration ack_ratelimit = Duration::ms(500);   // tcp_invalid_ratelimit
+    bool timestamps = true;
+};
+
+enum class TwVerdict : std::uint8_t {
+    Drop,         // nothing to send
+    SendAck,      // <SEQ=snd_nxt><ACK=rcv_nxt>
+    SendRst,      // and kill
+    Kill,         // an RST at RCV.NXT with tcp_rfc1337 = 0: the entry is gone, nothing sent
+    AcceptSyn,    // TW_SYN: hand the SYN to a listener, ISN = snd_nxt + 65537
+    BecomeTimeWait,  // FIN-WAIT-2 minisock got its FIN: now TIME-WAIT (fresh timer), send ACK
+};
+
+struct TwOutcome {
+    TwVerdict verdict = TwVerdict::Drop;
+    bool restart_timer = false;
+};
+
+// Linux tcp_timewait_state_process() for a segment that matched the entry's 4-tuple.
+TwOutcome linux_time_wait_input(TimeWaitSock& tw, const tcp::Segment& seg, SimTime now, const LinuxTimeWaitParams& p);
+
+// Linux tcp_twsk_unique(): may connect() take over this 4-tuple? `explicit_port`: the socket
+// was bound to its port by bind() (the sysctl and the delay do not apply then).
+bool linux_twsk_unique(const TimeWaitSock& tw, SimTime now, int tw_reuse, Duration tw_reuse_delay, bool explicit_port);
+
+// The ISN of a connection that takes over a TIME-WAIT (reuse or an accepted SYN):
+// tw_snd_nxt + 65535 + 2, and never 0 (Linux tcp_twsk_unique(), tcp_timewait_state_process()).
+tcp::Seq linux_reuse_isn(const TimeWaitSock& tw);
+
+// Linux timers (kernel/time/timer.c): a 60 s timer at HZ=250 lands in level 3 of the timer wheel,
+// whose buckets are 512 jiffies (2.048 s) wide, and fires at the first bucket boundary after its
+// deadline: TIME-WAIT lasts 60 to 62 s, ports come back in bursts.
+SimTime linux_timer_fires(SimTime armed_at, Duration timeout, std::int64_t hz, Duration boot_offset);
+
+}  // namespace tcpsim::host
