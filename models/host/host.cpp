@@ -64,3 +64,195 @@ std::uint16_t Host::next_ephemeral_port() {
 }
 
 }  // namespace tcpsim::host
+
+namespace tcpsim::host {
+
+PortOwner Host::owner_of(SocketId id) const {
+    const Socket& s = sockets_[id];
+    return PortOwner{id, s.bound_addr, s.opt.reuseaddr, s.opt.reuseport, s.is_listener, false};
+}
+
+Errno Host::sys_bind(SocketId id, std::uint32_t addr, std::uint16_t port) {
+    Socket& s = sockets_[id];
+    if (s.bound_port != 0 || s.explicit_port) return Errno::Inval;  // already bound
+    if (addr != 0 && addr != ip_) return Errno::AddrNotAvail;       // not one of our addresses
+    s.bound_addr = addr;
+    if (port == 0 && s.opt.bind_no_port) return Errno::Ok;  // IP_BIND_ADDRESS_NO_PORT: the port comes at connect()
+    const PortOwner o = owner_of(id);
+    std::uint16_t chosen = port;
+    const Errno e = port == 0 ? ports_.bind_any(o, chosen) : ports_.bind_port(o, port);
+    if (e != Errno::Ok) return e;
+    s.bound_port = chosen;
+    s.explicit_port = true;
+    return Errno::Ok;
+}
+
+TupleCheck Host::check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const {
+    if (connections_.count(t)) return TupleCheck::Busy;
+    auto it = tw_.find(t);
+    if (it == tw_.end()) return TupleCheck::Free;
+    // __inet_check_established() -> tcp_twsk_unique(); on other profiles a TIME-WAIT holds its 4-tuple.
+    if (!stack_.linux_minisock) return TupleCheck::Busy;
+    return linux_twsk_unique(it->second, now, stack_.tw_reuse, stack_.tw_reuse_delay, explicit_port)
+               ? TupleCheck::ReuseTimeWait
+               : TupleCheck::Busy;
+}
+
+Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& remote, tcp::SockAddr& local,
+                                std::optional<tcp::Seq>& reuse_isn) {
+    Socket& s = sockets_[id];
+    const std::uint32_t saddr = s.bound_addr != 0 ? s.bound_addr : ip_;
+    reuse_isn.reset();
+    if (s.bound_port != 0) {
+        // A port from bind(): only the 4-tuple is checked (twp == NULL in __inet_check_established).
+        const FourTuple t{saddr, remote.ip, s.bound_port, remote.port};
+        const TupleCheck c = check_tuple(now, t, true);
+        if (c == TupleCheck::Busy) return Errno::AddrNotAvail;  // T13: not EADDRINUSE
+        if (c == TupleCheck::ReuseTimeWait) {
+            reuse_isn = linux_reuse_isn(tw_.at(t));
+            kill_time_wait(t);
+        }
+        local = tcp::SockAddr{saddr, s.bound_port};
+        bind_connection(id, t);
+        return Errno::Ok;
+    }
+    PortOwner o = owner_of(id);
+    o.addr = saddr;
+    std::uint16_t port = 0;
+    bool reuse = false;
+    const Errno e = ports_.connect_port(
+        now, o, remote.ip, remote.port,
+        [&](std::uint16_t p) { return check_tuple(now, FourTuple{saddr, remote.ip, p, remote.port}, false); }, port,
+        reuse);
+    if (e != Errno::Ok) return e;
+    const FourTuple t{saddr, remote.ip, port, remote.port};
+    if (reuse) {
+        reuse_isn = linux_reuse_isn(tw_.at(t));
+        kill_time_wait(t);
+    }
+    s.bound_addr = saddr;
+    s.bound_port = port;
+    s.explicit_port = false;
+    local = tcp::SockAddr{saddr, port};
+    bind_connection(id, t);
+    return Errno::Ok;
+}
+
+Errno Host::sys_listen_prepare(SocketId id, std::uint16_t port) {
+    Socket& s = sockets_[id];
+    if (s.bound_port == 0) {
+        s.is_listener = true;
+        const Errno e = ports_.bind_port(owner_of(id), port);
+        if (e != Errno::Ok) {
+            s.is_listener = false;
+            return e;
+        }
+        s.bound_port = port;
+        s.explicit_port = true;
+    } else {
+        // listen() checks the bind conflict again, now as a listener (T15).
+        s.is_listener = true;
+        ports_.remove_owner(s.bound_port, id);
+        const Errno e = ports_.bind_port(owner_of(id), s.bound_port);
+        if (e != Errno::Ok) {
+            s.is_listener = false;
+            ports_.add_owner(s.bound_port, owner_of(id), false);
+            return e;
+        }
+    }
+    bind_listener(id, s.bound_port);
+    return Errno::Ok;
+}
+
+void Host::release(SocketId id) {
+    Socket& s = sockets_[id];
+    unbind(id);
+    if (s.bound_port != 0) ports_.remove_owner(s.bound_port, id);
+    s.bound_port = 0;
+}
+
+bool Host::enter_time_wait(SimTime now, SocketId id) {
+    if (!stack_.linux_minisock) return false;
+    Socket& s = sockets_[id];
+    const tcp::Tcb& t = s.ep.tcb();
+    const FourTuple tuple{t.local.ip, t.remote.ip, t.local.port, t.remote.port};
+    // tcp_time_wait(): past tcp_max_tw_buckets no minisock is made; the socket just goes
+    // (TCPTimeWaitOverflow) and its 4-tuple and port are free at once.
+    if (tw_.size() >= stack_.max_tw_buckets) {
+        ++tw_overflow_;
+        release(id);
+        return true;
+    }
+    TimeWaitSock tw;
+    tw.local = t.local;
+    tw.remote = t.remote;
+    tw.snd_nxt = t.snd_nxt;
+    tw.rcv_nxt = t.rcv_nxt;
+    tw.rcv_wnd = t.rcv_wnd;
+    tw.ts_offset = t.ts_offset;
+    if (t.ts_ok) {
+        tw.ts_recent = t.ts_recent;
+        tw.ts_recent_stamp = t.ts_recent_age;
+    }
+    tw.entered = now;
+    tw.reuseaddr = s.opt.reuseaddr;  // tw_reuse / tw_reuseport inherit the socket's flags
+    tw.reuseport = s.opt.reuseport;
+    tw.loopback = (t.local.ip >> 24) == 127 || (t.remote.ip >> 24) == 127;
+    tw.generation = ++tw_serial_;
+    tw.owner = kTimeWaitOwnerBit | tw.generation;
+    const std::uint16_t port = s.bound_port;
+    const PortOwner tw_owner{tw.owner, s.bound_addr, tw.reuseaddr, tw.reuseport, false, true};
+    release(id);
+    // The TIME-WAIT keeps the port's bucket (inet_twsk_bind_hash()).
+    if (port != 0) ports_.add_owner(port, tw_owner, !s.explicit_port);
+    tw.expires = linux_timer_fires(now, stack_.linux_tw.length, stack_.hz, boot_offset_);
+    tw_timers_.push_back(TwTimer{tw.expires, tuple, tw.generation});
+    tw_[tuple] = tw;
+    return true;
+}
+
+Demux Host::demux(const tcp::Segment& seg) {
+    const FourTuple t{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port};
+    if (auto c = connections_.find(t); c != connections_.end()) return Demux{Demux::Kind::Connection, c->second, nullptr};
+    if (auto w = tw_.find(t); w != tw_.end()) return Demux{Demux::Kind::TimeWait, kNoSocket, &w->second};
+    if (auto l = listeners_.find(seg.dst.port); l != listeners_.end()) return Demux{Demux::Kind::Listener, l->second, nullptr};
+    return Demux{};
+}
+
+void Host::kill_time_wait(const FourTuple& t) {
+    auto it = tw_.find(t);
+    if (it == tw_.end()) return;
+    ports_.remove_owner(t.lport, it->second.owner);
+    tw_.erase(it);
+}
+
+void Host::restart_time_wait(SimTime now, TimeWaitSock& tw) {
+    // inet_twsk_reschedule(): a fresh TCP_TIMEWAIT_LEN from now; the older timer record goes stale.
+    const FourTuple t{tw.local.ip, tw.remote.ip, tw.local.port, tw.remote.port};
+    tw.generation = ++tw_serial_;
+    tw.expires = linux_timer_fires(now, stack_.linux_tw.length, stack_.hz, boot_offset_);
+    tw_timers_.push_back(TwTimer{tw.expires, t, tw.generation});
+}
+
+std::size_t Host::expire_time_waits(SimTime now) {
+    std::size_t n = 0;
+    while (!tw_timers_.empty() && tw_timers_.front().at <= now) {
+        const TwTimer rec = tw_timers_.front();
+        tw_timers_.pop_front();
+        auto it = tw_.find(rec.tuple);
+        if (it == tw_.end() || it->second.generation != rec.generation) continue;  // restarted or gone
+        kill_time_wait(rec.tuple);
+        ++n;
+    }
+    return n;
+}
+
+SimTime Host::next_time_wait_expiry() const {
+    for (const TwTimer& r : tw_timers_) {
+        auto it = tw_.find(r.tuple);
+        if (it != tw_.end() && it->second.generation == r.generation) return r.at;
+    }
+    return SimTime::never();
+}
+
+}  // namespace tcpsim::host

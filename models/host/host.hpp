@@ -1,9 +1,10 @@
-// A host's socket table: listeners, connected sockets demultiplexed by 4-tuple, children
-// spawned by listeners. This is the core version: one address per host, ports given by the
-// scenario or taken in order from the ephemeral range. (The OS profiles, port allocators, bind
-// rules and TIME-WAIT mini-sockets of the host-stack issue build on it.)
+// A host's socket table: listeners, connected sockets demultiplexed by 4-tuple, children spawned
+// by listeners, TIME-WAIT mini-sockets (Linux), and the local ports with their bind buckets.
+// The syscall-like calls (sys_*) return what the modelled OS returns, errno included.
 #pragma once
 
+#include "host/ports.hpp"
+#include "host/time_wait.hpp"
 #include "tcp/endpoint.hpp"
 
 #include <tcpsim/engine.hpp>
@@ -25,10 +26,29 @@ inline constexpr SocketId kNoSocket = 0xFFFFFFFFu;
 struct SocketOptions {
     bool linger_zero = false;  // SO_LINGER {1, 0}
     bool auto_read = true;     // the application reads everything as soon as it arrives
+    bool reuseaddr = false;    // SO_REUSEADDR
+    bool reuseport = false;    // SO_REUSEPORT
+    bool bind_no_port = false; // IP_BIND_ADDRESS_NO_PORT
+};
+
+// How a host's stack behaves beyond the TCP endpoint (from its profile and sysctls).
+struct StackConfig {
+    PortPolicy ports;
+    // TIME-WAIT kept as a Linux mini-socket (tcp_time_wait()); otherwise the endpoint stays in
+    // TIME-WAIT as a full TCB with its 2*MSL timer.
+    bool linux_minisock = false;
+    LinuxTimeWaitParams linux_tw;
+    int tw_reuse = 2;                     // net.ipv4.tcp_tw_reuse
+    Duration tw_reuse_delay = Duration::ms(1000);  // net.ipv4.tcp_tw_reuse_delay (6.14+)
+    std::uint32_t max_tw_buckets = 262144;         // net.ipv4.tcp_max_tw_buckets
+    std::int64_t hz = 250;                // CONFIG_HZ: the timer wheel's tick
 };
 
 struct Socket {
     std::string name;  // the scenario's name for it ("client", "L", "L.1", ...)
+    std::uint32_t bound_addr = 0;   // bind() address (0: any)
+    std::uint16_t bound_port = 0;   // the local port this socket owns in the port table (0: none)
+    bool explicit_port = false;     // the port came from bind(), not from connect()
     tcp::Endpoint ep;
     SocketOptions opt;
     SocketId listener = kNoSocket;  // the listener that spawned this child
@@ -44,9 +64,18 @@ struct FourTuple {
     auto operator<=>(const FourTuple&) const = default;
 };
 
+// Where an arriving segment goes.
+struct Demux {
+    enum class Kind : std::uint8_t { Connection, TimeWait, Listener, None } kind = Kind::None;
+    SocketId socket = 0xFFFFFFFFu;
+    TimeWaitSock* tw = nullptr;
+};
+
 class Host {
 public:
-    Host(std::string name, std::uint32_t ip, const tcp::TcpConfig& cfg) : name_(std::move(name)), ip_(ip), cfg_(cfg) {}
+    Host(std::string name, std::uint32_t ip, const tcp::TcpConfig& cfg, StackConfig stack = {}, std::uint64_t seed = 1)
+        : name_(std::move(name)), ip_(ip), cfg_(cfg), stack_(std::move(stack)), ports_(stack_.ports, seed),
+          boot_offset_(Duration::ms(static_cast<std::int64_t>(Rng::substream(seed, "boot").below(1'000'000)))) {}
 
     [[nodiscard]] const std::string& name() const { return name_; }
     [[nodiscard]] std::uint32_t ip() const { return ip_; }
@@ -73,8 +102,41 @@ public:
     // on its destination port, else none (the caller answers as CLOSED).
     [[nodiscard]] SocketId lookup(const tcp::Segment& seg) const;
 
-    // The next port of a simple sequential allocator (replaced by the profiles' allocators).
+    // The next port of a simple sequential allocator (the packetdrill harness's one socket).
     std::uint16_t next_ephemeral_port();
+
+    // -- syscalls (Linux semantics unless the profile's PortPolicy says BSD)
+    [[nodiscard]] const StackConfig& stack() const { return stack_; }
+    void set_stack(const StackConfig& s) {
+        stack_ = s;
+        ports_.set_policy(s.ports);
+    }
+    // bind(addr, port): port 0 picks one (bind(0)) unless IP_BIND_ADDRESS_NO_PORT defers it.
+    Errno sys_bind(SocketId id, std::uint32_t addr, std::uint16_t port);
+    // The port and address a connect() to `remote` uses: the bound port (checked against the
+    // 4-tuple table) or an autobind per the profile's algorithm. Registers the 4-tuple.
+    // `reuse_isn` is set when a TIME-WAIT was taken over (Linux: old SND.NXT + 65537).
+    Errno sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& remote, tcp::SockAddr& local,
+                              std::optional<tcp::Seq>& reuse_isn);
+    // listen(): binds the port if needed (EADDRINUSE per the bind rules), registers the listener.
+    Errno sys_listen_prepare(SocketId id, std::uint16_t port);
+    // The socket is gone: its port ownership and lookup entries go too.
+    void release(SocketId id);
+
+    // -- TIME-WAIT mini-sockets (linux_minisock)
+    // The endpoint entered TIME-WAIT: keep a mini-socket (or nothing, past tcp_max_tw_buckets).
+    // Returns true when the full socket can be released.
+    bool enter_time_wait(SimTime now, SocketId id);
+    [[nodiscard]] Demux demux(const tcp::Segment& seg);
+    void kill_time_wait(const FourTuple& t);
+    void restart_time_wait(SimTime now, TimeWaitSock& tw);
+    // Removes the entries whose timer fired by `now`; returns how many.
+    std::size_t expire_time_waits(SimTime now);
+    [[nodiscard]] SimTime next_time_wait_expiry() const;
+    [[nodiscard]] std::size_t time_wait_count() const { return tw_.size(); }
+    [[nodiscard]] std::uint64_t time_wait_overflows() const { return tw_overflow_; }
+    [[nodiscard]] const std::map<FourTuple, TimeWaitSock>& time_waits() const { return tw_; }
+    [[nodiscard]] PortTable& ports() { return ports_; }
 
 private:
     std::string name_;
@@ -85,6 +147,23 @@ private:
     std::map<std::uint16_t, SocketId> listeners_;
     std::map<SocketId, std::tuple<bool, FourTuple, std::uint16_t>> bound_;  // id -> (listener?, tuple, port)
     std::uint16_t next_port_ = 32768;
+
+    StackConfig stack_;
+    PortTable ports_;
+    Duration boot_offset_;  // jiffies count from a boot before the run
+    std::map<FourTuple, TimeWaitSock> tw_;
+    struct TwTimer {
+        SimTime at;
+        FourTuple tuple;
+        std::uint32_t generation;
+    };
+    std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
+    std::uint32_t tw_serial_ = 0;
+    std::uint64_t tw_overflow_ = 0;
+    [[nodiscard]] PortOwner owner_of(SocketId id) const;
+    [[nodiscard]] TupleCheck check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const;
 };
+
+inline constexpr OwnerId kTimeWaitOwnerBit = 0x80000000u;  // owner ids of TIME-WAIT entries
 
 }  // namespace tcpsim::host

@@ -29,6 +29,7 @@ struct TimeWaitSock {
     bool reuseport = false;
     bool loopback = false;                       // bound to lo / a loopback address (tw_reuse=2)
     std::uint32_t generation = 0;                // bumps when the timer restarts
+    std::uint32_t owner = 0;                     // its owner id in the port table
 };
 
 struct LinuxTimeWaitParams {

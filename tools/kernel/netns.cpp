@@ -269,6 +269,8 @@ Lab::Lab(bool loopback, const std::vector<std::string>& client_addresses,
 
 Lab::~Lab() {
   remove_names();
+  if (client_tcp_fd_ >= 0) close(client_tcp_fd_);
+  if (server_tcp_fd_ >= 0) close(server_tcp_fd_);
   if (client_fd_ >= 0) close(client_fd_);
   if (server_fd_ >= 0) close(server_fd_);
   if (home_fd_ >= 0) close(home_fd_);
@@ -331,13 +333,15 @@ std::string Lab::get_sysctl(int ns_fd, const std::string& key) {
 }
 
 std::vector<TcpEntry> Lab::tcp_table(int ns_fd) {
-  int fd = -1;
-  {
+  // The seq file is bound to the namespace current at open time; it is opened once per namespace
+  // and re-read from offset 0 (which regenerates it), so sampling needs no setns.
+  int& fd = ns_fd == client_fd_ ? client_tcp_fd_ : server_tcp_fd_;
+  if (fd < 0) {
     InNetns in(ns_fd, home_fd_);
-    // The seq file is bound to the namespace current at open time.
     fd = open("/proc/thread-self/net/tcp", O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw Error(sys_error("open /proc/thread-self/net/tcp"));
   }
+  if (lseek(fd, 0, SEEK_SET) != 0) throw Error(sys_error("lseek /proc/net/tcp"));
   std::string text;
   char buf[65536];
   for (int i = 0; i < 10000; ++i) {  // bounded: at most ~650 MB, far more than any run holds
@@ -346,7 +350,6 @@ std::vector<TcpEntry> Lab::tcp_table(int ns_fd) {
     if (n <= 0) break;
     text.append(buf, static_cast<size_t>(n));
   }
-  close(fd);
   std::vector<TcpEntry> entries;
   std::istringstream lines(text);
   std::string line;

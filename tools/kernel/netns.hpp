@@ -96,6 +96,8 @@ class Lab {
   int home_fd_ = -1;
   int client_fd_ = -1;
   int server_fd_ = -1;
+  int client_tcp_fd_ = -1;  // /proc/net/tcp of each namespace, kept open
+  int server_tcp_fd_ = -1;
   unsigned long home_inode_ = 0;
   std::vector<std::string> names_;  // temporary `ip netns` names still present
 };
