@@ -585,10 +585,11 @@ void Harness::do_command(const ScriptLine& l) {
     static const std::regex tcpdrop(R"(^\s*tcpdrop\s+-s\s+([A-Z_0-9]+)\s*$)");
     if (std::regex_match(cmd, m, sysctl)) {
         const std::string name = m[1];
-        const std::int64_t value = std::stoll(m[2]);
+        const std::string value = m[2];
         switch (host::set_sysctl(profile_, name, value)) {
             case host::SysctlResult::Applied: host_.set_tcp_config(profile_.tcp); return;
             case host::SysctlResult::Unknown: skip(l, fmt::format("sysctl {} is unknown to the {} profile", name, profile_.name));
+            case host::SysctlResult::BadValue: skip(l, fmt::format("sysctl {}={}: not a valid value", name, value));
             case host::SysctlResult::NotModelled:
                 skip(l, fmt::format("sysctl {}={} differs from the {} profile's default and is not modelled", name,
                                     value, profile_.name));

@@ -13,6 +13,32 @@ std::vector<std::string> profile_names() {
     return out;
 }
 
+void read_stack(const Reader& r, const json& obj, const std::string& ptr, host::StackConfig& s) {
+    r.only_keys(obj, ptr, {"time_wait", "connect_port_algorithm", "bind_rule", "hz", "time_wait_length"});
+    if (obj.contains("time_wait")) {
+        const std::string v = r.str(obj, ptr, "time_wait", true);
+        if (v == "linux-minisock") s.linux_minisock = true;
+        else if (v == "full-socket") s.linux_minisock = false;
+        else r.fail(ptr + "/time_wait", "expected \"linux-minisock\" or \"full-socket\"");
+    }
+    if (obj.contains("connect_port_algorithm")) {
+        const std::string v = r.str(obj, ptr, "connect_port_algorithm", true);
+        if (v == "rfc6056-4-linux") s.ports.connect_algo = host::ConnectPortAlgo::LinuxDoubleHash;
+        else if (v == "rfc6056-3-linux") s.ports.connect_algo = host::ConnectPortAlgo::LinuxHash;
+        else if (v == "rfc6056-1") s.ports.connect_algo = host::ConnectPortAlgo::RandomStart;
+        else r.fail(ptr + "/connect_port_algorithm", "expected \"rfc6056-4-linux\", \"rfc6056-3-linux\" or \"rfc6056-1\"");
+    }
+    if (obj.contains("bind_rule")) {
+        const std::string v = r.str(obj, ptr, "bind_rule", true);
+        if (v == "linux") s.ports.bind_rule = host::BindRule::Linux;
+        else if (v == "bsd") s.ports.bind_rule = host::BindRule::Bsd;
+        else r.fail(ptr + "/bind_rule", "expected \"linux\" or \"bsd\"");
+    }
+    s.hz = static_cast<std::int64_t>(r.uint(obj, ptr, "hz", false, static_cast<std::uint64_t>(s.hz), 10000));
+    if (s.hz == 0) r.fail(ptr + "/hz", "hz must be positive");
+    s.linux_tw.length = r.duration(obj, ptr, "time_wait_length", false, s.linux_tw.length);
+}
+
 host::Profile load_profile(const std::string& name) {
     for (const auto& e : embedded_profiles()) {
         if (e.name != name) continue;
@@ -24,7 +50,7 @@ host::Profile load_profile(const std::string& name) {
         } catch (const json::parse_error& err) {
             throw ScenarioError(fmt::format("{}: invalid JSON: {}", file, err.what()));
         }
-        r.only_keys(doc, "", {"name", "description", "sources", "tcp", "sysctls"});
+        r.only_keys(doc, "", {"name", "description", "sources", "tcp", "stack", "sysctls"});
         host::Profile p;
         p.name = r.str(doc, "", "name", true);
         if (p.name != name) r.fail("/name", fmt::format("the profile in {}.json is named \"{}\"", name, p.name));
@@ -32,11 +58,16 @@ host::Profile load_profile(const std::string& name) {
         if (const json* s = r.field(doc, "sources"))
             for (const auto& v : *s) p.sources.push_back(v.get<std::string>());
         if (const json* t = r.field(doc, "tcp")) read_tcp(r, *t, "/tcp", p.tcp);
+        if (const json* s = r.field(doc, "stack")) read_stack(r, *s, "/stack", p.stack);
         if (const json* s = r.field(doc, "sysctls")) {
-            if (!s->is_object()) r.fail("/sysctls", "expected an object of name: integer");
+            if (!s->is_object()) r.fail("/sysctls", "expected an object of name: value");
+            // The listed values are the profile's defaults: applying them sets the configuration.
             for (const auto& [k, v] : s->items()) {
-                if (!v.is_number_integer()) r.fail("/sysctls/" + k, "expected an integer");
-                p.sysctls[k] = v.get<std::int64_t>();
+                if (!v.is_number_integer() && !v.is_string()) r.fail("/sysctls/" + k, "expected an integer or a string");
+                const std::string value = v.is_string() ? v.get<std::string>() : std::to_string(v.get<std::int64_t>());
+                p.sysctls[k] = value;
+                if (host::set_sysctl(p, k, value) == host::SysctlResult::BadValue)
+                    r.fail("/sysctls/" + k, fmt::format("\"{}\" is not a valid value", value));
             }
         }
         return p;

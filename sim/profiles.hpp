@@ -13,4 +13,11 @@ std::vector<std::string> profile_names();
 // no profile of that name.
 host::Profile load_profile(const std::string& name);
 
+class Reader;
+}  // namespace tcpsim
+#include "json_reader.hpp"
+namespace tcpsim {
+// The "stack" object of a profile (also accepted in scenario hosts).
+void read_stack(const Reader& r, const json& obj, const std::string& ptr, host::StackConfig& s);
+
 }  // namespace tcpsim

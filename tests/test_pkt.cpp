@@ -98,7 +98,8 @@ TEST_CASE("pkt parser: times, packets, calls, commands, #ifdef and comments", "[
 }
 
 TEST_CASE("pkt parser: constructs outside the subset are reported, not guessed", "[pkt]") {
-    CHECK_THROWS_AS(parse_script("--ip_version=ipv6\n", "t.pkt", {}), Unsupported);
+    CHECK_THROWS_AS(parse_script("--ip_version=ipv4-mapped-ipv6\n", "t.pkt", {}), Unsupported);
+    CHECK_THROWS_AS(parse_script("--mtu=1500\n", "t.pkt", {}), Unsupported);
     CHECK_THROWS_AS(parse_script("0 < S 0:0(0) win 1 <md5 abc>\n", "t.pkt", {}), Unsupported);
     CHECK_THROWS_AS(parse_script("#ifdef X\n0 close(3) = 0\n", "t.pkt", {}), Unsupported);
 }

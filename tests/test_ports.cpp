@@ -13,19 +13,24 @@ using namespace tcpsim::host;
 namespace {
 constexpr std::uint32_t kSrc = 0x0A000001, kA = 0x0A000002, kB = 0x0A000003;
 
+// The 4-tuples in use, per destination: one bit per local port.
 struct Tuples {
-    std::set<std::tuple<std::uint16_t, std::uint32_t, std::uint16_t>> used;
+    std::map<std::pair<std::uint32_t, std::uint16_t>, std::vector<bool>> used;
+    std::vector<bool>& dest(std::uint32_t daddr, std::uint16_t dport) {
+        auto& v = used[{daddr, dport}];
+        if (v.empty()) v.resize(65536);
+        return v;
+    }
     auto checker(std::uint32_t daddr, std::uint16_t dport) {
-        return [this, daddr, dport](std::uint16_t p) {
-            return used.count({p, daddr, dport}) ? TupleCheck::Busy : TupleCheck::Free;
-        };
+        std::vector<bool>* v = &dest(daddr, dport);
+        return [v](std::uint16_t p) { return (*v)[p] ? TupleCheck::Busy : TupleCheck::Free; };
     }
 };
 
 Errno connect_one(PortTable& t, Tuples& u, OwnerId id, std::uint32_t daddr, std::uint16_t dport, std::uint16_t& port) {
     bool reuse = false;
     const Errno e = t.connect_port(SimTime::zero(), PortOwner{id, kSrc}, daddr, dport, u.checker(daddr, dport), port, reuse);
-    if (e == Errno::Ok) u.used.insert({port, daddr, dport});
+    if (e == Errno::Ok) u.dest(daddr, dport)[port] = true;
     return e;
 }
 }  // namespace

@@ -55,8 +55,8 @@ bool PortTable::conflict(const Bucket& b, const PortOwner& o, bool relax) const 
 }
 
 Errno PortTable::bind_port(const PortOwner& o, std::uint16_t port) {
-    auto it = buckets_.find(port);
-    if (it != buckets_.end() && conflict(it->second, o, true)) return Errno::AddrInUse;
+    const Bucket& b = buckets_[port];
+    if (b.exists && conflict(b, o, true)) return Errno::AddrInUse;
     add_owner(port, o, false);
     return Errno::Ok;
 }
@@ -71,8 +71,8 @@ Errno PortTable::bind_any(const PortOwner& o, std::uint16_t& port) {
     auto free_port = [&](std::uint32_t p, bool relax) {
         const auto pp = static_cast<std::uint16_t>(p);
         if (policy_.reserved.count(pp)) return false;
-        auto it = buckets_.find(pp);
-        return it == buckets_.end() || !conflict(it->second, o, relax);
+        const Bucket& b = buckets_[pp];
+        return !b.exists || !conflict(b, o, relax);
     };
     if (policy_.connect_algo == ConnectPortAlgo::RandomStart) {
         const std::uint32_t count = high - low;
@@ -127,25 +127,32 @@ Errno PortTable::bind_any(const PortOwner& o, std::uint16_t& port) {
 }
 
 void PortTable::add_owner(std::uint16_t port, const PortOwner& o, bool by_connect) {
-    auto [it, inserted] = buckets_.try_emplace(port);
+    Bucket& b = buckets_[port];
     // A bucket created by bind() is closed to connect() (fastreuse >= 0) for as long as it exists.
-    if (inserted) it->second.connect_owned = by_connect;
-    else if (!by_connect) it->second.connect_owned = false;
-    it->second.owners.push_back(o);
+    if (!b.exists) {
+        b.exists = true;
+        b.connect_owned = by_connect;
+        ++used_;
+    } else if (!by_connect) {
+        b.connect_owned = false;
+    }
+    b.owners.push_back(o);
 }
 
 void PortTable::remove_owner(std::uint16_t port, OwnerId id) {
-    auto it = buckets_.find(port);
-    if (it == buckets_.end()) return;
-    auto& v = it->second.owners;
+    Bucket& b = buckets_[port];
+    if (!b.exists) return;
+    auto& v = b.owners;
     v.erase(std::remove_if(v.begin(), v.end(), [&](const PortOwner& t) { return t.id == id; }), v.end());
-    if (v.empty()) buckets_.erase(it);  // the bucket goes with its last owner
+    if (v.empty()) {  // the bucket goes with its last owner
+        b.exists = false;
+        --used_;
+    }
 }
 
 void PortTable::update_owner(std::uint16_t port, const PortOwner& o) {
-    auto it = buckets_.find(port);
-    if (it == buckets_.end()) return;
-    for (auto& t : it->second.owners)
+    Bucket& b = buckets_[port];
+    for (auto& t : b.owners)
         if (t.id == o.id) t = o;
 }
 

@@ -84,11 +84,12 @@ public:
     // A listener that stops listening, or a socket that becomes a TIME-WAIT entry.
     void update_owner(std::uint16_t port, const PortOwner& o);
 
-    [[nodiscard]] std::size_t bucket_count() const { return buckets_.size(); }
-    [[nodiscard]] bool in_use(std::uint16_t port) const { return buckets_.count(port) > 0; }
+    [[nodiscard]] std::size_t bucket_count() const { return used_; }
+    [[nodiscard]] bool in_use(std::uint16_t port) const { return buckets_[port].exists; }
 
 private:
     struct Bucket {
+        bool exists = false;
         bool connect_owned = true;  // Linux fastreuse == -1: created by connect(), open to it
         std::vector<PortOwner> owners;
     };
@@ -97,7 +98,8 @@ private:
                                           std::uint16_t dport) const;
 
     PortPolicy policy_;
-    std::map<std::uint16_t, Bucket> buckets_;
+    std::vector<Bucket> buckets_ = std::vector<Bucket>(65536);  // indexed by port: O(1) like the bind hash
+    std::size_t used_ = 0;
     Rng rng_;
     std::uint64_t key0_, key1_;
     std::vector<std::uint16_t> perturb_;  // Linux table_perturb[2^16]
@@ -115,9 +117,9 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
     auto try_port = [&](std::uint32_t p) {
         const auto pp = static_cast<std::uint16_t>(p);
         if (policy_.reserved.count(pp)) return false;
-        auto it = buckets_.find(pp);
+        const Bucket& b = buckets_[pp];
         // A port held by bind() users (explicit or bind(0)) is never taken by connect().
-        if (it != buckets_.end() && !it->second.connect_owned) return false;
+        if (b.exists && !b.connect_owned) return false;
         const TupleCheck c = check(pp);
         if (c == TupleCheck::Busy) return false;
         reuse_time_wait = c == TupleCheck::ReuseTimeWait;

@@ -1,32 +1,100 @@
 #include "host/profile.hpp"
 
+#include <cstdlib>
+#include <sstream>
+
 namespace tcpsim::host {
 
-SysctlResult set_sysctl(Profile& p, const std::string& name, std::int64_t value) {
+namespace {
+bool to_int(const std::string& s, std::int64_t& out) {
+    if (s.empty()) return false;
+    char* end = nullptr;
+    out = std::strtoll(s.c_str(), &end, 10);
+    return *end == '\0';
+}
+}  // namespace
+
+SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& value) {
     auto it = p.sysctls.find(name);
     if (it == p.sysctls.end()) return SysctlResult::Unknown;
-    // The sysctls the model implements (FreeBSD names; sys/netinet/tcp_input.c, tcp_subr.c,
-    // tcp_timer.c, tcp_hostcache.c).
+    std::int64_t v = 0;
+    const bool numeric = to_int(value, v);
+    // -- FreeBSD (sys/netinet/tcp_input.c, tcp_subr.c, tcp_timer.c, tcp_hostcache.c)
     if (name == "net.inet.tcp.insecure_syn") {
-        p.tcp.rfc5961_syn = value == 0;  // insecure_syn=1: RFC 793 handling of an in-window SYN
+        if (!numeric) return SysctlResult::BadValue;
+        p.tcp.rfc5961_syn = v == 0;  // insecure_syn=1: RFC 793 handling of an in-window SYN
     } else if (name == "net.inet.tcp.insecure_rst") {
-        p.tcp.rfc5961_rst = value == 0;  // insecure_rst=1: any in-window RST resets
-    } else if (name == "net.inet.tcp.rfc1323") {
-        p.tcp.timestamps = value != 0;  // RFC 1323 timestamps (window scaling is not modelled)
+        if (!numeric) return SysctlResult::BadValue;
+        p.tcp.rfc5961_rst = v == 0;  // insecure_rst=1: any in-window RST resets
     } else if (name == "net.inet.tcp.drop_synfin") {
-        p.tcp.drop_synfin = value != 0;
+        if (!numeric) return SysctlResult::BadValue;
+        p.tcp.drop_synfin = v != 0;
     } else if (name == "net.inet.tcp.rexmit_initial") {
-        if (value <= 0) return SysctlResult::NotModelled;
-        p.tcp.rto_initial = Duration::ms(value);  // milliseconds
+        if (!numeric || v <= 0) return SysctlResult::BadValue;
+        p.tcp.rto_initial = Duration::ms(v);  // milliseconds
     } else if (name == "net.inet.tcp.msl") {
-        if (value <= 0) return SysctlResult::NotModelled;
-        p.tcp.msl = Duration::ms(value);
+        if (!numeric || v <= 0) return SysctlResult::BadValue;
+        p.tcp.msl = Duration::ms(v);
         p.tcp.time_wait = Duration::ns(0);  // TIME-WAIT = 2*msl
+    } else if (name == "net.inet.tcp.rfc1323") {
+        if (!numeric) return SysctlResult::BadValue;
+        p.tcp.timestamps = v != 0;  // RFC 1323 timestamps (window scaling is not modelled)
     } else if (name == "net.inet.tcp.sack.enable") {
         // SACK is not modelled: no SACK-permitted option is ever sent or compared, whatever the
         // value, so both values are simulated alike.
     } else if (name == "net.inet.tcp.hostcache.purgenow") {
         // An action (flush the host cache), not a setting: the model keeps no host cache.
+    // -- Linux (Documentation/networking/ip-sysctl.rst; reference §2.1)
+    } else if (name == "net.ipv4.ip_local_port_range") {
+        std::istringstream in(value);
+        std::int64_t lo = 0, hi = 0;
+        if (!(in >> lo >> hi) || lo < 1 || hi > 65535 || lo > hi) return SysctlResult::BadValue;
+        p.stack.ports.lo = static_cast<std::uint16_t>(lo);
+        p.stack.ports.hi = static_cast<std::uint16_t>(hi);
+    } else if (name == "net.ipv4.ip_local_reserved_ports") {
+        p.stack.ports.reserved.clear();
+        std::string item;
+        std::istringstream in(value);
+        while (std::getline(in, item, ',')) {
+            std::int64_t a = 0, b = 0;
+            const auto dash = item.find('-');
+            if (dash == std::string::npos) {
+                if (!to_int(item, a)) return SysctlResult::BadValue;
+                b = a;
+            } else if (!to_int(item.substr(0, dash), a) || !to_int(item.substr(dash + 1), b)) {
+                return SysctlResult::BadValue;
+            }
+            if (a < 1 || b > 65535 || a > b) return SysctlResult::BadValue;
+            for (std::int64_t port = a; port <= b; ++port) p.stack.ports.reserved.insert(static_cast<std::uint16_t>(port));
+        }
+    } else if (name == "net.ipv4.tcp_tw_reuse") {
+        if (!numeric || v < 0 || v > 2) return SysctlResult::BadValue;
+        p.stack.tw_reuse = static_cast<int>(v);
+    } else if (name == "net.ipv4.tcp_tw_reuse_delay") {
+        if (!numeric || v < 1 || v > 60000) return SysctlResult::BadValue;
+        p.stack.tw_reuse_delay = Duration::ms(v);
+    } else if (name == "net.ipv4.tcp_timestamps") {
+        if (!numeric || v < 0 || v > 2) return SysctlResult::BadValue;
+        p.tcp.timestamps = v != 0;
+        p.stack.linux_tw.timestamps = v != 0;
+    } else if (name == "net.ipv4.tcp_max_tw_buckets") {
+        if (!numeric || v < 0) return SysctlResult::BadValue;
+        p.stack.max_tw_buckets = static_cast<std::uint32_t>(v);
+    } else if (name == "net.ipv4.tcp_fin_timeout") {
+        if (!numeric || v < 0) return SysctlResult::BadValue;
+        p.tcp.fin_wait2_timeout = Duration::s(v);
+    } else if (name == "net.ipv4.tcp_rfc1337") {
+        if (!numeric) return SysctlResult::BadValue;
+        p.stack.linux_tw.rfc1337 = v != 0;
+    } else if (name == "net.ipv4.tcp_syn_retries") {
+        if (!numeric || v < 1 || v > 127) return SysctlResult::BadValue;
+        p.tcp.syn_retries = static_cast<int>(v);
+    } else if (name == "net.ipv4.tcp_synack_retries") {
+        if (!numeric || v < 1 || v > 127) return SysctlResult::BadValue;
+        p.tcp.synack_retries = static_cast<int>(v);
+    } else if (name == "net.ipv4.ip_autobind_reuse") {
+        if (!numeric) return SysctlResult::BadValue;
+        p.stack.ports.autobind_reuse = v != 0;
     } else if (value != it->second) {
         return SysctlResult::NotModelled;
     }

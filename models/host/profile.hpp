@@ -1,9 +1,11 @@
 // OS profiles: the defaults of a stack as data (models/profiles/NAME.json) plus the named
-// behaviours its TcpConfig switches on. Sysctls that a profile knows are listed with their
-// defaults; those the model implements change the configuration, the others may only be set to
-// their default value (a script that changes them cannot be run faithfully).
+// behaviours its TcpConfig and StackConfig switch on. Sysctls that a profile knows are listed
+// with their defaults; those the model implements change the configuration, the others may only
+// be set to their default value (a script or scenario that changes them cannot be simulated
+// faithfully and is refused).
 #pragma once
 
+#include "host/host.hpp"
 #include "tcp/config.hpp"
 
 #include <cstdint>
@@ -18,15 +20,17 @@ struct Profile {
     std::string description;
     std::vector<std::string> sources;  // where the values come from
     tcp::TcpConfig tcp;
-    std::map<std::string, std::int64_t> sysctls;  // name -> current value
+    StackConfig stack;
+    std::map<std::string, std::string> sysctls;  // name -> current value, as `sysctl` prints it
 };
 
 enum class SysctlResult : std::uint8_t {
     Applied,      // the model follows the new value
     Unknown,      // the profile has no such sysctl
     NotModelled,  // known, but only its default value can be simulated faithfully
+    BadValue,     // not a value this sysctl takes
 };
 
-SysctlResult set_sysctl(Profile& p, const std::string& name, std::int64_t value);
+SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& value);
 
 }  // namespace tcpsim::host

@@ -260,6 +260,8 @@ Experiment load_experiment(const std::string& path) {
         c.fail(where + ".bind", "\"none\", \"port0\", \"port0-no-port\" or {\"port\": N}");
       }
     }
+    if (s.op == Op::BindOnly && s.bind.kind == BindSpec::Kind::None)
+      c.fail(where + ".bind", "bind_only needs a bind other than \"none\"");
     s.reuseaddr = get_bool(c, where, e, "reuseaddr", false);
     s.server_close_delay_ms = get_int(c, where, e, "server_close_delay_ms", 0, 0, kMaxObserveMs);
     if (s.op != Op::BindOnly) {

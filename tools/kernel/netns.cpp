@@ -253,6 +253,7 @@ Lab::Lab(bool loopback, const std::vector<std::string>& client_addresses,
         up = c.find("state UP") != std::string::npos && s.find("state UP") != std::string::npos;
         if (!up) usleep(50000);
       }
+      if (stop_requested()) throw Error("interrupted");
       if (!up) throw Error("the veth pair did not come up within 5 s");
     }
     if (stop_requested()) throw Error("interrupted");
