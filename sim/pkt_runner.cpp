@@ -224,7 +224,8 @@ void Harness::notice(SocketId id, tcp::Notice n, Errno e) {
             reap(id);
             return;
         case tcp::Notice::Connected:
-        case tcp::Notice::Readable: return;
+        case tcp::Notice::Readable:
+        case tcp::Notice::TimeWait: return;
     }
 }
 

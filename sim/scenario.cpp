@@ -1,6 +1,7 @@
 #include "scenario.hpp"
 
 #include "json_reader.hpp"
+#include "profiles.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -96,7 +97,7 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
 
     Scenario sc;
     sc.file = name;
-    r.only_keys(doc, "", {"$schema", "name", "description", "seed", "duration", "tcp", "hosts", "links",
+    r.only_keys(doc, "", {"$schema", "name", "description", "seed", "duration", "profile", "tcp", "hosts", "links",
                           "default_link", "drops", "actions"});
     sc.name = r.str(doc, "", "name", false, "");
     sc.description = r.str(doc, "", "description", false, "");
@@ -104,8 +105,12 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
     sc.duration = r.duration(doc, "", "duration", false, sc.duration);
     if (sc.duration.count() <= 0) r.fail("/duration", "the duration must be positive");
 
-    tcp::TcpConfig defaults;
-    if (const json* t = r.field(doc, "tcp")) read_tcp(r, *t, "/tcp", defaults);
+    const std::string default_profile = r.str(doc, "", "profile", false, "");
+    const json* top_tcp = r.field(doc, "tcp");
+    if (top_tcp) {
+        tcp::TcpConfig check;
+        read_tcp(r, *top_tcp, "/tcp", check);  // errors are reported at /tcp once
+    }
 
     const json* hosts = r.field(doc, "hosts");
     if (!hosts) r.fail("", "missing required key \"hosts\"");
@@ -114,7 +119,7 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
     for (std::size_t i = 0; i < hosts->size(); ++i) {
         const std::string p = fmt::format("/hosts/{}", i);
         const json& h = (*hosts)[i];
-        r.only_keys(h, p, {"name", "address", "tcp", "isn", "ts_offset"});
+        r.only_keys(h, p, {"name", "address", "profile", "sysctls", "tcp", "isn", "ts_offset"});
         HostSpec hs;
         hs.name = r.str(h, p, "name", true);
         if (hs.name.empty()) r.fail(p + "/name", "a host name cannot be empty");
@@ -122,8 +127,41 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
         const std::string addr = r.str(h, p, "address", true);
         if (!parse_ipv4(addr, hs.ip)) r.fail(p + "/address", fmt::format("\"{}\" is not an IPv4 address", addr));
         if (!ips.insert(hs.ip).second) r.fail(p + "/address", fmt::format("address {} is used by two hosts", addr));
-        hs.tcp = defaults;
+        // Layers: the profile's defaults, the scenario's "tcp", the host's "tcp", the host's sysctls.
+        hs.profile = r.str(h, p, "profile", false, default_profile);
+        host::Profile prof;
+        if (!hs.profile.empty()) {
+            try {
+                prof = load_profile(hs.profile);
+            } catch (const ScenarioError& e) {
+                r.fail(h.contains("profile") ? p + "/profile" : "/profile", e.what());
+            }
+        }
+        hs.tcp = prof.tcp;
+        if (top_tcp) read_tcp(r, *top_tcp, "/tcp", hs.tcp);
         if (const json* t = r.field(h, "tcp")) read_tcp(r, *t, p + "/tcp", hs.tcp);
+        if (const json* sys = r.field(h, "sysctls")) {
+            if (!sys->is_object()) r.fail(p + "/sysctls", "expected an object of name: value");
+            prof.tcp = hs.tcp;
+            for (const auto& [k, v] : sys->items()) {
+                if (!v.is_string() && !v.is_number_integer()) r.fail(p + "/sysctls/" + k, "expected a string or an integer");
+                const std::string value = v.is_string() ? v.get<std::string>() : std::to_string(v.get<std::int64_t>());
+                switch (host::set_sysctl(prof, k, value)) {
+                    case host::SysctlResult::Applied: break;
+                    case host::SysctlResult::Unknown:
+                        r.fail(p + "/sysctls/" + k, hs.profile.empty()
+                                                        ? std::string("sysctls need a profile (\"profile\": \"linux\", ...)")
+                                                        : fmt::format("the {} profile has no sysctl {}", hs.profile, k));
+                    case host::SysctlResult::NotModelled:
+                        r.fail(p + "/sysctls/" + k, fmt::format("{} is not modelled: only its default value ({}) can be simulated",
+                                                                k, prof.sysctls[k]));
+                    case host::SysctlResult::BadValue:
+                        r.fail(p + "/sysctls/" + k, fmt::format("\"{}\" is not a valid value for {}", value, k));
+                }
+            }
+            hs.tcp = prof.tcp;
+        }
+        hs.stack = prof.stack;
         if (h.contains("isn")) hs.isn = static_cast<std::uint32_t>(r.uint(h, p, "isn", true, 0, UINT32_MAX));
         hs.ts_offset = static_cast<std::uint32_t>(r.uint(h, p, "ts_offset", false, 0, UINT32_MAX));
         sc.hosts.push_back(hs);

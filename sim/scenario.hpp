@@ -4,6 +4,7 @@
 #pragma once
 
 #include "host/host.hpp"
+#include "host/profile.hpp"
 #include "net/link.hpp"
 #include "tcp/config.hpp"
 
@@ -25,6 +26,8 @@ public:
 struct HostSpec {
     std::string name;
     std::uint32_t ip = 0;
+    std::string profile;         // empty: the core's RFC 9293 defaults
+    host::StackConfig stack;     // from the profile and the host's sysctls
     tcp::TcpConfig tcp;
     std::optional<std::uint32_t> isn;  // pinned ISN for every connection this host opens
     std::uint32_t ts_offset = 0;       // added to the 1 ms timestamp clock

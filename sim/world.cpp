@@ -44,7 +44,10 @@ World::World(const Scenario& sc, bool record)
       rows_hit_(tcp::kTransitions.size(), 0) {
     hosts_.reserve(sc.hosts.size());
     for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
-        hosts_.emplace_back(sc.hosts[i].name, sc.hosts[i].ip, sc.hosts[i].tcp);
+        hosts_.emplace_back(sc.hosts[i].name, sc.hosts[i].ip, sc.hosts[i].tcp, sc.hosts[i].stack,
+                            Rng::substream(sc.seed, "host:" + sc.hosts[i].name).next_u64());
+        tw_timer_.push_back(engine_.create_timer());
+        tw_armed_.push_back(SimTime::never());
         host_of_ip_[sc.hosts[i].ip] = static_cast<int>(i);
     }
     for (const LinkSpec& l : sc.links) {
@@ -75,6 +78,35 @@ void World::run() {
 }
 
 void World::dispatch(const Event& ev) {
+    dispatch_one(ev);
+    settle();
+}
+
+void World::settle() {
+    // Sockets that entered TIME-WAIT during the event: a Linux host keeps a mini-socket instead.
+    for (std::size_t i = 0; i < pending_time_wait_.size(); ++i) {
+        const auto [h, sock] = pending_time_wait_[i];
+        host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+        host::Socket& s = hh.at(sock);
+        if (!s.alive || s.ep.state() != tcp::State::TimeWait) continue;
+        if (!hh.enter_time_wait(engine_.now(), sock)) continue;
+        s.alive = false;
+        for (TimerId t : s.timers) engine_.release_timer(t);
+        if (recording_) records_[record(RecordKind::Notice, h, sock)].text = "TIME-WAIT kept as a mini-socket";
+    }
+    pending_time_wait_.clear();
+    // Each Linux host's next TIME-WAIT expiry has one engine timer.
+    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+        if (!hosts_[h].stack().linux_minisock) continue;
+        const SimTime next = hosts_[h].next_time_wait_expiry();
+        if (next == tw_armed_[h]) continue;
+        tw_armed_[h] = next;
+        if (next.is_never()) engine_.cancel(tw_timer_[h]);
+        else engine_.arm(tw_timer_[h], next, kTwExpiry, static_cast<std::uint32_t>(h));
+    }
+}
+
+void World::dispatch_one(const Event& ev) {
     switch (ev.kind) {
         case kDeliver: {
             const tcp::Segment seg = pool_[ev.arg];
@@ -97,6 +129,15 @@ void World::dispatch(const Event& ev) {
             return;
         }
         case kAction: do_action(sc_.actions[ev.arg]); return;
+        case kTwExpiry: {
+            const std::size_t h = ev.target;
+            tw_armed_[h] = SimTime::never();
+            stats_.time_wait_expired += hosts_[h].expire_time_waits(engine_.now());
+            return;
+        }
+        case kApp:
+            if (app_) app_->on_app_event(*this, ev.arg);
+            return;
         case kAppRead: {
             const int h = static_cast<int>(ev.target);
             const auto sock = static_cast<SocketId>(ev.arg);
@@ -161,18 +202,24 @@ void World::reap(int h, SocketId sock) {
     host::Socket& s = hh.at(sock);
     if (!s.alive) return;
     s.alive = false;
-    hh.unbind(sock);
+    hh.release(sock);
     for (TimerId t : s.timers) engine_.release_timer(t);
 }
 
 void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
+    if (n == tcp::Notice::TimeWait) {  // for the host, not the application
+        pending_time_wait_.emplace_back(h, sock);
+        return;
+    }
     if (recording_) {
         auto& r = records_[record(RecordKind::Notice, h, sock)];
         r.text = err == Errno::Ok ? std::string(tcp::to_string(n))
                                   : fmt::format("{} ({})", tcp::to_string(n), to_string(err));
     }
     host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
+    if (app_) app_->on_notice(*this, h, sock, n, err);
     switch (n) {
+        case tcp::Notice::TimeWait: return;
         case tcp::Notice::Readable:
             if (s.opt.auto_read) engine_.schedule(engine_.now(), kAppRead, static_cast<std::uint32_t>(h), sock);
             return;
@@ -230,7 +277,17 @@ void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
 void World::deliver(int h, const tcp::Segment& seg) {
     ++stats_.segments_delivered;
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    SocketId sid = hh.lookup(seg);
+    const host::Demux d = hh.demux(seg);
+    if (d.kind == host::Demux::Kind::TimeWait) {
+        if (recording_) {
+            auto& r = records_[record(RecordKind::Arrive, h, kNoSocket)];
+            r.socket = "(time-wait)";
+            r.seg = seg;
+        }
+        time_wait_input(h, *d.tw, seg);
+        return;
+    }
+    SocketId sid = d.socket;
     if (sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
         // A SYN for a listener: a child takes it (BSD sonewconn(), Linux request sockets).
         const SocketId child = hh.spawn_child(sid);
@@ -253,6 +310,118 @@ void World::deliver(int h, const tcp::Segment& seg) {
     hh.at(sid).ep.on_segment(engine_.now(), io, seg);
 }
 
+SocketId World::sock_create(int h, const std::string& name, host::SocketOptions opt) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const HostSpec& spec = sc_.hosts[static_cast<std::size_t>(h)];
+    const SocketId sid = new_socket_timers(h, hh.create(name, opt));
+    hh.at(sid).ep.set_isn_source(&isn_, spec.isn);
+    hh.at(sid).ep.set_ts_offset(spec.ts_offset);
+    return sid;
+}
+
+Errno World::sock_bind(int h, SocketId id, std::uint16_t port) {
+    return hosts_[static_cast<std::size_t>(h)].sys_bind(id, 0, port);
+}
+
+Errno World::sock_listen(int h, SocketId id, std::uint16_t port) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const Errno e = hh.sys_listen_prepare(id, port);
+    if (e != Errno::Ok) return e;
+    SocketIo io(*this, h, id);
+    return hh.at(id).ep.open_passive(engine_.now(), io, tcp::SockAddr{hh.ip(), port}, std::nullopt);
+}
+
+Errno World::sock_connect(int h, SocketId id, const tcp::SockAddr& remote) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    tcp::SockAddr local;
+    std::optional<tcp::Seq> reuse_isn;
+    const Errno e = hh.sys_connect_prepare(engine_.now(), id, remote, local, reuse_isn);
+    if (e != Errno::Ok) return e;
+    if (reuse_isn) hh.at(id).ep.set_isn_source(&isn_, reuse_isn);  // takes over a TIME-WAIT
+    SocketIo io(*this, h, id);
+    return hh.at(id).ep.open_active(engine_.now(), io, local, remote);
+}
+
+Errno World::sock_send(int h, SocketId id, std::uint32_t bytes) {
+    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(id);
+    if (!s.alive) return Errno::BadF;
+    SocketIo io(*this, h, id);
+    return s.ep.send(engine_.now(), io, bytes);
+}
+
+std::uint32_t World::sock_receive(int h, SocketId id, std::uint32_t max) {
+    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(id);
+    if (!s.alive) return 0;
+    SocketIo io(*this, h, id);
+    return s.ep.receive(engine_.now(), io, max);
+}
+
+Errno World::sock_close(int h, SocketId id) {
+    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(id);
+    if (!s.alive) return Errno::Ok;  // the connection is already gone: the descriptor just goes
+    if (s.ep.state() == tcp::State::Closed) {
+        reap(h, id);  // never connected (or failed): its port is free again
+        return Errno::Ok;
+    }
+    SocketIo io(*this, h, id);
+    return s.ep.close(engine_.now(), io);
+}
+
+void World::time_wait_input(int h, host::TimeWaitSock& tw, const tcp::Segment& seg) {
+    // Linux tcp_v4_rcv() do_time_wait: tcp_timewait_state_process() decides; the host acts.
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const SimTime now = engine_.now();
+    const host::FourTuple t{tw.local.ip, tw.remote.ip, tw.local.port, tw.remote.port};
+    const host::TwOutcome out = host::linux_time_wait_input(tw, seg, now, hh.stack().linux_tw);
+    if (out.restart_timer) hh.restart_time_wait(now, tw);
+    auto ack = [&] {
+        tcp::Segment a;
+        a.src = tw.local;
+        a.dst = tw.remote;
+        a.flags = tcp::flag::Ack;
+        a.seq = tw.snd_nxt;
+        a.ack = tw.rcv_nxt;
+        a.wnd = std::min<std::uint32_t>(tw.rcv_wnd, 65535);
+        if (!tw.ts_recent_stamp.is_never()) {
+            a.has_ts = true;
+            a.tsval = static_cast<std::uint32_t>(now.ns() / 1'000'000) + tw.ts_offset;
+            a.tsecr = tw.ts_recent;
+        }
+        transmit(h, "(time-wait)", a);
+    };
+    switch (out.verdict) {
+        case host::TwVerdict::Drop: return;
+        case host::TwVerdict::SendAck:
+        case host::TwVerdict::BecomeTimeWait: ack(); return;
+        case host::TwVerdict::Kill: hh.kill_time_wait(t); return;
+        case host::TwVerdict::SendRst: {
+            tcp::Segment rst;
+            if (tcp::reset_for_closed(seg, rst)) transmit(h, "(time-wait)", rst);
+            hh.kill_time_wait(t);
+            return;
+        }
+        case host::TwVerdict::AcceptSyn: {
+            // TW_SYN: with a listener the TIME-WAIT goes and the SYN opens a connection whose
+            // ISN continues the old sequence space; without one, the TIME-WAIT answers with an ACK.
+            const SocketId listener = hh.listener(seg.dst.port);
+            if (listener == kNoSocket) {
+                ack();
+                return;
+            }
+            const tcp::Seq isn = host::linux_reuse_isn(tw);
+            hh.kill_time_wait(t);
+            const SocketId child = hh.spawn_child(listener);
+            new_socket_timers(h, child);
+            hh.bind_connection(child, t);
+            hh.at(child).ep.set_isn_source(&isn_, isn);
+            if (recording_) focus(h, child);
+            SocketIo io(*this, h, child);
+            hh.at(child).ep.on_segment(now, io, seg);
+            return;
+        }
+    }
+}
+
 void World::do_action(const ActionSpec& a) {
     const int h = sc_.host_index(a.host);
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
@@ -271,26 +440,35 @@ void World::do_action(const ActionSpec& a) {
         if (recording_) records_[i].text += result;
     };
 
+    (void)spec;
     if (a.call == Call::Listen || a.call == Call::Connect) {
-        const SocketId sid = new_socket_timers(h, hh.create(a.sock, a.options));
-        host::Socket& s = hh.at(sid);
-        s.ep.set_isn_source(&isn_, spec.isn);
-        s.ep.set_ts_offset(spec.ts_offset);
-        SocketIo io(*this, h, sid);
+        const SocketId sid = sock_create(h, a.sock, a.options);
         if (a.call == Call::Listen) {
             const std::size_t rec = call_record(sid, fmt::format("listen(:{})", a.port));
-            hh.bind_listener(sid, a.port);
-            const Errno e = s.ep.open_passive(now, io, tcp::SockAddr{hh.ip(), a.port}, std::nullopt);
+            const Errno e = sock_listen(h, sid, a.port);
             set_result(rec, fmt::format(" = {}", e == Errno::Ok ? "0" : std::string(to_string(e))));
+            if (e != Errno::Ok) sock_close(h, sid);
         } else {
             const int peer = sc_.host_index(a.to_host);
-            const std::uint16_t port = a.port != 0 ? a.port : hh.next_ephemeral_port();
-            const tcp::SockAddr local{hh.ip(), port};
             const tcp::SockAddr remote{sc_.hosts[static_cast<std::size_t>(peer)].ip, a.to_port};
-            const std::size_t rec = call_record(sid, fmt::format("connect({}) from :{}", tcp::format_addr(remote), port));
-            hh.bind_connection(sid, host::FourTuple{local.ip, remote.ip, local.port, remote.port});
-            const Errno e = s.ep.open_active(now, io, local, remote);
-            set_result(rec, fmt::format(" = {}", e == Errno::Ok ? "EINPROGRESS" : std::string(to_string(e))));
+            if (a.port != 0) {
+                const Errno b = sock_bind(h, sid, a.port);
+                if (b != Errno::Ok) {
+                    call_record(sid, fmt::format("bind(:{}) = {}", a.port, to_string(b)));
+                    ++stats_.failures[std::string(to_string(b))];
+                    sock_close(h, sid);
+                    return;
+                }
+            }
+            const std::size_t rec = call_record(sid, fmt::format("connect({})", tcp::format_addr(remote)));
+            const Errno e = sock_connect(h, sid, remote);
+            if (e == Errno::Ok) {
+                set_result(rec, fmt::format(" from :{} = EINPROGRESS", hh.at(sid).ep.tcb().local.port));
+            } else {
+                set_result(rec, fmt::format(" = {}", to_string(e)));
+                ++stats_.failures[std::string(to_string(e))];
+                sock_close(h, sid);
+            }
         }
         return;
     }

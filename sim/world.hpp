@@ -20,11 +20,24 @@
 namespace tcpsim {
 
 struct WorldStats {
+    std::uint64_t time_wait_expired = 0;  // TIME-WAIT mini-sockets whose timer fired
     std::uint64_t segments_sent = 0;
     std::uint64_t segments_delivered = 0;
     std::uint64_t segments_dropped = 0;  // targeted drops
     std::uint64_t segments_lost = 0;     // random loss
     std::uint64_t transitions = 0;
+    std::map<std::string, std::uint64_t> failures;  // failed calls by errno name
+};
+
+class World;
+
+// An application driving the world through socket calls (the scenario's timed actions are one;
+// a live-kernel experiment is another). Called by the runner, never by a model.
+class App {
+public:
+    virtual ~App() = default;
+    virtual void on_app_event(World& w, std::uint64_t arg) = 0;  // scheduled with World::schedule_app
+    virtual void on_notice(World& w, int host, host::SocketId sock, tcp::Notice n, Errno e) = 0;
 };
 
 class World {
@@ -36,6 +49,18 @@ public:
     World& operator=(const World&) = delete;
 
     void run();  // until the scenario's duration
+    void set_app(App* app) { app_ = app; }
+
+    // -- socket calls for applications (they return what the modelled OS returns)
+    host::SocketId sock_create(int h, const std::string& name, host::SocketOptions opt);
+    Errno sock_bind(int h, host::SocketId id, std::uint16_t port);
+    Errno sock_listen(int h, host::SocketId id, std::uint16_t port);
+    Errno sock_connect(int h, host::SocketId id, const tcp::SockAddr& remote);
+    Errno sock_send(int h, host::SocketId id, std::uint32_t bytes);
+    std::uint32_t sock_receive(int h, host::SocketId id, std::uint32_t max);
+    Errno sock_close(int h, host::SocketId id);
+    void schedule_app(SimTime at, std::uint64_t arg) { engine_.schedule(at, kApp, 0, arg); }
+    host::Host& host_mut(int i) { return hosts_[static_cast<std::size_t>(i)]; }
 
     [[nodiscard]] const Scenario& scenario() const { return sc_; }
     [[nodiscard]] const std::vector<TraceRecord>& records() const { return records_; }
@@ -50,9 +75,13 @@ public:
 private:
     class SocketIo;
     friend class SocketIo;
-    enum EventKind : std::uint32_t { kDeliver = 1, kTimer = 2, kAction = 3, kAppRead = 4 };
+    enum EventKind : std::uint32_t { kDeliver = 1, kTimer = 2, kAction = 3, kAppRead = 4, kTwExpiry = 5, kApp = 6 };
 
     void dispatch(const Event& ev);
+    void dispatch_one(const Event& ev);
+    void settle();  // after each event: TIME-WAIT conversions and the hosts' expiry timers
+    void time_wait_input(int h, host::TimeWaitSock& tw, const tcp::Segment& seg);
+    void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
     void deliver(int host, const tcp::Segment& seg);
     void transmit(int from_host, const std::string& sock, const tcp::Segment& seg);
@@ -80,6 +109,10 @@ private:
     std::vector<TraceRecord> records_;
     std::vector<std::uint64_t> rows_hit_;
     std::array<host::SocketId, 2> focus_{host::kNoSocket, host::kNoSocket};
+    App* app_ = nullptr;
+    std::vector<std::pair<int, host::SocketId>> pending_time_wait_;
+    std::vector<TimerId> tw_timer_;
+    std::vector<SimTime> tw_armed_;
     WorldStats stats_;
 };
 

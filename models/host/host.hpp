@@ -128,6 +128,11 @@ public:
     // Returns true when the full socket can be released.
     bool enter_time_wait(SimTime now, SocketId id);
     [[nodiscard]] Demux demux(const tcp::Segment& seg);
+    // The listener on a local port, or kNoSocket.
+    [[nodiscard]] SocketId listener(std::uint16_t port) const {
+        auto it = listeners_.find(port);
+        return it == listeners_.end() ? kNoSocket : it->second;
+    }
     void kill_time_wait(const FourTuple& t);
     void restart_time_wait(SimTime now, TimeWaitSock& tw);
     // Removes the entries whose timer fired by `now`; returns how many.

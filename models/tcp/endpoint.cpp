@@ -25,6 +25,7 @@ std::string_view to_string(Notice n) {
         case Notice::Reset: return "reset";
         case Notice::TimedOut: return "timed out";
         case Notice::ReturnedToListen: return "returned to LISTEN";
+        case Notice::TimeWait: return "in TIME-WAIT";
         case Notice::Closed: return "closed";
     }
     return "?";
@@ -86,6 +87,7 @@ void Endpoint::enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string
     tcb_.rcv_wnd = advertised_window();
     transition_to(io, State::TimeWait, trigger, why);
     set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
+    io.notify(Notice::TimeWait, Errno::Ok);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ enum class Notice : std::uint8_t {
     Reset,             // ECONNRESET (or EPIPE in CLOSE-WAIT)
     TimedOut,          // ETIMEDOUT
     ReturnedToListen,  // a passively opened SYN-RECEIVED went back to LISTEN
+    TimeWait,          // TIME-WAIT entered: the host may keep it as a mini-socket instead
     Closed,            // the TCB is gone (state CLOSED): the owner may reap the endpoint
 };
 std::string_view to_string(Notice n);
