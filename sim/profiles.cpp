@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
+
 namespace tcpsim {
 
 std::vector<std::string> profile_names() {
@@ -14,7 +16,18 @@ std::vector<std::string> profile_names() {
 }
 
 void read_stack(const Reader& r, const json& obj, const std::string& ptr, host::StackConfig& s) {
-    r.only_keys(obj, ptr, {"time_wait", "connect_port_algorithm", "bind_rule", "hz", "time_wait_length"});
+    r.only_keys(obj, ptr, {"time_wait", "connect_port_algorithm", "bind_rule", "hz", "time_wait_length",
+                           "tw_reuse_seconds_clock", "port_range"});
+    if (obj.contains("port_range")) {
+        const std::string v = r.str(obj, ptr, "port_range", true);
+        unsigned lo = 0, hi = 0;
+        char tail = 0;
+        if (std::sscanf(v.c_str(), "%u %u%c", &lo, &hi, &tail) != 2 || lo < 1 || hi > 65535 || lo > hi)
+            r.fail(ptr + "/port_range", fmt::format("\"{}\" is not \"LOW HIGH\"", v));
+        s.ports.lo = static_cast<std::uint16_t>(lo);
+        s.ports.hi = static_cast<std::uint16_t>(hi);
+    }
+    s.tw_reuse_seconds_clock = r.boolean(obj, ptr, "tw_reuse_seconds_clock", s.tw_reuse_seconds_clock);
     if (obj.contains("time_wait")) {
         const std::string v = r.str(obj, ptr, "time_wait", true);
         if (v == "linux-minisock") s.linux_minisock = true;

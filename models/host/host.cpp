@@ -93,7 +93,8 @@ TupleCheck Host::check_tuple(SimTime now, const FourTuple& t, bool explicit_port
     if (it == tw_.end()) return TupleCheck::Free;
     // __inet_check_established() -> tcp_twsk_unique(); on other profiles a TIME-WAIT holds its 4-tuple.
     if (!stack_.linux_minisock) return TupleCheck::Busy;
-    return linux_twsk_unique(it->second, now, stack_.tw_reuse, stack_.tw_reuse_delay, explicit_port)
+    return linux_twsk_unique(it->second, now, stack_.tw_reuse, stack_.tw_reuse_delay, explicit_port,
+                             stack_.tw_reuse_seconds_clock)
                ? TupleCheck::ReuseTimeWait
                : TupleCheck::Busy;
 }

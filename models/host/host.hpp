@@ -40,6 +40,9 @@ struct StackConfig {
     LinuxTimeWaitParams linux_tw;
     int tw_reuse = 2;                     // net.ipv4.tcp_tw_reuse
     Duration tw_reuse_delay = Duration::ms(1000);  // net.ipv4.tcp_tw_reuse_delay (6.14+)
+    // Before 6.14 there is no delay knob: reuse once the seconds clock has passed the second of
+    // the last timestamp received (a 0 to 1 s wait).
+    bool tw_reuse_seconds_clock = false;
     std::uint32_t max_tw_buckets = 262144;         // net.ipv4.tcp_max_tw_buckets
     std::int64_t hz = 250;                // CONFIG_HZ: the timer wheel's tick
 };

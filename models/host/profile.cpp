@@ -44,6 +44,10 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         // value, so both values are simulated alike.
     } else if (name == "net.inet.tcp.hostcache.purgenow") {
         // An action (flush the host cache), not a setting: the model keeps no host cache.
+    } else if (name == "net.inet.ip.portrange.first" || name == "net.inet.ip.portrange.last") {
+        if (!numeric || v < 1 || v > 65535) return SysctlResult::BadValue;
+        if (name == "net.inet.ip.portrange.first") p.stack.ports.lo = static_cast<std::uint16_t>(v);
+        else p.stack.ports.hi = static_cast<std::uint16_t>(v);
     // -- Linux (Documentation/networking/ip-sysctl.rst; reference §2.1)
     } else if (name == "net.ipv4.ip_local_port_range") {
         std::istringstream in(value);

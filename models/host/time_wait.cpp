@@ -99,14 +99,18 @@ TwOutcome linux_time_wait_input(TimeWaitSock& tw, const tcp::Segment& seg, SimTi
     return out;
 }
 
-bool linux_twsk_unique(const TimeWaitSock& tw, SimTime now, int tw_reuse, Duration tw_reuse_delay, bool explicit_port) {
+bool linux_twsk_unique(const TimeWaitSock& tw, SimTime now, int tw_reuse, Duration tw_reuse_delay, bool explicit_port,
+                       bool seconds_clock) {
     int reuse = tw_reuse;
     if (tw.fin_wait2) reuse = 0;                 // 6.12+ (0d9e5df4a257): never a FIN-WAIT-2 minisock
     if (reuse == 2 && !tw.loopback) reuse = 0;   // loopback only
     if (tw.ts_recent_stamp.is_never()) return false;  // timestamps were never received
     if (explicit_port) return true;              // bind() before connect(): no sysctl, no delay
+    if (reuse == 0) return false;
+    // Before 6.14: ktime_get_seconds() > tw_ts_recent_stamp (seconds).
+    if (seconds_clock) return now.ns() / 1'000'000'000 > tw.ts_recent_stamp.ns() / 1'000'000'000;
     // 6.14+: tcp_clock_ms() > tw_entry_stamp + tcp_tw_reuse_delay ("time_after32": strictly).
-    return reuse != 0 && (now - tw.entered).whole_ms() > tw_reuse_delay.whole_ms();
+    return (now - tw.entered).whole_ms() > tw_reuse_delay.whole_ms();
 }
 
 tcp::Seq linux_reuse_isn(const TimeWaitSock& tw) {

@@ -58,7 +58,8 @@ TwOutcome linux_time_wait_input(TimeWaitSock& tw, const tcp::Segment& seg, SimTi
 
 // Linux tcp_twsk_unique(): may connect() take over this 4-tuple? `explicit_port`: the socket
 // was bound to its port by bind() (the sysctl and the delay do not apply then).
-bool linux_twsk_unique(const TimeWaitSock& tw, SimTime now, int tw_reuse, Duration tw_reuse_delay, bool explicit_port);
+bool linux_twsk_unique(const TimeWaitSock& tw, SimTime now, int tw_reuse, Duration tw_reuse_delay, bool explicit_port,
+                       bool seconds_clock = false);
 
 // The ISN of a connection that takes over a TIME-WAIT (reuse or an accepted SYN):
 // tw_snd_nxt + 65535 + 2, and never 0 (Linux tcp_twsk_unique(), tcp_timewait_state_process()).

@@ -50,6 +50,10 @@ struct TcpConfig {
     // Retransmissions before giving up (Linux tcp_syn_retries=6, tcp_synack_retries=5,
     // tcp_retries2=15; RFC 1122 4.2.3.5 asks R2 to be at least 100 s).
     int syn_retries = 6;
+    // Linux 6.5+ tcp_syn_linear_timeouts (4): the first N SYN retransmissions keep the initial
+    // RTO (no back-off) and come on top of syn_retries: SYNs at 0,1,2,3,4,5,7,11,19,35,67 s
+    // (tcp_retransmit_timer(); linux-kernel-observations.md).
+    int syn_linear_timeouts = 0;
     int synack_retries = 5;
     int data_retries = 15;
 

@@ -250,7 +250,7 @@ void Endpoint::rtt_sample(Duration r) {
 
 int Endpoint::retry_limit() const {
     switch (state_) {
-        case State::SynSent: return cfg_.syn_retries;
+        case State::SynSent: return cfg_.syn_retries + cfg_.syn_linear_timeouts;
         case State::SynReceived: return cfg_.synack_retries;
         case State::Closed:
         case State::Listen:
@@ -550,7 +550,8 @@ void Endpoint::on_timer(SimTime now, Io& io, TimerKind kind) {
             }
             ++tcb_.retransmits;
             if (state_ == State::SynSent || state_ == State::SynReceived) tcb_.handshake_retransmitted = true;
-            tcb_.rto = std::min(tcb_.rto * 2, cfg_.rto_max);  // RFC 6298 §5.5: back off
+            if (!(state_ == State::SynSent && tcb_.retransmits <= cfg_.syn_linear_timeouts))
+                tcb_.rto = std::min(tcb_.rto * 2, cfg_.rto_max);  // RFC 6298 §5.5: back off
             retransmit(now, io);
             arm_rto(now, io);  // RFC 6298 §5.6
             return;
