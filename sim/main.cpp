@@ -2,6 +2,7 @@
 #include "diagram.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
+#include "profiles_data.hpp"
 #include "output.hpp"
 #include "scenario.hpp"
 #include "tcp/segment.hpp"
@@ -183,6 +184,34 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
     return out;
 }
 
+std::string profiles_table() {
+    std::string out = fmt::format("{:<15} {:>10} {:<12} {:<16} {:<9} {:<14} {}\n", "profile", "TIME-WAIT", "ports",
+                                  "connect ports", "tw_reuse", "RST in TW", "SYN in TIME-WAIT");
+    for (const std::string& n : profile_names()) {
+        const host::Profile p = load_profile(n);
+        const Duration tw = p.stack.linux_minisock ? p.stack.linux_tw.length : p.tcp.time_wait_length();
+        const char* algo = p.stack.ports.connect_algo == host::ConnectPortAlgo::LinuxDoubleHash ? "RFC6056 alg 4"
+                           : p.stack.ports.connect_algo == host::ConnectPortAlgo::LinuxHash     ? "RFC6056 alg 3"
+                                                                                                : "RFC6056 alg 1";
+        std::string reuse = "-";
+        if (p.stack.linux_minisock) reuse = std::to_string(p.stack.tw_reuse);
+        std::string rst, syn;
+        if (p.stack.linux_minisock) {
+            rst = p.stack.linux_tw.rfc1337 ? "ignored" : "kills at NXT";
+            syn = "SEQ or TSval newer, else ACK";
+        } else if (p.tcp.time_wait_input == tcp::TimeWaitInput::FreeBsd) {
+            rst = "ignored";
+            syn = "SEQ > RCV.NXT, else silence";
+        } else {
+            rst = p.tcp.rst_in_time_wait == tcp::RstInTimeWait::Ignore ? "ignored" : "kills at NXT";
+            syn = p.tcp.syn_in_time_wait == tcp::SynInTimeWait::Never ? "never (ACK/RST)" : "RFC 6191 timestamps";
+        }
+        out += fmt::format("{:<15} {:>9}s {:<12} {:<16} {:<9} {:<14} {}\n", n, tw.count() / 1'000'000'000,
+                           fmt::format("{}-{}", p.stack.ports.lo, p.stack.ports.hi), algo, reuse, rst, syn);
+    }
+    return out;
+}
+
 int fail_scenario(const std::exception& e) {
     std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
     return 1;
@@ -229,6 +258,11 @@ int main(int argc, char** argv) {
     pkt->add_option("scripts", scripts, "Scripts (.pkt) or folders to search for them")->required();
     pkt->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
 
+    CLI::App* profiles = app.add_subcommand("profiles", "List the OS profiles with their key values");
+    std::string profile_name;
+    CLI::App* profiles_show = profiles->add_subcommand("show", "Print one profile (its data file)");
+    profiles_show->add_option("name", profile_name, "Profile name")->required();
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -244,6 +278,17 @@ int main(int argc, char** argv) {
 
     try {
         std::string text;
+        if (*profiles) {
+            if (*profiles_show) {
+                load_profile(profile_name);  // validates, and names the known ones on a typo
+                for (const auto& e : embedded_profiles())
+                    if (e.name == profile_name) text = std::string(e.text);
+            } else {
+                text = profiles_table();
+            }
+            write_output(out_path, text);
+            return 0;
+        }
         if (*pkt) {
             PktTotals t;
             text = run_pkt(scripts, profile, defines, json, verbose, t);
