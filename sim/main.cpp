@@ -1,5 +1,6 @@
 // tcpsim command line. Exit codes: 0 ok, 1 scenario error, 2 usage error (DESIGN.md §7).
 #include "diagram.hpp"
+#include "experiment.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
 #include "profiles_data.hpp"
@@ -258,6 +259,14 @@ int main(int argc, char** argv) {
     pkt->add_option("scripts", scripts, "Scripts (.pkt) or folders to search for them")->required();
     pkt->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
 
+    std::string exp_path, compare_path;
+    std::uint64_t exp_seed = 1;
+    CLI::App* experiment = app.add_subcommand("experiment", "Run a live-kernel experiment's schedule in the simulator");
+    experiment->add_option("experiment", exp_path, "Experiment file (tools/kernel/experiments/*.json)")->required();
+    experiment->add_option("--profile", profile, "OS profile of both hosts")->capture_default_str();
+    experiment->add_option("--seed", exp_seed, "Seed of the run")->capture_default_str();
+    experiment->add_option("--compare", compare_path, "A stored kernel result: print both and exit 1 if they disagree");
+
     CLI::App* profiles = app.add_subcommand("profiles", "List the OS profiles with their key values");
     std::string profile_name;
     CLI::App* profiles_show = profiles->add_subcommand("show", "Print one profile (its data file)");
@@ -278,6 +287,30 @@ int main(int argc, char** argv) {
 
     try {
         std::string text;
+        if (*experiment) {
+            if (profile == "freebsd" && experiment->count("--profile") == 0) profile = "linux";
+            const ExperimentSummary sim = run_experiment(exp_path, profile, exp_seed);
+            bool ok = true;
+            if (compare_path.empty()) {
+                text = fmt::format("{}: {} succeeded, {} failed", exp_path, sim.succeeded, sim.failed);
+                for (const auto& [e, n] : sim.failures_by_errno) text += fmt::format(" ({} {})", n, e);
+                text += sim.first_failure_ms ? fmt::format(", first failure {} ms", *sim.first_failure_ms) : "";
+                text += sim.first_recovery_ms ? fmt::format(", first recovery {} ms", *sim.first_recovery_ms) : "";
+                text += "\n";
+            } else {
+                std::string kernel;
+                const ExperimentSummary k = read_kernel_summary(compare_path, kernel);
+                text = fmt::format("{} (kernel {}, tcpsim profile {}; times within 2500 ms, the timer wheel's granularity)\n",
+                                   exp_path, kernel, profile);
+                text += fmt::format("  {:<16} {:<28} {:<28} {}\n", "figure", "kernel", "tcpsim", "");
+                for (const ComparisonRow& r : compare_summaries(k, sim, 2500)) {
+                    text += fmt::format("  {:<16} {:<28} {:<28} {}\n", r.figure, r.kernel, r.tcpsim, r.agrees ? "ok" : "DIFFERS");
+                    ok = ok && r.agrees;
+                }
+            }
+            write_output(out_path, text);
+            return ok ? 0 : 1;
+        }
         if (*profiles) {
             if (*profiles_show) {
                 load_profile(profile_name);  // validates, and names the known ones on a typo

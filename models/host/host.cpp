@@ -14,8 +14,16 @@ SocketId Host::spawn_child(SocketId listener) {
     ++l.children_spawned;
     Socket child{.name = l.name + "." + std::to_string(l.children_spawned), .ep = l.ep, .opt = l.opt,
                  .listener = listener};
+    // An accepted connection joins its listener's bind bucket (Linux __inet_inherit_port()): its
+    // TIME-WAIT later keeps the port "in use" for bind().
+    child.bound_addr = l.bound_addr;
+    child.bound_port = l.bound_port;
+    child.explicit_port = l.bound_port != 0;
+    child.is_listener = false;
     sockets_.push_back(std::move(child));
-    return static_cast<SocketId>(sockets_.size() - 1);
+    const auto id = static_cast<SocketId>(sockets_.size() - 1);
+    if (l.bound_port != 0) ports_.add_owner(l.bound_port, owner_of(id), false);
+    return id;
 }
 
 std::optional<SocketId> Host::find_by_name(const std::string& name) const {

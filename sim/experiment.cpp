@@ -1,0 +1,336 @@
+#include "experiment.hpp"
+
+#include "json_reader.hpp"
+#include "profiles.hpp"
+#include "scenario.hpp"
+#include "world.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace tcpsim {
+
+namespace {
+
+using host::SocketId;
+
+struct Step {
+    std::int64_t at_ms = 0;
+    std::int64_t repeat = 1;
+    std::int64_t every_ms = 0;
+    std::string op;
+    tcp::SockAddr to;
+    std::string close = "client-first";
+    std::string bind = "none";
+    std::uint16_t bind_port = 0;
+    bool reuseaddr = false;
+    std::int64_t server_close_delay_ms = 0;
+};
+
+struct Listener {
+    std::uint16_t port = 0;
+    bool reuseaddr = false;
+};
+
+bool parse_addr(const std::string& s, tcp::SockAddr& out) {
+    unsigned a, b, c, d, p;
+    char tail;
+    if (std::sscanf(s.c_str(), "%u.%u.%u.%u:%u%c", &a, &b, &c, &d, &p, &tail) != 5) return false;
+    if (a > 255 || b > 255 || c > 255 || d > 255 || p > 65535) return false;
+    out = tcp::SockAddr{(a << 24) | (b << 16) | (c << 8) | d, static_cast<std::uint16_t>(p)};
+    return true;
+}
+
+// The kernel harness's application, here: connect, send a byte, the server replies a byte, the
+// side named by "close" closes first and the other closes when it sees the end of the stream.
+class ExperimentApp final : public App {
+public:
+    ExperimentApp(std::vector<Step> steps, std::vector<Listener> listeners)
+        : steps_(std::move(steps)), listeners_(std::move(listeners)) {}
+
+    static constexpr int kClient = 0, kServer = 1;
+    static constexpr std::uint64_t kStart = ~0ull;
+    static constexpr std::uint64_t kCloseBit = 1ull << 62;
+
+    void schedule(World& w) {
+        w.schedule_app(SimTime::zero(), kStart);
+        for (std::size_t i = 0; i < steps_.size(); ++i)
+            for (std::int64_t k = 0; k < steps_[i].repeat; ++k)
+                w.schedule_app(SimTime::zero() + Duration::ms(steps_[i].at_ms + k * steps_[i].every_ms),
+                               (static_cast<std::uint64_t>(i) << 32) | static_cast<std::uint64_t>(k));
+    }
+
+    void on_app_event(World& w, std::uint64_t arg) override {
+        if (arg == kStart) {
+            for (const Listener& l : listeners_) open_listener(w, l.port, l.reuseaddr);
+            return;
+        }
+        if (arg & kCloseBit) {
+            close(w, kServer, static_cast<SocketId>(arg & 0xFFFFFFFFu));
+            return;
+        }
+        const Step& s = steps_[arg >> 32];
+        const std::int64_t t_ms = w.now().ns() / 1'000'000;
+        max_tw_ = std::max<std::uint64_t>(max_tw_, w.host(kClient).time_wait_count());
+        const std::size_t a = attempts_.size();
+        attempts_.push_back(Attempt{t_ms, false, false, "", &s});
+        if (s.op == "listen_restart") {
+            auto it = listener_of_.find(s.to.port);
+            if (it != listener_of_.end()) close(w, kServer, it->second);
+            listener_of_.erase(s.to.port);
+            const Errno e = open_listener(w, s.to.port, s.reuseaddr);
+            finish(a, e == Errno::Ok, e);
+            return;
+        }
+        host::SocketOptions opt;
+        opt.auto_read = false;
+        opt.reuseaddr = s.reuseaddr;
+        opt.bind_no_port = s.bind == "port0-no-port";
+        opt.linger_zero = s.close == "client-abort";
+        const SocketId id = w.sock_create(kClient, fmt::format("c{}", a), opt);
+        if (s.bind != "none") {
+            const Errno b = w.sock_bind(kClient, id, s.bind_port);
+            if (b != Errno::Ok) {
+                finish(a, false, b);
+                w.sock_close(kClient, id);
+                return;
+            }
+        }
+        const Errno e = w.sock_connect(kClient, id, s.to);
+        if (e != Errno::Ok) {
+            finish(a, false, e);
+            w.sock_close(kClient, id);
+            return;
+        }
+        client_attempt_[id] = a;
+        const auto& t = w.host(kClient).at(id).ep.tcb();
+        by_tuple_[{t.local.port, s.to.port}] = a;
+    }
+
+    void on_notice(World& w, int h, SocketId sock, tcp::Notice n, Errno e) override {
+        if (h == kClient) {
+            auto it = client_attempt_.find(sock);
+            if (it == client_attempt_.end()) return;
+            const std::size_t a = it->second;
+            switch (n) {
+                case tcp::Notice::Connected:
+                    finish(a, true, Errno::Ok);
+                    w.sock_send(kClient, sock, 1);
+                    return;
+                case tcp::Notice::Readable:
+                    w.sock_receive(kClient, sock, UINT32_MAX);
+                    if (attempts_[a].step->close != "server-first") close(w, kClient, sock);
+                    return;
+                case tcp::Notice::PeerClosed: close(w, kClient, sock); return;
+                case tcp::Notice::Refused:
+                case tcp::Notice::TimedOut:
+                case tcp::Notice::Reset:
+                    if (!attempts_[a].done) finish(a, false, e);
+                    return;
+                case tcp::Notice::ReturnedToListen:
+                case tcp::Notice::Closed:
+                case tcp::Notice::TimeWait: return;
+            }
+            return;
+        }
+        const host::Socket& s = w.host(kServer).at(sock);
+        if (s.listener == host::kNoSocket) return;
+        switch (n) {
+            case tcp::Notice::Readable: {
+                w.sock_receive(kServer, sock, UINT32_MAX);
+                w.sock_send(kServer, sock, 1);
+                auto it = by_tuple_.find({s.ep.tcb().remote.port, s.ep.tcb().local.port});
+                if (it != by_tuple_.end() && attempts_[it->second].step->close == "server-first") {
+                    const std::int64_t delay = attempts_[it->second].step->server_close_delay_ms;
+                    if (delay > 0) w.schedule_app(w.now() + Duration::ms(delay), kCloseBit | sock);
+                    else close(w, kServer, sock);
+                }
+                return;
+            }
+            case tcp::Notice::PeerClosed: close(w, kServer, sock); return;
+            case tcp::Notice::Connected:
+            case tcp::Notice::Refused:
+            case tcp::Notice::TimedOut:
+            case tcp::Notice::Reset:
+            case tcp::Notice::ReturnedToListen:
+            case tcp::Notice::Closed:
+            case tcp::Notice::TimeWait: return;
+        }
+    }
+
+    ExperimentSummary summary() const {
+        ExperimentSummary r;
+        r.max_client_time_wait = max_tw_;
+        for (const Attempt& a : attempts_) {
+            if (!a.done) continue;
+            if (a.ok) {
+                ++r.succeeded;
+                if (r.first_failure_ms && !r.first_recovery_ms && a.t_ms > *r.first_failure_ms) r.first_recovery_ms = a.t_ms;
+            } else {
+                ++r.failed;
+                ++r.failures_by_errno[a.err];
+                if (!r.first_failure_ms) r.first_failure_ms = a.t_ms;
+            }
+        }
+        return r;
+    }
+
+private:
+    struct Attempt {
+        std::int64_t t_ms;
+        bool done;
+        bool ok;
+        std::string err;
+        const Step* step;
+    };
+
+    Errno open_listener(World& w, std::uint16_t port, bool reuseaddr) {
+        host::SocketOptions opt;
+        opt.auto_read = false;
+        opt.reuseaddr = reuseaddr;
+        const SocketId id = w.sock_create(kServer, fmt::format("L{}", port), opt);
+        const Errno e = w.sock_listen(kServer, id, port);
+        if (e != Errno::Ok) {
+            w.sock_close(kServer, id);
+            return e;
+        }
+        listener_of_[port] = id;
+        return Errno::Ok;
+    }
+    void close(World& w, int h, SocketId id) {
+        if (!closed_[h].insert(id).second) return;
+        w.sock_close(h, id);
+    }
+    void finish(std::size_t a, bool ok, Errno e) {
+        attempts_[a].done = true;
+        attempts_[a].ok = ok;
+        attempts_[a].err = ok ? "" : std::string(to_string(e));
+    }
+
+    std::vector<Step> steps_;
+    std::vector<Listener> listeners_;
+    std::vector<Attempt> attempts_;
+    std::map<SocketId, std::size_t> client_attempt_;
+    std::map<std::pair<std::uint16_t, std::uint16_t>, std::size_t> by_tuple_;  // (client port, server port)
+    std::map<std::uint16_t, SocketId> listener_of_;
+    std::array<std::set<SocketId>, 2> closed_;
+    std::uint64_t max_tw_ = 0;
+};
+
+}  // namespace
+
+ExperimentSummary run_experiment(const std::string& path, const std::string& profile, std::uint64_t seed) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    json doc;
+    try {
+        doc = json::parse(ss.str());
+    } catch (const json::parse_error& e) {
+        throw ScenarioError(fmt::format("{}: invalid JSON: {}", path, e.what()));
+    }
+    Reader r(path);
+    if (doc.value("loopback", false)) r.fail("/loopback", "loopback experiments (one host talking to itself) are not modelled yet");
+
+    Scenario sc;
+    sc.file = path;
+    sc.name = r.str(doc, "", "name", true);
+    sc.seed = seed;
+    const std::int64_t observe_ms = static_cast<std::int64_t>(r.uint(doc, "", "observe_ms", true, 0, 180000));
+    sc.duration = Duration::ms(observe_ms + 5000);
+    sc.default_link.latency = Duration::us(50);  // a veth pair between two namespaces
+    for (const char* role : {"client", "server"}) {
+        const std::string p = std::string("/") + role;
+        const json& h = doc.at(role);
+        HostSpec hs;
+        hs.name = role;
+        hs.ip = std::string(role) == "client" ? 0x0A4D0001 : 0x0A4D0002;  // 10.77.0.1, 10.77.0.2
+        hs.profile = profile;
+        host::Profile prof = load_profile(profile);
+        if (h.contains("sysctls"))
+            for (const auto& [k, v] : h.at("sysctls").items()) {
+                const std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+                if (host::set_sysctl(prof, k, value) != host::SysctlResult::Applied)
+                    r.fail(p + "/sysctls/" + k, fmt::format("the {} profile cannot apply {}={}", profile, k, value));
+            }
+        hs.tcp = prof.tcp;
+        hs.stack = prof.stack;
+        sc.hosts.push_back(hs);
+    }
+    std::vector<Listener> listeners;
+    for (const auto& l : doc.at("server").value("listeners", json::array()))
+        listeners.push_back(Listener{l.at("port").get<std::uint16_t>(), l.value("reuseaddr", false)});
+    std::vector<Step> steps;
+    const json& sched = doc.at("schedule");
+    for (std::size_t i = 0; i < sched.size(); ++i) {
+        const json& s = sched[i];
+        const std::string p = fmt::format("/schedule/{}", i);
+        Step st;
+        st.at_ms = s.value("at_ms", 0);
+        st.repeat = s.value("repeat", 1);
+        st.every_ms = s.value("every_ms", 0);
+        st.op = s.value("op", "connect");
+        if (st.op != "connect" && st.op != "listen_restart") r.fail(p + "/op", fmt::format("op \"{}\" is not modelled", st.op));
+        if (!parse_addr(s.value("to", ""), st.to)) r.fail(p + "/to", "expected \"A.B.C.D:PORT\"");
+        st.to.ip = 0x0A4D0002;  // the server host
+        st.close = s.value("close", "client-first");
+        if (s.contains("bind") && s.at("bind").is_object()) {
+            st.bind = "port";
+            st.bind_port = s.at("bind").at("port").get<std::uint16_t>();
+        } else {
+            st.bind = s.value("bind", "none");
+        }
+        st.reuseaddr = s.value("reuseaddr", false);
+        st.server_close_delay_ms = s.value("server_close_delay_ms", 0);
+        steps.push_back(st);
+    }
+    ExperimentApp app(std::move(steps), std::move(listeners));
+    World w(sc, false);
+    w.set_app(&app);
+    app.schedule(w);
+    w.run();
+    return app.summary();
+}
+
+ExperimentSummary read_kernel_summary(const std::string& path, std::string& kernel_version) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
+    json doc = json::parse(in);
+    kernel_version = doc.value("kernel", "?");
+    const json& s = doc.at("summary");
+    ExperimentSummary r;
+    r.succeeded = s.at("succeeded").get<std::uint64_t>();
+    r.failed = s.at("failed").get<std::uint64_t>();
+    for (const auto& [k, v] : s.at("failures_by_errno").items()) r.failures_by_errno[k] = v.get<std::uint64_t>();
+    if (!s.at("first_failure_ms").is_null()) r.first_failure_ms = s.at("first_failure_ms").get<std::int64_t>();
+    if (!s.at("first_recovery_ms").is_null()) r.first_recovery_ms = s.at("first_recovery_ms").get<std::int64_t>();
+    if (s.contains("max_states") && s.at("max_states").contains("client"))
+        r.max_client_time_wait = s.at("max_states").at("client").value("TIME_WAIT", 0);
+    return r;
+}
+
+std::vector<ComparisonRow> compare_summaries(const ExperimentSummary& k, const ExperimentSummary& s, std::int64_t tol) {
+    std::vector<ComparisonRow> rows;
+    auto opt = [](const std::optional<std::int64_t>& v) { return v ? fmt::format("{} ms", *v) : std::string("-"); };
+    auto close_enough = [&](const std::optional<std::int64_t>& a, const std::optional<std::int64_t>& b) {
+        if (!a || !b) return a.has_value() == b.has_value();
+        return std::abs(*a - *b) <= tol;
+    };
+    auto errnos = [](const ExperimentSummary& x) {
+        std::string out;
+        for (const auto& [e, n] : x.failures_by_errno) out += fmt::format("{}{} {}", out.empty() ? "" : ", ", n, e);
+        return out.empty() ? std::string("-") : out;
+    };
+    rows.push_back({"succeeded", std::to_string(k.succeeded), std::to_string(s.succeeded), k.succeeded == s.succeeded});
+    rows.push_back({"failed", errnos(k), errnos(s), k.failures_by_errno == s.failures_by_errno});
+    rows.push_back({"first failure", opt(k.first_failure_ms), opt(s.first_failure_ms),
+                    close_enough(k.first_failure_ms, s.first_failure_ms)});
+    rows.push_back({"first recovery", opt(k.first_recovery_ms), opt(s.first_recovery_ms),
+                    close_enough(k.first_recovery_ms, s.first_recovery_ms)});
+    return rows;
+}
+
+}  // namespace tcpsim
