@@ -1,0 +1,81 @@
+// The Linux host stack in whole runs, against the reference's cases T1, T2, T3, T13 and the
+// kernel observations (a TIME-WAIT lasts 60 s from the FIN that started it, counted on the wheel).
+#include "fixture.hpp"
+
+#include "scenario.hpp"
+#include "world.hpp"
+
+#include <fmt/format.h>
+
+using namespace tcpsim;
+using namespace tcpsim::literals;
+
+namespace {
+Scenario linux_pair(const std::string& duration, const std::string& client_sysctls, const std::string& actions) {
+    return parse_scenario(fmt::format(R"({{"seed": 4, "duration": "{}", "profile": "linux",
+        "hosts": [{{"name": "a", "address": "10.0.0.1", "sysctls": {{{}}}}}, {{"name": "b", "address": "10.0.0.2"}}],
+        "links": [{{"between": ["a", "b"], "latency": "1ms"}}],
+        "actions": [{}]}})",
+                                      duration, client_sysctls, actions),
+                          "t.json");
+}
+const char* kListen = R"({"at": "0s", "host": "b", "call": "listen", "sock": "L", "port": 80})";
+}  // namespace
+
+TEST_CASE("linux host: T1: TIME-WAIT counts from the peer's FIN, not from our FIN's ACK", "[host][linux]") {
+    // a closes at 1 s; b closes 5 s later: a's TIME-WAIT starts at about 6 s and lasts 60-62 s.
+    const std::string acts = fmt::format(R"({}, {{"at": "10ms", "host": "a", "call": "connect", "sock": "c", "to": "b:80"}},
+        {{"at": "1s", "host": "a", "call": "close", "sock": "c"}}, {{"at": "6s", "host": "b", "call": "close", "sock": "L.1"}})",
+                                         kListen);
+    for (const auto& [duration, expected] : {std::pair{"64s", 1u}, std::pair{"65900ms", 1u}, std::pair{"68200ms", 0u}}) {
+        const Scenario sc = linux_pair(duration, "", acts);
+        World w(sc, false);
+        w.run();
+        INFO("at " << duration);
+        CHECK(w.host(0).time_wait_count() == expected);
+    }
+}
+
+TEST_CASE("linux host: T2: past tcp_max_tw_buckets no TIME-WAIT is kept and the ports are free at once", "[host][linux]") {
+    std::string acts = kListen;
+    for (int i = 0; i < 20; ++i)
+        acts += fmt::format(R"(, {{"at": "{}ms", "host": "a", "call": "connect", "sock": "c{}", "to": "b:80"}},
+            {{"at": "{}ms", "host": "a", "call": "close", "sock": "c{}"}}, {{"at": "{}ms", "host": "b", "call": "close", "sock": "L.{}"}})",
+                            10 + 100 * i, i, 50 + 100 * i, i, 60 + 100 * i, i + 1);
+    const Scenario sc = linux_pair("10s", R"("net.ipv4.tcp_max_tw_buckets": 10)", acts);
+    World w(sc, false);
+    w.run();
+    CHECK(w.host(0).time_wait_count() == 10);
+    CHECK(w.host(0).time_wait_overflows() == 10);
+    CHECK(w.stats().failures.empty());
+}
+
+TEST_CASE("linux host: T3: close() with unread data sends RST and leaves no TIME-WAIT", "[host][linux]") {
+    const std::string acts = fmt::format(R"({}, {{"at": "10ms", "host": "a", "call": "connect", "sock": "c", "to": "b:80", "auto_read": false}},
+        {{"at": "100ms", "host": "b", "call": "send", "sock": "L.1", "bytes": 1}}, {{"at": "200ms", "host": "a", "call": "close", "sock": "c"}})",
+                                         kListen);
+    const Scenario sc = linux_pair("5s", "", acts);
+    World w(sc, true);
+    w.run();
+    CHECK(w.host(0).time_wait_count() == 0);
+    bool rst = false;
+    for (const TraceRecord& r : w.records()) rst = rst || (r.kind == RecordKind::Send && r.host == 0 && r.seg.rst());
+    CHECK(rst);
+}
+
+TEST_CASE("linux host: T13: a second socket bound to the same port connecting to the same peer gets EADDRNOTAVAIL", "[host][linux]") {
+    const Scenario sc = linux_pair("1s", "", kListen);
+    World w(sc, false);
+    host::SocketOptions opt;
+    opt.reuseaddr = true;
+    const tcp::SockAddr peer{0x0A000002, 80};
+    const auto s1 = w.sock_create(0, "s1", opt);
+    REQUIRE(w.sock_bind(0, s1, 40000) == Errno::Ok);
+    const auto s2 = w.sock_create(0, "s2", opt);
+    REQUIRE(w.sock_bind(0, s2, 40000) == Errno::Ok);  // both have SO_REUSEADDR, neither listens
+    REQUIRE(w.sock_connect(0, s1, peer) == Errno::Ok);
+    CHECK(w.sock_connect(0, s2, peer) == Errno::AddrNotAvail);
+    CHECK(w.sock_connect(0, s2, tcp::SockAddr{0x0A000002, 81}) == Errno::Ok);  // another 4-tuple
+    const auto s3 = w.sock_create(0, "s3", host::SocketOptions{});
+    CHECK(w.sock_bind(0, s3, 40000) == Errno::AddrInUse);  // no SO_REUSEADDR on the new one
+}
