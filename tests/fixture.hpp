@@ -49,6 +49,12 @@ struct RecordingIo final : tcp::Io {
         return false;
     }
     [[nodiscard]] SimTime timer(tcp::TimerKind k) const { return timers[static_cast<std::size_t>(k)]; }
+    // The errno that came with the first notice of this kind (EINVAL when there was none).
+    [[nodiscard]] Errno errno_of(tcp::Notice n) const {
+        for (const auto& [m, e] : notices)
+            if (m == n) return e;
+        return Errno::Inval;
+    }
 };
 
 inline constexpr tcp::SockAddr kA{0x0A000001, 40000};  // 10.0.0.1:40000, the active opener

@@ -11,11 +11,6 @@ using tcp::TimerKind;
 
 namespace {
 
-Errno notice_errno(const RecordingIo& io, tcp::Notice n) {
-    for (const auto& [m, e] : io.notices)
-        if (m == n) return e;
-    return Errno::Inval;
-}
 
 // ESTABLISHED + shutdown(SHUT_WR): FIN-WAIT-1 with the application still holding the socket.
 void to_fin_wait_1_half_closed(Fixture& f) {
@@ -159,7 +154,7 @@ TEST_CASE("FIN-WAIT-1: rcv RST at RCV.NXT -> CLOSED, ECONNRESET [RFC 9293 §3.10
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::FinWait1, Trigger::RcvRst, State::Closed);
     expect_silent(f.io);
-    CHECK(notice_errno(f.io, tcp::Notice::Reset) == Errno::ConnReset);
+    CHECK(f.io.errno_of(tcp::Notice::Reset) == Errno::ConnReset);
     CHECK(f.io.timer(TimerKind::Retransmit).is_never());
 }
 
@@ -191,7 +186,7 @@ TEST_CASE("FIN-WAIT-1: FIN retransmitted with back-off, ETIMEDOUT when retransmi
     CHECK((f.now - t0) == Duration::s(7));
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::FinWait1, Trigger::RetransmitLimit, State::Closed);
-    CHECK(notice_errno(f.io, tcp::Notice::TimedOut) == Errno::TimedOut);
+    CHECK(f.io.errno_of(tcp::Notice::TimedOut) == Errno::TimedOut);
     expect_silent(f.io);
 }
 
@@ -237,7 +232,7 @@ TEST_CASE("FIN-WAIT-2: rcv RST at RCV.NXT -> CLOSED, ECONNRESET [RFC 9293 §3.10
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::FinWait2, Trigger::RcvRst, State::Closed);
     expect_silent(f.io);
-    CHECK(notice_errno(f.io, tcp::Notice::Reset) == Errno::ConnReset);
+    CHECK(f.io.errno_of(tcp::Notice::Reset) == Errno::ConnReset);
     CHECK(f.io.timer(TimerKind::FinWait2).is_never());
 }
 
@@ -376,7 +371,7 @@ TEST_CASE("CLOSING: FIN retransmitted, ETIMEDOUT when retransmissions run out [R
     f.fire(TimerKind::Retransmit);
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::Closing, Trigger::RetransmitLimit, State::Closed);
-    CHECK(notice_errno(f.io, tcp::Notice::TimedOut) == Errno::TimedOut);
+    CHECK(f.io.errno_of(tcp::Notice::TimedOut) == Errno::TimedOut);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -11,11 +11,6 @@ using tcp::TimerKind;
 
 namespace {
 
-Errno notice_errno(const RecordingIo& io, tcp::Notice n) {
-    for (const auto& [m, e] : io.notices)
-        if (m == n) return e;
-    return Errno::Inval;
-}
 
 // A synchronized state, how the fixture reaches it, and SND.NXT / RCV.NXT there (worked out by
 // hand: ISS 1000, peer ISS 5000; our FIN takes 1001, the peer's FIN takes 5001).
@@ -247,7 +242,7 @@ TEST_CASE("ESTABLISHED: rcv RST at exactly RCV.NXT -> CLOSED, ECONNRESET [RFC 92
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::Established, Trigger::RcvRst, State::Closed);
     expect_silent(f.io);
-    CHECK(notice_errno(f.io, tcp::Notice::Reset) == Errno::ConnReset);
+    CHECK(f.io.errno_of(tcp::Notice::Reset) == Errno::ConnReset);
     CHECK(f.io.notified(tcp::Notice::Closed));
     CHECK(f.io.timer(TimerKind::Retransmit).is_never());  // queues flushed
 }
@@ -283,7 +278,7 @@ TEST_CASE("ESTABLISHED: without RFC 5961 any in-window RST resets [RFC 9293 §3.
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::Established, Trigger::RcvRst, State::Closed);
     expect_silent(f.io);
-    CHECK(notice_errno(f.io, tcp::Notice::Reset) == Errno::ConnReset);
+    CHECK(f.io.errno_of(tcp::Notice::Reset) == Errno::ConnReset);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -328,7 +323,7 @@ TEST_CASE("synchronized states: rcv SYN in window without RFC 5961 -> CLOSED, se
             // window 0, and SO_ERROR ECONNRESET.
             const tcp::Segment r = expect_sent(f.io, "R.", c.snd_nxt, c.rcv_nxt);
             CHECK(r.wnd == 0u);
-            CHECK(notice_errno(f.io, tcp::Notice::Reset) == Errno::ConnReset);
+            CHECK(f.io.errno_of(tcp::Notice::Reset) == Errno::ConnReset);
             CHECK(f.io.notified(tcp::Notice::Closed));
             for (std::size_t k = 0; k < tcp::kTimerKinds; ++k)
                 CHECK(f.io.timers[k].is_never());
@@ -483,7 +478,7 @@ TEST_CASE("ESTABLISHED: retransmissions exhausted -> CLOSED, ETIMEDOUT [RFC 9293
     CHECK((f.now - t0) == Duration::s(1 + 2 + 4 + 8));
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::Established, Trigger::RetransmitLimit, State::Closed);
-    CHECK(notice_errno(f.io, tcp::Notice::TimedOut) == Errno::TimedOut);
+    CHECK(f.io.errno_of(tcp::Notice::TimedOut) == Errno::TimedOut);
 }
 
 TEST_CASE("ESTABLISHED: RTO from RTT samples: first R gives R + 4*(R/2), second per alpha=1/8, beta=1/4 [RFC 6298 §2.2-2.3]",

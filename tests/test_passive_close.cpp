@@ -9,13 +9,6 @@ using tcp::State;
 using tcp::Trigger;
 using tcp::TimerKind;
 
-namespace {
-Errno notice_errno(const RecordingIo& io, tcp::Notice n) {
-    for (const auto& [m, e] : io.notices)
-        if (m == n) return e;
-    return Errno::Inval;
-}
-}  // namespace
 
 // ---------------------------------------------------------------------------------------------
 // CLOSE-WAIT
@@ -123,7 +116,7 @@ TEST_CASE("CLOSE-WAIT: rcv RST reports ECONNRESET as the table row says [RFC 929
     f.to_close_wait();
     f.deliver("R", f.peer_iss + 2);
     REQUIRE(f.ep.state() == State::Closed);
-    CHECK(notice_errno(f.io, tcp::Notice::Reset) == Errno::ConnReset);
+    CHECK(f.io.errno_of(tcp::Notice::Reset) == Errno::ConnReset);
 }
 
 TEST_CASE("CLOSE-WAIT: in-window RST not at RCV.NXT draws a challenge ACK [RFC 5961 §3.2]", "[close-wait]") {
@@ -177,7 +170,7 @@ TEST_CASE("CLOSE-WAIT: data retransmitted on RTO, ETIMEDOUT when retransmissions
     CHECK((f.now - t0) == Duration::s(7));
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::CloseWait, Trigger::RetransmitLimit, State::Closed);
-    CHECK(notice_errno(f.io, tcp::Notice::TimedOut) == Errno::TimedOut);
+    CHECK(f.io.errno_of(tcp::Notice::TimedOut) == Errno::TimedOut);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -251,7 +244,7 @@ TEST_CASE("LAST-ACK: FIN retransmitted with back-off, ETIMEDOUT when retransmiss
     CHECK((f.now - t0) == Duration::s(7));
     CHECK(f.ep.state() == State::Closed);
     expect_transition(f.io, State::LastAck, Trigger::RetransmitLimit, State::Closed);
-    CHECK(notice_errno(f.io, tcp::Notice::TimedOut) == Errno::TimedOut);
+    CHECK(f.io.errno_of(tcp::Notice::TimedOut) == Errno::TimedOut);
 }
 
 TEST_CASE("LAST-ACK: SEND is refused with 'connection closing' [RFC 9293 §3.10.2]", "[last-ack]") {
