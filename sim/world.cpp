@@ -425,7 +425,6 @@ void World::time_wait_input(int h, host::TimeWaitSock& tw, const tcp::Segment& s
 void World::do_action(const ActionSpec& a) {
     const int h = sc_.host_index(a.host);
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const HostSpec& spec = sc_.hosts[static_cast<std::size_t>(h)];
     const SimTime now = engine_.now();
 
     auto call_record = [&](SocketId sid, const std::string& text) -> std::size_t {
@@ -440,7 +439,6 @@ void World::do_action(const ActionSpec& a) {
         if (recording_) records_[i].text += result;
     };
 
-    (void)spec;
     if (a.call == Call::Listen || a.call == Call::Connect) {
         const SocketId sid = sock_create(h, a.sock, a.options);
         if (a.call == Call::Listen) {

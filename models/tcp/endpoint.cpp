@@ -303,8 +303,7 @@ void Endpoint::update_ts_recent(SimTime now, const Segment& seg) {
     }
 }
 
-void Endpoint::on_established(SimTime now, Io& io) {
-    (void)now;
+void Endpoint::on_established(Io& io) {
     // A passive opener's socket exists from here on (FreeBSD syncache_socket() -> tcp_mss()).
     if (passive_) round_rcv_buffer();
     io.notify(Notice::Connected, Errno::Ok);
@@ -654,7 +653,7 @@ void Endpoint::on_segment_syn_sent(SimTime now, Io& io, const Segment& seg) {
     if (ack_ok) {
         ack_advanced(now, io, seg.ack);
         transition_to(io, State::Established, Trigger::RcvSynAck, "SYN,ACK");
-        on_established(now, io);
+        on_established(io);
         // "continue processing at the sixth step": text, then FIN.
         const std::uint32_t take = std::min(seg.len, tcb_.rcv_wnd);
         if (take > 0) {
@@ -946,7 +945,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
                 tcb_.snd_wl2 = seg.ack;
                 ack_advanced(now, io, seg.ack);
                 transition_to(io, State::Established, Trigger::RcvAck, "ACK of SYN");
-                on_established(now, io);
+                on_established(io);
             } else {
                 send_rst(now, io, seg.ack, false);  // <SEQ=SEG.ACK><CTL=RST>
                 return;

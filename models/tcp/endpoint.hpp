@@ -146,7 +146,7 @@ private:
     bool time_wait_accepts_syn(const Segment& seg) const;
     void reopen_from_time_wait(SimTime now, Io& io, const Segment& seg);
 
-    void on_established(SimTime now, Io& io);
+    void on_established(Io& io);
     void return_to_listen(Io& io);
     void enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string_view why);
     void enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
