@@ -110,7 +110,7 @@ bool errno_equal(const std::string& a, Errno b) {
 class Harness {
 public:
     Harness(const Script& sc, host::Profile profile)
-        : sc_(sc), profile_(with_ip_version(std::move(profile), sc.ip_version)), host_("sut", kLocalIp, profile_.tcp),
+        : sc_(sc), profile_(with_ip_version(std::move(profile), sc.ip_version)), host_("sut", kLocalIp, profile_.tcp, profile_.stack, 1),
           isn_(0x5eed5eed5eed5eedULL, 0x0123456789abcdefULL) {}
 
     // The TCP model is address-family agnostic; IPv6 only changes the MSS a host announces
@@ -165,6 +165,12 @@ private:
     std::deque<Outbound> outbound_;
     std::vector<tcp::Segment> redeliver_;
     std::optional<tcp::Seq> sut_isn_;
+    std::vector<SocketId> pending_time_wait_;
+    void settle();
+    [[nodiscard]] tcp::State state_of(SocketId id) const {
+        const host::Socket& s = host_.at(id);
+        return s.alive ? s.ep.state() : tcp::State::Closed;  // a TIME-WAIT handed to a mini-socket reads CLOSED
+    }
     tcp::SockAddr local_{kLocalIp, kScriptPort};        // the connection the script plays
     tcp::SockAddr peer_{kRemoteIp, kRemoteClientPort};
     int last_fd_ = -1;
@@ -225,7 +231,9 @@ void Harness::notice(SocketId id, tcp::Notice n, Errno e) {
             return;
         case tcp::Notice::Connected:
         case tcp::Notice::Readable:
-        case tcp::Notice::TimeWait: return;
+        case tcp::Notice::TimeWait:
+            pending_time_wait_.push_back(id);  // converted once the endpoint call has returned
+            return;
     }
 }
 
@@ -234,6 +242,7 @@ void Harness::on_timer(const Event& ev) {
     if (!host_.at(id).alive) return;
     SutIo io(*this, id);
     ep(id).on_timer(engine_.now(), io, static_cast<tcp::TimerKind>(ev.arg));
+    settle();
 }
 
 void Harness::advance_to(SimTime t) {
@@ -248,8 +257,35 @@ bool Harness::step_until_outbound(SimTime deadline) {
     return true;
 }
 
+void Harness::settle() {
+    // Linux: a socket that entered TIME-WAIT becomes a mini-socket (tcp_time_wait()).
+    for (SocketId id : pending_time_wait_) {
+        host::Socket& s = host_.at(id);
+        if (!s.alive || s.ep.state() != tcp::State::TimeWait) continue;
+        if (!host_.enter_time_wait(engine_.now(), id)) continue;
+        s.alive = false;
+        for (TimerId t : s.timers) engine_.release_timer(t);
+    }
+    pending_time_wait_.clear();
+}
+
 void Harness::deliver(const tcp::Segment& seg) {
-    SocketId sid = host_.lookup(seg);
+    const host::Demux d = host_.demux(seg);
+    if (d.kind == host::Demux::Kind::TimeWait) {
+        const host::Host::TimeWaitResult r = host_.time_wait_segment(engine_.now(), *d.tw, seg);
+        if (r.reply) outbound_.push_back({engine_.now(), *r.reply});
+        if (r.accept_by != kNoSocket) {
+            const SocketId child = host_.spawn_child(r.accept_by);
+            for (auto& t : host_.at(child).timers) t = engine_.create_timer();
+            host_.bind_connection(child, host::FourTuple{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port});
+            host_.at(child).ep.set_isn_source(&isn_, r.accept_isn);
+            SutIo io(*this, child);
+            ep(child).on_segment(engine_.now(), io, seg);
+        }
+        settle();
+        return;
+    }
+    SocketId sid = d.socket;
     if (sid != kNoSocket && host_.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
         const SocketId child = host_.spawn_child(sid);
         for (auto& t : host_.at(child).timers) t = engine_.create_timer();
@@ -269,6 +305,7 @@ void Harness::deliver(const tcp::Segment& seg) {
         redeliver_.erase(redeliver_.begin());
         deliver(again);
     }
+    settle();
 }
 
 std::string Harness::describe(const tcp::Segment& s) const {
@@ -614,7 +651,11 @@ void Harness::do_command(const ScriptLine& l) {
             if (!s.alive && !open_fd) continue;
             const auto& t = s.ep.tcb();
             if (port >= 0 && t.local.port != port && t.remote.port != port) continue;
-            if (freebsd_state_name(s.ep.state()) == state) ++count;
+            if (freebsd_state_name(state_of(id)) == state) ++count;
+        }
+        for (const auto& [tuple, tw] : host_.time_waits()) {  // Linux TIME-WAIT mini-sockets
+            if (port >= 0 && tuple.lport != port && tuple.rport != port) continue;
+            if (state == "TIME_WAIT") ++count;
         }
         if (count != want)
             fail(l, fmt::format("{} socket(s) in {}", want, state), fmt::format("{} socket(s) in {}", count, state),
@@ -623,6 +664,11 @@ void Harness::do_command(const ScriptLine& l) {
     }
     if (std::regex_match(cmd, m, tcpdrop)) {
         const std::string state = m[1];
+        if (state == "TIME_WAIT") {
+            std::vector<host::FourTuple> all;
+            for (const auto& [tuple, tw] : host_.time_waits()) all.push_back(tuple);
+            for (const auto& tuple : all) host_.kill_time_wait(tuple);
+        }
         for (std::size_t i = 0; i < host_.size(); ++i) {
             const auto id = static_cast<SocketId>(i);
             host::Socket& s = host_.at(id);
@@ -643,7 +689,7 @@ void Harness::do_python(const ScriptLine& l) {
     const auto want = tcpi_state(m[1]);
     if (!want) skip(l, fmt::format("Python state {}", std::string(m[1])));
     if (last_fd_ < 0 || !fds_.count(last_fd_)) skip(l, "tcpi_state without a socket");
-    const tcp::State got = ep(fds_[last_fd_].sock).state();
+    const tcp::State got = state_of(fds_[last_fd_].sock);
     if (got != *want)
         fail(l, fmt::format("tcpi_state {}", tcp::to_string(*want)), fmt::format("tcpi_state {}", tcp::to_string(got)),
              "connection state differs");
@@ -674,7 +720,9 @@ void Harness::run() {
         }
         switch (l.kind) {
             case LineKind::Packet: do_packet(l, t); break;
-            case LineKind::Syscall: do_syscall(l); break;
+            case LineKind::Syscall: do_syscall(l);
+                settle();
+                break;
             case LineKind::Command: do_command(l); break;
             case LineKind::Python: do_python(l); break;
         }

@@ -368,58 +368,18 @@ Errno World::sock_close(int h, SocketId id) {
 }
 
 void World::time_wait_input(int h, host::TimeWaitSock& tw, const tcp::Segment& seg) {
-    // Linux tcp_v4_rcv() do_time_wait: tcp_timewait_state_process() decides; the host acts.
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const SimTime now = engine_.now();
-    const host::FourTuple t{tw.local.ip, tw.remote.ip, tw.local.port, tw.remote.port};
-    const host::TwOutcome out = host::linux_time_wait_input(tw, seg, now, hh.stack().linux_tw);
-    if (out.restart_timer) hh.restart_time_wait(now, tw);
-    auto ack = [&] {
-        tcp::Segment a;
-        a.src = tw.local;
-        a.dst = tw.remote;
-        a.flags = tcp::flag::Ack;
-        a.seq = tw.snd_nxt;
-        a.ack = tw.rcv_nxt;
-        a.wnd = std::min<std::uint32_t>(tw.rcv_wnd, 65535);
-        if (!tw.ts_recent_stamp.is_never()) {
-            a.has_ts = true;
-            a.tsval = static_cast<std::uint32_t>(now.ns() / 1'000'000) + tw.ts_offset;
-            a.tsecr = tw.ts_recent;
-        }
-        transmit(h, "(time-wait)", a);
-    };
-    switch (out.verdict) {
-        case host::TwVerdict::Drop: return;
-        case host::TwVerdict::SendAck:
-        case host::TwVerdict::BecomeTimeWait: ack(); return;
-        case host::TwVerdict::Kill: hh.kill_time_wait(t); return;
-        case host::TwVerdict::SendRst: {
-            tcp::Segment rst;
-            if (tcp::reset_for_closed(seg, rst)) transmit(h, "(time-wait)", rst);
-            hh.kill_time_wait(t);
-            return;
-        }
-        case host::TwVerdict::AcceptSyn: {
-            // TW_SYN: with a listener the TIME-WAIT goes and the SYN opens a connection whose
-            // ISN continues the old sequence space; without one, the TIME-WAIT answers with an ACK.
-            const SocketId listener = hh.listener(seg.dst.port);
-            if (listener == kNoSocket) {
-                ack();
-                return;
-            }
-            const tcp::Seq isn = host::linux_reuse_isn(tw);
-            hh.kill_time_wait(t);
-            const SocketId child = hh.spawn_child(listener);
-            new_socket_timers(h, child);
-            hh.bind_connection(child, t);
-            hh.at(child).ep.set_isn_source(&isn_, isn);
-            if (recording_) focus(h, child);
-            SocketIo io(*this, h, child);
-            hh.at(child).ep.on_segment(now, io, seg);
-            return;
-        }
-    }
+    const host::Host::TimeWaitResult r = hh.time_wait_segment(engine_.now(), tw, seg);
+    if (r.reply) transmit(h, "(time-wait)", *r.reply);
+    if (r.accept_by == kNoSocket) return;
+    // The SYN opens a connection whose ISN continues the old sequence space.
+    const SocketId child = hh.spawn_child(r.accept_by);
+    new_socket_timers(h, child);
+    hh.bind_connection(child, host::FourTuple{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port});
+    hh.at(child).ep.set_isn_source(&isn_, r.accept_isn);
+    if (recording_) focus(h, child);
+    SocketIo io(*this, h, child);
+    hh.at(child).ep.on_segment(engine_.now(), io, seg);
 }
 
 void World::do_action(const ActionSpec& a) {

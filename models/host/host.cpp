@@ -243,6 +243,55 @@ void Host::restart_time_wait(SimTime now, TimeWaitSock& tw) {
     tw_timers_.push_back(TwTimer{tw.expires, t, tw.generation});
 }
 
+Host::TimeWaitResult Host::time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg) {
+    TimeWaitResult r;
+    const FourTuple t{tw.local.ip, tw.remote.ip, tw.local.port, tw.remote.port};
+    const TwOutcome out = linux_time_wait_input(tw, seg, now, stack_.linux_tw);
+    if (out.restart_timer) restart_time_wait(now, tw);
+    auto ack = [&] {
+        // tcp_v4_timewait_ack(): <SEQ=snd_nxt><ACK=rcv_nxt>, the window and timestamps of the old connection.
+        tcp::Segment a;
+        a.src = tw.local;
+        a.dst = tw.remote;
+        a.flags = tcp::flag::Ack;
+        a.seq = tw.snd_nxt;
+        a.ack = tw.rcv_nxt;
+        a.wnd = std::min<std::uint32_t>(tw.rcv_wnd, 65535);
+        if (!tw.ts_recent_stamp.is_never()) {
+            a.has_ts = true;
+            a.tsval = static_cast<std::uint32_t>(now.ns() / 1'000'000) + tw.ts_offset;
+            a.tsecr = tw.ts_recent;
+        }
+        return a;
+    };
+    switch (out.verdict) {
+        case TwVerdict::Drop: break;
+        case TwVerdict::SendAck:
+        case TwVerdict::BecomeTimeWait: r.reply = ack(); break;
+        case TwVerdict::Kill: kill_time_wait(t); break;
+        case TwVerdict::SendRst: {
+            tcp::Segment rst;
+            if (tcp::reset_for_closed(seg, rst)) r.reply = rst;
+            kill_time_wait(t);
+            break;
+        }
+        case TwVerdict::AcceptSyn: {
+            // TW_SYN: a listener takes the SYN and the TIME-WAIT goes; without one the TIME-WAIT
+            // answers with an ACK and stays.
+            const SocketId l = listener(seg.dst.port);
+            if (l == kNoSocket) {
+                r.reply = ack();
+                break;
+            }
+            r.accept_by = l;
+            r.accept_isn = linux_reuse_isn(tw);
+            kill_time_wait(t);
+            break;
+        }
+    }
+    return r;
+}
+
 std::size_t Host::expire_time_waits(SimTime now) {
     std::size_t n = 0;
     while (!tw_timers_.empty() && tw_timers_.front().at <= now) {

@@ -131,6 +131,15 @@ public:
     // Returns true when the full socket can be released.
     bool enter_time_wait(SimTime now, SocketId id);
     [[nodiscard]] Demux demux(const tcp::Segment& seg);
+    // What a segment does to a Linux TIME-WAIT mini-socket (tcp_v4_rcv() do_time_wait): the
+    // reply to send, if any, and, for an accepted SYN (TW_SYN), the listener that takes it and
+    // the ISN to use. The entry may be gone afterwards.
+    struct TimeWaitResult {
+        std::optional<tcp::Segment> reply;
+        SocketId accept_by = 0xFFFFFFFFu;
+        tcp::Seq accept_isn = 0;
+    };
+    TimeWaitResult time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg);
     // The listener on a local port, or kNoSocket.
     [[nodiscard]] SocketId listener(std::uint16_t port) const {
         auto it = listeners_.find(port);
