@@ -156,7 +156,7 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
         for (std::uint32_t i = 0; i < remaining; i += step, p += step) {
             if (p >= high) p -= remaining;
             if (try_port(p)) {
-                // "i = max(i, rand(0..7) * step); table_perturb[idx] += i + step" (2022 change),
+                // i = max(i, a random 0..7 times step); table_perturb[idx] += i + step (the 2022 change),
                 // or for algorithm 3 "hint += i + 2".
                 if (policy_.connect_algo == ConnectPortAlgo::LinuxDoubleHash) {
                     const std::uint32_t r = static_cast<std::uint32_t>(rng_.below(8)) * step;
