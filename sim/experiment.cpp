@@ -47,10 +47,9 @@ bool parse_addr(const std::string& s, tcp::SockAddr& out) {
 // side named by "close" closes first and the other closes when it sees the end of the stream.
 class ExperimentApp final : public App {
 public:
-    ExperimentApp(std::vector<Step> steps, std::vector<Listener> listeners)
-        : steps_(std::move(steps)), listeners_(std::move(listeners)) {}
+    ExperimentApp(std::vector<Step> steps, std::vector<Listener> listeners, int client_host, int server_host)
+        : steps_(std::move(steps)), listeners_(std::move(listeners)), kClient(client_host), kServer(server_host) {}
 
-    static constexpr int kClient = 0, kServer = 1;
     static constexpr std::uint64_t kStart = ~0ull;
     static constexpr std::uint64_t kCloseBit = 1ull << 62;
 
@@ -110,9 +109,7 @@ public:
     }
 
     void on_notice(World& w, int h, SocketId sock, tcp::Notice n, Errno e) override {
-        if (h == kClient) {
-            auto it = client_attempt_.find(sock);
-            if (it == client_attempt_.end()) return;
+        if (auto it = client_attempt_.find(sock); h == kClient && it != client_attempt_.end()) {
             const std::size_t a = it->second;
             switch (n) {
                 case tcp::Notice::Connected:
@@ -135,6 +132,7 @@ public:
             }
             return;
         }
+        if (h != kServer) return;
         const host::Socket& s = w.host(kServer).at(sock);
         if (s.listener == host::kNoSocket) return;
         switch (n) {
@@ -217,6 +215,7 @@ private:
     std::map<std::uint16_t, SocketId> listener_of_;
     std::array<std::set<SocketId>, 2> closed_;
     std::uint64_t max_tw_ = 0;
+    const int kClient, kServer;  // host indices (the same host in a loopback experiment)
 };
 
 }  // namespace
@@ -233,7 +232,7 @@ ExperimentSummary run_experiment(const std::string& path, const std::string& pro
         throw ScenarioError(fmt::format("{}: invalid JSON: {}", path, e.what()));
     }
     Reader r(path);
-    if (doc.value("loopback", false)) r.fail("/loopback", "loopback experiments (one host talking to itself) are not modelled yet");
+    const bool loopback = doc.value("loopback", false);
 
     Scenario sc;
     sc.file = path;
@@ -242,23 +241,35 @@ ExperimentSummary run_experiment(const std::string& path, const std::string& pro
     const std::int64_t observe_ms = static_cast<std::int64_t>(r.uint(doc, "", "observe_ms", true, 0, 180000));
     sc.duration = Duration::ms(observe_ms + 5000);
     sc.default_link.latency = Duration::us(50);  // a veth pair between two namespaces
-    for (const char* role : {"client", "server"}) {
-        const std::string p = std::string("/") + role;
-        const json& h = doc.at(role);
+    // Two hosts joined by a veth-like link, or (loopback) one host playing both roles, whose
+    // addresses are the server's and whose sysctls are the client's (one namespace).
+    auto server_ip = [&]() -> std::uint32_t {
+        const json& a = doc.at("server").value("addresses", json::array());
+        tcp::SockAddr x;
+        if (!a.empty() && parse_addr(a[0].get<std::string>() + ":0", x)) return x.ip;
+        return 0x0A4D0002;  // 10.77.0.2
+    }();
+    auto make_host = [&](const char* name, std::uint32_t ip, const json& sysctls, const std::string& p) {
         HostSpec hs;
-        hs.name = role;
-        hs.ip = std::string(role) == "client" ? 0x0A4D0001 : 0x0A4D0002;  // 10.77.0.1, 10.77.0.2
+        hs.name = name;
+        hs.ip = ip;
         hs.profile = profile;
         host::Profile prof = load_profile(profile);
-        if (h.contains("sysctls"))
-            for (const auto& [k, v] : h.at("sysctls").items()) {
-                const std::string value = v.is_string() ? v.get<std::string>() : v.dump();
-                if (host::set_sysctl(prof, k, value) != host::SysctlResult::Applied)
-                    r.fail(p + "/sysctls/" + k, fmt::format("the {} profile cannot apply {}={}", profile, k, value));
-            }
+        for (const auto& [k, v] : sysctls.items()) {
+            const std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+            if (host::set_sysctl(prof, k, value) != host::SysctlResult::Applied)
+                r.fail(p + "/sysctls/" + k, fmt::format("the {} profile cannot apply {}={}", profile, k, value));
+        }
         hs.tcp = prof.tcp;
         hs.stack = prof.stack;
         sc.hosts.push_back(hs);
+    };
+    const json empty = json::object();
+    if (loopback) {
+        make_host("host", server_ip, doc.at("client").value("sysctls", empty), "/client");
+    } else {
+        make_host("client", 0x0A4D0001, doc.at("client").value("sysctls", empty), "/client");  // 10.77.0.1
+        make_host("server", server_ip, doc.at("server").value("sysctls", empty), "/server");
     }
     std::vector<Listener> listeners;
     for (const auto& l : doc.at("server").value("listeners", json::array()))
@@ -275,7 +286,7 @@ ExperimentSummary run_experiment(const std::string& path, const std::string& pro
         st.op = s.value("op", "connect");
         if (st.op != "connect" && st.op != "listen_restart") r.fail(p + "/op", fmt::format("op \"{}\" is not modelled", st.op));
         if (!parse_addr(s.value("to", ""), st.to)) r.fail(p + "/to", "expected \"A.B.C.D:PORT\"");
-        st.to.ip = 0x0A4D0002;  // the server host
+        if (!loopback) st.to.ip = server_ip;  // the server host
         st.close = s.value("close", "client-first");
         if (s.contains("bind") && s.at("bind").is_object()) {
             st.bind = "port";
@@ -287,7 +298,7 @@ ExperimentSummary run_experiment(const std::string& path, const std::string& pro
         st.server_close_delay_ms = s.value("server_close_delay_ms", 0);
         steps.push_back(st);
     }
-    ExperimentApp app(std::move(steps), std::move(listeners));
+    ExperimentApp app(std::move(steps), std::move(listeners), 0, loopback ? 0 : 1);
     World w(sc, false);
     w.set_app(&app);
     app.schedule(w);

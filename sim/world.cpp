@@ -244,6 +244,11 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
         r.socket = sock;
         r.seg = seg;
     }
+    // A destination the sender owns (127/8 or one of its addresses) goes over the loopback.
+    if (hosts_[static_cast<std::size_t>(from_host)].owns(seg.dst.ip)) {
+        enqueue_delivery(from_host, seg, engine_.now() + Duration::us(10));
+        return;
+    }
     if (dst == host_of_ip_.end()) return;  // no such host: the segment vanishes
     const int to = dst->second;
     net::Link& link = links_[link_of_.at({std::min(from_host, to), std::max(from_host, to)})];

@@ -83,7 +83,7 @@ PortOwner Host::owner_of(SocketId id) const {
 Errno Host::sys_bind(SocketId id, std::uint32_t addr, std::uint16_t port) {
     Socket& s = sockets_[id];
     if (s.bound_port != 0 || s.explicit_port) return Errno::Inval;  // already bound
-    if (addr != 0 && addr != ip_) return Errno::AddrNotAvail;       // not one of our addresses
+    if (addr != 0 && !owns(addr)) return Errno::AddrNotAvail;       // not one of our addresses
     s.bound_addr = addr;
     if (port == 0 && s.opt.bind_no_port) return Errno::Ok;  // IP_BIND_ADDRESS_NO_PORT: the port comes at connect()
     const PortOwner o = owner_of(id);
@@ -110,7 +110,10 @@ TupleCheck Host::check_tuple(SimTime now, const FourTuple& t, bool explicit_port
 Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& remote, tcp::SockAddr& local,
                                 std::optional<tcp::Seq>& reuse_isn) {
     Socket& s = sockets_[id];
-    const std::uint32_t saddr = s.bound_addr != 0 ? s.bound_addr : ip_;
+    // The source address: the bound one, else the route's: loopback for 127/8, the destination
+    // itself when it is one of ours, the primary address otherwise.
+    std::uint32_t saddr = s.bound_addr;
+    if (saddr == 0) saddr = (remote.ip >> 24) == 127 ? 0x7F000001 : owns(remote.ip) ? remote.ip : ip_;
     reuse_isn.reset();
     if (s.bound_port != 0) {
         // A port from bind(): only the 4-tuple is checked (twp == NULL in __inet_check_established).

@@ -82,6 +82,14 @@ public:
 
     [[nodiscard]] const std::string& name() const { return name_; }
     [[nodiscard]] std::uint32_t ip() const { return ip_; }
+    // Further addresses of the host; 127.0.0.0/8 is always the host's own (loopback).
+    void add_address(std::uint32_t a) { extra_ips_.push_back(a); }
+    [[nodiscard]] bool owns(std::uint32_t a) const {
+        if (a == ip_ || (a >> 24) == 127) return true;
+        for (std::uint32_t x : extra_ips_)
+            if (x == a) return true;
+        return false;
+    }
     [[nodiscard]] const tcp::TcpConfig& tcp_config() const { return cfg_; }
     // For sockets created from now on (a sysctl changed).
     void set_tcp_config(const tcp::TcpConfig& cfg) { cfg_ = cfg; }
@@ -158,6 +166,7 @@ public:
 private:
     std::string name_;
     std::uint32_t ip_;
+    std::vector<std::uint32_t> extra_ips_;
     tcp::TcpConfig cfg_;
     std::deque<Socket> sockets_;  // stable addresses: a socket never moves
     std::map<FourTuple, SocketId> connections_;

@@ -606,6 +606,9 @@ void Endpoint::on_segment_listen(SimTime now, Io& io, const Segment& seg) {
     if (!seg.syn()) return;  // fourth: other text or control: drop
     if (!tcb_.remote_specified) tcb_.remote = seg.src;
     tcb_.remote_specified = true;
+    // The local socket becomes the one the SYN was addressed to (a listener may be bound to any
+    // of the host's addresses; Linux's request sock takes ir_loc_addr from the SYN).
+    tcb_.local = seg.dst;
     tcb_.irs = seg.seq;
     tcb_.rcv_nxt = seg.seq + 1;
     learn_syn_options(now, seg);
