@@ -17,7 +17,8 @@ std::vector<std::string> profile_names() {
 
 void read_stack(const Reader& r, const json& obj, const std::string& ptr, host::StackConfig& s) {
     r.only_keys(obj, ptr, {"time_wait", "connect_port_algorithm", "bind_rule", "hz", "time_wait_length",
-                           "tw_reuse_seconds_clock", "port_range"});
+                           "tw_reuse_seconds_clock", "port_range", "nolocaltimewait"});
+    s.nolocaltimewait = r.boolean(obj, ptr, "nolocaltimewait", s.nolocaltimewait);
     if (obj.contains("port_range")) {
         const std::string v = r.str(obj, ptr, "port_range", true);
         unsigned lo = 0, hi = 0;

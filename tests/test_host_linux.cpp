@@ -79,3 +79,29 @@ TEST_CASE("linux host: T13: a second socket bound to the same port connecting to
     const auto s3 = w.sock_create(0, "s3", host::SocketOptions{});
     CHECK(w.sock_bind(0, s3, 40000) == Errno::AddrInUse);  // no SO_REUSEADDR on the new one
 }
+
+TEST_CASE("freebsd host: T18: with nolocaltimewait a connection to a local address leaves no TIME-WAIT", "[host][freebsd]") {
+    // One host talks to itself (its own address, over the loopback) and to a remote host.
+    const Scenario sc = parse_scenario(R"({"seed": 2, "duration": "5s", "profile": "freebsd",
+        "hosts": [{"name": "a", "address": "10.0.0.1"}, {"name": "b", "address": "10.0.0.2"}],
+        "actions": [{"at": "0s", "host": "a", "call": "listen", "sock": "L", "port": 80},
+                    {"at": "0s", "host": "b", "call": "listen", "sock": "L", "port": 80},
+                    {"at": "10ms", "host": "a", "call": "connect", "sock": "self", "to": "a:80"},
+                    {"at": "10ms", "host": "a", "call": "connect", "sock": "far", "to": "b:80"},
+                    {"at": "100ms", "host": "a", "call": "close", "sock": "self"},
+                    {"at": "100ms", "host": "a", "call": "close", "sock": "far"},
+                    {"at": "200ms", "host": "a", "call": "close", "sock": "L.1"},
+                    {"at": "200ms", "host": "b", "call": "close", "sock": "L.1"}]})",
+                                       "t.json");
+    World w(sc, false);
+    w.run();
+    int time_wait = 0;
+    for (std::size_t i = 0; i < w.host(0).size(); ++i) {
+        const auto& s = w.host(0).at(static_cast<host::SocketId>(i));
+        if (s.alive && s.ep.state() == tcp::State::TimeWait) {
+            ++time_wait;
+            CHECK(s.ep.tcb().remote.ip == 0x0A000002);  // only the remote connection's
+        }
+    }
+    CHECK(time_wait == 1);
+}

@@ -184,9 +184,13 @@ void Host::release(SocketId id) {
 }
 
 bool Host::enter_time_wait(SimTime now, SocketId id) {
-    if (!stack_.linux_minisock) return false;
     Socket& s = sockets_[id];
     const tcp::Tcb& t = s.ep.tcb();
+    if (stack_.nolocaltimewait && owns(t.remote.ip)) {
+        release(id);  // the connection is closed outright: its 4-tuple and port are free at once
+        return true;
+    }
+    if (!stack_.linux_minisock) return false;
     const FourTuple tuple{t.local.ip, t.remote.ip, t.local.port, t.remote.port};
     // tcp_time_wait(): past tcp_max_tw_buckets no minisock is made; the socket just goes
     // (TCPTimeWaitOverflow) and its 4-tuple and port are free at once.

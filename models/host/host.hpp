@@ -45,6 +45,9 @@ struct StackConfig {
     bool tw_reuse_seconds_clock = false;
     std::uint32_t max_tw_buckets = 262144;         // net.ipv4.tcp_max_tw_buckets
     std::int64_t hz = 250;                // CONFIG_HZ: the timer wheel's tick
+    // FreeBSD net.inet.tcp.nolocaltimewait (true in the current source): no TIME-WAIT at all when
+    // the foreign address is one of the host's own (tcp_twstart(): in_localip(inp_faddr)).
+    bool nolocaltimewait = false;
 };
 
 struct Socket {

@@ -39,6 +39,9 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
     } else if (name == "net.inet.tcp.rfc1323") {
         if (!numeric) return SysctlResult::BadValue;
         p.tcp.timestamps = v != 0;  // RFC 1323 timestamps (window scaling is not modelled)
+    } else if (name == "net.inet.tcp.nolocaltimewait") {
+        if (!numeric) return SysctlResult::BadValue;
+        p.stack.nolocaltimewait = v != 0;
     } else if (name == "net.inet.tcp.sack.enable") {
         // SACK is not modelled: no SACK-permitted option is ever sent or compared, whatever the
         // value, so both values are simulated alike.
