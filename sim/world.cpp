@@ -293,6 +293,11 @@ void World::deliver(int h, const tcp::Segment& seg) {
         return;
     }
     SocketId sid = d.socket;
+    if (sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst() &&
+        hh.recycle_drops_syn(engine_.now(), seg)) {
+        hh.count_recycle_drop();  // tw_recycle: PAWSPassiveRejected, silently
+        return;
+    }
     if (sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
         // A SYN for a listener: a child takes it (BSD sonewconn(), Linux request sockets).
         const SocketId child = hh.spawn_child(sid);

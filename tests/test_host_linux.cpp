@@ -105,3 +105,51 @@ TEST_CASE("freebsd host: T18: with nolocaltimewait a connection to a local addre
     }
     CHECK(time_wait == 1);
 }
+
+namespace {
+// Connects one more socket with its own timestamp clock at a given time; notes when it connects.
+struct LateConnect final : App {
+    std::uint32_t ts_offset = 0;
+    SimTime connected = SimTime::never();
+    host::SocketId sock = host::kNoSocket;
+    void on_app_event(World& w, std::uint64_t) override {
+        sock = w.sock_create(0, "late", host::SocketOptions{});
+        w.host_mut(0).at(sock).ep.set_ts_offset(ts_offset);
+        REQUIRE(w.sock_connect(0, sock, tcp::SockAddr{0x0A000002, 80}) == Errno::Ok);
+    }
+    void on_notice(World& w, int h, host::SocketId s, tcp::Notice n, Errno) override {
+        if (h == 0 && s == sock && n == tcp::Notice::Connected) connected = w.now();
+    }
+};
+}  // namespace
+
+TEST_CASE("linux-4.9 host: T16: tw_recycle drops SYNs from a peer address whose timestamp went back", "[host][linux]") {
+    // Host a plays two clients behind one NAT address: the first connection's clock is far ahead
+    // (ts_offset), the second starts near 0. The server closes first, with tcp_tw_recycle=1.
+    auto run = [](bool recycle) {
+        const Scenario sc = parse_scenario(fmt::format(R"({{"seed": 3, "duration": "90s", "profile": "linux-4.9",
+            "hosts": [{{"name": "a", "address": "10.0.0.1", "ts_offset": 100000000}},
+                      {{"name": "b", "address": "10.0.0.2", "sysctls": {{"net.ipv4.tcp_tw_recycle": {}}}}}],
+            "actions": [{{"at": "0s", "host": "b", "call": "listen", "sock": "L", "port": 80}},
+                        {{"at": "10ms", "host": "a", "call": "connect", "sock": "c", "to": "b:80"}},
+                        {{"at": "100ms", "host": "b", "call": "close", "sock": "L.1"}},
+                        {{"at": "200ms", "host": "a", "call": "close", "sock": "c"}}]}})",
+                                                       recycle ? 1 : 0),
+                                           "t.json");
+        World w(sc, false);
+        LateConnect app;
+        w.set_app(&app);
+        w.schedule_app(SimTime::zero() + 2_s, 0);
+        w.run();
+        return std::make_pair(app.connected, w.host(1).recycle_drops());
+    };
+    const auto [with, drops] = run(true);
+    // SYNs at 2, 3, 5, 9, 17, 33, 65 s (exponential back-off on 4.9): the one at 65 s is the
+    // first more than 60 s after the stored timestamp (taken at about 0.1 s).
+    CHECK(drops == 6);
+    CHECK(with >= SimTime::zero() + 60_s);
+    CHECK(with < SimTime::zero() + 66_s);
+    const auto [without, none] = run(false);
+    CHECK(none == 0);
+    CHECK(without < SimTime::zero() + 3_s);
+}

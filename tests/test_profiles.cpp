@@ -58,7 +58,10 @@ TEST_CASE("profiles: Linux behaviours and defaults by version", "[profiles][linu
     const host::Profile l49 = load_profile("linux-4.9");
     CHECK(l49.stack.tw_reuse == 0);
     host::Profile p = l49;
-    CHECK(host::set_sysctl(p, "net.ipv4.tcp_tw_recycle", "1") == host::SysctlResult::NotModelled);
+    CHECK(host::set_sysctl(p, "net.ipv4.tcp_tw_recycle", "1") == host::SysctlResult::Applied);
+    CHECK(p.stack.tw_recycle);
+    host::Profile l6b = l6;
+    CHECK(host::set_sysctl(l6b, "net.ipv4.tcp_tw_recycle", "1") == host::SysctlResult::Unknown);  // removed in 4.12
     CHECK(host::set_sysctl(p, "net.ipv4.tcp_tw_reuse_delay", "5000") == host::SysctlResult::Unknown);  // 6.14+ only
 }
 

@@ -221,10 +221,30 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
     release(id);
     // The TIME-WAIT keeps the port's bucket (inet_twsk_bind_hash()).
     if (port != 0) ports_.add_owner(port, tw_owner, !s.explicit_port);
-    tw.expires = linux_timer_fires(now, stack_.linux_tw.length, stack_.hz, boot_offset_);
+    Duration length = stack_.linux_tw.length;
+    if (stack_.tw_recycle && !tw.ts_recent_stamp.is_never()) {
+        // tcp_tw_remember_stamp(): keep the newest TSval per peer (or replace one older than
+        // TCP_PAWS_MSL); then the TIME-WAIT lasts rto * 3.5 ((rto << 2) - (rto >> 1)).
+        auto it = peer_ts_.find(tw.remote.ip);
+        if (it == peer_ts_.end() || tcp::seq_diff(it->second.ts, tw.ts_recent) <= 0 ||
+            (now - it->second.stamp > Duration::s(60) && it->second.stamp <= tw.ts_recent_stamp))
+            peer_ts_[tw.remote.ip] = PeerStamp{tw.ts_recent, tw.ts_recent_stamp};
+        const Duration rto = t.rto;
+        length = rto * 4 - rto / 2;
+    }
+    tw.expires = linux_timer_fires(now, length, stack_.hz, boot_offset_);
     tw_timers_.push_back(TwTimer{tw.expires, tuple, tw.generation});
     tw_[tuple] = tw;
     return true;
+}
+
+bool Host::recycle_drops_syn(SimTime now, const tcp::Segment& syn) const {
+    if (!stack_.tw_recycle) return false;
+    auto it = peer_ts_.find(syn.src.ip);
+    if (it == peer_ts_.end() || now - it->second.stamp >= Duration::s(60)) return false;  // TCP_PAWS_MSL
+    // tcp_peer_is_proven(): not proven when the stored TSval is more than TCP_PAWS_WINDOW (1)
+    // ahead of the SYN's, or when the SYN carries no timestamp (since 2014).
+    return !syn.has_ts || tcp::seq_diff(it->second.ts, syn.tsval) > 1;
 }
 
 Demux Host::demux(const tcp::Segment& seg) {

@@ -48,6 +48,11 @@ struct StackConfig {
     // FreeBSD net.inet.tcp.nolocaltimewait (true in the current source): no TIME-WAIT at all when
     // the foreign address is one of the host's own (tcp_twstart(): in_localip(inp_faddr)).
     bool nolocaltimewait = false;
+    // Linux <= 4.11 net.ipv4.tcp_tw_recycle (linux-4.9 profile): TIME-WAIT lasts 3.5 RTO when
+    // timestamps were seen, and the last TSval of each peer address is remembered (tcp_metrics)
+    // so that a SYN from that address within 60 s whose TSval is behind it, or that has none, is
+    // dropped silently (tcp_conn_request() -> tcp_peer_is_proven(); reference §2.7).
+    bool tw_recycle = false;
 };
 
 struct Socket {
@@ -165,6 +170,10 @@ public:
     [[nodiscard]] std::uint64_t time_wait_overflows() const { return tw_overflow_; }
     [[nodiscard]] const std::map<FourTuple, TimeWaitSock>& time_waits() const { return tw_; }
     [[nodiscard]] PortTable& ports() { return ports_; }
+    // tw_recycle: would the listener drop this SYN (PAWSPassiveRejected)?
+    [[nodiscard]] bool recycle_drops_syn(SimTime now, const tcp::Segment& syn) const;
+    [[nodiscard]] std::uint64_t recycle_drops() const { return recycle_drops_; }
+    void count_recycle_drop() { ++recycle_drops_; }
 
 private:
     std::string name_;
@@ -189,6 +198,12 @@ private:
     std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
     std::uint32_t tw_serial_ = 0;
     std::uint64_t tw_overflow_ = 0;
+    struct PeerStamp {
+        std::uint32_t ts;
+        SimTime stamp;
+    };
+    std::map<std::uint32_t, PeerStamp> peer_ts_;  // tcp_metrics tcpm_ts / tcpm_ts_stamp per peer address
+    std::uint64_t recycle_drops_ = 0;
     [[nodiscard]] PortOwner owner_of(SocketId id) const;
     [[nodiscard]] TupleCheck check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const;
 };

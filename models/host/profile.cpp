@@ -99,6 +99,9 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
     } else if (name == "net.ipv4.tcp_synack_retries") {
         if (!numeric || v < 1 || v > 127) return SysctlResult::BadValue;
         p.tcp.synack_retries = static_cast<int>(v);
+    } else if (name == "net.ipv4.tcp_tw_recycle") {
+        if (!numeric) return SysctlResult::BadValue;
+        p.stack.tw_recycle = v != 0;
     } else if (name == "net.ipv4.ip_autobind_reuse") {
         if (!numeric) return SysctlResult::BadValue;
         p.stack.ports.autobind_reuse = v != 0;
