@@ -147,7 +147,13 @@ public:
                 }
                 return;
             }
-            case tcp::Notice::PeerClosed: close(w, kServer, sock); return;
+            case tcp::Notice::PeerClosed: {
+                // "client-only": the server never closes; the client's FIN-WAIT-2 is orphaned.
+                auto it = by_tuple_.find({s.ep.tcb().remote.port, s.ep.tcb().local.port});
+                if (it != by_tuple_.end() && attempts_[it->second].step->close == "client-only") return;
+                close(w, kServer, sock);
+                return;
+            }
             case tcp::Notice::Connected:
             case tcp::Notice::Refused:
             case tcp::Notice::TimedOut:

@@ -6,7 +6,7 @@ namespace tcpsim {
 
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
     r.only_keys(obj, ptr,
-                {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries", "syn_linear_timeouts",
+                {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries", "syn_linear_timeouts", "syn_sent_bad_ack_retry",
                  "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961", "rfc5961_rst", "rfc5961_syn",
                  "drop_synfin", "syn_options", "time_wait_input", "resend_fin_in_acks", "rcv_buffer_rounds_to_mss", "bsd_input", "listen_ignores_syn_ack",
                  "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack"});
@@ -17,6 +17,7 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
     cfg.rto_min = r.duration(obj, ptr, "rto_min", false, cfg.rto_min);
     cfg.rto_max = r.duration(obj, ptr, "rto_max", false, cfg.rto_max);
     cfg.syn_retries = static_cast<int>(r.uint(obj, ptr, "syn_retries", false, static_cast<std::uint64_t>(cfg.syn_retries), 255));
+    cfg.syn_sent_bad_ack_retry = r.duration(obj, ptr, "syn_sent_bad_ack_retry", false, cfg.syn_sent_bad_ack_retry);
     cfg.syn_linear_timeouts = static_cast<int>(r.uint(obj, ptr, "syn_linear_timeouts", false, static_cast<std::uint64_t>(cfg.syn_linear_timeouts), 255));
     cfg.synack_retries = static_cast<int>(r.uint(obj, ptr, "synack_retries", false, static_cast<std::uint64_t>(cfg.synack_retries), 255));
     cfg.data_retries = static_cast<int>(r.uint(obj, ptr, "retries", false, static_cast<std::uint64_t>(cfg.data_retries), 255));

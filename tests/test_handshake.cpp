@@ -445,3 +445,18 @@ TEST_CASE("SYN-SENT: text in the SYN,ACK is processed after ESTABLISHED [RFC 929
     REQUIRE_FALSE(f.io.sent.empty());
     CHECK(f.io.sent.back().ack == f.peer_iss + 101);
 }
+
+TEST_CASE("SYN-SENT [linux]: a bad ACK draws an RST and the SYN goes again after TCP_TIMEOUT_MIN", "[syn-sent][linux]") {
+    // linux-kernel-observations.md: the client in SYN-SENT answers a TIME-WAIT's ACK with RST
+    // and "re-sends its SYN after about 10 ms, not after the 1 s RTO".
+    tcp::TcpConfig cfg = Fixture::default_config();
+    cfg.syn_sent_bad_ack_retry = Duration::ms(8);
+    Fixture f(cfg);
+    f.to_syn_sent();
+    f.deliver(".", f.peer_iss + 77, f.iss + 500);  // an ACK for some other connection's data
+    expect_sent(f.io, "R", f.iss + 500);
+    CHECK(f.io.timer(tcp::TimerKind::Retransmit) == f.now + Duration::ms(8));
+    f.io.clear();
+    f.fire(tcp::TimerKind::Retransmit);
+    expect_sent(f.io, "S", f.iss);
+}

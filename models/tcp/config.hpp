@@ -54,6 +54,11 @@ struct TcpConfig {
     // RTO (no back-off) and come on top of syn_retries: SYNs at 0,1,2,3,4,5,7,11,19,35,67 s
     // (tcp_retransmit_timer(); linux-kernel-observations.md).
     int syn_linear_timeouts = 0;
+    // Linux: a SYN-SENT endpoint that answers a bad ACK with an RST re-sends its SYN after
+    // TCP_TIMEOUT_MIN (2 jiffies, 8 ms at HZ=250) if it has not retransmitted yet; the peer's
+    // TIME-WAIT or stale connection is gone by then (linux-kernel-observations.md: "re-sends its
+    // SYN after about 10 ms"). 0: wait for the RTO.
+    Duration syn_sent_bad_ack_retry = Duration::ns(0);
     int synack_retries = 5;
     int data_retries = 15;
 

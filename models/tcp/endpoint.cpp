@@ -634,6 +634,10 @@ void Endpoint::on_segment_syn_sent(SimTime now, Io& io, const Segment& seg) {
     if (seg.ack_set()) {
         if (seq_le(seg.ack, tcb_.iss) || seq_gt(seg.ack, tcb_.snd_nxt)) {
             if (!seg.rst()) send_rst(now, io, seg.ack, false);  // <SEQ=SEG.ACK><CTL=RST>
+            // Linux tcp_rcv_synsent_state_process(): "Previous FIN/ACK or RST/ACK might be
+            // ignored": before any retransmission, send the SYN again after TCP_TIMEOUT_MIN.
+            if (!seg.rst() && cfg_.syn_sent_bad_ack_retry.count() > 0 && tcb_.retransmits == 0)
+                set_timer(io, TimerKind::Retransmit, now + cfg_.syn_sent_bad_ack_retry);
             return;
         }
         ack_ok = seq_lt(tcb_.snd_una, seg.ack) && seq_le(seg.ack, tcb_.snd_nxt);

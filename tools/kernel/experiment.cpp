@@ -144,6 +144,7 @@ const char* to_string(CloseMode mode) {
     case CloseMode::ServerFirst: return "server-first";
     case CloseMode::None: return "none";
     case CloseMode::ClientAbort: return "client-abort";
+    case CloseMode::ClientOnly: return "client-only";
   }
   return "?";
 }
@@ -241,7 +242,8 @@ Experiment load_experiment(const std::string& path) {
     else if (close == "server-first") s.close = CloseMode::ServerFirst;
     else if (close == "none") s.close = CloseMode::None;
     else if (close == "client-abort") s.close = CloseMode::ClientAbort;
-    else c.fail(where + ".close", "one of client-first, server-first, none, client-abort");
+    else if (close == "client-only") s.close = CloseMode::ClientOnly;
+    else c.fail(where + ".close", "one of client-first, server-first, none, client-abort, client-only");
     if (e.contains("bind")) {
       const json& b = e.at("bind");
       if (b.is_string()) {

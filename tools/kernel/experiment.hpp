@@ -17,7 +17,7 @@ inline constexpr std::int64_t kConnectTimeoutMs = 3000;
 inline constexpr std::int64_t kReplyTimeoutMs = 3000;
 
 enum class Op { Connect, BindOnly, ListenRestart };
-enum class CloseMode { ClientFirst, ServerFirst, None, ClientAbort };
+enum class CloseMode { ClientFirst, ServerFirst, None, ClientAbort, ClientOnly };
 
 struct BindSpec {
   enum class Kind { None, Port0, Port0NoPort, Port } kind = Kind::None;

@@ -365,7 +365,8 @@ void Runner::on_client_event(ClientConn& c, short revents) {
         return;
       }
       switch (c.mode) {
-        case CloseMode::ClientFirst: finish_client(c, false); return;
+        case CloseMode::ClientFirst:
+        case CloseMode::ClientOnly: finish_client(c, false); return;
         case CloseMode::ClientAbort: finish_client(c, true); return;
         case CloseMode::ServerFirst:
           c.phase = ClientPhase::AwaitEof;
@@ -437,7 +438,10 @@ void Runner::on_server_event(ServerConn& s, short) {
             s.close_at_ns = now_ns() + s.delay_ms * kMs;
           }
           return;
-        case CloseMode::None: s.phase = ServerPhase::Holding; return;
+        case CloseMode::None:
+        case CloseMode::ClientOnly:  // never closes: held (and no longer read) until close_all()
+          s.phase = ServerPhase::Holding;
+          return;
       }
       return;
     }
