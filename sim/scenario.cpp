@@ -119,14 +119,34 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
     for (std::size_t i = 0; i < hosts->size(); ++i) {
         const std::string p = fmt::format("/hosts/{}", i);
         const json& h = (*hosts)[i];
-        r.only_keys(h, p, {"name", "address", "profile", "sysctls", "tcp", "isn", "ts_offset"});
+        r.only_keys(h, p, {"name", "address", "addresses", "profile", "sysctls", "tcp", "isn", "ts_offset"});
         HostSpec hs;
         hs.name = r.str(h, p, "name", true);
         if (hs.name.empty()) r.fail(p + "/name", "a host name cannot be empty");
         if (sc.host_index(hs.name) >= 0) r.fail(p + "/name", fmt::format("duplicate host name \"{}\"", hs.name));
-        const std::string addr = r.str(h, p, "address", true);
-        if (!parse_ipv4(addr, hs.ip)) r.fail(p + "/address", fmt::format("\"{}\" is not an IPv4 address", addr));
-        if (!ips.insert(hs.ip).second) r.fail(p + "/address", fmt::format("address {} is used by two hosts", addr));
+        // "address": one, or "addresses": several (the first is the primary, used for connect()).
+        std::vector<std::pair<std::string, std::string>> addrs;  // (text, pointer)
+        if (h.contains("address") == h.contains("addresses"))
+            r.fail(p, "give either \"address\" or \"addresses\"");
+        if (h.contains("address")) {
+            addrs.emplace_back(r.str(h, p, "address", true), p + "/address");
+        } else {
+            const json& a = h.at("addresses");
+            if (!a.is_array() || a.empty()) r.fail(p + "/addresses", "expected a non-empty array of IPv4 addresses");
+            for (std::size_t k = 0; k < a.size(); ++k) {
+                const std::string ap = fmt::format("{}/addresses/{}", p, k);
+                if (!a[k].is_string()) r.fail(ap, "expected an IPv4 address");
+                addrs.emplace_back(a[k].get<std::string>(), ap);
+            }
+        }
+        for (std::size_t k = 0; k < addrs.size(); ++k) {
+            std::uint32_t ip = 0;
+            if (!parse_ipv4(addrs[k].first, ip)) r.fail(addrs[k].second, fmt::format("\"{}\" is not an IPv4 address", addrs[k].first));
+            if ((ip >> 24) == 127) r.fail(addrs[k].second, "127.0.0.0/8 is every host's loopback; give another address");
+            if (!ips.insert(ip).second) r.fail(addrs[k].second, fmt::format("address {} is used twice", addrs[k].first));
+            if (k == 0) hs.ip = ip;
+            else hs.extra_ips.push_back(ip);
+        }
         // Layers: the profile's defaults, the scenario's "tcp", the host's "tcp", the host's sysctls.
         hs.profile = r.str(h, p, "profile", false, default_profile);
         host::Profile prof;

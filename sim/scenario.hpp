@@ -25,7 +25,8 @@ public:
 
 struct HostSpec {
     std::string name;
-    std::uint32_t ip = 0;
+    std::uint32_t ip = 0;                 // the primary address
+    std::vector<std::uint32_t> extra_ips; // further addresses
     std::string profile;         // empty: the core's RFC 9293 defaults
     host::StackConfig stack;     // from the profile and the host's sysctls
     tcp::TcpConfig tcp;

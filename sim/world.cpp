@@ -46,6 +46,10 @@ World::World(const Scenario& sc, bool record)
     for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
         hosts_.emplace_back(sc.hosts[i].name, sc.hosts[i].ip, sc.hosts[i].tcp, sc.hosts[i].stack,
                             Rng::substream(sc.seed, "host:" + sc.hosts[i].name).next_u64());
+        for (std::uint32_t extra : sc.hosts[i].extra_ips) {
+            hosts_.back().add_address(extra);
+            host_of_ip_[extra] = static_cast<int>(i);
+        }
         tw_timer_.push_back(engine_.create_timer());
         tw_armed_.push_back(SimTime::never());
         host_of_ip_[sc.hosts[i].ip] = static_cast<int>(i);

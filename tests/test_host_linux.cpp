@@ -153,3 +153,25 @@ TEST_CASE("linux-4.9 host: T16: tw_recycle drops SYNs from a peer address whose 
     CHECK(none == 0);
     CHECK(without < SimTime::zero() + 3_s);
 }
+
+TEST_CASE("host: a host with several addresses answers on each; each destination address has its own ports", "[host][linux]") {
+    const Scenario sc = parse_scenario(R"({"seed": 1, "duration": "2s", "profile": "linux",
+        "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.ip_local_port_range": "40000 40001"}},
+                  {"name": "b", "addresses": ["10.0.0.2", "10.0.0.3"]}],
+        "actions": [{"at": "0s", "host": "b", "call": "listen", "sock": "L", "port": 80}]})",
+                                       "t.json");
+    World w(sc, false);
+    w.run();
+    // Two ports toward each server address: four connections from a two-port range (T8's sharing).
+    int ok = 0;
+    for (std::uint32_t dst : {0x0A000002u, 0x0A000003u})
+        for (int i = 0; i < 3; ++i) {
+            const auto s = w.sock_create(0, "c", host::SocketOptions{});
+            if (w.sock_connect(0, s, tcp::SockAddr{dst, 80}) == Errno::Ok) ++ok;
+        }
+    CHECK(ok == 4);
+    CHECK_THROWS_AS(parse_scenario(R"({"hosts": [{"name": "a", "addresses": ["10.0.0.1", "10.0.0.1"]}]})", "t.json"),
+                    ScenarioError);
+    CHECK_THROWS_AS(parse_scenario(R"({"hosts": [{"name": "a", "address": "10.0.0.1", "addresses": ["10.0.0.2"]}]})", "t.json"),
+                    ScenarioError);
+}
