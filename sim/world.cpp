@@ -87,6 +87,12 @@ void World::dispatch(const Event& ev) {
 }
 
 void World::settle() {
+    // Notices for the application, in order; its calls may raise more, which are heard in turn.
+    for (std::size_t i = 0; i < pending_app_notices_.size(); ++i) {
+        const AppNotice an = pending_app_notices_[i];
+        app_->on_notice(*this, an.host, an.sock, an.notice, an.err);
+    }
+    pending_app_notices_.clear();
     // Sockets that entered TIME-WAIT during the event: a Linux host keeps a mini-socket instead.
     for (std::size_t i = 0; i < pending_time_wait_.size(); ++i) {
         const auto [h, sock] = pending_time_wait_[i];
@@ -221,7 +227,8 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
                                   : fmt::format("{} ({})", tcp::to_string(n), to_string(err));
     }
     host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
-    if (app_) app_->on_notice(*this, h, sock, n, err);
+    // The application hears of it once the endpoint's call has returned (never re-entrantly).
+    if (app_) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
     switch (n) {
         case tcp::Notice::TimeWait: return;
         case tcp::Notice::Readable:

@@ -111,6 +111,13 @@ private:
     std::array<host::SocketId, 2> focus_{host::kNoSocket, host::kNoSocket};
     App* app_ = nullptr;
     std::vector<std::pair<int, host::SocketId>> pending_time_wait_;
+    struct AppNotice {
+        int host;
+        host::SocketId sock;
+        tcp::Notice notice;
+        Errno err;
+    };
+    std::vector<AppNotice> pending_app_notices_;
     std::vector<TimerId> tw_timer_;
     std::vector<SimTime> tw_armed_;
     WorldStats stats_;
