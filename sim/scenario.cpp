@@ -21,6 +21,7 @@ using nlohmann::json;
 std::string_view to_string(Call c) {
     switch (c) {
         case Call::Listen: return "listen";
+        case Call::Accept: return "accept";
         case Call::Connect: return "connect";
         case Call::Send: return "send";
         case Call::Receive: return "receive";
@@ -250,6 +251,7 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
             const std::string call = r.str(a, p, "call", true);
             static const std::pair<const char*, Call> calls[] = {
                 {"listen", Call::Listen},   {"connect", Call::Connect},   {"send", Call::Send},
+                {"accept", Call::Accept},
                 {"receive", Call::Receive}, {"close", Call::Close},       {"shutdown", Call::Shutdown},
                 {"abort", Call::Abort},     {"setsockopt", Call::SetLinger}};
             bool known = false;
@@ -259,10 +261,11 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
                     known = true;
                 }
             if (!known)
-                r.fail(p + "/call", fmt::format("unknown call \"{}\" (expected listen, connect, send, receive, close, "
-                                                "shutdown, abort or setsockopt)", call));
+                r.fail(p + "/call", fmt::format("unknown call \"{}\" (expected listen, accept, connect, send, receive, "
+                                                "close, shutdown, abort or setsockopt)", call));
             switch (as.call) {
-                case Call::Listen: r.only_keys(a, p, {"at", "host", "call", "sock", "port", "linger", "auto_read", "comment"}); break;
+                case Call::Listen: r.only_keys(a, p, {"at", "host", "call", "sock", "port", "backlog", "accept", "linger", "auto_read", "comment"}); break;
+                case Call::Accept: r.only_keys(a, p, {"at", "host", "call", "sock", "comment"}); break;
                 case Call::Connect: r.only_keys(a, p, {"at", "host", "call", "sock", "to", "port", "linger", "auto_read", "comment"}); break;
                 case Call::Send:
                 case Call::Receive: r.only_keys(a, p, {"at", "host", "call", "sock", "bytes", "comment"}); break;
@@ -290,6 +293,10 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
             if (as.call == Call::Listen) {
                 as.port = static_cast<std::uint16_t>(r.uint(a, p, "port", true, 0, 65535));
                 if (as.port == 0) r.fail(p + "/port", "listen needs a port between 1 and 65535");
+                as.backlog = static_cast<std::uint32_t>(std::min<std::uint64_t>(r.uint(a, p, "backlog", false, 4096, UINT32_MAX), 4096));
+                const std::string mode = r.str(a, p, "accept", false, "auto");
+                if (mode != "auto" && mode != "manual") r.fail(p + "/accept", "expected \"auto\" or \"manual\"");
+                as.manual_accept = mode == "manual";
             }
             if (as.call == Call::Connect) {
                 const auto [h, port] = split_host_port(r, r.str(a, p, "to", true), p + "/to");

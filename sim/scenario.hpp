@@ -48,7 +48,7 @@ struct DropSpec {
     Duration delay = Duration::ns(0);  // hold the segment back instead of dropping it
 };
 
-enum class Call : std::uint8_t { Listen, Connect, Send, Receive, Close, Shutdown, Abort, SetLinger };
+enum class Call : std::uint8_t { Listen, Connect, Accept, Send, Receive, Close, Shutdown, Abort, SetLinger };
 
 struct ActionSpec {
     SimTime at;
@@ -61,6 +61,8 @@ struct ActionSpec {
     std::uint32_t bytes = 0;       // send / receive
     host::SocketOptions options;   // listen / connect
     bool linger_zero = false;      // setsockopt SO_LINGER {1,0}
+    std::uint32_t backlog = 4096;  // listen: the accept queue's limit (Linux caps it at somaxconn, 4096)
+    bool manual_accept = false;    // listen: connections wait in the accept queue for "accept"
     std::string pointer;           // JSON pointer of the action, for messages
 };
 

@@ -240,6 +240,10 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
             return;
         case tcp::Notice::Closed: reap(h, sock); return;
         case tcp::Notice::Connected:
+            // A listener in automatic mode accepts every connection as soon as it is established.
+            if (s.listener != kNoSocket && !hosts_[static_cast<std::size_t>(h)].at(s.listener).manual_accept)
+                s.accepted = true;
+            return;
         case tcp::Notice::PeerClosed:
         case tcp::Notice::Refused:
         case tcp::Notice::Reset:
@@ -308,6 +312,24 @@ void World::deliver(int h, const tcp::Segment& seg) {
         hh.recycle_drops_syn(engine_.now(), seg)) {
         hh.count_recycle_drop();  // tw_recycle: PAWSPassiveRejected, silently
         return;
+    }
+    // A full accept queue (Linux tcp_conn_request() and tcp_check_req(): LISTENOVERFLOWS): the
+    // SYN is dropped, and so is the ACK that would complete a handshake (the SYN,ACK is then
+    // retransmitted). The client sees a slow connect, not an error.
+    if (sid != kNoSocket && !seg.rst()) {
+        const host::Socket& s = hh.at(sid);
+        const SocketId l = s.is_listener ? sid : s.listener;
+        const bool handshake_ack = !s.is_listener && s.ep.state() == tcp::State::SynReceived && seg.ack_set() && !seg.syn();
+        const bool new_syn = s.is_listener && seg.syn() && !seg.ack_set();
+        if (l != kNoSocket && (new_syn || handshake_ack) && hh.accept_queue_full(l)) {
+            ++stats_.listen_overflows;
+            if (recording_) {
+                auto& r = records_[record(RecordKind::Drop, h, sid)];
+                r.seg = seg;
+                r.text = "accept queue full";
+            }
+            return;
+        }
     }
     if (sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
         // A SYN for a listener: a child takes it (BSD sonewconn(), Linux request sockets).
@@ -424,6 +446,8 @@ void World::do_action(const ActionSpec& a) {
         const SocketId sid = sock_create(h, a.sock, a.options);
         if (a.call == Call::Listen) {
             const std::size_t rec = call_record(sid, fmt::format("listen(:{})", a.port));
+            hh.at(sid).backlog = a.backlog;
+            hh.at(sid).manual_accept = a.manual_accept;
             const Errno e = sock_listen(h, sid, a.port);
             set_result(rec, fmt::format(" = {}", e == Errno::Ok ? "0" : std::string(to_string(e))));
             if (e != Errno::Ok) sock_close(h, sid);
@@ -490,6 +514,12 @@ void World::do_action(const ActionSpec& a) {
             const std::size_t rec = call_record(sid, "abort()");
             const Errno e = s.ep.abort(now, io);
             set_result(rec, e == Errno::Ok ? " = 0" : fmt::format(" = {}", to_string(e)));
+            return;
+        }
+        case Call::Accept: {
+            const SocketId child = hh.accept(sid);
+            call_record(sid, child == kNoSocket ? std::string("accept() = EAGAIN")
+                                                : fmt::format("accept() = {}", hh.at(child).name));
             return;
         }
         case Call::SetLinger:

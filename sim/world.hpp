@@ -26,6 +26,7 @@ struct WorldStats {
     std::uint64_t segments_dropped = 0;  // targeted drops
     std::uint64_t segments_lost = 0;     // random loss
     std::uint64_t transitions = 0;
+    std::uint64_t listen_overflows = 0;  // SYNs and handshake ACKs dropped on a full accept queue
     std::map<std::string, std::uint64_t> failures;  // failed calls by errno name
 };
 

@@ -175,3 +175,30 @@ TEST_CASE("host: a host with several addresses answers on each; each destination
     CHECK_THROWS_AS(parse_scenario(R"({"hosts": [{"name": "a", "address": "10.0.0.1", "addresses": ["10.0.0.2"]}]})", "t.json"),
                     ScenarioError);
 }
+
+TEST_CASE("linux host: a full accept queue drops SYNs; accept() makes room (sk_acceptq_is_full)", "[host][linux]") {
+    // include/net/sock.h sk_acceptq_is_full(): sk_ack_backlog > sk_max_ack_backlog, so with
+    // backlog 1 two connections wait in the queue and the third SYN is dropped (LISTENOVERFLOWS);
+    // the client retransmits its SYN after 1 s.
+    auto run = [](bool accept_at_500ms) {
+        std::string acts = R"({"at": "0s", "host": "b", "call": "listen", "sock": "L", "port": 80, "backlog": 1, "accept": "manual"},
+            {"at": "10ms", "host": "a", "call": "connect", "sock": "c1", "to": "b:80"},
+            {"at": "20ms", "host": "a", "call": "connect", "sock": "c2", "to": "b:80"},
+            {"at": "30ms", "host": "a", "call": "connect", "sock": "c3", "to": "b:80"})";
+        if (accept_at_500ms) acts += R"(, {"at": "500ms", "host": "b", "call": "accept", "sock": "L"})";
+        const Scenario sc = linux_pair("5s", "", acts);
+        World w(sc, true);
+        w.run();
+        SimTime c3 = SimTime::never();
+        for (const TraceRecord& r : w.records())
+            if (r.kind == RecordKind::Notice && r.host == 0 && r.socket == "c3" && r.text == "connected") c3 = r.time;
+        return std::make_pair(c3, w.stats().listen_overflows);
+    };
+    const auto [with_accept, overflows] = run(true);
+    CHECK(overflows == 1);
+    CHECK(with_accept > SimTime::zero() + 1_s);
+    CHECK(with_accept < SimTime::zero() + 1100_ms);
+    const auto [never, more] = run(false);
+    CHECK(never.is_never());  // its SYNs keep meeting a full queue (linear retries at 1, 2, 3, 4 s)
+    CHECK(more >= 4);
+}

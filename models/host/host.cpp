@@ -26,6 +26,26 @@ SocketId Host::spawn_child(SocketId listener) {
     return id;
 }
 
+std::uint32_t Host::accept_queue_length(SocketId listener) const {
+    std::uint32_t n = 0;
+    for (const Socket& s : sockets_) {
+        if (s.listener != listener || s.accepted || !s.alive) continue;
+        if (tcp::is_synchronized(s.ep.state())) ++n;
+    }
+    return n;
+}
+
+SocketId Host::accept(SocketId listener) {
+    for (std::size_t i = 0; i < sockets_.size(); ++i) {
+        Socket& s = sockets_[i];
+        if (s.listener != listener || s.accepted) continue;
+        if (!s.alive || !tcp::is_synchronized(s.ep.state())) continue;
+        s.accepted = true;
+        return static_cast<SocketId>(i);
+    }
+    return kNoSocket;
+}
+
 std::optional<SocketId> Host::find_by_name(const std::string& name) const {
     // The latest socket with that name (names are unique per host in a scenario).
     for (std::size_t i = sockets_.size(); i-- > 0;)

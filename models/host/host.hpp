@@ -65,6 +65,9 @@ struct Socket {
     SocketId listener = kNoSocket;  // the listener that spawned this child
     bool is_listener = false;
     std::uint32_t children_spawned = 0;
+    std::uint32_t backlog = 4096;  // listener: listen()'s backlog (sk_max_ack_backlog)
+    bool manual_accept = false;    // listener: connections wait for accept()
+    bool accepted = false;         // child: handed to the application by accept()
     bool alive = true;  // false once the TCB is gone and the socket has been reaped
     std::array<TimerId, tcp::kTimerKinds> timers{};
 };
@@ -157,6 +160,14 @@ public:
     };
     TimeWaitResult time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg);
     // The listener on a local port, or kNoSocket.
+    // Established children of a listener not yet accept()ed (sk_ack_backlog).
+    [[nodiscard]] std::uint32_t accept_queue_length(SocketId listener) const;
+    // Linux sk_acceptq_is_full(): sk_ack_backlog > sk_max_ack_backlog (so backlog + 1 fit).
+    [[nodiscard]] bool accept_queue_full(SocketId listener) const {
+        return accept_queue_length(listener) > sockets_[listener].backlog;
+    }
+    // accept(): the oldest queued child, marked accepted; kNoSocket when none is ready.
+    SocketId accept(SocketId listener);
     [[nodiscard]] SocketId listener(std::uint16_t port) const {
         auto it = listeners_.find(port);
         return it == listeners_.end() ? kNoSocket : it->second;
