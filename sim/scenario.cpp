@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <initializer_list>
 #include <set>
@@ -264,9 +265,9 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
                 r.fail(p + "/call", fmt::format("unknown call \"{}\" (expected listen, accept, connect, send, receive, "
                                                 "close, shutdown, abort or setsockopt)", call));
             switch (as.call) {
-                case Call::Listen: r.only_keys(a, p, {"at", "host", "call", "sock", "port", "backlog", "accept", "linger", "auto_read", "comment"}); break;
+                case Call::Listen: r.only_keys(a, p, {"at", "host", "call", "sock", "port", "backlog", "accept", "linger", "auto_read", "reuseaddr", "reuseport", "comment"}); break;
                 case Call::Accept: r.only_keys(a, p, {"at", "host", "call", "sock", "comment"}); break;
-                case Call::Connect: r.only_keys(a, p, {"at", "host", "call", "sock", "to", "port", "linger", "auto_read", "comment"}); break;
+                case Call::Connect: r.only_keys(a, p, {"at", "host", "call", "sock", "to", "port", "linger", "auto_read", "reuseaddr", "reuseport", "port_range", "comment"}); break;
                 case Call::Send:
                 case Call::Receive: r.only_keys(a, p, {"at", "host", "call", "sock", "bytes", "comment"}); break;
                 case Call::Close:
@@ -282,6 +283,17 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
             as.sock = r.str(a, p, "sock", true);
             if (as.sock.empty()) r.fail(p + "/sock", "a socket name cannot be empty");
             as.options.auto_read = r.boolean(a, p, "auto_read", true);
+            as.options.reuseaddr = r.boolean(a, p, "reuseaddr", false);
+            as.options.reuseport = r.boolean(a, p, "reuseport", false);
+            if (a.contains("port_range")) {
+                const std::string v = r.str(a, p, "port_range", true);
+                unsigned lo = 0, hi = 0;
+                char tail = 0;
+                if (std::sscanf(v.c_str(), "%u %u%c", &lo, &hi, &tail) != 2 || hi > 65535 || lo > 65535)
+                    r.fail(p + "/port_range", fmt::format("\"{}\" is not \"LOW HIGH\" (0 keeps the host's bound)", v));
+                as.options.port_range_lo = static_cast<std::uint16_t>(lo);
+                as.options.port_range_hi = static_cast<std::uint16_t>(hi);
+            }
             if (a.contains("linger")) {
                 const json& l = a["linger"];
                 if (!l.is_number_integer() || l.get<std::int64_t>() != 0)

@@ -144,3 +144,27 @@ TEST_CASE("ports [freebsd]: algorithm 1 shares ports across destinations and exh
     CHECK(connect_one(t, u, 100, kA, 80, port) == Errno::AddrNotAvail);
     for (OwnerId i = 0; i < 16; ++i) REQUIRE(connect_one(t, u, 200 + i, kB, 80, port) == Errno::Ok);
 }
+
+TEST_CASE("ports [linux]: IP_LOCAL_PORT_RANGE narrows the walk to the socket's range, both parities (6.8+)", "[ports][linux]") {
+    PortTable t(PortPolicy{}, 11);
+    Tuples u;
+    std::set<std::uint16_t> got;
+    for (OwnerId i = 0; i < 10; ++i) {
+        std::uint16_t port = 0;
+        bool reuse = false;
+        REQUIRE(t.connect_port(SimTime::zero(), PortOwner{i, kSrc}, kA, 80, u.checker(kA, 80), port, reuse, {40000, 40009}) ==
+                Errno::Ok);
+        u.dest(kA, 80)[port] = true;
+        got.insert(port);
+    }
+    CHECK(*got.begin() == 40000);
+    CHECK(*got.rbegin() == 40009);  // all ten, odd and even: step 1 once the socket sets a range
+    std::uint16_t port = 0;
+    bool reuse = false;
+    CHECK(t.connect_port(SimTime::zero(), PortOwner{50, kSrc}, kA, 80, u.checker(kA, 80), port, reuse, {40000, 40009}) ==
+          Errno::AddrNotAvail);
+    // A bound outside the netns range is ignored (inet_sk_get_local_port_range()).
+    CHECK(t.connect_port(SimTime::zero(), PortOwner{51, kSrc}, kA, 80, u.checker(kA, 80), port, reuse, {1000, 2000}) ==
+          Errno::Ok);
+    CHECK(port >= 32768);
+}

@@ -155,7 +155,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     const Errno e = ports_.connect_port(
         now, o, remote.ip, remote.port,
         [&](std::uint16_t p) { return check_tuple(now, FourTuple{saddr, remote.ip, p, remote.port}, false); }, port,
-        reuse);
+        reuse, {s.opt.port_range_lo, s.opt.port_range_hi});
     if (e != Errno::Ok) return e;
     const FourTuple t{saddr, remote.ip, port, remote.port};
     if (reuse) {

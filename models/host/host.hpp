@@ -29,6 +29,8 @@ struct SocketOptions {
     bool reuseaddr = false;    // SO_REUSEADDR
     bool reuseport = false;    // SO_REUSEPORT
     bool bind_no_port = false; // IP_BIND_ADDRESS_NO_PORT
+    std::uint16_t port_range_lo = 0;  // IP_LOCAL_PORT_RANGE (0: the netns value)
+    std::uint16_t port_range_hi = 0;
 };
 
 // How a host's stack behaves beyond the TCP endpoint (from its profile and sysctls).

@@ -75,9 +75,12 @@ public:
     Errno bind_any(const PortOwner& o, std::uint16_t& port);
     // connect() autobind: the first port whose 4-tuple check passes, per the algorithm; the
     // chosen port is owned by `o` (a connect-owned bucket). EADDRNOTAVAIL when none.
+    // `socket_range` (IP_LOCAL_PORT_RANGE, Linux 6.3+): each non-zero bound that lies inside the
+    // netns range narrows it, and then the walk steps by 1 instead of 2 (6.8+, 207184853dbd).
     template <class Check>
     Errno connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport, Check&& check,
-                       std::uint16_t& port, bool& reuse_time_wait);
+                       std::uint16_t& port, bool& reuse_time_wait,
+                       std::pair<std::uint16_t, std::uint16_t> socket_range = {0, 0});
 
     void add_owner(std::uint16_t port, const PortOwner& o, bool by_connect);
     void remove_owner(std::uint16_t port, OwnerId id);
@@ -110,8 +113,19 @@ private:
 
 template <class Check>
 Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport,
-                              Check&& check, std::uint16_t& port, bool& reuse_time_wait) {
-    const std::uint32_t lo = policy_.lo, high = static_cast<std::uint32_t>(policy_.hi) + 1;
+                              Check&& check, std::uint16_t& port, bool& reuse_time_wait,
+                              std::pair<std::uint16_t, std::uint16_t> socket_range) {
+    std::uint32_t lo = policy_.lo, high = static_cast<std::uint32_t>(policy_.hi) + 1;
+    // inet_sk_get_local_port_range(): a per-socket bound counts only inside the netns range.
+    bool per_socket = false;
+    if (socket_range.first != 0 && socket_range.first >= lo && socket_range.first < high) {
+        lo = socket_range.first;
+        per_socket = true;
+    }
+    if (socket_range.second != 0 && socket_range.second >= lo && socket_range.second < high) {
+        high = static_cast<std::uint32_t>(socket_range.second) + 1;
+        per_socket = true;
+    }
     if (high <= lo) return Errno::AddrNotAvail;
     // Try one candidate; true when it can be used.
     auto try_port = [&](std::uint32_t p) {
@@ -138,9 +152,9 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
     }
 
     // Linux __inet_hash_connect(): step 2 over the range's parity, then the other parity.
-    const std::uint32_t step = 2;
+    const std::uint32_t step = per_socket ? 1 : 2;
     std::uint32_t remaining = high - lo;
-    if (remaining > 1) remaining &= ~1u;
+    if (step == 2 && remaining > 1) remaining &= ~1u;
     const std::uint64_t po = port_hash(now, o.addr, daddr, dport);
     std::uint32_t idx = 0;
     std::uint32_t offset = 0;
@@ -150,7 +164,7 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
     } else {
         offset = static_cast<std::uint32_t>((hint_ + (po >> 32)) % remaining);
     }
-    offset &= ~1u;
+    if (step == 2) offset &= ~1u;
     for (int pass = 0; pass < 2; ++pass) {
         std::uint32_t p = lo + offset;
         for (std::uint32_t i = 0; i < remaining; i += step, p += step) {
@@ -167,6 +181,7 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
                 return Errno::Ok;
             }
         }
+        if (step == 1) break;  // one pass covers every port
         ++offset;  // the other parity
         if (!(offset & 1) || remaining <= 1) break;
     }

@@ -7,7 +7,7 @@
 //
 // How the client's own kernel is kept out of the conversation (README.md beside this file):
 // the crafted client address 10.77.0.3 is assigned to NO interface. Segments are sent and received
-// with one AF_PACKET (SOCK_DGRAM, ETH_P_IP) socket bound to the client's veth end tk-c, so the
+// with one AF_PACKET (SOCK_DGRAM, ETH_P_ALL) socket bound to the client's veth end tk-c, so the
 // client namespace's IP stack never sees our outgoing segments. The server namespace reaches
 // 10.77.0.3 through a permanent ARP entry (SIOCSARP) that points at tk-c's MAC address. The
 // client kernel receives the server's replies for a destination it does not own, and with
@@ -259,6 +259,11 @@ class SynExperiment {
 
   void setup();
   ordered_json run_case(const CaseSpec& spec, std::uint16_t port);
+  // Reads (and classifies) frames for ms milliseconds: the last frames of the run are counted too.
+  void drain(int ms) {
+    const std::int64_t end = now_ns() + std::int64_t{ms} * 1'000'000;
+    for (int i = 0; i < 100000 && now_ns() < end; ++i) receive_one(std::max<int>(1, static_cast<int>((end - now_ns()) / 1'000'000)));
+  }
   ordered_json kernel_interference() const;
   std::string client_mac() const { return mac_text(client_mac_); }
   std::string server_mac() const { return mac_text(server_mac_); }
@@ -285,6 +290,7 @@ class SynExperiment {
   std::set<std::uint16_t> our_ids_;
   // Outgoing IPv4 frames on tk-c that we did not send: the client kernel talking.
   int foreign_out_ = 0, foreign_out_rst_ = 0, foreign_out_icmp_ = 0;
+  int foreign_out_non_ipv4_ = 0;  // informational (IPv6 router solicitations and the like)
   std::vector<std::string> foreign_notes_;
 };
 
@@ -298,14 +304,16 @@ void SynExperiment::setup() {
     InNetns in(lab_.client_fd(), lab_.home_fd());
     ifindex_ = static_cast<int>(if_nametoindex("tk-c"));
     if (ifindex_ == 0) throw Error(sys_error("if_nametoindex(tk-c)"));
-    pkt_fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_IP));
+    // ETH_P_ALL, not ETH_P_IP: only ETH_P_ALL taps see the frames the interface transmits
+    // (dev_queue_xmit_nit), and those are how the client kernel's own packets are noticed.
+    pkt_fd_ = socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ALL));
     if (pkt_fd_ < 0) {
       if (errno == EPERM || errno == EAFNOSUPPORT) throw Skip(sys_error("socket(AF_PACKET)"));
       throw Error(sys_error("socket(AF_PACKET)"));
     }
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
-    sll.sll_protocol = htons(ETH_P_IP);
+    sll.sll_protocol = htons(ETH_P_ALL);
     sll.sll_ifindex = ifindex_;
     if (bind(pkt_fd_, reinterpret_cast<sockaddr*>(&sll), sizeof sll) != 0) throw Error(sys_error("bind(AF_PACKET)"));
   }
@@ -401,6 +409,11 @@ std::optional<Received> SynExperiment::receive_one(int timeout_ms) {
   Received r;
   r.t_ns = now_ns();
   r.pkttype = from.sll_pkttype;
+  if (from.sll_protocol != htons(ETH_P_IP)) {
+    // IPv6 neighbour discovery, ARP, ...: counted when the client kernel sends it, not inspected.
+    if (r.pkttype == PACKET_OUTGOING) ++foreign_out_non_ipv4_;
+    return r;
+  }
   if (got < 20 || (buf[0] >> 4) != 4) return r;
   const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
   const std::size_t total = std::min<std::size_t>(get16(buf + 2), static_cast<std::size_t>(got));
@@ -633,6 +646,7 @@ ordered_json SynExperiment::kernel_interference() const {
   j["outgoing_ipv4_not_ours"] = foreign_out_;
   j["outgoing_rst"] = foreign_out_rst_;
   j["outgoing_icmp"] = foreign_out_icmp_;
+  j["outgoing_non_ipv4"] = foreign_out_non_ipv4_;
   j["examples"] = foreign_notes_;
   return j;
 }
@@ -733,6 +747,8 @@ int main_impl(int argc, char** argv) {
   ordered_json cases = ordered_json::array();
   std::uint16_t port = kFirstClientPort;
   for (const auto& spec : kCases) cases.push_back(x.run_case(spec, port++));
+
+  x.drain(500);  // anything the client kernel might still send after the last case
 
   utsname u{};
   uname(&u);
