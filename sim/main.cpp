@@ -242,7 +242,7 @@ int main(int argc, char** argv) {
     diagram->add_option("--scenario", scenario_path, "Mark the edges a run of this scenario exercised");
     diagram->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
 
-    std::string profile = "freebsd";
+    std::string profile = "linux";
     std::vector<std::string> defines;
     std::vector<std::string> scripts;
     bool verbose = false;
@@ -288,7 +288,6 @@ int main(int argc, char** argv) {
     try {
         std::string text;
         if (*experiment) {
-            if (profile == "freebsd" && experiment->count("--profile") == 0) profile = "linux";
             const ExperimentSummary sim = run_experiment(exp_path, profile, exp_seed);
             bool ok = true;
             if (compare_path.empty()) {
