@@ -226,7 +226,18 @@ private:
 
 }  // namespace
 
+ExperimentSummary run_experiment_unchecked(const std::string& path, const std::string& profile, std::uint64_t seed);
+
 ExperimentSummary run_experiment(const std::string& path, const std::string& profile, std::uint64_t seed) {
+    try {
+        return run_experiment_unchecked(path, profile, seed);
+    } catch (const json::exception& e) {
+        // A missing or mistyped field: name the file (json's message names the field).
+        throw ScenarioError(fmt::format("{}: {}", path, e.what()));
+    }
+}
+
+ExperimentSummary run_experiment_unchecked(const std::string& path, const std::string& profile, std::uint64_t seed) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
     std::ostringstream ss;
@@ -312,10 +323,24 @@ ExperimentSummary run_experiment(const std::string& path, const std::string& pro
     return app.summary();
 }
 
+namespace {
+ExperimentSummary summary_of(const json& doc, std::string& kernel_version);
+}  // namespace
+
 ExperimentSummary read_kernel_summary(const std::string& path, std::string& kernel_version) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
-    json doc = json::parse(in);
+    json doc;
+    try {
+        doc = json::parse(in);
+        return summary_of(doc, kernel_version);
+    } catch (const json::exception& e) {
+        throw ScenarioError(fmt::format("{}: {}", path, e.what()));
+    }
+}
+
+namespace {
+ExperimentSummary summary_of(const json& doc, std::string& kernel_version) {
     kernel_version = doc.value("kernel", "?");
     const json& s = doc.at("summary");
     ExperimentSummary r;
@@ -328,6 +353,7 @@ ExperimentSummary read_kernel_summary(const std::string& path, std::string& kern
         r.max_client_time_wait = s.at("max_states").at("client").value("TIME_WAIT", 0);
     return r;
 }
+}  // namespace
 
 std::vector<ComparisonRow> compare_summaries(const ExperimentSummary& k, const ExperimentSummary& s, std::int64_t tol) {
     std::vector<ComparisonRow> rows;

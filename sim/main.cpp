@@ -122,6 +122,7 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
                     const std::vector<std::string>& defines, bool json, bool verbose, PktTotals& totals) {
     std::vector<std::string> files;
     for (const std::string& in : inputs) {
+        if (!std::filesystem::exists(in)) throw ScenarioError(fmt::format("{}: no such file or folder", in));
         if (std::filesystem::is_directory(in)) {
             std::vector<std::string> found;
             for (const auto& e : std::filesystem::recursive_directory_iterator(in))
@@ -368,6 +369,10 @@ int main(int argc, char** argv) {
     } catch (const ScenarioError& e) {
         return fail_scenario(e);
     } catch (const OutputError& e) {
+        std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        // Never a crash: anything unexpected is reported and the exit status says so.
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
         return 1;
     }

@@ -768,6 +768,9 @@ ScriptResult run_script(const std::string& path, const RunOptions& opt) {
         r.verdict = Verdict::Skipped;
         r.lineno = s.lineno;
         r.reason = s.reason;
+    } catch (const std::exception& e) {
+        r.verdict = Verdict::Skipped;  // a construct the harness could not handle, never a pass
+        r.reason = std::string("the harness could not run it: ") + e.what();
     } catch (const Failure& f) {
         r.verdict = Verdict::Failed;
         r.lineno = f.lineno;
