@@ -1,6 +1,7 @@
 #include "netns.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -360,14 +361,39 @@ std::vector<TcpEntry> Lab::tcp_table(int ns_fd) {
     std::istringstream fields(line);
     std::string sl, local, remote, st;
     if (!(fields >> sl >> local >> remote >> st)) continue;
-    auto colon = local.find(':');
-    if (colon == std::string::npos) continue;
+    auto colon = local.find(':'), rcolon = remote.find(':');
+    if (colon == std::string::npos || rcolon == std::string::npos) continue;
     TcpEntry e{};
     e.local_port = static_cast<std::uint16_t>(std::stoul(local.substr(colon + 1), nullptr, 16));
+    e.remote_port = static_cast<std::uint16_t>(std::stoul(remote.substr(rcolon + 1), nullptr, 16));
+    // The address is the in-memory 32-bit value printed with %08X (host order of the raw bytes).
+    e.remote.s_addr = static_cast<in_addr_t>(std::stoul(remote.substr(0, rcolon), nullptr, 16));
     e.state = static_cast<int>(std::stoul(st, nullptr, 16));
     entries.push_back(e);
   }
   return entries;
+}
+
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << text;
+    if (!f.flush()) throw Error(fmt::format("{}: cannot write", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(sys_error("rename " + tmp));
+}
+
+int run_main(const char* program, int (*impl)(int, char**), int argc, char** argv) {
+  try {
+    return impl(argc, argv);
+  } catch (const Skip& e) {
+    fmt::print(stderr, "{}: SKIP: {}\n", program, e.what());
+    return 77;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}: error: {}\n", program, e.what());
+    return 1;
+  }
 }
 
 }  // namespace tk

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <netinet/in.h>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -58,8 +59,16 @@ class InNetns {
 // One TCP socket as listed in /proc/net/tcp.
 struct TcpEntry {
   std::uint16_t local_port;
+  std::uint16_t remote_port;
+  in_addr remote;  // as /proc/net/tcp prints it: the raw 32-bit value
   int state;  // include/net/tcp_states.h numbering (1 = ESTABLISHED ... 12 = NEW_SYN_RECV)
 };
+
+// Writes a file through a temporary and rename(2): a reader never sees half of it.
+void write_atomically(const std::string& path, const std::string& text);
+
+// main() of the harness programs: runs impl, maps Skip to exit 77 and errors to exit 1.
+int run_main(const char* program, int (*impl)(int, char**), int argc, char** argv);
 
 // "ESTABLISHED", "TIME_WAIT", ... (include/net/tcp_states.h names without the TCP_ prefix).
 std::string tcp_state_name(int state);

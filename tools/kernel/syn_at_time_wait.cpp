@@ -194,46 +194,6 @@ void add_permanent_neighbour(int ns_fd, int home_fd, const char* ifname, in_addr
   if (rc != 0) throw Error(sys_error("SIOCSARP"));
 }
 
-// One entry of /proc/net/tcp.
-struct TcpRow {
-  in_addr local{}, remote{};
-  std::uint16_t lport = 0, rport = 0;
-  int state = 0;
-};
-
-// The IPv4 TCP table of a namespace (read from inside it).
-std::vector<TcpRow> read_tcp_table(int ns_fd, int home_fd) {
-  std::string text;
-  {
-    InNetns in(ns_fd, home_fd);
-    std::ifstream f("/proc/thread-self/net/tcp");
-    if (!f) throw Error("cannot open /proc/thread-self/net/tcp");
-    std::stringstream ss;
-    ss << f.rdbuf();
-    text = ss.str();
-  }
-  std::vector<TcpRow> rows;
-  std::istringstream lines(text);
-  std::string line;
-  std::getline(lines, line);  // header
-  for (int i = 0; i < 100000 && std::getline(lines, line); ++i) {
-    std::istringstream fields(line);
-    std::string sl, local, remote, st;
-    if (!(fields >> sl >> local >> remote >> st)) continue;
-    auto lc = local.find(':'), rc = remote.find(':');
-    if (lc == std::string::npos || rc == std::string::npos) continue;
-    TcpRow r;
-    // The address is the in-memory 32-bit value printed with %08X (host order of the raw bytes).
-    r.local.s_addr = static_cast<in_addr_t>(std::stoul(local.substr(0, lc), nullptr, 16));
-    r.remote.s_addr = static_cast<in_addr_t>(std::stoul(remote.substr(0, rc), nullptr, 16));
-    r.lport = static_cast<std::uint16_t>(std::stoul(local.substr(lc + 1), nullptr, 16));
-    r.rport = static_cast<std::uint16_t>(std::stoul(remote.substr(rc + 1), nullptr, 16));
-    r.state = static_cast<int>(std::stoul(st, nullptr, 16));
-    rows.push_back(r);
-  }
-  return rows;
-}
-
 struct CaseSpec {
   const char* name;
   const char* seq_relation;   // "higher" | "lower"
@@ -482,14 +442,15 @@ std::optional<Segment> SynExperiment::wait_for(std::uint16_t port, int timeout_m
 }
 
 int SynExperiment::tuple_state(std::uint16_t port) {
-  for (const auto& row : read_tcp_table(lab_.server_fd(), lab_.home_fd()))
-    if (row.lport == kServerPort && row.rport == port && row.remote.s_addr == crafted_.s_addr) return row.state;
+  for (const auto& row : lab_.tcp_table(lab_.server_fd()))
+    if (row.local_port == kServerPort && row.remote_port == port && row.remote.s_addr == crafted_.s_addr)
+      return row.state;
   return 0;
 }
 
 int SynExperiment::time_wait_count() {
   int n = 0;
-  for (const auto& row : read_tcp_table(lab_.server_fd(), lab_.home_fd())) n += row.state == 6 ? 1 : 0;
+  for (const auto& row : lab_.tcp_table(lab_.server_fd())) n += row.state == 6 ? 1 : 0;
   return n;
 }
 
@@ -690,16 +651,6 @@ int check_against(const ordered_json& got, const std::string& stored_path) {
   return diffs.empty() ? 0 : 3;
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw Error(fmt::format("{}: cannot write", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(sys_error("rename " + tmp));
-}
-
 void usage(std::FILE* to) {
   fmt::print(to,
              "usage: tcpsim-kernel-syn [-o RESULT.json] [--check STORED.json]\n"
@@ -803,14 +754,4 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace tk
 
-int main(int argc, char** argv) {
-  try {
-    return tk::main_impl(argc, argv);
-  } catch (const tk::Skip& e) {
-    fmt::print(stderr, "tcpsim-kernel-syn: SKIP: {}\n", e.what());
-    return 77;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "tcpsim-kernel-syn: error: {}\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return tk::run_main("tcpsim-kernel-syn", tk::main_impl, argc, argv); }

@@ -703,16 +703,6 @@ int check_against(const ordered_json& got, const std::string& stored_path) {
   return diffs.empty() ? 0 : 3;
 }
 
-void write_atomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    f << text;
-    if (!f.flush()) throw Error(fmt::format("{}: cannot write", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) throw Error(sys_error("rename " + tmp));
-}
-
 void usage(std::FILE* to) {
   fmt::print(to,
              "usage: tcpsim-kernel EXPERIMENT.json [-o RESULT.json] [--check STORED.json]\n"
@@ -784,14 +774,4 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace tk
 
-int main(int argc, char** argv) {
-  try {
-    return tk::main_impl(argc, argv);
-  } catch (const tk::Skip& e) {
-    fmt::print(stderr, "tcpsim-kernel: SKIP: {}\n", e.what());
-    return 77;
-  } catch (const std::exception& e) {
-    fmt::print(stderr, "tcpsim-kernel: error: {}\n", e.what());
-    return 1;
-  }
-}
+int main(int argc, char** argv) { return tk::run_main("tcpsim-kernel", tk::main_impl, argc, argv); }
