@@ -271,25 +271,23 @@ void Harness::settle() {
 
 void Harness::deliver(const tcp::Segment& seg) {
     const host::Demux d = host_.demux(seg);
+    SocketId sid = d.socket;
+    std::optional<tcp::Seq> reopen_iss;
     if (d.kind == host::Demux::Kind::TimeWait) {
+        // Linux: the mini-socket answers, or hands the SYN to the listener (TW_SYN).
         const host::Host::TimeWaitResult r = host_.time_wait_segment(engine_.now(), *d.tw, seg);
         if (r.reply) outbound_.push_back({engine_.now(), *r.reply});
-        if (r.accept_by != kNoSocket) {
-            const SocketId child = host_.spawn_child(r.accept_by);
-            for (auto& t : host_.at(child).timers) t = engine_.create_timer();
-            host_.bind_connection(child, host::FourTuple{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port});
-            host_.at(child).ep.set_isn_source(&isn_, r.accept_isn);
-            SutIo io(*this, child);
-            ep(child).on_segment(engine_.now(), io, seg);
+        if (r.accept_by == kNoSocket) {
+            settle();
+            return;
         }
-        settle();
-        return;
+        sid = r.accept_by;
+        reopen_iss = r.accept_isn;
     }
-    SocketId sid = d.socket;
     if (sid != kNoSocket && host_.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
-        const SocketId child = host_.spawn_child(sid);
+        const SocketId child = host_.spawn_child(sid, seg);
         for (auto& t : host_.at(child).timers) t = engine_.create_timer();
-        host_.bind_connection(child, host::FourTuple{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port});
+        if (reopen_iss) host_.at(child).ep.set_isn_source(&isn_, reopen_iss);
         sid = child;
     }
     if (sid == kNoSocket) {

@@ -298,17 +298,24 @@ void World::deliver(int h, const tcp::Segment& seg) {
     ++stats_.segments_delivered;
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     const host::Demux d = hh.demux(seg);
+    SocketId sid = d.socket;
+    std::optional<tcp::Seq> reopen_iss;  // a SYN that a Linux TIME-WAIT lets through (TW_SYN)
     if (d.kind == host::Demux::Kind::TimeWait) {
         if (recording_) {
             auto& r = records_[record(RecordKind::Arrive, h, kNoSocket)];
             r.socket = "(time-wait)";
             r.seg = seg;
         }
-        time_wait_input(h, *d.tw, seg);
-        return;
+        // tcp_v4_rcv() do_time_wait: the mini-socket answers, or hands the SYN to the listener
+        // with an ISN that continues the old sequence space.
+        const host::Host::TimeWaitResult r = hh.time_wait_segment(engine_.now(), *d.tw, seg);
+        if (r.reply) transmit(h, "(time-wait)", *r.reply);
+        if (r.accept_by == kNoSocket) return;
+        sid = r.accept_by;
+        reopen_iss = r.accept_isn;
     }
-    SocketId sid = d.socket;
-    if (sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst() &&
+    // tw_recycle's check is skipped for a SYN that passed a TIME-WAIT (tcp_conn_request(): "isn").
+    if (!reopen_iss && sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst() &&
         hh.recycle_drops_syn(engine_.now(), seg)) {
         hh.count_recycle_drop();  // tw_recycle: PAWSPassiveRejected, silently
         return;
@@ -333,9 +340,9 @@ void World::deliver(int h, const tcp::Segment& seg) {
     }
     if (sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
         // A SYN for a listener: a child takes it (BSD sonewconn(), Linux request sockets).
-        const SocketId child = hh.spawn_child(sid);
+        const SocketId child = hh.spawn_child(sid, seg);
         new_socket_timers(h, child);
-        hh.bind_connection(child, host::FourTuple{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port});
+        if (reopen_iss) hh.at(child).ep.set_isn_source(&isn_, reopen_iss);
         sid = child;
     }
     if (recording_) {
@@ -408,21 +415,6 @@ Errno World::sock_close(int h, SocketId id) {
     }
     SocketIo io(*this, h, id);
     return s.ep.close(engine_.now(), io);
-}
-
-void World::time_wait_input(int h, host::TimeWaitSock& tw, const tcp::Segment& seg) {
-    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const host::Host::TimeWaitResult r = hh.time_wait_segment(engine_.now(), tw, seg);
-    if (r.reply) transmit(h, "(time-wait)", *r.reply);
-    if (r.accept_by == kNoSocket) return;
-    // The SYN opens a connection whose ISN continues the old sequence space.
-    const SocketId child = hh.spawn_child(r.accept_by);
-    new_socket_timers(h, child);
-    hh.bind_connection(child, host::FourTuple{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port});
-    hh.at(child).ep.set_isn_source(&isn_, r.accept_isn);
-    if (recording_) focus(h, child);
-    SocketIo io(*this, h, child);
-    hh.at(child).ep.on_segment(engine_.now(), io, seg);
 }
 
 void World::do_action(const ActionSpec& a) {

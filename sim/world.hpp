@@ -81,7 +81,6 @@ private:
     void dispatch(const Event& ev);
     void dispatch_one(const Event& ev);
     void settle();  // after each event: TIME-WAIT conversions and the hosts' expiry timers
-    void time_wait_input(int h, host::TimeWaitSock& tw, const tcp::Segment& seg);
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
     void deliver(int host, const tcp::Segment& seg);

@@ -9,7 +9,7 @@ SocketId Host::create(std::string name, SocketOptions opt) {
     return static_cast<SocketId>(sockets_.size() - 1);
 }
 
-SocketId Host::spawn_child(SocketId listener) {
+SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
     Socket& l = sockets_[listener];
     ++l.children_spawned;
     Socket child{.name = l.name + "." + std::to_string(l.children_spawned), .ep = l.ep, .opt = l.opt,
@@ -23,6 +23,7 @@ SocketId Host::spawn_child(SocketId listener) {
     sockets_.push_back(std::move(child));
     const auto id = static_cast<SocketId>(sockets_.size() - 1);
     if (l.bound_port != 0) ports_.add_owner(l.bound_port, owner_of(id), false);
+    bind_connection(id, FourTuple{syn.dst.ip, syn.src.ip, syn.dst.port, syn.src.port});
     return id;
 }
 

@@ -109,8 +109,9 @@ public:
 
     // A new socket in CLOSED state (not yet in any lookup table).
     SocketId create(std::string name, SocketOptions opt);
-    // A child of `listener`: a copy of the listener's endpoint (in LISTEN) that will take the SYN.
-    SocketId spawn_child(SocketId listener);
+    // A child of `listener` for this SYN: a copy of the listener's endpoint (in LISTEN) that will
+    // take the SYN, registered under the SYN's 4-tuple.
+    SocketId spawn_child(SocketId listener, const tcp::Segment& syn);
 
     Socket& at(SocketId id) { return sockets_[id]; }
     [[nodiscard]] const Socket& at(SocketId id) const { return sockets_[id]; }
