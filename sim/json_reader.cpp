@@ -1,8 +1,19 @@
 #include "json_reader.hpp"
 
+#include <cstdio>
+
 #include <fmt/format.h>
 
 namespace tcpsim {
+
+bool parse_ipv4(const std::string& s, std::uint32_t& out) {
+    unsigned a, b, c, d;
+    char tail;
+    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return false;
+    if (a > 255 || b > 255 || c > 255 || d > 255) return false;
+    out = (a << 24) | (b << 16) | (c << 8) | d;
+    return true;
+}
 
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
     r.only_keys(obj, ptr,

@@ -12,7 +12,9 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <algorithm>
 #include <initializer_list>
+#include <vector>
 #include <string>
 
 namespace tcpsim {
@@ -36,9 +38,34 @@ public:
             if (!ok) {
                 std::string list;
                 for (const char* a : allowed) list += std::string(list.empty() ? "" : ", ") + a;
-                fail(ptr + "/" + key, fmt::format("unknown key \"{}\" (expected one of: {})", key, list));
+                const std::string near = closest(key, allowed);
+                fail(ptr + "/" + key, near.empty() ? fmt::format("unknown key \"{}\" (expected one of: {})", key, list)
+                                                   : fmt::format("unknown key \"{}\": did you mean \"{}\"? (expected one of: {})",
+                                                                 key, near, list));
             }
         }
+    }
+
+    // The allowed word nearest to `word` by edit distance, if it is near enough to be a typo.
+    static std::string closest(const std::string& word, std::initializer_list<const char*> allowed) {
+        std::string best;
+        std::size_t best_d = word.size() / 3 + 2;
+        for (const char* a : allowed) {
+            const std::string cand(a);
+            std::vector<std::size_t> prev(cand.size() + 1), cur(cand.size() + 1);
+            for (std::size_t j = 0; j <= cand.size(); ++j) prev[j] = j;
+            for (std::size_t i = 1; i <= word.size(); ++i) {
+                cur[0] = i;
+                for (std::size_t j = 1; j <= cand.size(); ++j)
+                    cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == cand[j - 1] ? 0 : 1)});
+                prev.swap(cur);
+            }
+            if (prev[cand.size()] < best_d) {
+                best_d = prev[cand.size()];
+                best = cand;
+            }
+        }
+        return best;
     }
 
     const json* field(const json& obj, const char* key) const {
@@ -103,6 +130,14 @@ private:
     std::string file_;
 };
 
+
+bool parse_ipv4(const std::string& s, std::uint32_t& out);
+// "HOST:PORT" with PORT in 1..65535.
+std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr);
+// The forecast sections: servers, clients, proxies, nats, balancers, stop, report_interval.
+void read_forecast(const Reader& r, const json& doc, Scenario& sc);
+// An action with "do" (sysctl, restart_server, nat_add_address, nat_remove_address, stop_host).
+void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario& sc);
 
 // The "tcp" object: endpoint parameters and named behaviours (README "Scenario files").
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg);

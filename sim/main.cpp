@@ -1,6 +1,7 @@
 // tcpsim command line. Exit codes: 0 ok, 1 scenario error, 2 usage error (DESIGN.md §7).
 #include "diagram.hpp"
 #include "experiment.hpp"
+#include "forecast.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
 #include "profiles_data.hpp"
@@ -39,77 +40,6 @@ TraceHeader header_of(const Scenario& sc) {
         }
     }
     return h;
-}
-
-std::string run_summary(const World& w) {
-    const Scenario& sc = w.scenario();
-    std::string out;
-    out += fmt::format("tcpsim run: {} (seed {})\n", sc.file, sc.seed);
-    if (!sc.name.empty()) out += fmt::format("{}\n", sc.name);
-    out += fmt::format("simulated {} s: {} events, peak queue {}, {} segments sent, {} delivered, {} dropped, {} lost\n",
-                       format_seconds(SimTime::zero() + sc.duration), w.engine_counters().events_processed,
-                       w.engine_counters().peak_queue_size, w.stats().segments_sent, w.stats().segments_delivered,
-                       w.stats().segments_dropped, w.stats().segments_lost);
-    std::size_t rows = 0;
-    for (std::uint64_t n : w.rows_hit()) rows += n > 0 ? 1 : 0;
-    out += fmt::format("{} state transitions over {} of the {} edges of the state diagram\n", w.stats().transitions,
-                       rows, tcp::kTransitions.size());
-
-    // Per connection: the path through the states, TIME-WAIT held, errors the application saw.
-    struct Life {
-        std::string path;
-        SimTime tw_start = SimTime::never();
-        Duration tw_held;
-        bool in_tw = false;
-        std::string errors;
-    };
-    std::map<std::pair<int, std::string>, Life> lives;
-    for (const TraceRecord& r : w.records()) {
-        if (r.socket.empty() || r.socket == "-") continue;
-        Life& l = lives[{r.host, r.socket}];
-        if (r.kind == RecordKind::Transition) {
-            if (l.path.empty()) l.path = std::string(tcp::to_string(r.from));
-            l.path += fmt::format(" > {}", tcp::to_string(r.to));
-            if (r.to == tcp::State::TimeWait) {
-                l.tw_start = r.time;
-                l.in_tw = true;
-            } else if (l.in_tw) {
-                l.tw_held += r.time - l.tw_start;
-                l.in_tw = false;
-            }
-        } else if (r.kind == RecordKind::Notice && r.text.find('(') != std::string::npos) {
-            l.errors += (l.errors.empty() ? "" : ", ") + r.text;
-        }
-    }
-    const SimTime end = SimTime::zero() + sc.duration;
-    out += "\nconnections\n";
-    for (auto& [key, l] : lives) {
-        if (l.path.empty()) continue;
-        if (l.in_tw) l.tw_held += end - l.tw_start;
-        out += fmt::format("  {}/{}: {}\n", sc.hosts[static_cast<std::size_t>(key.first)].name, key.second, l.path);
-        if (l.tw_held.count() > 0)
-            out += fmt::format("      held TIME-WAIT for {} s{}\n", format_seconds(SimTime::zero() + l.tw_held),
-                               l.in_tw ? " (still in TIME-WAIT at the end)" : "");
-        if (!l.errors.empty()) out += fmt::format("      application saw: {}\n", l.errors);
-    }
-
-    out += "\nsockets at the end (netstat-style)\n";
-    out += fmt::format("  {:<10} {:<8} {:<22} {:<22} {}\n", "host", "socket", "local", "remote", "state");
-    bool any = false;
-    for (int h = 0; h < w.host_count(); ++h) {
-        const host::Host& hh = w.host(h);
-        for (std::size_t i = 0; i < hh.size(); ++i) {
-            const host::Socket& s = hh.at(static_cast<host::SocketId>(i));
-            if (!s.alive) continue;
-            any = true;
-            const auto& t = s.ep.tcb();
-            const std::string remote = s.ep.state() == tcp::State::Listen ? "*:*" : tcp::format_addr(t.remote);
-            out += fmt::format("  {:<10} {:<8} {:<22} {:<22} {}\n", hh.name(), s.name, tcp::format_addr(t.local),
-                               remote, tcp::to_string(s.ep.state()));
-        }
-    }
-    if (!any) out += "  (none)\n";
-    return out;
 }
 
 // `tcpsim pkt`: runs scripts (files, or folders searched for *.pkt in sorted order), prints
@@ -230,9 +160,12 @@ int main(int argc, char** argv) {
     std::string out_path;
     bool json = false;
 
-    CLI::App* run = app.add_subcommand("run", "Run a scenario and print what happened");
+    std::string json_path, csv_path;
+    CLI::App* run = app.add_subcommand("run", "Run a scenario and forecast port exhaustion: when, where and why");
     run->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     run->add_option("-o,--output", out_path, "Write the report to FILE (atomically) instead of stdout");
+    run->add_option("--json", json_path, "Also write the forecast as JSON to FILE");
+    run->add_option("--csv", csv_path, "Also write a time series (per report interval) as CSV to FILE");
 
     CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
     trace->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
@@ -360,9 +293,11 @@ int main(int argc, char** argv) {
                 w.run();
                 text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
             } else {
-                World w(sc, true);
-                w.run();
-                text = run_summary(w);
+                // Every output is computed before any is written: an error leaves no file behind.
+                const ForecastRun fr = run_forecast(sc);
+                if (!json_path.empty()) write_output(json_path, fr.json);
+                if (!csv_path.empty()) write_output(csv_path, fr.csv);
+                text = fr.text;
             }
         }
         write_output(out_path, text);

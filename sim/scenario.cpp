@@ -55,21 +55,14 @@ std::string line_col(const std::string& text, std::size_t byte) {
     return fmt::format("{}:{}", line, col);
 }
 
-bool parse_ipv4(const std::string& s, std::uint32_t& out) {
-    unsigned a, b, c, d;
-    char tail;
-    if (std::sscanf(s.c_str(), "%u.%u.%u.%u%c", &a, &b, &c, &d, &tail) != 4) return false;
-    if (a > 255 || b > 255 || c > 255 || d > 255) return false;
-    out = (a << 24) | (b << 16) | (c << 8) | d;
-    return true;
-}
-
 void read_link_params(const Reader& r, const json& obj, const std::string& ptr, net::LinkParams& p) {
     p.latency = r.duration(obj, ptr, "latency", false, p.latency);
     p.jitter = r.duration(obj, ptr, "jitter", false, p.jitter);
     const double loss = r.fraction(obj, ptr, "loss", static_cast<double>(p.loss_ppm) / 1e6);
     p.loss_ppm = static_cast<std::uint32_t>(std::llround(loss * 1e6));
 }
+
+}  // namespace
 
 std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr) {
     const auto colon = s.rfind(':');
@@ -81,8 +74,6 @@ std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std
         r.fail(ptr, fmt::format("\"{}\" is not a port between 1 and 65535", port));
     return {s.substr(0, colon), static_cast<std::uint16_t>(std::stoul(port))};
 }
-
-}  // namespace
 
 Scenario parse_scenario(const std::string& text, const std::string& name) {
     Reader r(name);
@@ -100,7 +91,8 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
     Scenario sc;
     sc.file = name;
     r.only_keys(doc, "", {"$schema", "name", "description", "seed", "duration", "profile", "tcp", "hosts", "links",
-                          "default_link", "drops", "actions"});
+                          "default_link", "drops", "actions", "servers", "clients", "proxies", "nats", "balancers",
+                          "stop", "report_interval"});
     sc.name = r.str(doc, "", "name", false, "");
     sc.description = r.str(doc, "", "description", false, "");
     sc.seed = r.uint(doc, "", "seed", false, 1, UINT64_MAX);
@@ -184,6 +176,8 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
             hs.tcp = prof.tcp;
         }
         hs.stack = prof.stack;
+        prof.tcp = hs.tcp;
+        hs.profile_data = prof;
         if (h.contains("isn")) hs.isn = static_cast<std::uint32_t>(r.uint(h, p, "isn", true, 0, UINT32_MAX));
         hs.ts_offset = static_cast<std::uint32_t>(r.uint(h, p, "ts_offset", false, 0, UINT32_MAX));
         sc.hosts.push_back(hs);
@@ -240,6 +234,8 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
         }
     }
 
+    read_forecast(r, doc, sc);
+
     const json* actions = r.field(doc, "actions");
     if (actions) {
         if (!actions->is_array()) r.fail("/actions", "expected an array");
@@ -247,6 +243,10 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
             const std::string p = fmt::format("/actions/{}", i);
             const json& a = (*actions)[i];
             if (!a.is_object()) r.fail(p, "expected an object");
+            if (a.contains("do")) {
+                read_what_if(r, a, p, sc);
+                continue;
+            }
             ActionSpec as;
             as.pointer = p;
             const std::string call = r.str(a, p, "call", true);
@@ -328,6 +328,8 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
     }
     std::stable_sort(sc.actions.begin(), sc.actions.end(),
                      [](const ActionSpec& x, const ActionSpec& y) { return x.at < y.at; });
+    std::stable_sort(sc.forecast.what_if.begin(), sc.forecast.what_if.end(),
+                     [](const WhatIfAction& x, const WhatIfAction& y) { return x.at < y.at; });
 
     // Consistency: every socket used by a call exists by then (created by listen/connect, or
     // accepted from a listener "L" as "L.1", "L.2", ...).

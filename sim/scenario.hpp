@@ -7,6 +7,7 @@
 #include "host/profile.hpp"
 #include "net/link.hpp"
 #include "tcp/config.hpp"
+#include "workload_spec.hpp"
 
 #include <tcpsim/time.hpp>
 
@@ -32,6 +33,7 @@ struct HostSpec {
     tcp::TcpConfig tcp;
     std::optional<std::uint32_t> isn;  // pinned ISN for every connection this host opens
     std::uint32_t ts_offset = 0;       // added to the 1 ms timestamp clock
+    host::Profile profile_data;        // the profile with the host's sysctls applied (run-time sysctls start here)
 };
 
 struct LinkSpec {
@@ -77,6 +79,7 @@ struct Scenario {
     net::LinkParams default_link;
     std::vector<DropSpec> drops;
     std::vector<ActionSpec> actions;  // sorted by time, stable
+    ForecastSpec forecast;            // servers, clients, proxies, NATs, balancers, what-ifs
 
     [[nodiscard]] int host_index(const std::string& name) const;
 };

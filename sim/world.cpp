@@ -19,6 +19,8 @@ public:
     void transitioned(const tcp::Transition& row, std::string_view why) override {
         ++w_.rows_hit_[row.id];
         ++w_.stats_.transitions;
+        w_.count_state(host_, row.from, -1);
+        w_.count_state(host_, row.to, +1);
         if (!w_.recording_) return;
         w_.focus(host_, sock_);
         auto& r = w_.records_[w_.record(RecordKind::Transition, host_, sock_)];
@@ -54,21 +56,43 @@ World::World(const Scenario& sc, bool record)
         tw_armed_.push_back(SimTime::never());
         host_of_ip_[sc.hosts[i].ip] = static_cast<int>(i);
     }
+    state_counts_.assign(hosts_.size(), StateCounts{});
+    state_peaks_.assign(hosts_.size(), StateCounts{});
+    stopped_hosts_.assign(hosts_.size(), false);
+    nat_of_host_.assign(hosts_.size(), -1);
+    for (const HostSpec& hs : sc.hosts) profiles_.push_back(hs.profile_data);
+    const int nh = static_cast<int>(hosts_.size());
+    for (std::size_t i = 0; i < sc.forecast.nats.size(); ++i) {
+        const NatSpec& ns = sc.forecast.nats[i];
+        nats_.push_back(NatBox{ns.name, net::Nat(ns.config, Rng::substream(sc.seed, "nat:" + ns.name).next_u64())});
+        nat_drops_seen_.push_back(0);
+        for (const std::string& in : ns.inside) nat_of_host_[static_cast<std::size_t>(sc.host_index(in))] = static_cast<int>(i);
+        for (std::uint32_t a : ns.config.outer) host_of_ip_[a] = nh + static_cast<int>(i);
+    }
+    for (std::size_t i = 0; i < sc.forecast.balancers.size(); ++i) {
+        const BalancerSpec& bs = sc.forecast.balancers[i];
+        net::BalancerConfig cfg;
+        cfg.vip = tcp::SockAddr{bs.vip, bs.port};
+        for (const TargetSpec& t : bs.backends) cfg.backends.push_back(tcp::SockAddr{t.ip, t.port});
+        cfg.policy = static_cast<net::LbPolicy>(bs.algorithm);
+        cfg.snat = bs.snat;
+        cfg.snat_config = bs.snat_config;
+        cfg.flow_timeout = bs.flow_timeout;
+        lbs_.push_back(LbBox{bs.name, net::Balancer(cfg, Rng::substream(sc.seed, "lb:" + bs.name).next_u64())});
+        const int node = nh + static_cast<int>(nats_.size() + i);
+        host_of_ip_[bs.vip] = node;
+        if (bs.snat)
+            for (std::uint32_t a : bs.snat_config.outer) host_of_ip_[a] = node;
+    }
     for (const LinkSpec& l : sc.links) {
         const int a = sc.host_index(l.a), b = sc.host_index(l.b);
         link_of_[{std::min(a, b), std::max(a, b)}] = links_.size();
         links_.emplace_back(a, b, l.params);
     }
-    // Pairs without an explicit link get the default link.
-    for (int a = 0; a < static_cast<int>(hosts_.size()); ++a)
-        for (int b = a + 1; b < static_cast<int>(hosts_.size()); ++b)
-            if (!link_of_.count({a, b})) {
-                link_of_[{a, b}] = links_.size();
-                links_.emplace_back(a, b, sc.default_link);
-            }
+    // Pairs without an explicit link get the default link when first used (link_between).
     for (const DropSpec& d : sc.drops) {
         const int from = sc.host_index(d.from), to = sc.host_index(d.to);
-        net::Link& link = links_[link_of_.at({std::min(from, to), std::max(from, to)})];
+        net::Link& link = link_between(from, to);
         link.add_rule(net::DropRule{link.end(0) == from ? 0 : 1, d.match_any, d.flags, d.nth, d.times, 0, d.delay});
     }
     for (std::size_t i = 0; i < sc.actions.size(); ++i)
@@ -101,6 +125,7 @@ void World::settle() {
         if (!s.alive || s.ep.state() != tcp::State::TimeWait) continue;
         if (!hh.enter_time_wait(engine_.now(), sock)) continue;
         s.alive = false;
+        count_state(h, tcp::State::TimeWait, -1);
         for (TimerId t : s.timers) engine_.release_timer(t);
         if (recording_) records_[record(RecordKind::Notice, h, sock)].text = "TIME-WAIT kept as a mini-socket";
     }
@@ -121,7 +146,8 @@ void World::dispatch_one(const Event& ev) {
         case kDeliver: {
             const tcp::Segment seg = pool_[ev.arg];
             pool_free_.push_back(static_cast<std::uint32_t>(ev.arg));
-            deliver(static_cast<int>(ev.target), seg);
+            if (ev.target >= hosts_.size()) middlebox_deliver(static_cast<int>(ev.target), seg);
+            else deliver(static_cast<int>(ev.target), seg);
             return;
         }
         case kTimer: {
@@ -212,6 +238,7 @@ void World::reap(int h, SocketId sock) {
     host::Socket& s = hh.at(sock);
     if (!s.alive) return;
     s.alive = false;
+    if (s.ep.state() != tcp::State::Closed) count_state(h, s.ep.state(), -1);
     hh.release(sock);
     for (TimerId t : s.timers) engine_.release_timer(t);
 }
@@ -252,6 +279,7 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
 }
 
 void World::transmit(int from_host, const std::string& sock, const tcp::Segment& seg) {
+    if (stopped_hosts_[static_cast<std::size_t>(from_host)]) return;
     ++stats_.segments_sent;
     auto dst = host_of_ip_.find(seg.dst.ip);
     if (recording_) {
@@ -265,8 +293,8 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
         return;
     }
     if (dst == host_of_ip_.end()) return;  // no such host: the segment vanishes
-    const int to = dst->second;
-    net::Link& link = links_[link_of_.at({std::min(from_host, to), std::max(from_host, to)})];
+    const int to = next_hop(from_host, seg);
+    net::Link& link = link_between(from_host, to);
     SimTime arrival;
     const net::Fate fate = link.transmit(engine_.now(), from_host, seg, link_rng_, arrival);
     if (fate == net::Fate::Delayed) {
@@ -279,6 +307,103 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
         return;
     }
     enqueue_delivery(to, seg, arrival);
+}
+
+net::Link& World::link_between(int a, int b) {
+    const std::pair<int, int> key{std::min(a, b), std::max(a, b)};
+    auto it = link_of_.find(key);
+    if (it != link_of_.end()) return links_[it->second];
+    link_of_[key] = links_.size();
+    links_.emplace_back(key.first, key.second, sc_.default_link);
+    return links_.back();
+}
+
+int World::node_of_ip(std::uint32_t ip) const {
+    auto it = host_of_ip_.find(ip);
+    return it == host_of_ip_.end() ? -1 : it->second;
+}
+
+std::string World::node_name(int node) const {
+    const auto nh = static_cast<int>(hosts_.size());
+    if (node < nh) return hosts_[static_cast<std::size_t>(node)].name();
+    if (node < nh + static_cast<int>(nats_.size())) return nats_[static_cast<std::size_t>(node - nh)].name;
+    return lbs_[static_cast<std::size_t>(node - nh - static_cast<int>(nats_.size()))].name;
+}
+
+// Routing: a host behind a NAT reaches every node outside it through the NAT; a backend of a
+// balancer in plain NAT mode sends its replies to the balancer's clients through the balancer
+// (its gateway); everything else goes straight to the node that owns the destination address.
+int World::next_hop(int from_node, const tcp::Segment& seg) const {
+    const int dst = node_of_ip(seg.dst.ip);
+    const auto nh = static_cast<int>(hosts_.size());
+    if (from_node < nh) {
+        const int n = nat_of_host_[static_cast<std::size_t>(from_node)];
+        if (n >= 0 && !(dst >= 0 && dst < nh && nat_of_host_[static_cast<std::size_t>(dst)] == n)) return nh + n;
+        for (std::size_t i = 0; i < lbs_.size(); ++i)
+            if (lbs_[i].lb.is_backend_reply(seg)) return nh + static_cast<int>(nats_.size() + i);
+    }
+    return dst;
+}
+
+void World::forward(int from_node, const tcp::Segment& seg) {
+    ++stats_.segments_sent;
+    const int to = next_hop(from_node, seg);
+    if (to < 0 || to == from_node) return;  // no route: the segment vanishes
+    net::Link& link = link_between(from_node, to);
+    SimTime arrival;
+    const net::Fate fate = link.transmit(engine_.now(), from_node, seg, link_rng_, arrival);
+    if (fate == net::Fate::DroppedByRule) ++stats_.segments_dropped;
+    if (fate == net::Fate::Lost) ++stats_.segments_lost;
+    if (fate == net::Fate::Delivered || fate == net::Fate::Delayed) enqueue_delivery(to, seg, arrival);
+}
+
+// A segment at a NAT gateway or a balancer: translated and sent on, or dropped.
+void World::middlebox_deliver(int node, const tcp::Segment& seg) {
+    ++stats_.segments_delivered;
+    const SimTime now = engine_.now();
+    const auto idx = static_cast<std::size_t>(node) - hosts_.size();
+    if (idx < nats_.size()) {
+        net::Nat& nat = nats_[idx].nat;
+        bool outer = false;
+        for (std::uint32_t a : nat.config().outer) outer = outer || a == seg.dst.ip;
+        if (outer) {
+            if (auto in = nat.inbound(now, seg)) forward(node, *in);
+            return;
+        }
+        const net::Nat::Outbound o = nat.outbound(now, seg);
+        if (o.kind == net::Nat::Outbound::Kind::Drop) {
+            if (seg.syn() && !seg.ack_set() && nat.exhaustion_drops() != nat_drops_seen_[idx]) {
+                nat_drops_seen_[idx] = nat.exhaustion_drops();
+                ++stats_.middlebox_drops;
+                if (app_) app_->on_middlebox_exhausted(*this, node, seg);
+            }
+            return;
+        }
+        if (o.kind == net::Nat::Outbound::Kind::Reset) {
+            ++stats_.middlebox_drops;
+            if (app_) app_->on_middlebox_exhausted(*this, node, seg);
+        }
+        forward(node, o.seg);
+        return;
+    }
+    net::Balancer& lb = lbs_[idx - nats_.size()].lb;
+    if (seg.dst == lb.config().vip) {
+        const net::Balancer::Result r = lb.from_client(now, seg);
+        if (r.seg) forward(node, *r.seg);
+        else if (r.exhausted) {
+            ++stats_.middlebox_drops;
+            if (app_) app_->on_middlebox_exhausted(*this, node, seg);
+        }
+        return;
+    }
+    if (auto out = lb.from_backend(now, seg)) forward(node, *out);
+}
+
+void World::set_sysctl(int h, const std::string& name, const std::string& value) {
+    host::Profile& p = profiles_[static_cast<std::size_t>(h)];
+    (void)host::set_sysctl(p, name, value);
+    hosts_[static_cast<std::size_t>(h)].set_tcp_config(p.tcp);
+    hosts_[static_cast<std::size_t>(h)].set_stack(p.stack);
 }
 
 void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
@@ -295,6 +420,7 @@ void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
 }
 
 void World::deliver(int h, const tcp::Segment& seg) {
+    if (stopped_hosts_[static_cast<std::size_t>(h)]) return;
     ++stats_.segments_delivered;
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     const host::Demux d = hh.demux(seg);
@@ -342,6 +468,9 @@ void World::deliver(int h, const tcp::Segment& seg) {
         // A SYN for a listener: a child takes it (BSD sonewconn(), Linux request sockets).
         const SocketId child = hh.spawn_child(sid, seg);
         new_socket_timers(h, child);
+        // The child is a copy of the listener for an instant (it leaves LISTEN at once): counted
+        // for the balance of the next transition, not as a listener at its peak.
+        ++state_counts_[static_cast<std::size_t>(h)][static_cast<std::size_t>(tcp::State::Listen)];
         if (reopen_iss) hh.at(child).ep.set_isn_source(&isn_, reopen_iss);
         sid = child;
     }
@@ -369,8 +498,8 @@ SocketId World::sock_create(int h, const std::string& name, host::SocketOptions 
     return sid;
 }
 
-Errno World::sock_bind(int h, SocketId id, std::uint16_t port) {
-    return hosts_[static_cast<std::size_t>(h)].sys_bind(id, 0, port);
+Errno World::sock_bind(int h, SocketId id, std::uint16_t port, std::uint32_t addr) {
+    return hosts_[static_cast<std::size_t>(h)].sys_bind(id, addr, port);
 }
 
 Errno World::sock_listen(int h, SocketId id, std::uint16_t port) {
@@ -442,7 +571,10 @@ void World::do_action(const ActionSpec& a) {
             hh.at(sid).manual_accept = a.manual_accept;
             const Errno e = sock_listen(h, sid, a.port);
             set_result(rec, fmt::format(" = {}", e == Errno::Ok ? "0" : std::string(to_string(e))));
-            if (e != Errno::Ok) sock_close(h, sid);
+            if (e != Errno::Ok) {
+                if (app_) app_->on_call_failed(*this, h, "listen", e, tcp::SockAddr{hh.ip(), a.port}, tcp::SockAddr{});
+                sock_close(h, sid);
+            }
         } else {
             const int peer = sc_.host_index(a.to_host);
             const tcp::SockAddr remote{sc_.hosts[static_cast<std::size_t>(peer)].ip, a.to_port};
@@ -451,6 +583,7 @@ void World::do_action(const ActionSpec& a) {
                 if (b != Errno::Ok) {
                     call_record(sid, fmt::format("bind(:{}) = {}", a.port, to_string(b)));
                     ++stats_.failures[std::string(to_string(b))];
+                    if (app_) app_->on_call_failed(*this, h, "bind", b, tcp::SockAddr{hh.ip(), a.port}, remote);
                     sock_close(h, sid);
                     return;
                 }
@@ -462,6 +595,7 @@ void World::do_action(const ActionSpec& a) {
             } else {
                 set_result(rec, fmt::format(" = {}", to_string(e)));
                 ++stats_.failures[std::string(to_string(e))];
+                if (app_) app_->on_call_failed(*this, h, "connect", e, tcp::SockAddr{hh.ip(), hh.at(sid).bound_port}, remote);
                 sock_close(h, sid);
             }
         }

@@ -3,7 +3,9 @@
 #pragma once
 
 #include "host/host.hpp"
+#include "net/balancer.hpp"
 #include "net/link.hpp"
+#include "net/nat.hpp"
 #include "scenario.hpp"
 #include "tcp/isn.hpp"
 #include "trace.hpp"
@@ -27,6 +29,7 @@ struct WorldStats {
     std::uint64_t segments_lost = 0;     // random loss
     std::uint64_t transitions = 0;
     std::uint64_t listen_overflows = 0;  // SYNs and handshake ACKs dropped on a full accept queue
+    std::uint64_t middlebox_drops = 0;   // SYNs a NAT or balancer dropped for lack of a port
     std::map<std::string, std::uint64_t> failures;  // failed calls by errno name
 };
 
@@ -39,7 +42,15 @@ public:
     virtual ~App() = default;
     virtual void on_app_event(World& w, std::uint64_t arg) = 0;  // scheduled with World::schedule_app
     virtual void on_notice(World& w, int host, host::SocketId sock, tcp::Notice n, Errno e) = 0;
+    // A NAT gateway or balancer (node index >= host_count()) refused a SYN for lack of a port.
+    virtual void on_middlebox_exhausted(World& /*w*/, int /*node*/, const tcp::Segment& /*syn*/) {}
+    // A scripted action's call failed (bind, connect, listen).
+    virtual void on_call_failed(World& /*w*/, int /*host*/, const char* /*syscall*/, Errno /*e*/, tcp::SockAddr /*local*/,
+                                tcp::SockAddr /*remote*/) {}
 };
+
+// Live TCBs per state on a host (TIME-WAIT includes the Linux mini-sockets).
+using StateCounts = std::array<std::int64_t, 11>;
 
 class World {
 public:
@@ -54,7 +65,7 @@ public:
 
     // -- socket calls for applications (they return what the modelled OS returns)
     host::SocketId sock_create(int h, const std::string& name, host::SocketOptions opt);
-    Errno sock_bind(int h, host::SocketId id, std::uint16_t port);
+    Errno sock_bind(int h, host::SocketId id, std::uint16_t port, std::uint32_t addr = 0);
     Errno sock_listen(int h, host::SocketId id, std::uint16_t port);
     Errno sock_connect(int h, host::SocketId id, const tcp::SockAddr& remote);
     Errno sock_send(int h, host::SocketId id, std::uint32_t bytes);
@@ -72,6 +83,35 @@ public:
     [[nodiscard]] const host::Host& host(int i) const { return hosts_[static_cast<std::size_t>(i)]; }
     [[nodiscard]] int host_count() const { return static_cast<int>(hosts_.size()); }
     [[nodiscard]] SimTime now() const { return engine_.now(); }
+    void stop() { engine_.stop(); }
+    [[nodiscard]] bool stopped() const { return engine_.stopped(); }
+    [[nodiscard]] const StateCounts& state_counts(int h) const { return state_counts_[static_cast<std::size_t>(h)]; }
+    // The most TCBs in each state at any moment (TIME-WAIT: endpoints and mini-sockets together).
+    [[nodiscard]] const StateCounts& state_peaks(int h) const { return state_peaks_[static_cast<std::size_t>(h)]; }
+    // Network nodes: hosts first, then NAT gateways, then balancers.
+    [[nodiscard]] int node_count() const { return static_cast<int>(hosts_.size() + nats_.size() + lbs_.size()); }
+    [[nodiscard]] std::string node_name(int node) const;
+    [[nodiscard]] std::size_t nat_count() const { return nats_.size(); }
+    net::Nat& nat(std::size_t i) { return nats_[i].nat; }
+    // What-if: a NAT's pool grows or shrinks (routing follows).
+    void nat_add_address(std::size_t i, std::uint32_t a) {
+        nats_[i].nat.add_address(a);
+        host_of_ip_[a] = static_cast<int>(hosts_.size() + i);
+    }
+    void nat_remove_address(std::size_t i, std::uint32_t a) {
+        nats_[i].nat.remove_address(a);
+        host_of_ip_.erase(a);
+    }
+    [[nodiscard]] const std::string& nat_name(std::size_t i) const { return nats_[i].name; }
+    [[nodiscard]] std::size_t balancer_count() const { return lbs_.size(); }
+    net::Balancer& balancer(std::size_t i) { return lbs_[i].lb; }
+    [[nodiscard]] const std::string& balancer_name(std::size_t i) const { return lbs_[i].name; }
+    // The node that owns an address (host, NAT outer address, balancer address), or -1.
+    [[nodiscard]] int node_of_ip(std::uint32_t ip) const;
+    // A sysctl changed at run time (what-if actions); the value was checked when the scenario was read.
+    void set_sysctl(int h, const std::string& name, const std::string& value);
+    // The host is switched off: it neither sends nor answers from now on.
+    void stop_host(int h) { stopped_hosts_[static_cast<std::size_t>(h)] = true; }
 
 private:
     class SocketIo;
@@ -85,6 +125,18 @@ private:
     void do_action(const ActionSpec& a);
     void deliver(int host, const tcp::Segment& seg);
     void transmit(int from_host, const std::string& sock, const tcp::Segment& seg);
+    void forward(int from_node, const tcp::Segment& seg);  // over the link to the next hop
+    [[nodiscard]] int next_hop(int from_node, const tcp::Segment& seg) const;
+    net::Link& link_between(int a, int b);
+    void middlebox_deliver(int node, const tcp::Segment& seg);
+    void count_state(int h, tcp::State s, int delta) {
+        const auto hi = static_cast<std::size_t>(h), si = static_cast<std::size_t>(s);
+        state_counts_[hi][si] += delta;
+        if (delta <= 0) return;
+        std::int64_t now = state_counts_[hi][si];
+        if (s == tcp::State::TimeWait) now += static_cast<std::int64_t>(hosts_[hi].time_wait_count());
+        state_peaks_[hi][si] = std::max(state_peaks_[hi][si], now);
+    }
     void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
     void on_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
     void set_timer(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
@@ -104,6 +156,22 @@ private:
     std::vector<net::Link> links_;
     std::map<std::pair<int, int>, std::size_t> link_of_;
     std::map<std::uint32_t, int> host_of_ip_;
+    struct NatBox {
+        std::string name;
+        net::Nat nat;
+    };
+    struct LbBox {
+        std::string name;
+        net::Balancer lb;
+    };
+    std::vector<NatBox> nats_;
+    std::vector<std::uint64_t> nat_drops_seen_;
+    std::vector<LbBox> lbs_;
+    std::vector<int> nat_of_host_;  // the NAT a host sits behind, or -1
+    std::vector<host::Profile> profiles_;  // each host's profile as configured, for run-time sysctls
+    std::vector<StateCounts> state_counts_;
+    std::vector<StateCounts> state_peaks_;
+    std::vector<bool> stopped_hosts_;
     std::vector<tcp::Segment> pool_;
     std::vector<std::uint32_t> pool_free_;
     std::vector<TraceRecord> records_;

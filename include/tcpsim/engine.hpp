@@ -72,9 +72,14 @@ public:
     template <class Handler>
     void run_until(SimTime limit, Handler&& handler) {
         Event ev;
-        while (pop_due(limit, ev)) handler(ev);
-        if (limit > now_ && !limit.is_never()) now_ = limit;
+        stopped_ = false;
+        while (!stopped_ && pop_due(limit, ev)) handler(ev);
+        if (!stopped_ && limit > now_ && !limit.is_never()) now_ = limit;
     }
+
+    // Ends run_until() after the current event (a stop condition was met).
+    void stop() { stopped_ = true; }
+    [[nodiscard]] bool stopped() const { return stopped_; }
 
     // Runs exactly one live event; returns false when the queue is empty.
     template <class Handler>
@@ -124,6 +129,7 @@ private:
     }
 
     SimTime now_ = SimTime::zero();
+    bool stopped_ = false;
     std::uint64_t next_seq_ = 0;
     std::vector<Event> heap_;
     std::vector<std::uint32_t> generations_;

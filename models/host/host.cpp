@@ -28,6 +28,9 @@ SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
 }
 
 std::uint32_t Host::accept_queue_length(SocketId listener) const {
+    // A listener in automatic mode hands each connection to the application the moment it is
+    // established (World::on_notice): its queue is always empty.
+    if (!sockets_[listener].manual_accept) return 0;
     std::uint32_t n = 0;
     for (const Socket& s : sockets_) {
         if (s.listener != listener || s.accepted || !s.alive) continue;
@@ -60,7 +63,59 @@ void Host::bind_listener(SocketId id, std::uint16_t port) {
     bound_[id] = {true, FourTuple{}, port};
 }
 
+void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
+    const auto key = std::make_tuple(t.lip, t.rip, t.rport);
+    const bool in_range = t.lport >= stack_.ports.lo && t.lport <= stack_.ports.hi;
+    auto it = dest_.find(key);
+    if (it == dest_.end()) {
+        if (!in_range || delta < 0) return;
+        it = dest_.emplace(key, DestPorts{}).first;
+    }
+    DestPorts& d = it->second;
+    if (in_range) d.in_range = static_cast<std::uint32_t>(static_cast<std::int64_t>(d.in_range) + delta);
+    if (!d.conn.empty()) {
+        auto& bits = time_wait ? d.tw : d.conn;
+        const std::uint64_t m = 1ull << (t.lport & 63);
+        if (delta > 0) bits[t.lport >> 6] |= m;
+        else bits[t.lport >> 6] &= ~m;
+    }
+    if (d.in_range == 0 && d.conn.empty()) dest_.erase(it);
+}
+
+void Host::recount_tuples() {
+    dest_.clear();
+    for (const auto& [t, id] : connections_) note_tuple(t, +1, false);
+    for (const auto& [t, tw] : tw_) note_tuple(t, +1, true);
+}
+
+Host::DestPorts& Host::dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote) {
+    const auto key = std::make_tuple(saddr, remote.ip, remote.port);
+    DestPorts& d = dest_[key];
+    if (d.conn.empty()) {
+        // First connect() toward this destination: one bit per local port, kept from now on.
+        d.conn.assign(1024, 0);
+        d.tw.assign(1024, 0);
+        for (auto it = connections_.lower_bound(FourTuple{saddr, remote.ip, 0, 0}); it != connections_.end() && it->first.lip == saddr && it->first.rip == remote.ip; ++it)
+            if (it->first.rport == remote.port) d.conn[it->first.lport >> 6] |= 1ull << (it->first.lport & 63);
+        for (auto it = tw_.lower_bound(FourTuple{saddr, remote.ip, 0, 0}); it != tw_.end() && it->first.lip == saddr && it->first.rip == remote.ip; ++it)
+            if (it->first.rport == remote.port) d.tw[it->first.lport >> 6] |= 1ull << (it->first.lport & 63);
+    }
+    return d;
+}
+
+bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) const {
+    // Only when no TIME-WAIT could be taken over (tcp_twsk_unique() needs tcp_tw_reuse).
+    if (stack_.linux_minisock && stack_.tw_reuse != 0) return false;
+    auto it = dest_.find(std::make_tuple(saddr, remote.ip, remote.port));
+    if (it == dest_.end()) return false;
+    std::uint32_t usable = static_cast<std::uint32_t>(stack_.ports.hi - stack_.ports.lo + 1);
+    for (std::uint16_t r : stack_.ports.reserved)
+        if (r >= stack_.ports.lo && r <= stack_.ports.hi) --usable;
+    return it->second.in_range >= usable;
+}
+
 void Host::bind_connection(SocketId id, const FourTuple& t) {
+    if (!connections_.count(t)) note_tuple(t, +1, false);
     connections_[t] = id;
     bound_[id] = {false, t, 0};
 }
@@ -74,7 +129,10 @@ void Host::unbind(SocketId id) {
         if (l != listeners_.end() && l->second == id) listeners_.erase(l);
     } else {
         auto c = connections_.find(tuple);
-        if (c != connections_.end() && c->second == id) connections_.erase(c);
+        if (c != connections_.end() && c->second == id) {
+            note_tuple(tuple, -1, false);
+            connections_.erase(c);
+        }
     }
     bound_.erase(it);
 }
@@ -153,10 +211,25 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     o.addr = saddr;
     std::uint16_t port = 0;
     bool reuse = false;
+    // Every port of the range already holds a 4-tuple toward this destination: the walk would
+    // find none (the same answer, without visiting each port; the allocator's state advances the
+    // same way).
+    const bool full = s.opt.port_range_lo == 0 && s.opt.port_range_hi == 0 && range_full_toward(saddr, remote);
+    const DestPorts& d = dest_bits(saddr, remote);
+    // A TIME-WAIT can only be taken over with tcp_tw_reuse (2: loopback traffic only).
+    const bool tw_may_reuse = stack_.linux_minisock && (stack_.tw_reuse == 1 || (stack_.tw_reuse == 2 &&
+                              ((saddr >> 24) == 127 || (remote.ip >> 24) == 127 || owns(remote.ip))));
     const Errno e = ports_.connect_port(
         now, o, remote.ip, remote.port,
-        [&](std::uint16_t p) { return check_tuple(now, FourTuple{saddr, remote.ip, p, remote.port}, false); }, port,
-        reuse, {s.opt.port_range_lo, s.opt.port_range_hi});
+        [&](std::uint16_t p) {
+            // check_tuple() with the destination's port bits in front of the two maps.
+            const std::uint64_t m = 1ull << (p & 63);
+            if (d.conn[p >> 6] & m) return TupleCheck::Busy;
+            if (!(d.tw[p >> 6] & m)) return TupleCheck::Free;
+            if (!tw_may_reuse) return TupleCheck::Busy;
+            return check_tuple(now, FourTuple{saddr, remote.ip, p, remote.port}, false);
+        },
+        port, reuse, {s.opt.port_range_lo, s.opt.port_range_hi}, full);
     if (e != Errno::Ok) return e;
     const FourTuple t{saddr, remote.ip, port, remote.port};
     if (reuse) {
@@ -255,6 +328,7 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
     }
     tw.expires = linux_timer_fires(now, length, stack_.hz, boot_offset_);
     tw_timers_.push_back(TwTimer{tw.expires, tuple, tw.generation});
+    if (!tw_.count(tuple)) note_tuple(tuple, +1, true);
     tw_[tuple] = tw;
     return true;
 }
@@ -280,6 +354,7 @@ void Host::kill_time_wait(const FourTuple& t) {
     auto it = tw_.find(t);
     if (it == tw_.end()) return;
     ports_.remove_owner(t.lport, it->second.owner);
+    note_tuple(t, -1, true);
     tw_.erase(it);
 }
 

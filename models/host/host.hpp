@@ -135,6 +135,7 @@ public:
     void set_stack(const StackConfig& s) {
         stack_ = s;
         ports_.set_policy(s.ports);
+        recount_tuples();
     }
     // bind(addr, port): port 0 picks one (bind(0)) unless IP_BIND_ADDRESS_NO_PORT defers it.
     Errno sys_bind(SocketId id, std::uint32_t addr, std::uint16_t port);
@@ -218,6 +219,18 @@ private:
     };
     std::map<std::uint32_t, PeerStamp> peer_ts_;  // tcp_metrics tcpm_ts / tcpm_ts_stamp per peer address
     std::uint64_t recycle_drops_ = 0;
+    // 4-tuples (connections and TIME-WAIT) per (local address, remote address, remote port)
+    // whose local port lies in the ephemeral range: when they fill the range, connect() has no
+    // port toward that destination.
+    struct DestPorts {
+        std::uint32_t in_range = 0;
+        std::vector<std::uint64_t> conn, tw;  // one bit per local port, once connect() went there
+    };
+    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint16_t>, DestPorts> dest_;
+    void note_tuple(const FourTuple& t, int delta, bool time_wait);
+    DestPorts& dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote);
+    void recount_tuples();
+    [[nodiscard]] bool range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) const;
     [[nodiscard]] PortOwner owner_of(SocketId id) const;
     [[nodiscard]] TupleCheck check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const;
 };

@@ -80,7 +80,7 @@ public:
     template <class Check>
     Errno connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport, Check&& check,
                        std::uint16_t& port, bool& reuse_time_wait,
-                       std::pair<std::uint16_t, std::uint16_t> socket_range = {0, 0});
+                       std::pair<std::uint16_t, std::uint16_t> socket_range = {0, 0}, bool known_full = false);
 
     void add_owner(std::uint16_t port, const PortOwner& o, bool by_connect);
     void remove_owner(std::uint16_t port, OwnerId id);
@@ -114,7 +114,7 @@ private:
 template <class Check>
 Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport,
                               Check&& check, std::uint16_t& port, bool& reuse_time_wait,
-                              std::pair<std::uint16_t, std::uint16_t> socket_range) {
+                              std::pair<std::uint16_t, std::uint16_t> socket_range, bool known_full) {
     std::uint32_t lo = policy_.lo, high = static_cast<std::uint32_t>(policy_.hi) + 1;
     // inet_sk_get_local_port_range(): a per-socket bound counts only inside the netns range.
     bool per_socket = false;
@@ -146,6 +146,7 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
         // FreeBSD in_pcb_lport_dest(): first + random() % (last - first), then linear, wrapping.
         const std::uint32_t count = high - lo;
         const std::uint32_t start = static_cast<std::uint32_t>(rng_.below(count));
+        if (known_full) return Errno::AddrNotAvail;
         for (std::uint32_t i = 0; i < count; ++i)
             if (try_port(lo + (start + i) % count)) return Errno::Ok;
         return Errno::AddrNotAvail;
@@ -155,6 +156,7 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
     const std::uint32_t step = per_socket ? 1 : 2;
     std::uint32_t remaining = high - lo;
     if (step == 2 && remaining > 1) remaining &= ~1u;
+    if (known_full) return Errno::AddrNotAvail;  // the walk below has no side effect when it fails
     const std::uint64_t po = port_hash(now, o.addr, daddr, dport);
     std::uint32_t idx = 0;
     std::uint32_t offset = 0;

@@ -1,0 +1,118 @@
+#include "app/arrivals.hpp"
+
+#include <cmath>
+
+namespace tcpsim::app {
+
+double portable_log(double x) {
+    // x = m * 2^e with m in [0.5, 1); move m to [sqrt(1/2), sqrt(2)) and use
+    // ln(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172: the series converges fast.
+    int e = 0;
+    double m = std::frexp(x, &e);
+    if (m < 0.70710678118654752440) {
+        m *= 2.0;
+        e -= 1;
+    }
+    const double s = (m - 1.0) / (m + 1.0);
+    const double s2 = s * s;
+    double term = s;
+    double sum = 0.0;
+    for (int k = 1; k < 40; k += 2) {
+        sum += term / k;
+        term *= s2;
+    }
+    return 2.0 * sum + e * 0.69314718055994530942;
+}
+
+Duration exponential(Rng& rng, Duration mean) {
+    // u in (0, 1]: never 0, so the log is finite.
+    const double u = (static_cast<double>(rng.next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
+    const double d = -portable_log(u) * static_cast<double>(mean.count());
+    return Duration::ns(std::max<std::int64_t>(1, static_cast<std::int64_t>(d + 0.5)));
+}
+
+Duration interval_at(double rate) {
+    if (rate <= 0) return Duration::ns(INT64_MAX / 4);
+    const double ns = 1e9 / rate;
+    return Duration::ns(std::max<std::int64_t>(1, static_cast<std::int64_t>(ns + 0.5)));
+}
+
+SimTime ArrivalProcess::first() const {
+    if (spec_.kind == ArrivalKind::ClosedLoop) return spec_.start;
+    for (SimTime t = spec_.start; t < spec_.stop;) {
+        if (rate_at(t) > 0) return t;
+        // A step schedule can start at rate 0: jump to the next step.
+        SimTime nxt = SimTime::never();
+        for (const RateStep& s : spec_.steps)
+            if (s.at > t) {
+                nxt = s.at;
+                break;
+            }
+        if (nxt.is_never()) return SimTime::never();
+        t = nxt;
+        if (t >= spec_.stop) break;
+        if (rate_at(t) > 0) return t;
+    }
+    return SimTime::never();
+}
+
+double ArrivalProcess::rate_at(SimTime t) const {
+    switch (spec_.kind) {
+        case ArrivalKind::Constant:
+        case ArrivalKind::Poisson: return spec_.rate;
+        case ArrivalKind::Ramp: {
+            if (t >= spec_.ramp_end || spec_.ramp_end <= spec_.start) return spec_.rate_to;
+            const double f = static_cast<double>((t - spec_.start).count()) / static_cast<double>((spec_.ramp_end - spec_.start).count());
+            return spec_.rate + (spec_.rate_to - spec_.rate) * f;
+        }
+        case ArrivalKind::Steps: {
+            double r = 0;
+            for (const RateStep& s : spec_.steps)
+                if (s.at <= t) r = s.rate;
+            return r;
+        }
+        case ArrivalKind::ClosedLoop: return 0;
+    }
+    return 0;
+}
+
+SimTime ArrivalProcess::next(SimTime prev, Rng& rng) const {
+    SimTime t;
+    switch (spec_.kind) {
+        case ArrivalKind::ClosedLoop: return SimTime::never();
+        case ArrivalKind::Constant: t = prev + interval_at(spec_.rate); break;
+        case ArrivalKind::Poisson: t = prev + exponential(rng, interval_at(spec_.rate)); break;
+        case ArrivalKind::Ramp: {
+            const double r = rate_at(prev);
+            // A ramp from 0: wait until the rate is worth one arrival per second of ramp.
+            t = prev + (r > 0 ? interval_at(r) : Duration::ms(1));
+            break;
+        }
+        case ArrivalKind::Steps: {
+            const double r = rate_at(prev);
+            SimTime nxt_step = SimTime::never();
+            for (const RateStep& s : spec_.steps)
+                if (s.at > prev) {
+                    nxt_step = s.at;
+                    break;
+                }
+            t = r > 0 ? prev + interval_at(r) : nxt_step;
+            // A new step starts the new rate at its own time.
+            if (!nxt_step.is_never() && !t.is_never() && t > nxt_step) t = nxt_step;
+            if (!t.is_never() && rate_at(t) <= 0) {
+                SimTime after = SimTime::never();
+                for (const RateStep& s : spec_.steps)
+                    if (s.at > t && s.rate > 0) {
+                        after = s.at;
+                        break;
+                    }
+                t = after;
+            }
+            break;
+        }
+    }
+    if (t.is_never() || t >= spec_.stop) return SimTime::never();
+    return t;
+}
+
+}  // namespace tcpsim::app

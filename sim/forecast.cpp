@@ -1,0 +1,476 @@
+#include "forecast.hpp"
+
+#include "forecast_app.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace tcpsim {
+
+namespace {
+
+const char* state_label(tcp::State s) {
+    switch (s) {
+        case tcp::State::Closed: return "CLOSED";
+        case tcp::State::Listen: return "LISTEN";
+        case tcp::State::SynSent: return "SYN-SENT";
+        case tcp::State::SynReceived: return "SYN-RECEIVED";
+        case tcp::State::Established: return "ESTABLISHED";
+        case tcp::State::FinWait1: return "FIN-WAIT-1";
+        case tcp::State::FinWait2: return "FIN-WAIT-2";
+        case tcp::State::CloseWait: return "CLOSE-WAIT";
+        case tcp::State::Closing: return "CLOSING";
+        case tcp::State::LastAck: return "LAST-ACK";
+        case tcp::State::TimeWait: return "TIME-WAIT";
+    }
+    return "?";
+}
+
+// The states shown in reports, netstat's order without CLOSED.
+constexpr std::array<tcp::State, 10> kShown = {tcp::State::Established, tcp::State::SynSent,  tcp::State::SynReceived,
+                                               tcp::State::FinWait1,    tcp::State::FinWait2, tcp::State::TimeWait,
+                                               tcp::State::CloseWait,   tcp::State::LastAck,  tcp::State::Closing,
+                                               tcp::State::Listen};
+
+std::string rate(double r) { return fmt::format("{:.1f}/s", r); }
+
+std::string ms(std::int64_t ns) { return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6); }
+
+// TIME-WAIT length of a host: Linux's fixed TCP_TIMEWAIT_LEN for its mini-sockets, else 2*MSL.
+Duration time_wait_of(const HostSpec& h) {
+    return h.stack.linux_minisock ? h.stack.linux_tw.length : h.tcp.time_wait_length();
+}
+
+// Does a TIME-WAIT on this host let a new SYN for its 4-tuple open a connection (Linux
+// tcp_timewait_state_process() TW_SYN, FreeBSD tcp_twcheck(), RFC 6191 with timestamps)?
+bool reopens_time_wait(const HostSpec& h) {
+    return h.stack.linux_minisock || h.tcp.time_wait_input == tcp::TimeWaitInput::FreeBsd ||
+           (h.tcp.syn_in_time_wait == tcp::SynInTimeWait::Rfc9293 && h.tcp.timestamps);
+}
+
+}  // namespace
+
+Forecast::Forecast(const Scenario& sc, World& w) : sc_(sc), w_(w), peaks_(sc.hosts.size(), StateCounts{}) {}
+
+void Forecast::failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
+                       bool request_failed) {
+    ++by_errno_[kind];
+    ++failures_total_;
+    if (request_failed) {
+        ++failed_;
+        ++cur_.failed;
+    }
+    if (!first_.count(kind)) {
+        FailureRecord r;
+        r.at = w_.now();
+        r.kind = kind;
+        r.node = w_.node_name(node);
+        r.syscall = syscall;
+        r.local = local;
+        r.remote = remote;
+        r.why = explain(node, kind == "NAT drop" ? tcp::SockAddr{} : remote, r.held);
+        first_.emplace(kind, r);
+        if (!first_any_) first_any_ = r;
+    }
+    const StopSpec& st = sc_.forecast.stop;
+    if ((st.first_failure && failures_total_ >= 1) || (st.failures != 0 && failures_total_ >= st.failures)) w_.stop();
+}
+
+// What held the ports when a failure happened: on a host, its connections toward the remote
+// address by state (TIME-WAIT mini-sockets included); on a NAT or balancer, its mappings.
+std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::pair<std::string, std::int64_t>>& held) const {
+    if (node >= w_.host_count()) {
+        const auto idx = static_cast<std::size_t>(node - w_.host_count());
+        net::Nat* nat = nullptr;
+        if (idx < w_.nat_count()) nat = &w_.nat(idx);
+        else if (w_.balancer(idx - w_.nat_count()).snat()) nat = const_cast<net::Nat*>(w_.balancer(idx - w_.nat_count()).snat());
+        if (!nat) return "no flow entry could be made";
+        nat->expire(w_.now());
+        const net::NatCounts c = nat->counts();
+        held = {{"NAT established", static_cast<std::int64_t>(c.established)},
+                {"NAT transitory", static_cast<std::int64_t>(c.transitory)},
+                {"NAT time-wait", static_cast<std::int64_t>(c.time_wait)}};
+        const std::string reason = nat->last_exhaustion_reason();
+        return fmt::format("{}{}{} mappings held: {} established, {} transitory, {} time-wait", reason, reason.empty() ? "" : "; ",
+                           c.total(), c.established, c.transitory, c.time_wait);
+    }
+    const host::Host& h = w_.host(node);
+    StateCounts toward{};
+    std::int64_t total = 0;
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const host::Socket& s = h.at(static_cast<host::SocketId>(i));
+        if (!s.alive || s.is_listener || s.ep.state() == tcp::State::Closed) continue;
+        if (remote.ip != 0 && !(s.ep.tcb().remote == remote)) continue;
+        ++toward[static_cast<std::size_t>(s.ep.state())];
+        ++total;
+    }
+    for (const auto& [t, tw] : h.time_waits()) {
+        (void)tw;
+        if (remote.ip != 0 && !(t.rip == remote.ip && t.rport == remote.port)) continue;
+        ++toward[static_cast<std::size_t>(tcp::State::TimeWait)];
+        ++total;
+    }
+    std::string parts;
+    for (tcp::State s : kShown) {
+        const std::int64_t n = toward[static_cast<std::size_t>(s)];
+        if (n == 0 && s != tcp::State::TimeWait && s != tcp::State::Established) continue;
+        held.emplace_back(state_label(s), n);
+        parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", n, state_label(s));
+    }
+    const HostSpec& hs = sc_.hosts[static_cast<std::size_t>(node)];
+    const std::uint32_t range = static_cast<std::uint32_t>(hs.stack.ports.hi - hs.stack.ports.lo + 1);
+    if (remote.ip == 0) return fmt::format("{} connections on {}: {}", total, hs.name, parts);
+    return fmt::format("{} connections toward {} ({} ports in {}-{}): {}", total, tcp::format_addr(remote), range,
+                       hs.stack.ports.lo, hs.stack.ports.hi, parts);
+}
+
+void Forecast::sample() {
+    cur_.at = w_.now();
+    cur_.states.clear();
+    for (int h = 0; h < w_.host_count(); ++h) {
+        StateCounts c = w_.state_counts(h);
+        c[static_cast<std::size_t>(tcp::State::TimeWait)] += static_cast<std::int64_t>(w_.host(h).time_wait_count());
+        const StateCounts& pk = w_.state_peaks(h);
+        for (std::size_t k = 0; k < c.size(); ++k)
+            peaks_[static_cast<std::size_t>(h)][k] = std::max({peaks_[static_cast<std::size_t>(h)][k], c[k], pk[k]});
+        cur_.states.push_back(c);
+    }
+    cur_.nats.clear();
+    auto add_nat = [&](net::Nat& n) {
+        n.expire(w_.now());
+        const net::NatCounts c = n.counts();
+        std::uint64_t ports = 0;
+        for (std::uint32_t a : n.config().outer) ports += n.ports_in_use(a);
+        cur_.nats.push_back({c.transitory, c.established, c.time_wait, ports});
+    };
+    for (std::size_t i = 0; i < w_.nat_count(); ++i) add_nat(w_.nat(i));
+    for (std::size_t i = 0; i < w_.balancer_count(); ++i) {
+        w_.balancer(i).expire(w_.now());
+        if (w_.balancer(i).snat()) add_nat(*const_cast<net::Nat*>(w_.balancer(i).snat()));
+    }
+    samples_.push_back(cur_);
+    cur_ = Sample{};
+    end_ = w_.now();
+}
+
+// Steady state: the second half of the run (the first half holds the ramp into exhaustion:
+// ports fill for one hold time before the first one comes back).
+Forecast::Rates Forecast::steady() const {
+    Rates r;
+    if (samples_.empty()) return r;
+    const SimTime end = samples_.back().at;
+    const SimTime from = SimTime::zero() + (end - SimTime::zero()) / 2;
+    std::uint64_t o = 0, c = 0, f = 0;
+    SimTime first = end;
+    for (std::size_t i = 0; i < samples_.size(); ++i) {
+        const SimTime start = i == 0 ? SimTime::zero() : samples_[i - 1].at;
+        if (start < from) continue;
+        first = std::min(first, start);
+        o += samples_[i].offered;
+        c += samples_[i].completed;
+        f += samples_[i].failed;
+    }
+    r.from = first;
+    r.to = end;
+    const double secs = static_cast<double>((end - first).count()) / 1e9;
+    if (secs <= 0) return r;
+    r.offered = static_cast<double>(o) / secs;
+    r.completed = static_cast<double>(c) / secs;
+    r.failed = static_cast<double>(f) / secs;
+    return r;
+}
+
+std::optional<std::int64_t> Forecast::percentile(double q) const {
+    if (latencies_.empty()) return std::nullopt;
+    std::vector<std::int64_t> v = latencies_;
+    // Nearest rank: the smallest value with at least q of the samples at or below it.
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
+    const std::size_t k = rank == 0 ? 0 : rank - 1;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+    return v[k];
+}
+
+// The back-of-the-envelope ceiling: usable 4-tuples (ports) divided by how long each is held
+// after a connection (capacity-cases.md conventions: max_new_conn_per_s = usable_ports /
+// time_wait_seconds), for the tightest place on each workload's path.
+Forecast::Analytic Forecast::analytic() const {
+    Analytic best;
+    auto consider = [&](double r, std::string basis) {
+        if (r <= 0) return;
+        if (best.rate == 0 || r < best.rate) {
+            best.rate = r;
+            best.basis = std::move(basis);
+        }
+    };
+    const ForecastSpec& f = sc_.forecast;
+    auto secs = [](Duration d) { return static_cast<double>(d.count()) / 1e9; };
+    for (const ClientSpec& c : f.clients) {
+        const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(c.host))];
+        const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1) *
+                             static_cast<double>(std::max<std::size_t>(1, c.source_addresses.size()));
+        if (c.pool.enabled) continue;  // connections are reused: no per-connection hold
+        const bool loop = (c.target.ip >> 24) == 127;
+        // Where the TIME-WAIT sits: the closer's side.
+        if (c.closer == Closer::Client) {
+            const bool reuse = h.stack.linux_minisock && (h.stack.tw_reuse == 1 || (h.stack.tw_reuse == 2 && loop));
+            if (reuse && h.tcp.timestamps) {
+                consider(ports / std::max(1e-3, secs(h.stack.tw_reuse_delay)),
+                         fmt::format("{:.0f} ports / {} tw_reuse delay on {} toward {}", ports, format_duration(h.stack.tw_reuse_delay), h.name,
+                                     c.target.text));
+            } else {
+                consider(ports / secs(time_wait_of(h)), fmt::format("{:.0f} ports / {} TIME-WAIT on {} toward {}", ports,
+                                                                     format_duration(time_wait_of(h)), h.name, c.target.text));
+            }
+        }
+        // A NAT on the way holds its mapping for its own TIME_WAIT timeout.
+        for (const NatSpec& n : f.nats) {
+            if (std::find(n.inside.begin(), n.inside.end(), c.host) == n.inside.end()) continue;
+            const net::NatConfig& nc = n.config;
+            const double range = static_cast<double>(nc.port_hi - nc.port_lo + 1);
+            double cap = nc.assign == net::NatAssign::Blocks ? static_cast<double>(nc.ports_per_host)
+                                                              : range * static_cast<double>(nc.outer.size());
+            if (nc.per_destination_cap != 0 && nc.assign != net::NatAssign::Blocks)
+                cap = std::min(cap, static_cast<double>(nc.per_destination_cap) * static_cast<double>(nc.outer.size()));
+            const Duration hold = c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout;
+            consider(cap / secs(hold), fmt::format("{:.0f} {} / {} hold on NAT {} toward {}", cap,
+                                                   nc.assign == net::NatAssign::Blocks ? "ports per host" : "ports",
+                                                   format_duration(hold), n.name, c.target.text));
+        }
+    }
+    // A proxy that opens and closes an upstream connection per request holds TIME-WAIT itself.
+    for (const ProxySpec& p : f.proxies) {
+        if (p.pool.enabled || p.upstream_closer != Closer::Client) continue;
+        const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(p.host))];
+        const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1);
+        consider(ports / secs(time_wait_of(h)), fmt::format("{:.0f} ports / {} TIME-WAIT on proxy {} toward {}", ports,
+                                                             format_duration(time_wait_of(h)), h.name, p.upstream.text));
+    }
+    // A balancer with source NAT toward backends that close first: each SNAT port's 4-tuple sits
+    // in the backend's TIME-WAIT, and a backend that cannot reopen it refuses the port.
+    for (const BalancerSpec& b : f.balancers) {
+        if (!b.snat) continue;
+        const net::NatConfig& nc = b.snat_config;
+        const double ports = static_cast<double>(nc.port_hi - nc.port_lo + 1) * static_cast<double>(nc.outer.size());
+        for (std::size_t k = 0; k < b.backends.size(); ++k) {
+            const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(b.backend_hosts[k]))];
+            bool closes_first = false;
+            for (const ServerSpec& s : f.servers)
+                if (s.host == h.name && s.port == b.backends[k].port) closes_first = s.close == ServerClose::AfterResponse;
+            if (closes_first && !reopens_time_wait(h))
+                consider(ports * static_cast<double>(b.backends.size()) / secs(time_wait_of(h)),
+                         fmt::format("{:.0f} SNAT ports x {} backends / {} TIME-WAIT on {} ({} cannot reopen a TIME-WAIT)", ports,
+                                     b.backends.size(), format_duration(time_wait_of(h)), h.name, h.profile.empty() ? "rfc9293" : h.profile));
+        }
+    }
+    return best;
+}
+
+std::string Forecast::text() const {
+    std::string out;
+    const Rates st = steady();
+    out += fmt::format("tcpsim run: {} (seed {})\n", sc_.file, sc_.seed);
+    if (!sc_.name.empty()) out += fmt::format("{}\n", sc_.name);
+    out += fmt::format("simulated {} s{}\n\n", format_seconds(end_), w_.stopped() ? " (stopped by the stop condition)" : "");
+
+    out += "Answer: first failure of each kind\n";
+    bool any = false;
+    std::string none;
+    for (const char* k : kFailureKinds) {
+        auto it = first_.find(k);
+        if (it == first_.end()) {
+            none += fmt::format("{}{}", none.empty() ? "" : ", ", k);
+            continue;
+        }
+        any = true;
+        const FailureRecord& r = it->second;
+        if (r.syscall == "-")
+            out += fmt::format("  {:<13} at {} s on {}: SYN {} -> {} dropped, no port left\n", r.kind, format_seconds(r.at), r.node,
+                               tcp::format_addr(r.local), tcp::format_addr(r.remote));
+        else
+            out += fmt::format("  {:<13} at {} s on {}: {}() {} -> {}\n", r.kind, format_seconds(r.at), r.node, r.syscall,
+                               tcp::format_addr(r.local), tcp::format_addr(r.remote));
+        out += fmt::format("  {:<13} why: {}\n", "", r.why);
+    }
+    for (const auto& [k, r] : first_) {
+        if (std::find_if(kFailureKinds.begin(), kFailureKinds.end(), [&](const char* x) { return k == x; }) != kFailureKinds.end()) continue;
+        any = true;
+        out += fmt::format("  {:<13} at {} s on {}: {}() {} -> {}\n  {:<13} why: {}\n", r.kind, format_seconds(r.at), r.node,
+                           r.syscall, tcp::format_addr(r.local), tcp::format_addr(r.remote), "", r.why);
+    }
+    if (!any) out += "  no failure: the workload ran to the end without an error\n";
+    if (!none.empty() && any) out += fmt::format("  none of: {}\n", none);
+
+    out += fmt::format("\nRequests: {} attempted, {} succeeded, {} failed; {} connections opened\n", attempted_, succeeded_, failed_,
+                       connections_);
+    if (!by_errno_.empty()) {
+        out += "Failures by kind:";
+        for (const auto& [k, n] : by_errno_) out += fmt::format(" {} {}", k, n);
+        out += "\n";
+    }
+    out += fmt::format("\nSteady state ({} s to {} s)\n", format_seconds(st.from), format_seconds(st.to));
+    out += fmt::format("  offered   {:>12}\n  completed {:>12}\n  failed    {:>12}\n", rate(st.offered), rate(st.completed), rate(st.failed));
+    const auto p50 = percentile(0.50), p99 = percentile(0.99);
+    if (p50) {
+        const std::int64_t mx = *std::max_element(latencies_.begin(), latencies_.end());
+        out += fmt::format("Connect latency: p50 {}, p99 {}, max {} ({} connects)\n", ms(*p50), ms(*p99), ms(mx), latencies_.size());
+    } else {
+        out += "Connect latency: no connection was established\n";
+    }
+    const Analytic an = analytic();
+    if (an.rate > 0) {
+        out += fmt::format("Analytic ceiling: {} ({})\n", rate(an.rate), an.basis);
+        const double sim = st.completed;
+        const double diff = std::abs(sim - an.rate) / an.rate;
+        if (st.offered < an.rate * 0.99)
+            out += fmt::format("  The workload offers {}, below the ceiling: ports are not the limit.\n", rate(st.offered));
+        else if (diff <= 0.01)
+            out += fmt::format("  Simulated {} agrees with the estimate within 1%.\n", rate(sim));
+        else if (sim < an.rate)
+            out += fmt::format("  Simulated {} is {:.1f}% below: the estimate ignores connect latency, retransmitted SYNs and "
+                               "failures elsewhere on the path.\n", rate(sim), diff * 100);
+        else
+            out += fmt::format("  Simulated {} is {:.1f}% above: the stack reuses ports before the hold time ends "
+                               "(TIME-WAIT takeover, SYNs accepted in TIME-WAIT, timers that fire early).\n", rate(sim), diff * 100);
+    } else {
+        out += "Analytic ceiling: none (no TIME-WAIT or mapping holds a port per connection on this path)\n";
+    }
+
+    out += "\nPeak states per host (TIME-WAIT includes the kernel's mini-sockets)\n";
+    std::string head = fmt::format("  {:<12}", "host");
+    for (tcp::State s : kShown) head += fmt::format(" {}", state_label(s));
+    out += head + "\n";
+    for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
+        std::string line = fmt::format("  {:<12}", sc_.hosts[h].name);
+        for (tcp::State s : kShown) line += fmt::format(" {:>{}}", peaks_[h][static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
+        out += line + "\n";
+    }
+    out += fmt::format("\nStates at the end ({} s), like netstat -tan | sort | uniq -c\n", format_seconds(end_));
+    out += head + "\n";
+    if (!samples_.empty()) {
+        const Sample& last = samples_.back();
+        for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
+            std::string line = fmt::format("  {:<12}", sc_.hosts[h].name);
+            for (tcp::State s : kShown) line += fmt::format(" {:>{}}", last.states[h][static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
+            out += line + "\n";
+        }
+        std::size_t k = 0;
+        auto nat_line = [&](const std::string& name) {
+            const auto& n = last.nats[k++];
+            out += fmt::format("  NAT {}: {} established, {} transitory, {} time-wait mappings; {} ports in use\n", name, n[1], n[0],
+                               n[2], n[3]);
+        };
+        for (std::size_t i = 0; i < w_.nat_count(); ++i) nat_line(w_.nat_name(i));
+        for (std::size_t i = 0; i < w_.balancer_count(); ++i)
+            if (w_.balancer(i).snat()) nat_line(w_.balancer_name(i) + " (source NAT)");
+    }
+    return out;
+}
+
+std::string Forecast::json() const {
+    nlohmann::ordered_json j;
+    j["scenario"] = sc_.file;
+    j["seed"] = sc_.seed;
+    std::string profile;
+    for (const HostSpec& h : sc_.hosts)
+        if (profile.empty()) profile = h.profile;
+    j["profile"] = profile.empty() ? "rfc9293" : profile;
+    j["simulated_s"] = static_cast<double>(end_.ns()) / 1e9;
+    j["stopped_early"] = w_.stopped();
+    auto rec = [](const FailureRecord& r) {
+        nlohmann::ordered_json f;
+        f["time_s"] = static_cast<double>(r.at.ns()) / 1e9;
+        f["host"] = r.node;
+        f["errno"] = r.kind;
+        f["syscall"] = r.syscall;
+        f["local"] = tcp::format_addr(r.local);
+        f["remote"] = tcp::format_addr(r.remote);
+        f["why"] = r.why;
+        nlohmann::ordered_json held = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : r.held) held[k] = v;
+        f["held"] = held;
+        return f;
+    };
+    j["first_failure"] = first_any_ ? rec(*first_any_) : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json by_kind = nlohmann::ordered_json::object();
+    for (const auto& [k, r] : first_) by_kind[k] = rec(r);
+    j["first_failure_by_kind"] = by_kind;
+    nlohmann::ordered_json fe = nlohmann::ordered_json::object();
+    for (const auto& [k, n] : by_errno_) fe[k] = n;
+    j["failures_by_errno"] = fe;
+    j["attempted"] = attempted_;
+    j["succeeded"] = succeeded_;
+    j["failed"] = failed_;
+    j["connections_opened"] = connections_;
+    nlohmann::ordered_json peaks = nlohmann::ordered_json::object();
+    for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
+        nlohmann::ordered_json p;
+        for (tcp::State s : kShown) p[state_label(s)] = peaks_[h][static_cast<std::size_t>(s)];
+        peaks[sc_.hosts[h].name] = p;
+    }
+    j["peak_states"] = peaks;
+    const Rates st = steady();
+    auto round1 = [](double x) { return std::round(x * 10.0) / 10.0; };
+    j["steady_state"] = {{"from_s", static_cast<double>(st.from.ns()) / 1e9}, {"to_s", static_cast<double>(st.to.ns()) / 1e9},
+                         {"offered_per_s", round1(st.offered)}, {"completed_per_s", round1(st.completed)},
+                         {"failed_per_s", round1(st.failed)}};
+    j["sustained_rate_per_s"] = round1(st.completed);
+    const Analytic an = analytic();
+    j["analytic_rate_per_s"] = an.rate > 0 ? nlohmann::ordered_json(round1(an.rate)) : nlohmann::ordered_json(nullptr);
+    j["analytic_basis"] = an.basis;
+    nlohmann::ordered_json lat;
+    const auto p50 = percentile(0.50), p99 = percentile(0.99);
+    auto msv = [](std::int64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; };
+    lat["p50"] = p50 ? nlohmann::ordered_json(msv(*p50)) : nlohmann::ordered_json(nullptr);
+    lat["p99"] = p99 ? nlohmann::ordered_json(msv(*p99)) : nlohmann::ordered_json(nullptr);
+    lat["max"] = latencies_.empty() ? nlohmann::ordered_json(nullptr)
+                                    : nlohmann::ordered_json(msv(*std::max_element(latencies_.begin(), latencies_.end())));
+    lat["count"] = latencies_.size();
+    j["connect_latency_ms"] = lat;
+    nlohmann::ordered_json end_states = nlohmann::ordered_json::object();
+    if (!samples_.empty())
+        for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
+            nlohmann::ordered_json p;
+            for (tcp::State s : kShown) p[state_label(s)] = samples_.back().states[h][static_cast<std::size_t>(s)];
+            end_states[sc_.hosts[h].name] = p;
+        }
+    j["end_states"] = end_states;
+    return j.dump(2) + "\n";
+}
+
+std::string Forecast::csv() const {
+    std::string out = "time_s,offered,completed,failed";
+    for (const HostSpec& h : sc_.hosts)
+        for (tcp::State s : kShown) out += fmt::format(",{}.{}", h.name, state_label(s));
+    for (std::size_t i = 0; i < w_.nat_count(); ++i)
+        out += fmt::format(",{0}.transitory,{0}.established,{0}.time_wait,{0}.ports_in_use", w_.nat_name(i));
+    for (std::size_t i = 0; i < w_.balancer_count(); ++i)
+        if (w_.balancer(i).snat())
+            out += fmt::format(",{0}.transitory,{0}.established,{0}.time_wait,{0}.ports_in_use", w_.balancer_name(i));
+    out += "\n";
+    for (const Sample& s : samples_) {
+        out += fmt::format("{},{},{},{}", format_seconds(s.at), s.offered, s.completed, s.failed);
+        for (const StateCounts& c : s.states)
+            for (tcp::State st : kShown) out += fmt::format(",{}", c[static_cast<std::size_t>(st)]);
+        for (const auto& n : s.nats) out += fmt::format(",{},{},{},{}", n[0], n[1], n[2], n[3]);
+        out += "\n";
+    }
+    return out;
+}
+
+ForecastRun run_forecast(const Scenario& sc) {
+    World w(sc, false);
+    Forecast fc(sc, w);
+    Workloads app(sc, w, fc);
+    w.set_app(&app);
+    app.start();
+    w.run();
+    // A last sample at the end (unless the interval just took one).
+    fc.sample();
+    return ForecastRun{fc.text(), fc.json(), fc.csv()};
+}
+
+}  // namespace tcpsim

@@ -1,0 +1,96 @@
+// The exhaustion forecast (`tcpsim run`): what the workloads of a scenario observed, and the
+// report built from it: the first failure of each kind with where and why, steady-state rates,
+// connect latency, peak states, the analytic ceiling beside the simulated one, and end states.
+// Text for people, JSON and a CSV time series for tools (DESIGN.md §7).
+#pragma once
+
+#include "scenario.hpp"
+#include "world.hpp"
+
+#include <tcpsim/errno.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tcpsim {
+
+// The failure kinds of the answer, in report order.
+inline constexpr std::array<const char*, 6> kFailureKinds = {"EADDRNOTAVAIL", "EADDRINUSE", "ETIMEDOUT",
+                                                             "ECONNREFUSED", "ECONNRESET", "NAT drop"};
+
+struct FailureRecord {
+    SimTime at;
+    std::string kind;     // errno name or "NAT drop"
+    std::string node;     // host, NAT or balancer
+    std::string syscall;  // connect, bind, listen, read, "-" for a middlebox
+    tcp::SockAddr local, remote;
+    std::string why;      // what held the ports at that moment
+    std::vector<std::pair<std::string, std::int64_t>> held;  // (state, count) toward that destination / on that box
+};
+
+struct Sample {
+    SimTime at;
+    std::uint64_t offered = 0, completed = 0, failed = 0;  // during the interval
+    std::vector<StateCounts> states;                        // per host, TIME-WAIT incl. mini-sockets
+    std::vector<std::array<std::uint64_t, 4>> nats;         // per NAT/balancer SNAT: transitory, established, time-wait, ports in use
+};
+
+class Forecast {
+public:
+    Forecast(const Scenario& sc, World& w);
+
+    // -- what the workloads report
+    void offered() { ++attempted_; ++cur_.offered; }
+    void completed() { ++succeeded_; ++cur_.completed; }
+    void connection_opened() { ++connections_; }
+    void connect_latency(Duration d) { latencies_.push_back(d.count()); }
+    // A failed call or a refused SYN; `counts_as_failure` is false for a middlebox drop (the
+    // client's own timeout reports it a second time as ETIMEDOUT).
+    void failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
+                 bool request_failed);
+    void sample();  // at each report interval
+
+    // -- the report
+    [[nodiscard]] std::string text() const;
+    [[nodiscard]] std::string json() const;
+    [[nodiscard]] std::string csv() const;
+    [[nodiscard]] std::uint64_t failures_total() const { return failures_total_; }
+
+private:
+    struct Rates {
+        SimTime from, to;
+        double offered = 0, completed = 0, failed = 0;
+    };
+    [[nodiscard]] Rates steady() const;
+    struct Analytic {
+        double rate = 0;    // connections per second, 0: no estimate
+        std::string basis;  // "28232 ports / 60 s TIME-WAIT on client toward 10.0.0.2:80"
+    };
+    [[nodiscard]] Analytic analytic() const;
+    [[nodiscard]] std::optional<std::int64_t> percentile(double q) const;
+    std::string explain(int node, tcp::SockAddr remote, std::vector<std::pair<std::string, std::int64_t>>& held) const;
+
+    const Scenario& sc_;
+    World& w_;
+    std::uint64_t attempted_ = 0, succeeded_ = 0, failed_ = 0, connections_ = 0, failures_total_ = 0;
+    std::map<std::string, std::uint64_t> by_errno_;
+    std::map<std::string, FailureRecord> first_;  // by kind
+    std::optional<FailureRecord> first_any_;
+    std::vector<std::int64_t> latencies_;
+    std::vector<Sample> samples_;
+    Sample cur_;
+    std::vector<StateCounts> peaks_;
+    SimTime end_ = SimTime::zero();
+};
+
+// Runs a scenario's workloads to its duration or stop condition; returns the forecast.
+struct ForecastRun {
+    std::string text, json, csv;
+};
+ForecastRun run_forecast(const Scenario& sc);
+
+}  // namespace tcpsim

@@ -1,0 +1,100 @@
+// The workloads of a forecast scenario as one application on the world's socket calls: client
+// workloads (open arrivals or closed loops, keep-alive pools, bind modes, retries, who closes
+// first), servers (request/response, close policies, keep-alive timeouts), L7 proxies (a client
+// side and an upstream side, with or without an upstream pool) and the timed what-if actions.
+// It sees errno exactly as an application would and reports to the Forecast.
+#pragma once
+
+#include "forecast.hpp"
+#include "world.hpp"
+
+#include <tcpsim/rng.hpp>
+
+#include <deque>
+#include <vector>
+
+namespace tcpsim {
+
+class Workloads final : public App {
+public:
+    Workloads(const Scenario& sc, World& w, Forecast& fc);
+    void start();
+    void on_app_event(World& w, std::uint64_t arg) override;
+    void on_notice(World& w, int host, host::SocketId sock, tcp::Notice n, Errno e) override;
+    void on_middlebox_exhausted(World& w, int node, const tcp::Segment& syn) override;
+    void on_call_failed(World& w, int host, const char* syscall, Errno e, tcp::SockAddr local, tcp::SockAddr remote) override;
+
+private:
+    enum class Role : std::uint8_t { None, Client, Server, ProxyFront, ProxyUp };
+    enum class EvKind : std::uint8_t { Arrive, LoopNext, Retry, Respond, IdleClose, ResponseTimeout, WhatIf, Listen, Sample };
+    struct Conn {
+        Role role = Role::None;
+        std::uint32_t owner = 0;        // client, server or proxy index
+        std::int32_t process = -1;      // closed loop process of a client connection
+        std::uint32_t attempt = 0;
+        SimTime connect_at;
+        std::uint64_t received = 0;     // bytes toward the current message
+        std::uint32_t expect = 0;       // bytes of the message awaited
+        std::uint32_t requests = 0;
+        std::uint32_t gen = 0;          // invalidates pending timers of this connection
+        bool connected = false, awaiting = false, idle = false, peer_closed = false, closing = false;
+        int peer_host = -1;             // proxy: the other half
+        host::SocketId peer = host::kNoSocket;
+    };
+    struct Ev {
+        EvKind kind;
+        std::uint32_t index = 0;   // client / server / proxy / what-if index
+        std::int32_t process = -1;
+        std::uint32_t attempt = 0;
+        int host = -1;
+        host::SocketId sock = host::kNoSocket;
+        std::uint32_t gen = 0;
+    };
+    struct Exchange {
+        std::uint32_t request = 100, response = 1000;
+    };
+
+    void at(SimTime t, Ev ev);
+    Conn& conn(int h, host::SocketId s);
+    void start_request(std::uint32_t client, std::int32_t process, std::uint32_t attempt);
+    bool open_client(std::uint32_t client, std::int32_t process, std::uint32_t attempt);
+    void client_failed(std::uint32_t client, std::int32_t process, std::uint32_t attempt, const std::string& kind,
+                       const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote);
+    void next_in_loop(std::uint32_t client, std::int32_t process, bool failed);
+    void response_done(int h, host::SocketId s);
+    void finish_client_conn(int h, host::SocketId s, bool reusable);
+    void server_request(int h, host::SocketId s, Conn& c);
+    void proxy_request(int h, host::SocketId front);
+    void proxy_response(int h, host::SocketId up);
+    void close_conn(int h, host::SocketId s);
+    void abort_conn(int h, host::SocketId s);
+    void open_listener(int h, std::uint16_t port, bool reuseaddr, std::uint32_t backlog, Role role, std::uint32_t index);
+    void what_if(const WhatIfAction& a);
+    [[nodiscard]] Exchange exchange_for(const TargetSpec& t, int from_host, int depth = 0) const;
+    [[nodiscard]] tcp::SockAddr remote_of(int h, host::SocketId s) const;
+    [[nodiscard]] tcp::SockAddr local_of(int h, host::SocketId s) const;
+
+    const Scenario& sc_;
+    World& w_;
+    Forecast& fc_;
+    Rng rng_;
+    std::vector<std::vector<Conn>> conns_;      // per host, by socket id
+    std::vector<Ev> evs_;
+    std::vector<std::uint32_t> ev_free_;
+    std::vector<Exchange> client_exchange_;
+    std::vector<int> client_host_;
+    std::vector<std::uint32_t> client_src_next_;
+    std::vector<SimTime> next_arrival_;
+    std::vector<std::deque<host::SocketId>> client_pool_;   // idle keep-alive connections per client
+    std::vector<std::deque<host::SocketId>> proxy_pool_;    // idle upstream connections per proxy
+    std::vector<std::uint32_t> loop_left_;                  // closed loop: requests left per (client, process)
+    std::vector<std::size_t> loop_base_;
+    std::vector<Exchange> server_exchange_;
+    std::vector<Exchange> proxy_exchange_;
+    std::vector<host::SocketId> server_listener_, proxy_listener_;
+    std::map<std::pair<int, host::SocketId>, std::pair<Role, std::uint32_t>> listeners_;
+    std::vector<bool> host_stopped_;
+    std::uint64_t sock_serial_ = 0;
+};
+
+}  // namespace tcpsim
