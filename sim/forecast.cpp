@@ -36,6 +36,25 @@ constexpr std::array<tcp::State, 10> kShown = {tcp::State::Established, tcp::Sta
                                                tcp::State::CloseWait,   tcp::State::LastAck,  tcp::State::Closing,
                                                tcp::State::Listen};
 
+// Wraps a sentence at 100 columns, continuation lines indented like the first.
+std::string wrap(const std::string& text, std::size_t indent) {
+    std::string out, line(indent, ' ');
+    std::size_t start = 0;
+    while (start < text.size()) {
+        std::size_t end = text.find(' ', start);
+        if (end == std::string::npos) end = text.size();
+        const std::string word = text.substr(start, end - start);
+        if (line.size() > indent && line.size() + 1 + word.size() > 100) {
+            out += line + "\n";
+            line = std::string(indent, ' ');
+        }
+        if (line.size() > indent) line += ' ';
+        line += word;
+        start = end + 1;
+    }
+    return out + line + "\n";
+}
+
 std::string rate(double r) { return fmt::format("{:.1f}/s", r); }
 
 std::string ms(std::int64_t ns) { return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6); }
@@ -61,6 +80,8 @@ void Forecast::failure(const std::string& kind, int node, const std::string& sys
     ++by_errno_[kind];
     ++failures_total_;
     if (request_failed) {
+        if (last_ok_) onsets_.push_back(Onset{w_.now(), attempted_, succeeded_, failed_});
+        last_ok_ = false;
         ++failed_;
         ++cur_.failed;
     }
@@ -157,30 +178,39 @@ void Forecast::sample() {
     end_ = w_.now();
 }
 
-// Steady state: the second half of the run (the first half holds the ramp into exhaustion:
-// ports fill for one hold time before the first one comes back).
+// Steady state. Without failures: the second half of the run. Once ports run out, completions
+// can come in waves (every freed port is taken at once and held a whole hold time again), so a
+// window must span whole waves: it runs from the first onset of failure (every port in use) to
+// the last one in the run, the same phase of the pattern; counts are taken at those instants.
 Forecast::Rates Forecast::steady() const {
     Rates r;
     if (samples_.empty()) return r;
-    const SimTime end = samples_.back().at;
-    const SimTime from = SimTime::zero() + (end - SimTime::zero()) / 2;
-    std::uint64_t o = 0, c = 0, f = 0;
-    SimTime first = end;
-    for (std::size_t i = 0; i < samples_.size(); ++i) {
-        const SimTime start = i == 0 ? SimTime::zero() : samples_[i - 1].at;
-        if (start < from) continue;
-        first = std::min(first, start);
+    if (onsets_.size() >= 2 && onsets_.back().at - onsets_.front().at >= sc_.forecast.report_interval * 10) {
+        const Onset& a = onsets_.front();
+        const Onset& b = onsets_.back();
+        const double secs = static_cast<double>((b.at - a.at).count()) / 1e9;
+        r.from = a.at;
+        r.to = b.at;
+        r.offered = static_cast<double>(b.offered - a.offered) / secs;
+        r.completed = static_cast<double>(b.completed - a.completed) / secs;
+        r.failed = static_cast<double>(b.failed - a.failed) / secs;
+        return r;
+    }
+    const std::size_t n = samples_.size();
+    const std::size_t begin = n / 2;
+    std::uint64_t o = 0, c = 0, fl = 0;
+    for (std::size_t i = begin; i < n; ++i) {
         o += samples_[i].offered;
         c += samples_[i].completed;
-        f += samples_[i].failed;
+        fl += samples_[i].failed;
     }
-    r.from = first;
-    r.to = end;
-    const double secs = static_cast<double>((end - first).count()) / 1e9;
+    r.from = begin == 0 ? SimTime::zero() : samples_[begin - 1].at;
+    r.to = samples_.back().at;
+    const double secs = static_cast<double>((r.to - r.from).count()) / 1e9;
     if (secs <= 0) return r;
     r.offered = static_cast<double>(o) / secs;
     r.completed = static_cast<double>(c) / secs;
-    r.failed = static_cast<double>(f) / secs;
+    r.failed = static_cast<double>(fl) / secs;
     return r;
 }
 
@@ -199,11 +229,14 @@ std::optional<std::int64_t> Forecast::percentile(double q) const {
 // time_wait_seconds), for the tightest place on each workload's path.
 Forecast::Analytic Forecast::analytic() const {
     Analytic best;
-    auto consider = [&](double r, std::string basis) {
+    auto consider = [&](double r, std::string basis, int tw_host = -1, double ports = 0, Duration hold = Duration::ns(0)) {
         if (r <= 0) return;
         if (best.rate == 0 || r < best.rate) {
             best.rate = r;
             best.basis = std::move(basis);
+            best.tw_host = tw_host;
+            best.ports = ports;
+            best.hold = hold;
         }
     };
     const ForecastSpec& f = sc_.forecast;
@@ -222,8 +255,10 @@ Forecast::Analytic Forecast::analytic() const {
                          fmt::format("{:.0f} ports / {} tw_reuse delay on {} toward {}", ports, format_duration(h.stack.tw_reuse_delay), h.name,
                                      c.target.text));
             } else {
-                consider(ports / secs(time_wait_of(h)), fmt::format("{:.0f} ports / {} TIME-WAIT on {} toward {}", ports,
-                                                                     format_duration(time_wait_of(h)), h.name, c.target.text));
+                consider(ports / secs(time_wait_of(h)),
+                         fmt::format("{:.0f} ports / {} TIME-WAIT on {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
+                                     c.target.text),
+                         sc_.host_index(c.host), ports, time_wait_of(h));
             }
         }
         // A NAT on the way holds its mapping for its own TIME_WAIT timeout.
@@ -246,8 +281,10 @@ Forecast::Analytic Forecast::analytic() const {
         if (p.pool.enabled || p.upstream_closer != Closer::Client) continue;
         const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(p.host))];
         const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1);
-        consider(ports / secs(time_wait_of(h)), fmt::format("{:.0f} ports / {} TIME-WAIT on proxy {} toward {}", ports,
-                                                             format_duration(time_wait_of(h)), h.name, p.upstream.text));
+        consider(ports / secs(time_wait_of(h)),
+                 fmt::format("{:.0f} ports / {} TIME-WAIT on proxy {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
+                             p.upstream.text),
+                 sc_.host_index(p.host), ports, time_wait_of(h));
     }
     // A balancer with source NAT toward backends that close first: each SNAT port's 4-tuple sits
     // in the backend's TIME-WAIT, and a backend that cannot reopen it refuses the port.
@@ -325,16 +362,34 @@ std::string Forecast::text() const {
         out += fmt::format("Analytic ceiling: {} ({})\n", rate(an.rate), an.basis);
         const double sim = st.completed;
         const double diff = std::abs(sim - an.rate) / an.rate;
+        std::string note;
         if (st.offered < an.rate * 0.99)
-            out += fmt::format("  The workload offers {}, below the ceiling: ports are not the limit.\n", rate(st.offered));
+            note += fmt::format("The workload offers {}, below the ceiling: ports are not the limit.", rate(st.offered));
         else if (diff <= 0.01)
-            out += fmt::format("  Simulated {} agrees with the estimate within 1%.\n", rate(sim));
-        else if (sim < an.rate)
-            out += fmt::format("  Simulated {} is {:.1f}% below: the estimate ignores connect latency, retransmitted SYNs and "
-                               "failures elsewhere on the path.\n", rate(sim), diff * 100);
+            note += fmt::format("Simulated {} agrees with the estimate within 1%.", rate(sim));
+        else if (sim < an.rate) {
+            note += fmt::format("Simulated {} is {:.1f}% below the estimate.", rate(sim), diff * 100);
+            const host::Host* th = an.tw_host >= 0 ? &w_.host(an.tw_host) : nullptr;
+            const double nominal = static_cast<double>(an.hold.count()) / 1e9;
+            if (th && th->time_wait_held_count() > 0) {
+                const double held = static_cast<double>(th->time_wait_held().count()) / 1e9 /
+                                    static_cast<double>(th->time_wait_held_count());
+                if (held > nominal * 1.002)
+                    note += fmt::format(" TIME-WAIT on {} lasted {:.2f} s on average, not {:.0f} s: Linux fires the TIME-WAIT timer on "
+                                       "its timer wheel, at HZ={} up to {:.3f} s late. Ports freed together at one tick then wait "
+                                       "their turn for a connect(): each port comes round every {:.2f} s ({:.0f} / {}).",
+                                       th->name(), held, nominal, th->stack().hz, 512.0 / static_cast<double>(th->stack().hz),
+                                       an.ports / sim, an.ports, rate(sim));
+                else
+                    note += " The estimate ignores connect latency, retransmitted SYNs and failures elsewhere on the path.";
+            } else {
+                note += " The estimate ignores connect latency, retransmitted SYNs and failures elsewhere on the path.";
+            }
+        }
         else
-            out += fmt::format("  Simulated {} is {:.1f}% above: the stack reuses ports before the hold time ends "
-                               "(TIME-WAIT takeover, SYNs accepted in TIME-WAIT, timers that fire early).\n", rate(sim), diff * 100);
+            note += fmt::format("Simulated {} is {:.1f}% above: the stack reuses ports before the hold time ends "
+                               "(TIME-WAIT takeover, SYNs accepted in TIME-WAIT, timers that fire early).", rate(sim), diff * 100);
+        out += wrap(note, 2);
     } else {
         out += "Analytic ceiling: none (no TIME-WAIT or mapping holds a port per connection on this path)\n";
     }

@@ -45,7 +45,11 @@ public:
 
     // -- what the workloads report
     void offered() { ++attempted_; ++cur_.offered; }
-    void completed() { ++succeeded_; ++cur_.completed; }
+    void completed() {
+        ++succeeded_;
+        ++cur_.completed;
+        last_ok_ = true;
+    }
     void connection_opened() { ++connections_; }
     void connect_latency(Duration d) { latencies_.push_back(d.count()); }
     // A failed call or a refused SYN; `counts_as_failure` is false for a middlebox drop (the
@@ -69,6 +73,9 @@ private:
     struct Analytic {
         double rate = 0;    // connections per second, 0: no estimate
         std::string basis;  // "28232 ports / 60 s TIME-WAIT on client toward 10.0.0.2:80"
+        int tw_host = -1;   // the host whose TIME-WAIT sets it, if one does
+        double ports = 0;
+        Duration hold = Duration::ns(0);
     };
     [[nodiscard]] Analytic analytic() const;
     [[nodiscard]] std::optional<std::int64_t> percentile(double q) const;
@@ -84,6 +91,14 @@ private:
     std::vector<Sample> samples_;
     Sample cur_;
     std::vector<StateCounts> peaks_;
+    // Onsets of failure (a failed request right after a successful one): the moments when every
+    // port is in use again, the same phase of each wave of reuse.
+    struct Onset {
+        SimTime at;
+        std::uint64_t offered, completed, failed;
+    };
+    std::vector<Onset> onsets_;
+    bool last_ok_ = true;
     SimTime end_ = SimTime::zero();
 };
 

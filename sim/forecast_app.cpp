@@ -284,7 +284,9 @@ bool Workloads::open_client(std::uint32_t ci, std::int32_t process, std::uint32_
     const Errno e = w_.sock_connect(h, s, remote);
     if (e != Errno::Ok) {
         const host::Socket& so = w_.host(h).at(s);
-        const tcp::SockAddr local{src ? src : w_.host(h).ip(), so.bound_port};
+        // The source address the route would give (as in Host::sys_connect_prepare).
+        const std::uint32_t route_src = (remote.ip >> 24) == 127 ? 0x7F000001u : w_.host(h).owns(remote.ip) ? remote.ip : w_.host(h).ip();
+        const tcp::SockAddr local{src ? src : route_src, so.bound_port};
         w_.sock_close(h, s);
         client_failed(ci, process, attempt, std::string(to_string(e)), "connect", local, remote);
         return false;

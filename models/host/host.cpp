@@ -422,6 +422,10 @@ std::size_t Host::expire_time_waits(SimTime now) {
         tw_timers_.pop_front();
         auto it = tw_.find(rec.tuple);
         if (it == tw_.end() || it->second.generation != rec.generation) continue;  // restarted or gone
+        if (!it->second.fin_wait2) {
+            tw_held_ += now - it->second.entered;
+            ++tw_held_count_;
+        }
         kill_time_wait(rec.tuple);
         ++n;
     }
@@ -429,9 +433,13 @@ std::size_t Host::expire_time_waits(SimTime now) {
 }
 
 SimTime Host::next_time_wait_expiry() const {
-    for (const TwTimer& r : tw_timers_) {
+    // Records of entries taken over, killed or restarted are dropped from the front as they are
+    // met, so each is looked at once.
+    while (!tw_timers_.empty()) {
+        const TwTimer& r = tw_timers_.front();
         auto it = tw_.find(r.tuple);
         if (it != tw_.end() && it->second.generation == r.generation) return r.at;
+        tw_timers_.pop_front();
     }
     return SimTime::never();
 }

@@ -181,6 +181,9 @@ public:
     // Removes the entries whose timer fired by `now`; returns how many.
     std::size_t expire_time_waits(SimTime now);
     [[nodiscard]] SimTime next_time_wait_expiry() const;
+    // How long the TIME-WAIT mini-sockets that expired were held, in total, and how many.
+    [[nodiscard]] Duration time_wait_held() const { return tw_held_; }
+    [[nodiscard]] std::uint64_t time_wait_held_count() const { return tw_held_count_; }
     [[nodiscard]] std::size_t time_wait_count() const { return tw_.size(); }
     [[nodiscard]] std::uint64_t time_wait_overflows() const { return tw_overflow_; }
     [[nodiscard]] const std::map<FourTuple, TimeWaitSock>& time_waits() const { return tw_; }
@@ -210,9 +213,11 @@ private:
         FourTuple tuple;
         std::uint32_t generation;
     };
-    std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
+    mutable std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
     std::uint32_t tw_serial_ = 0;
     std::uint64_t tw_overflow_ = 0;
+    Duration tw_held_ = Duration::ns(0);
+    std::uint64_t tw_held_count_ = 0;
     struct PeerStamp {
         std::uint32_t ts;
         SimTime stamp;

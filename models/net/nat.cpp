@@ -1,6 +1,7 @@
 #include "net/nat.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <iterator>
 
 namespace tcpsim::net {
@@ -125,12 +126,46 @@ bool Nat::port_free(std::uint32_t outer_ip, Scope s, std::uint16_t port) const {
     return owners_.find(OwnerKey{outer_ip, s, port}) == owners_.end();
 }
 
-std::optional<std::uint16_t> Nat::first_free(std::uint32_t outer_ip, Scope s, std::uint16_t lo, std::uint16_t hi,
-                                             std::uint16_t start) const {
-    // Walks the scope's used ports in order from `start`: the first gap is the answer. The cost is
-    // the length of the run of used ports after `start`, short unless the scope is nearly full
-    // (a full scope never gets here: pick_port checks the count first).
+void Nat::PortBits::set(std::uint16_t p) {
+    std::uint64_t& w = word[p >> 6];
+    w |= std::uint64_t{1} << (p & 63);
+    if (w == ~std::uint64_t{0}) full[p >> 12] |= std::uint64_t{1} << ((p >> 6) & 63);
+}
+
+void Nat::PortBits::clear(std::uint16_t p) {
+    word[p >> 6] &= ~(std::uint64_t{1} << (p & 63));
+    full[p >> 12] &= ~(std::uint64_t{1} << ((p >> 6) & 63));
+}
+
+std::optional<std::uint16_t> Nat::PortBits::next_free(std::uint32_t from, std::uint32_t to) const {
+    if (from > to) return std::nullopt;
+    std::uint32_t wi = from >> 6;
+    // The first word, from `from` on.
+    if (const std::uint64_t free = ~word[wi] & (~std::uint64_t{0} << (from & 63)); free != 0) {
+        const std::uint32_t p = (wi << 6) + static_cast<std::uint32_t>(std::countr_zero(free));
+        return p <= to ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(p)) : std::nullopt;
+    }
+    // Then the first word after it that is not full, through the summary.
+    for (std::uint32_t w = wi + 1; w < 1024 && (w << 6) <= to;) {
+        const std::uint64_t not_full = ~full[w >> 6] & (~std::uint64_t{0} << (w & 63));
+        if (not_full == 0) {
+            w = ((w >> 6) + 1) << 6;
+            continue;
+        }
+        const std::uint32_t nw = ((w >> 6) << 6) + static_cast<std::uint32_t>(std::countr_zero(not_full));
+        const std::uint32_t p = (nw << 6) + static_cast<std::uint32_t>(std::countr_zero(~word[nw]));
+        return p <= to ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(p)) : std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint16_t> Nat::first_free(std::uint32_t outer_ip, Scope s, const PortBits* bits, std::uint16_t lo,
+                                             std::uint16_t hi, std::uint16_t start) const {
+    // Busy scopes have a bitmap: a word-at-a-time search. Otherwise walk the scope's used ports in
+    // order from `start`: the first gap is the answer, after at most (ports in use + 1) steps,
+    // few since such scopes hold fewer than kBitsAt ports (or the range is that narrow).
     auto scan = [&](std::uint32_t from, std::uint32_t to) -> std::optional<std::uint16_t> {
+        if (bits != nullptr) return bits->next_free(from, to);
         auto it = owners_.lower_bound(OwnerKey{outer_ip, s, static_cast<std::uint16_t>(from)});
         for (std::uint32_t p = from; p <= to; ++p, ++it) {
             const bool used = it != owners_.end() && it->first.outer_ip == outer_ip && it->first.scope == s &&
@@ -147,14 +182,16 @@ std::optional<std::uint16_t> Nat::first_free(std::uint32_t outer_ip, Scope s, st
 std::optional<std::uint16_t> Nat::pick_port(Outer& o, Scope s, std::uint16_t inner_port, std::uint16_t lo,
                                             std::uint16_t hi, std::uint16_t& cursor) {
     const std::uint32_t range = static_cast<std::uint32_t>(hi - lo) + 1;
-    if (auto st = scope_stats_.find(ScopeStatKey{o.ip, block_id(lo), s});
-        st != scope_stats_.end() && st->second.ports >= range)
-        return std::nullopt;  // every port of the scope is held: no scan
+    const PortBits* bits = nullptr;
+    if (auto st = scope_stats_.find(ScopeStatKey{o.ip, block_id(lo), s}); st != scope_stats_.end()) {
+        if (st->second.ports >= range) return std::nullopt;  // every port of the scope is held: no scan
+        if (st->second.bits.active()) bits = &st->second.bits;
+    }
     auto sequential = [&]() -> std::optional<std::uint16_t> {
         // The next free port after the last one given, wrapping (RFC 4787 §4.2.1 leaves the
         // order to the NAT; this is the simple "next port" allocator).
         const std::uint16_t start = (cursor < lo || cursor >= hi) ? lo : static_cast<std::uint16_t>(cursor + 1);
-        auto p = first_free(o.ip, s, lo, hi, start);
+        auto p = first_free(o.ip, s, bits, lo, hi, start);
         if (p) cursor = *p;
         return p;
     };
@@ -176,7 +213,7 @@ std::optional<std::uint16_t> Nat::pick_port(Outer& o, Scope s, std::uint16_t inn
                 p = static_cast<std::uint16_t>(lo + port_rng_.below(range));
                 if (port_free(o.ip, s, p)) return p;
             }
-            return first_free(o.ip, s, lo, hi, p);
+            return first_free(o.ip, s, bits, lo, hi, p);
         }
     }
     return std::nullopt;
@@ -240,6 +277,7 @@ void Nat::erase_flow(std::map<FlowKey, Flow>::iterator it) {
         if (Outer* o = find_outer(oip); o != nullptr && --o->port_refs[port] == 0) --o->distinct;
         if (auto st = scope_stats_.find(ScopeStatKey{oip, block_id(port), mk.scope}); st != scope_stats_.end()) {
             --st->second.ports;
+            if (st->second.bits.active()) st->second.bits.clear(port);
             if (st->second.ports == 0 && st->second.entries() == 0) scope_stats_.erase(st);
         }
         mappings_.erase(m);
@@ -349,11 +387,21 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         return true;
     }
 
-    auto create = [&](Outer& o, std::uint16_t port) {
+    auto create = [&](Outer& o, std::uint16_t port, std::uint16_t lo, std::uint16_t hi) {
         auto m = mappings_.emplace(mk, Mapping{o.ip, port, 0}).first;
         owners_.emplace(OwnerKey{o.ip, s, port}, mk);
         if (o.port_refs[port]++ == 0) ++o.distinct;
-        ++scope_stats_[ScopeStatKey{o.ip, block_id(port), s}].ports;
+        ScopeStat& st = scope_stats_[ScopeStatKey{o.ip, block_id(port), s}];
+        ++st.ports;
+        if (st.bits.active()) {
+            st.bits.set(port);
+        } else if (st.ports >= kBitsAt && static_cast<std::uint64_t>(hi - lo) + 1 > kBitsAt) {
+            // The scope got busy: index its used ports (this one included) in a bitmap from now on.
+            st.bits.activate();
+            for (auto it = owners_.lower_bound(OwnerKey{o.ip, s, lo});
+                 it != owners_.end() && it->first.outer_ip == o.ip && it->first.scope == s && it->first.port <= hi; ++it)
+                st.bits.set(it->first.port);
+        }
         out = &m->second;
     };
 
@@ -391,7 +439,7 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         if (at_cap(o->ip)) {
             refusals.push_back(cap_refusal(o->ip));
         } else if (auto p = pick_port(*o, s, k.inner.port, lo, hi, blk.cursor)) {
-            create(*o, *p);
+            create(*o, *p, lo, hi);
             return true;
         } else {
             refusals.push_back(full_refusal(o->ip, lo));
@@ -405,7 +453,7 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
                 continue;
             }
             if (auto p = pick_port(o, s, k.inner.port, cfg_.port_lo, cfg_.port_hi, o.cursor)) {
-                create(o, *p);
+                create(o, *p, cfg_.port_lo, cfg_.port_hi);
                 return true;
             }
             refusals.push_back(full_refusal(o.ip, cfg_.port_lo));

@@ -162,6 +162,24 @@ private:
         std::uint64_t ports = 0;
         [[nodiscard]] std::uint64_t entries() const { return by_state[0] + by_state[1] + by_state[2]; }
     };
+    // The used ports of one busy scope as a bitmap with a summary of full words, so that finding a
+    // free port stays cheap when the scope is nearly full (a walk of the ordered map would be as
+    // long as the run of used ports, and fallback scans make such runs grow, as linear probing does).
+    // Held by value (empty until a scope gets busy) so that a Nat stays copyable.
+    struct PortBits {
+        std::vector<std::uint64_t> word;  // 1024 words: one bit per port
+        std::vector<std::uint64_t> full;  // 16 words: bit i set when word[i] has all 64 bits set
+        [[nodiscard]] bool active() const { return !word.empty(); }
+        void activate() { word.assign(1024, 0); full.assign(16, 0); }
+        void set(std::uint16_t p);
+        void clear(std::uint16_t p);
+        [[nodiscard]] std::optional<std::uint16_t> next_free(std::uint32_t from, std::uint32_t to) const;
+    };
+    // Bitmaps are kept only for scopes this busy over ranges this wide; below, the map walk is short.
+    static constexpr std::uint64_t kBitsAt = 256;
+    struct ScopeStat : Tally {
+        PortBits bits;
+    };
     // (outer ip, block, scope): ports of one scope on one address (one block of it under Blocks).
     using ScopeStatKey = std::tuple<std::uint32_t, std::uint32_t, Scope>;
     // (outer ip, dst ip, dst port): the per-destination cap's count (AWS: per unique destination).
@@ -194,8 +212,8 @@ private:
     [[nodiscard]] std::uint64_t dest_entries(std::uint32_t outer_ip, tcp::SockAddr remote) const;
     [[nodiscard]] bool port_free(std::uint32_t outer_ip, Scope s, std::uint16_t port) const;
     // First free port of the scope in [lo, hi], searching from `start` upward and wrapping.
-    [[nodiscard]] std::optional<std::uint16_t> first_free(std::uint32_t outer_ip, Scope s, std::uint16_t lo,
-                                                          std::uint16_t hi, std::uint16_t start) const;
+    [[nodiscard]] std::optional<std::uint16_t> first_free(std::uint32_t outer_ip, Scope s, const PortBits* bits,
+                                                          std::uint16_t lo, std::uint16_t hi, std::uint16_t start) const;
     std::optional<std::uint16_t> pick_port(Outer& o, Scope s, std::uint16_t inner_port, std::uint16_t lo,
                                            std::uint16_t hi, std::uint16_t& cursor);
     // Index of the first outer address to try for this inner host; the others follow in pool order.
@@ -218,7 +236,7 @@ private:
     std::map<MapKey, Mapping> mappings_;
     std::map<OwnerKey, MapKey> owners_;
     std::set<std::pair<SimTime, FlowKey>> deadlines_;
-    std::map<ScopeStatKey, Tally> scope_stats_;
+    std::map<ScopeStatKey, ScopeStat> scope_stats_;
     std::map<DestKey, Tally> dest_stats_;
     std::map<std::uint32_t, Block> blocks_;  // inner address -> its block
     NatCounts counts_;
