@@ -94,9 +94,14 @@ void Forecast::failure(const std::string& kind, int node, const std::string& sys
         r.local = local;
         r.remote = remote;
         r.why = explain(node, kind == "NAT drop" ? tcp::SockAddr{} : remote, r.held);
+        // A reset or refusal that follows another node's own failure at once is its consequence.
+        if ((kind == "ECONNRESET" || kind == "ECONNREFUSED") && last_ && last_->node != r.node && r.at - last_->at <= Duration::ms(10))
+            r.why = fmt::format("{} gave up on the request after its own {} at {} s ({})", last_->node, last_->kind,
+                                format_seconds(last_->at), last_->syscall == "-" ? "no port for the SYN" : last_->syscall + "()");
         first_.emplace(kind, r);
         if (!first_any_) first_any_ = r;
     }
+    last_ = LastFailure{w_.now(), kind, w_.node_name(node), syscall};
     const StopSpec& st = sc_.forecast.stop;
     if ((st.first_failure && failures_total_ >= 1) || (st.failures != 0 && failures_total_ >= st.failures)) w_.stop();
 }
@@ -282,7 +287,7 @@ Forecast::Analytic Forecast::analytic() const {
         const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(p.host))];
         const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1);
         consider(ports / secs(time_wait_of(h)),
-                 fmt::format("{:.0f} ports / {} TIME-WAIT on proxy {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
+                 fmt::format("{:.0f} ports / {} TIME-WAIT on the proxy host {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
                              p.upstream.text),
                  sc_.host_index(p.host), ports, time_wait_of(h));
     }
@@ -304,6 +309,26 @@ Forecast::Analytic Forecast::analytic() const {
         }
     }
     return best;
+}
+
+// How TIME-WAITs ended before their timer, over all hosts (transition-table rows for full
+// TCBs, the hosts' counters for Linux mini-sockets).
+std::string Forecast::time_wait_endings() const {
+    std::uint64_t rst = 0, syn = 0, taken = 0, expired = w_.stats().time_wait_expired;
+    for (const tcp::Transition& t : tcp::kTransitions) {
+        if (t.from != tcp::State::TimeWait) continue;
+        const std::uint64_t n = w_.rows_hit()[t.id];
+        if (t.trigger == tcp::Trigger::RcvRst) rst += n;
+        else if (t.trigger == tcp::Trigger::SynInTimeWait || t.trigger == tcp::Trigger::RcvSynReset) syn += n;
+        else if (t.trigger == tcp::Trigger::Timeout2Msl) expired += n;
+    }
+    for (int h = 0; h < w_.host_count(); ++h) {
+        rst += w_.host(h).time_wait_ends().by_rst;
+        syn += w_.host(h).time_wait_ends().by_syn;
+        taken += w_.host(h).time_wait_ends().taken_over;
+    }
+    return fmt::format("{} expired, {} closed by an RST (TIME-WAIT assassination, RFC 1337), {} ended by a new SYN, "
+                       "{} taken over by connect() (tcp_tw_reuse)", expired, rst, syn, taken);
 }
 
 std::string Forecast::text() const {
@@ -363,8 +388,12 @@ std::string Forecast::text() const {
         const double sim = st.completed;
         const double diff = std::abs(sim - an.rate) / an.rate;
         std::string note;
-        if (st.offered < an.rate * 0.99)
+        const bool ran_out = by_errno_.count("EADDRNOTAVAIL") || by_errno_.count("EADDRINUSE") || by_errno_.count("NAT drop");
+        if (st.offered < an.rate * 0.99 && !ran_out)
             note += fmt::format("The workload offers {}, below the ceiling: ports are not the limit.", rate(st.offered));
+        else if (st.offered < an.rate * 0.99)
+            note += fmt::format("Ports ran out although the average offered rate ({}) is below the ceiling: the load came in "
+                                "bursts faster than the ceiling, before the first ports came back.", rate(st.offered));
         else if (diff <= 0.01)
             note += fmt::format("Simulated {} agrees with the estimate within 1%.", rate(sim));
         else if (sim < an.rate) {
@@ -387,13 +416,14 @@ std::string Forecast::text() const {
             }
         }
         else
-            note += fmt::format("Simulated {} is {:.1f}% above: the stack reuses ports before the hold time ends "
-                               "(TIME-WAIT takeover, SYNs accepted in TIME-WAIT, timers that fire early).", rate(sim), diff * 100);
+            note += fmt::format("Simulated {} is {:.1f}% above: ports came back before the hold ended ({}).", rate(sim), diff * 100,
+                                time_wait_endings());
         out += wrap(note, 2);
     } else {
         out += "Analytic ceiling: none (no TIME-WAIT or mapping holds a port per connection on this path)\n";
     }
 
+    out += wrap("TIME-WAIT endings: " + time_wait_endings() + ".", 0);
     out += "\nPeak states per host (TIME-WAIT includes the kernel's mini-sockets)\n";
     std::string head = fmt::format("  {:<12}", "host");
     for (tcp::State s : kShown) head += fmt::format(" {}", state_label(s));

@@ -79,6 +79,7 @@ private:
     };
     [[nodiscard]] Analytic analytic() const;
     [[nodiscard]] std::optional<std::int64_t> percentile(double q) const;
+    [[nodiscard]] std::string time_wait_endings() const;
     std::string explain(int node, tcp::SockAddr remote, std::vector<std::pair<std::string, std::int64_t>>& held) const;
 
     const Scenario& sc_;
@@ -99,6 +100,11 @@ private:
     };
     std::vector<Onset> onsets_;
     bool last_ok_ = true;
+    struct LastFailure {
+        SimTime at;
+        std::string kind, node, syscall;
+    };
+    std::optional<LastFailure> last_;
     SimTime end_ = SimTime::zero();
 };
 

@@ -201,6 +201,8 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
         if (c == TupleCheck::Busy) return Errno::AddrNotAvail;  // T13: not EADDRINUSE
         if (c == TupleCheck::ReuseTimeWait) {
             reuse_isn = linux_reuse_isn(tw_.at(t));
+        ++tw_ends_.taken_over;
+            ++tw_ends_.taken_over;
             kill_time_wait(t);
         }
         local = tcp::SockAddr{saddr, s.bound_port};
@@ -234,6 +236,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     const FourTuple t{saddr, remote.ip, port, remote.port};
     if (reuse) {
         reuse_isn = linux_reuse_isn(tw_.at(t));
+        ++tw_ends_.taken_over;
         kill_time_wait(t);
     }
     s.bound_addr = saddr;
@@ -391,7 +394,10 @@ Host::TimeWaitResult Host::time_wait_segment(SimTime now, TimeWaitSock& tw, cons
         case TwVerdict::Drop: break;
         case TwVerdict::SendAck:
         case TwVerdict::BecomeTimeWait: r.reply = ack(); break;
-        case TwVerdict::Kill: kill_time_wait(t); break;
+        case TwVerdict::Kill:
+            ++tw_ends_.by_rst;
+            kill_time_wait(t);
+            break;
         case TwVerdict::SendRst: {
             tcp::Segment rst;
             if (tcp::reset_for_closed(seg, rst)) r.reply = rst;
@@ -408,6 +414,7 @@ Host::TimeWaitResult Host::time_wait_segment(SimTime now, TimeWaitSock& tw, cons
             }
             r.accept_by = l;
             r.accept_isn = linux_reuse_isn(tw);
+            ++tw_ends_.by_syn;
             kill_time_wait(t);
             break;
         }

@@ -183,6 +183,12 @@ public:
     [[nodiscard]] SimTime next_time_wait_expiry() const;
     // How long the TIME-WAIT mini-sockets that expired were held, in total, and how many.
     [[nodiscard]] Duration time_wait_held() const { return tw_held_; }
+    // How Linux TIME-WAIT mini-sockets ended before their timer: an RST (assassination, RFC
+    // 1337), a SYN that opened a new connection (TW_SYN), connect() taking it over (tw_reuse).
+    struct TimeWaitEnds {
+        std::uint64_t by_rst = 0, by_syn = 0, taken_over = 0;
+    };
+    [[nodiscard]] const TimeWaitEnds& time_wait_ends() const { return tw_ends_; }
     [[nodiscard]] std::uint64_t time_wait_held_count() const { return tw_held_count_; }
     [[nodiscard]] std::size_t time_wait_count() const { return tw_.size(); }
     [[nodiscard]] std::uint64_t time_wait_overflows() const { return tw_overflow_; }
@@ -217,6 +223,7 @@ private:
     std::uint32_t tw_serial_ = 0;
     std::uint64_t tw_overflow_ = 0;
     Duration tw_held_ = Duration::ns(0);
+    TimeWaitEnds tw_ends_;
     std::uint64_t tw_held_count_ = 0;
     struct PeerStamp {
         std::uint32_t ts;
