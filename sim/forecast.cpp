@@ -55,7 +55,12 @@ std::string wrap(const std::string& text, std::size_t indent) {
     return out + line + "\n";
 }
 
-std::string rate(double r) { return fmt::format("{:.1f}/s", r); }
+// Connections per second with the precision a small rate needs (0.53/s, 0.017/s).
+std::string rate(double r) {
+    if (r == 0 || r >= 100) return fmt::format("{:.1f}/s", r);
+    if (r >= 1) return fmt::format("{:.2f}/s", r);
+    return fmt::format("{:.3f}/s", r);
+}
 
 std::string ms(std::int64_t ns) { return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6); }
 
@@ -73,14 +78,16 @@ bool reopens_time_wait(const HostSpec& h) {
 
 }  // namespace
 
-Forecast::Forecast(const Scenario& sc, World& w) : sc_(sc), w_(w), peaks_(sc.hosts.size(), StateCounts{}) {}
+Forecast::Forecast(const Scenario& sc, World& w)
+    : sc_(sc), w_(w), peaks_(sc.hosts.size(), StateCounts{}), per_client_(sc.forecast.clients.size()) {}
 
 void Forecast::failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
-                       bool request_failed) {
+                       bool request_failed, int client) {
     ++by_errno_[kind];
     ++failures_total_;
     if (request_failed) {
-        if (last_ok_) onsets_.push_back(Onset{w_.now(), attempted_, succeeded_, failed_});
+        if (client >= 0) ++per_client_[static_cast<std::size_t>(client)].failed;
+        if (last_ok_) onsets_.push_back(Onset{w_.now(), attempted_, succeeded_, failed_, per_client_});
         last_ok_ = false;
         ++failed_;
         ++cur_.failed;
@@ -94,6 +101,16 @@ void Forecast::failure(const std::string& kind, int node, const std::string& sys
         r.local = local;
         r.remote = remote;
         r.why = explain(node, kind == "NAT drop" ? tcp::SockAddr{} : remote, r.held);
+        if (kind == "ETIMEDOUT") {
+            // SYNs that vanish: dropped by the peer's tw_recycle check or on a full accept queue.
+            const int peer = w_.node_of_ip(remote.ip);
+            if (peer >= 0 && peer < w_.host_count() && w_.host(peer).recycle_drops() > 0)
+                r.why += fmt::format("; {} has dropped {} SYNs in silence so far (tcp_tw_recycle: a timestamp behind the one "
+                                     "remembered for that address, PAWSPassiveRejected)", w_.node_name(peer), w_.host(peer).recycle_drops());
+            if (w_.stats().listen_overflows > 0)
+                r.why += fmt::format("; {} SYNs or handshake ACKs were dropped on full accept queues", w_.stats().listen_overflows);
+        }
+        if (kind == "ECONNREFUSED") r.why = fmt::format("{} answered the SYN with an RST: nothing listened there", tcp::format_addr(remote));
         // A reset or refusal that follows another node's own failure at once is its consequence.
         if ((kind == "ECONNRESET" || kind == "ECONNREFUSED") && last_ && last_->node != r.node && r.at - last_->at <= Duration::ms(10))
             r.why = fmt::format("{} gave up on the request after its own {} at {} s ({})", last_->node, last_->kind,
@@ -178,6 +195,14 @@ void Forecast::sample() {
         w_.balancer(i).expire(w_.now());
         if (w_.balancer(i).snat()) add_nat(*const_cast<net::Nat*>(w_.balancer(i).snat()));
     }
+    per_client_at_sample_.resize(per_client_.size());
+    cur_.clients.clear();
+    for (std::size_t k = 0; k < per_client_.size(); ++k) {
+        cur_.clients.push_back(Counts{per_client_[k].offered - per_client_at_sample_[k].offered,
+                                      per_client_[k].completed - per_client_at_sample_[k].completed,
+                                      per_client_[k].failed - per_client_at_sample_[k].failed});
+        per_client_at_sample_[k] = per_client_[k];
+    }
     samples_.push_back(cur_);
     cur_ = Sample{};
     end_ = w_.now();
@@ -199,15 +224,24 @@ Forecast::Rates Forecast::steady() const {
         r.offered = static_cast<double>(b.offered - a.offered) / secs;
         r.completed = static_cast<double>(b.completed - a.completed) / secs;
         r.failed = static_cast<double>(b.failed - a.failed) / secs;
+        for (std::size_t i = 0; i < per_client_.size(); ++i) {
+            r.client_offered.push_back(static_cast<double>(b.clients[i].offered - a.clients[i].offered) / secs);
+            r.client_completed.push_back(static_cast<double>(b.clients[i].completed - a.clients[i].completed) / secs);
+        }
         return r;
     }
     const std::size_t n = samples_.size();
     const std::size_t begin = n / 2;
     std::uint64_t o = 0, c = 0, fl = 0;
+    std::vector<std::uint64_t> co(per_client_.size(), 0), cc(per_client_.size(), 0);
     for (std::size_t i = begin; i < n; ++i) {
         o += samples_[i].offered;
         c += samples_[i].completed;
         fl += samples_[i].failed;
+        for (std::size_t k = 0; k < co.size() && k < samples_[i].clients.size(); ++k) {
+            co[k] += samples_[i].clients[k].offered;
+            cc[k] += samples_[i].clients[k].completed;
+        }
     }
     r.from = begin == 0 ? SimTime::zero() : samples_[begin - 1].at;
     r.to = samples_.back().at;
@@ -216,6 +250,10 @@ Forecast::Rates Forecast::steady() const {
     r.offered = static_cast<double>(o) / secs;
     r.completed = static_cast<double>(c) / secs;
     r.failed = static_cast<double>(fl) / secs;
+    for (std::size_t k = 0; k < co.size(); ++k) {
+        r.client_offered.push_back(static_cast<double>(co[k]) / secs);
+        r.client_completed.push_back(static_cast<double>(cc[k]) / secs);
+    }
     return r;
 }
 
@@ -234,6 +272,7 @@ std::optional<std::int64_t> Forecast::percentile(double q) const {
 // time_wait_seconds), for the tightest place on each workload's path.
 Forecast::Analytic Forecast::analytic() const {
     Analytic best;
+    int cur_client = -1;
     auto consider = [&](double r, std::string basis, int tw_host = -1, double ports = 0, Duration hold = Duration::ns(0)) {
         if (r <= 0) return;
         if (best.rate == 0 || r < best.rate) {
@@ -242,27 +281,42 @@ Forecast::Analytic Forecast::analytic() const {
             best.tw_host = tw_host;
             best.ports = ports;
             best.hold = hold;
+            best.client = cur_client;
+        }
+    };
+    // The concurrency budget: how many connections a workload can hold open to its destination.
+    auto budget = [&](double ports, std::string basis) {
+        if (best.budget == 0 || ports < best.budget) {
+            best.budget = ports;
+            best.budget_basis = std::move(basis);
+            best.budget_client = cur_client;
         }
     };
     const ForecastSpec& f = sc_.forecast;
     auto secs = [](Duration d) { return static_cast<double>(d.count()) / 1e9; };
-    for (const ClientSpec& c : f.clients) {
+    for (std::size_t ci = 0; ci < f.clients.size(); ++ci) {
+        const ClientSpec& c = f.clients[ci];
+        cur_client = static_cast<int>(ci);
         const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(c.host))];
-        const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1) *
-                             static_cast<double>(std::max<std::size_t>(1, c.source_addresses.size()));
-        if (c.pool.enabled) continue;  // connections are reused: no per-connection hold
+        // A fixed local port is one port; otherwise the range, once per source address.
+        const double ports = c.bind == BindMode::Fixed ? 1.0
+                                                       : static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1) *
+                                                             static_cast<double>(std::max<std::size_t>(1, c.source_addresses.size()));
+        const std::string what = c.bind == BindMode::Fixed ? fmt::format("local port {}", c.local_port) : fmt::format("{:.0f} ports", ports);
+        budget(ports, fmt::format("{} on {} toward {}", what, h.name, c.target.text));
+        const bool pooled = c.pool.enabled;  // connections are reused: no per-connection hold
         const bool loop = (c.target.ip >> 24) == 127;
         // Where the TIME-WAIT sits: the closer's side.
-        if (c.closer == Closer::Client) {
-            const bool reuse = h.stack.linux_minisock && (h.stack.tw_reuse == 1 || (h.stack.tw_reuse == 2 && loop));
+        if (c.closer == Closer::Client && !pooled) {
+            const bool reuse = h.stack.linux_minisock && c.bind != BindMode::Fixed &&
+                               (h.stack.tw_reuse == 1 || (h.stack.tw_reuse == 2 && loop));
             if (reuse && h.tcp.timestamps) {
                 consider(ports / std::max(1e-3, secs(h.stack.tw_reuse_delay)),
-                         fmt::format("{:.0f} ports / {} tw_reuse delay on {} toward {}", ports, format_duration(h.stack.tw_reuse_delay), h.name,
+                         fmt::format("{} / {} tw_reuse delay on {} toward {}", what, format_duration(h.stack.tw_reuse_delay), h.name,
                                      c.target.text));
             } else {
                 consider(ports / secs(time_wait_of(h)),
-                         fmt::format("{:.0f} ports / {} TIME-WAIT on {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
-                                     c.target.text),
+                         fmt::format("{} / {} TIME-WAIT on {} toward {}", what, format_duration(time_wait_of(h)), h.name, c.target.text),
                          sc_.host_index(c.host), ports, time_wait_of(h));
             }
         }
@@ -275,12 +329,17 @@ Forecast::Analytic Forecast::analytic() const {
                                                               : range * static_cast<double>(nc.outer.size());
             if (nc.per_destination_cap != 0 && nc.assign != net::NatAssign::Blocks)
                 cap = std::min(cap, static_cast<double>(nc.per_destination_cap) * static_cast<double>(nc.outer.size()));
+            const std::string nat_what = fmt::format("{:.0f} {}", cap,
+                                                     nc.assign == net::NatAssign::Blocks ? "ports per host"
+                                                     : nc.per_destination_cap != 0      ? "connections per destination"
+                                                                                        : "ports");
+            budget(cap, fmt::format("{} on NAT {} toward {}", nat_what, n.name, c.target.text));
+            if (pooled) continue;
             const Duration hold = c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout;
-            consider(cap / secs(hold), fmt::format("{:.0f} {} / {} hold on NAT {} toward {}", cap,
-                                                   nc.assign == net::NatAssign::Blocks ? "ports per host" : "ports",
-                                                   format_duration(hold), n.name, c.target.text));
+            consider(cap / secs(hold), fmt::format("{} / {} hold on NAT {} toward {}", nat_what, format_duration(hold), n.name, c.target.text));
         }
     }
+    cur_client = -1;
     // A proxy that opens and closes an upstream connection per request holds TIME-WAIT itself.
     for (const ProxySpec& p : f.proxies) {
         if (p.pool.enabled || p.upstream_closer != Closer::Client) continue;
@@ -352,6 +411,9 @@ std::string Forecast::text() const {
         if (r.syscall == "-")
             out += fmt::format("  {:<13} at {} s on {}: SYN {} -> {} dropped, no port left\n", r.kind, format_seconds(r.at), r.node,
                                tcp::format_addr(r.local), tcp::format_addr(r.remote));
+        else if (r.remote.ip == 0)
+            out += fmt::format("  {:<13} at {} s on {}: {}() on {}\n", r.kind, format_seconds(r.at), r.node, r.syscall,
+                               tcp::format_addr(r.local));
         else
             out += fmt::format("  {:<13} at {} s on {}: {}() {} -> {}\n", r.kind, format_seconds(r.at), r.node, r.syscall,
                                tcp::format_addr(r.local), tcp::format_addr(r.remote));
@@ -383,17 +445,41 @@ std::string Forecast::text() const {
         out += "Connect latency: no connection was established\n";
     }
     const Analytic an = analytic();
+    if (sc_.forecast.clients.size() > 1 && st.client_completed.size() == sc_.forecast.clients.size()) {
+        out += "  per workload:";
+        for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k)
+            out += fmt::format("{} {} offered {}, completed {}", k ? ";" : "", sc_.forecast.clients[k].name, rate(st.client_offered[k]),
+                               rate(st.client_completed[k]));
+        out += "\n";
+    }
+    if (an.budget > 0 && an.budget_client >= 0) {
+        const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
+        const bool open_rate = c.arrival.kind == app::ArrivalKind::Constant || c.arrival.kind == app::ArrivalKind::Poisson;
+        if (open_rate) {
+            const double t = an.budget / c.arrival.rate + static_cast<double>(c.arrival.start.ns()) / 1e9;
+            out += wrap(fmt::format("Analytic time to exhaustion: {} / {} offered = {:.3f} s (valid while shorter than the hold time){}",
+                                    an.budget_basis, rate(c.arrival.rate), t,
+                                    first_any_ ? fmt::format("; simulated first failure at {} s", format_seconds(first_any_->at)) : ""),
+                        0);
+        }
+    }
     if (an.rate > 0) {
         out += fmt::format("Analytic ceiling: {} ({})\n", rate(an.rate), an.basis);
-        const double sim = st.completed;
+        // Compared with the workload whose path the ceiling limits.
+        const bool one = an.client >= 0 && static_cast<std::size_t>(an.client) < st.client_completed.size();
+        const double sim = one ? st.client_completed[static_cast<std::size_t>(an.client)] : st.completed;
+        const double offered = one ? st.client_offered[static_cast<std::size_t>(an.client)] : st.offered;
         const double diff = std::abs(sim - an.rate) / an.rate;
         std::string note;
         const bool ran_out = by_errno_.count("EADDRNOTAVAIL") || by_errno_.count("EADDRINUSE") || by_errno_.count("NAT drop");
-        if (st.offered < an.rate * 0.99 && !ran_out)
-            note += fmt::format("The workload offers {}, below the ceiling: ports are not the limit.", rate(st.offered));
-        else if (st.offered < an.rate * 0.99)
+        if (offered < an.rate * 0.99 && !ran_out)
+            note += fmt::format("The workload offers {}, below the ceiling: ports are not the limit.", rate(offered));
+        else if (sim == 0 && offered > 0)
+            note += "No request completed in the steady window (the responses take longer than the run): connections pile up, "
+                    "so the concurrency budget and the time to exhaustion apply, not the rate ceiling.";
+        else if (offered < an.rate * 0.99)
             note += fmt::format("Ports ran out although the average offered rate ({}) is below the ceiling: the load came in "
-                                "bursts faster than the ceiling, before the first ports came back.", rate(st.offered));
+                                "bursts faster than the ceiling, before the first ports came back.", rate(offered));
         else if (diff <= 0.01)
             note += fmt::format("Simulated {} agrees with the estimate within 1%.", rate(sim));
         else if (sim < an.rate) {
@@ -506,6 +592,20 @@ std::string Forecast::json() const {
     const Analytic an = analytic();
     j["analytic_rate_per_s"] = an.rate > 0 ? nlohmann::ordered_json(round1(an.rate)) : nlohmann::ordered_json(nullptr);
     j["analytic_basis"] = an.basis;
+    nlohmann::ordered_json tte = nullptr;
+    if (an.budget > 0 && an.budget_client >= 0) {
+        const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
+        if (c.arrival.kind == app::ArrivalKind::Constant || c.arrival.kind == app::ArrivalKind::Poisson)
+            tte = std::round((an.budget / c.arrival.rate + static_cast<double>(c.arrival.start.ns()) / 1e9) * 1e3) / 1e3;
+    }
+    j["analytic_first_failure_s"] = tte;
+    j["analytic_budget"] = an.budget > 0 ? nlohmann::ordered_json(an.budget) : nlohmann::ordered_json(nullptr);
+    j["analytic_budget_basis"] = an.budget_basis;
+    nlohmann::ordered_json wl = nlohmann::ordered_json::array();
+    for (std::size_t k = 0; k < sc_.forecast.clients.size() && k < st.client_completed.size(); ++k)
+        wl.push_back({{"name", sc_.forecast.clients[k].name}, {"offered_per_s", round1(st.client_offered[k])},
+                      {"completed_per_s", round1(st.client_completed[k])}});
+    j["workloads"] = wl;
     nlohmann::ordered_json lat;
     const auto p50 = percentile(0.50), p99 = percentile(0.99);
     auto msv = [](std::int64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; };

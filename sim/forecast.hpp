@@ -32,8 +32,13 @@ struct FailureRecord {
     std::vector<std::pair<std::string, std::int64_t>> held;  // (state, count) toward that destination / on that box
 };
 
+struct ClientCounts {
+    std::uint64_t offered = 0, completed = 0, failed = 0;
+};
+
 struct Sample {
     SimTime at;
+    std::vector<ClientCounts> clients;                      // per client workload, during the interval
     std::uint64_t offered = 0, completed = 0, failed = 0;  // during the interval
     std::vector<StateCounts> states;                        // per host, TIME-WAIT incl. mini-sockets
     std::vector<std::array<std::uint64_t, 4>> nats;         // per NAT/balancer SNAT: transitory, established, time-wait, ports in use
@@ -44,10 +49,15 @@ public:
     Forecast(const Scenario& sc, World& w);
 
     // -- what the workloads report
-    void offered() { ++attempted_; ++cur_.offered; }
-    void completed() {
+    void offered(std::uint32_t client) {
+        ++attempted_;
+        ++cur_.offered;
+        ++per_client_[client].offered;
+    }
+    void completed(std::uint32_t client) {
         ++succeeded_;
         ++cur_.completed;
+        ++per_client_[client].completed;
         last_ok_ = true;
     }
     void connection_opened() { ++connections_; }
@@ -55,7 +65,7 @@ public:
     // A failed call or a refused SYN; `counts_as_failure` is false for a middlebox drop (the
     // client's own timeout reports it a second time as ETIMEDOUT).
     void failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
-                 bool request_failed);
+                 bool request_failed, int client = -1);
     void sample();  // at each report interval
 
     // -- the report
@@ -68,12 +78,17 @@ private:
     struct Rates {
         SimTime from, to;
         double offered = 0, completed = 0, failed = 0;
+        std::vector<double> client_offered, client_completed;  // per client workload
     };
     [[nodiscard]] Rates steady() const;
     struct Analytic {
         double rate = 0;    // connections per second, 0: no estimate
         std::string basis;  // "28232 ports / 60 s TIME-WAIT on client toward 10.0.0.2:80"
         int tw_host = -1;   // the host whose TIME-WAIT sets it, if one does
+        int client = -1;    // the client workload whose path it limits
+        double budget = 0;  // the fewest ports any place on a workload's path has
+        int budget_client = -1;
+        std::string budget_basis;
         double ports = 0;
         Duration hold = Duration::ns(0);
     };
@@ -94,9 +109,13 @@ private:
     std::vector<StateCounts> peaks_;
     // Onsets of failure (a failed request right after a successful one): the moments when every
     // port is in use again, the same phase of each wave of reuse.
+    using Counts = ClientCounts;
+    std::vector<Counts> per_client_;  // cumulative, per client workload
+    std::vector<Counts> per_client_at_sample_;
     struct Onset {
         SimTime at;
         std::uint64_t offered, completed, failed;
+        std::vector<Counts> clients;
     };
     std::vector<Onset> onsets_;
     bool last_ok_ = true;

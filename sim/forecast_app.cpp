@@ -237,7 +237,7 @@ void Workloads::what_if(const WhatIfAction& a) {
 void Workloads::start_request(std::uint32_t ci, std::int32_t process, std::uint32_t attempt) {
     const int h = client_host_[ci];
     if (host_stopped_[static_cast<std::size_t>(h)]) return;
-    fc_.offered();
+    fc_.offered(ci);
     auto& pool = client_pool_[ci];
     while (!pool.empty()) {
         const SocketId s = pool.back();  // the most recently used idle connection (Go, curl)
@@ -305,7 +305,7 @@ bool Workloads::open_client(std::uint32_t ci, std::int32_t process, std::uint32_
 void Workloads::client_failed(std::uint32_t ci, std::int32_t process, std::uint32_t attempt, const std::string& kind,
                               const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote) {
     const ClientSpec& cs = sc_.forecast.clients[ci];
-    fc_.failure(kind, client_host_[ci], syscall, local, remote, true);
+    fc_.failure(kind, client_host_[ci], syscall, local, remote, true, static_cast<int>(ci));
     if (attempt < cs.retry.attempts) {
         at(w_.now() + cs.retry.backoff, Ev{EvKind::Retry, ci, process, attempt + 1});
         return;
@@ -465,7 +465,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
 void Workloads::response_done(int h, SocketId s) {
     Conn& c = conn(h, s);
     const ClientSpec& cs = sc_.forecast.clients[c.owner];
-    fc_.completed();
+    fc_.completed(c.owner);
     ++c.requests;
     ++c.gen;
     const std::int32_t process = c.process;

@@ -138,6 +138,8 @@ std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std
 void read_forecast(const Reader& r, const json& doc, Scenario& sc);
 // An action with "do" (sysctl, restart_server, nat_add_address, nat_remove_address, stop_host).
 void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario& sc);
+// Checks of the "do" actions that need them in time order (NAT pools as addresses come and go).
+void check_what_if(const Reader& r, const Scenario& sc);
 
 // The "tcp" object: endpoint parameters and named behaviours (README "Scenario files").
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg);

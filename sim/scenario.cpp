@@ -247,6 +247,8 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
                 read_what_if(r, a, p, sc);
                 continue;
             }
+            if (!a.contains("call"))
+                r.fail(p, "missing \"call\" (a socket call such as \"connect\") or \"do\" (a what-if change such as \"sysctl\")");
             ActionSpec as;
             as.pointer = p;
             const std::string call = r.str(a, p, "call", true);
@@ -330,6 +332,7 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
                      [](const ActionSpec& x, const ActionSpec& y) { return x.at < y.at; });
     std::stable_sort(sc.forecast.what_if.begin(), sc.forecast.what_if.end(),
                      [](const WhatIfAction& x, const WhatIfAction& y) { return x.at < y.at; });
+    check_what_if(r, sc);
 
     // Consistency: every socket used by a call exists by then (created by listen/connect, or
     // accepted from a listener "L" as "L.1", "L.2", ...).

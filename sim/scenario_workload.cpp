@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 namespace tcpsim {
@@ -62,9 +63,15 @@ std::pair<std::uint16_t, std::uint16_t> port_range(const Reader& r, const json& 
     const std::string q = p + "/" + key;
     if (!v->is_array() || v->size() != 2 || !(*v)[0].is_number_integer() || !(*v)[1].is_number_integer())
         r.fail(q, fmt::format("expected [LOW, HIGH], found {}", v->dump()));
-    const auto lo = (*v)[0].get<std::int64_t>(), hi = (*v)[1].get<std::int64_t>();
-    if (lo < 1 || lo > 65535) r.fail(q + "/0", fmt::format("{} is not a port between 1 and 65535", lo));
-    if (hi < 1 || hi > 65535) r.fail(q + "/1", fmt::format("{} is not a port between 1 and 65535", hi));
+    auto port_at = [&](std::size_t k) -> std::int64_t {
+        const json& x = (*v)[k];
+        // A number above INT64_MAX is unsigned in nlohmann: compare it as such (as int64 it wraps).
+        const bool ok = x.is_number_unsigned() ? x.get<std::uint64_t>() >= 1 && x.get<std::uint64_t>() <= 65535
+                                               : x.get<std::int64_t>() >= 1 && x.get<std::int64_t>() <= 65535;
+        if (!ok) r.fail(fmt::format("{}/{}", q, k), fmt::format("{} is not a port between 1 and 65535", x.dump()));
+        return x.get<std::int64_t>();
+    };
+    const auto lo = port_at(0), hi = port_at(1);
     if (lo > hi) r.fail(q, fmt::format("the range is reversed: {} is above {}", lo, hi));
     return {static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi)};
 }
@@ -99,6 +106,8 @@ void read_nat_config(const Reader& r, const json& n, const std::string& p, net::
             if (pool == 0) r.fail(p + "/pool_size", "the backend pool has at least one instance");
             c.ports_per_host = azure_default_ports(pool);
         } else {
+            if (!pp->is_number_integer())
+                r.fail(p + "/ports_per_host", fmt::format("expected a number of ports or \"azure-default\", found {}", pp->dump()));
             c.ports_per_host = static_cast<std::uint32_t>(r.uint(n, p, "ports_per_host", true, 64, 65535));
             if (c.ports_per_host == 0) r.fail(p + "/ports_per_host", "a block has at least one port");
         }
@@ -281,6 +290,9 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             for (const ServerSpec& o : f.servers)
                 if (o.host == ps.host && o.port == ps.port)
                     r.fail(p + "/port", fmt::format("a server already listens on {}:{}", ps.host, ps.port));
+            for (const ProxySpec& o : f.proxies)
+                if (o.host == ps.host && o.port == ps.port)
+                    r.fail(p + "/port", fmt::format("a second proxy on {}:{}", ps.host, ps.port));
             f.proxies.push_back(ps);
         }
     }
@@ -379,20 +391,34 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                              {{"constant", app::ArrivalKind::Constant}, {"poisson", app::ArrivalKind::Poisson},
                               {"ramp", app::ArrivalKind::Ramp}, {"steps", app::ArrivalKind::Steps},
                               {"closed_loop", app::ArrivalKind::ClosedLoop}});
+            // Each arrival type takes its own keys: another type's key would be ignored silently.
+            {
+                using K = app::ArrivalKind;
+                struct Owner {
+                    const char* key;
+                    const char* types;
+                    bool (*takes)(K);
+                };
+                static const Owner owners[] = {
+                    {"rate", "constant, poisson, ramp", [](K k) { return k == K::Constant || k == K::Poisson || k == K::Ramp; }},
+                    {"rate_to", "ramp", [](K k) { return k == K::Ramp; }},
+                    {"ramp", "ramp", [](K k) { return k == K::Ramp; }},
+                    {"steps", "steps", [](K k) { return k == K::Steps; }},
+                    {"processes", "closed_loop", [](K k) { return k == K::ClosedLoop; }},
+                    {"requests", "closed_loop", [](K k) { return k == K::ClosedLoop; }},
+                };
+                for (const Owner& o : owners)
+                    if (a->contains(o.key) && !o.takes(as.kind))
+                        r.fail(ap + "/" + o.key, fmt::format("\"{}\" belongs to arrival type {}", o.key, o.types));
+            }
             as.start = SimTime::zero() + r.duration(*a, ap, "start", false, Duration::ns(0));
             const Duration stop = r.duration(*a, ap, "stop", false, sc.duration);
             as.stop = SimTime::zero() + stop;
             if (as.stop <= as.start) r.fail(ap + "/stop", "the workload stops before it starts");
-            auto only_for = [&](const char* key, const char* kinds) {
-                if (a->contains(key)) r.fail(ap + "/" + key, fmt::format("\"{}\" belongs to arrival type {}", key, kinds));
-            };
             switch (as.kind) {
                 case app::ArrivalKind::Constant:
                 case app::ArrivalKind::Poisson:
                     as.rate = positive_rate(r, *a, ap, "rate", true, 1);
-                    only_for("rate_to", "ramp");
-                    only_for("steps", "steps");
-                    only_for("processes", "closed_loop");
                     break;
                 case app::ArrivalKind::Ramp:
                     as.rate = positive_rate(r, *a, ap, "rate", true, 1, true);
@@ -417,7 +443,6 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                     as.processes = static_cast<std::uint32_t>(r.uint(*a, ap, "processes", true, 1, 100000));
                     if (as.processes == 0) r.fail(ap + "/processes", "a closed loop has at least one process");
                     as.requests = r.uint(*a, ap, "requests", false, 0, 1'000'000'000);
-                    only_for("rate", "constant, poisson, ramp");
                     break;
             }
             cs.closer = choice(r, c, p, "closer", Closer::Client,
@@ -447,11 +472,25 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             cs.response_timeout = r.duration(c, p, "response_timeout", false, cs.response_timeout);
             if (cs.closer == Closer::Server) {
                 // The client waits for the server's FIN: a server that never closes would hang it.
-                for (const ServerSpec& s : f.servers)
-                    if (sc.hosts[static_cast<std::size_t>(sc.host_index(s.host))].ip == cs.target.ip && s.port == cs.target.port &&
-                        s.close == ServerClose::WaitForClient)
-                        r.fail(p + "/closer", fmt::format("\"closer\": \"server\" but the server at {} waits for the client to close "
-                                                          "(set its \"close\" to \"after_response\" or \"idle_timeout\")", cs.target.text));
+                // What answers: a server or proxy on the target's host (the client's own host for
+                // 127.0.0.0/8), or through a balancer, its backends.
+                auto check = [&](const std::string& host, std::uint16_t port, const std::string& where) {
+                    for (const ServerSpec& s : f.servers)
+                        if (s.host == host && s.port == port && s.close == ServerClose::WaitForClient)
+                            r.fail(p + "/closer", fmt::format("\"closer\": \"server\" but the server at {} waits for the client to close "
+                                                              "(set its \"close\" to \"after_response\" or \"idle_timeout\")", where));
+                    for (const ProxySpec& s : f.proxies)
+                        if (s.host == host && s.port == port && s.close == ServerClose::WaitForClient)
+                            r.fail(p + "/closer", fmt::format("\"closer\": \"server\" but the proxy at {} waits for the client to close "
+                                                              "(set its \"close\" to \"after_response\" or \"idle_timeout\")", where));
+                };
+                if ((cs.target.ip >> 24) == 127) check(cs.host, cs.target.port, cs.target.text);
+                for (const HostSpec& h : sc.hosts)
+                    if (h.ip == cs.target.ip) check(h.name, cs.target.port, cs.target.text);
+                for (const BalancerSpec& b : f.balancers)
+                    if (b.vip == cs.target.ip && b.port == cs.target.port)
+                        for (std::size_t k = 0; k < b.backends.size(); ++k)
+                            check(b.backend_hosts[k], b.backends[k].port, fmt::format("{} (behind {})", b.backends[k].text, cs.target.text));
             }
             if (cs.pool.enabled && cs.closer != Closer::Client)
                 r.fail(p + "/pool", "a keep-alive pool keeps connections open: it goes with \"closer\": \"client\"");
@@ -491,13 +530,16 @@ void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario
         if (it == sc.forecast.nats.end()) r.fail(p + "/nat", fmt::format("no NAT named \"{}\"", w.target));
         const std::string addr = r.str(a, p, "address", true);
         if (!parse_ipv4(addr, w.address)) r.fail(p + "/address", fmt::format("\"{}\" is not an IPv4 address", addr));
-        const bool present = std::find(it->config.outer.begin(), it->config.outer.end(), w.address) != it->config.outer.end();
-        if (w.kind == WhatIfKind::NatRemoveAddress && !present)
-            r.fail(p + "/address", fmt::format("{} is not in the pool of NAT \"{}\"", addr, w.target));
         if (w.kind == WhatIfKind::NatAddAddress) {
-            if (present) r.fail(p + "/address", fmt::format("{} is already in the pool of NAT \"{}\"", addr, w.target));
-            if (const int h = [&] { for (std::size_t i = 0; i < sc.hosts.size(); ++i) if (sc.hosts[i].ip == w.address) return static_cast<int>(i); return -1; }(); h >= 0)
-                r.fail(p + "/address", fmt::format("{} belongs to host \"{}\"", addr, sc.hosts[static_cast<std::size_t>(h)].name));
+            // Pools change over time (check_what_if); hosts' and balancers' addresses do not.
+            if ((w.address >> 24) == 127) r.fail(p + "/address", "127.0.0.0/8 is every host's loopback; give another address");
+            for (const HostSpec& h : sc.hosts)
+                if (h.ip == w.address || std::find(h.extra_ips.begin(), h.extra_ips.end(), w.address) != h.extra_ips.end())
+                    r.fail(p + "/address", fmt::format("{} is already used by host \"{}\"", addr, h.name));
+            for (const BalancerSpec& b : sc.forecast.balancers)
+                if (b.vip == w.address || (b.snat && std::find(b.snat_config.outer.begin(), b.snat_config.outer.end(), w.address) !=
+                                                         b.snat_config.outer.end()))
+                    r.fail(p + "/address", fmt::format("{} is already used by balancer \"{}\"", addr, b.name));
         }
         sc.forecast.what_if.push_back(w);
         return;
@@ -528,10 +570,36 @@ void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario
         const bool found = std::any_of(sc.forecast.servers.begin(), sc.forecast.servers.end(),
                                        [&](const ServerSpec& s) { return s.host == w.target && s.port == w.port; });
         if (!found) r.fail(p + "/port", fmt::format("no server on {}:{} to restart", w.target, w.port));
-        w.reuseaddr = r.boolean(a, p, "reuseaddr", false);
+        // The restarted program sets what the server sets, unless the action says otherwise.
+        bool server_reuse = false;
+        for (const ServerSpec& s : sc.forecast.servers)
+            if (s.host == w.target && s.port == w.port) server_reuse = s.reuseaddr;
+        w.reuseaddr = r.boolean(a, p, "reuseaddr", server_reuse);
         w.down = r.duration(a, p, "down", false, Duration::ms(0));
     }
     sc.forecast.what_if.push_back(w);
+}
+
+void check_what_if(const Reader& r, const Scenario& sc) {
+    // Who holds each outer address as time goes on: added addresses can be removed later, and
+    // an address is in one pool at a time.
+    std::map<std::uint32_t, std::string> owner;
+    for (const NatSpec& n : sc.forecast.nats)
+        for (std::uint32_t a : n.config.outer) owner[a] = n.name;
+    for (const WhatIfAction& w : sc.forecast.what_if) {
+        if (w.kind != WhatIfKind::NatAddAddress && w.kind != WhatIfKind::NatRemoveAddress) continue;
+        const auto it = owner.find(w.address);
+        const std::string addr = tcp::format_ip(w.address);
+        if (w.kind == WhatIfKind::NatAddAddress) {
+            if (it != owner.end())
+                r.fail(w.pointer + "/address", fmt::format("{} is already in the pool of NAT \"{}\" at {}", addr, it->second, format_seconds(w.at)));
+            owner[w.address] = w.target;
+        } else {
+            if (it == owner.end() || it->second != w.target)
+                r.fail(w.pointer + "/address", fmt::format("{} is not in the pool of NAT \"{}\" at {}", addr, w.target, format_seconds(w.at)));
+            owner.erase(it);
+        }
+    }
 }
 
 }  // namespace tcpsim

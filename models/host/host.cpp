@@ -198,7 +198,10 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
         // A port from bind(): only the 4-tuple is checked (twp == NULL in __inet_check_established).
         const FourTuple t{saddr, remote.ip, s.bound_port, remote.port};
         const TupleCheck c = check_tuple(now, t, true);
-        if (c == TupleCheck::Busy) return Errno::AddrNotAvail;  // T13: not EADDRINUSE
+        // Linux __inet_check_established() -> EADDRNOTAVAIL (reference T13); FreeBSD
+        // in_pcbconnect_setup() finds the 4-tuple and returns EADDRINUSE for a bound port
+        // (tcp-stack-semantics.md §3 "Ports" and misconception 10).
+        if (c == TupleCheck::Busy) return stack_.ports.bind_rule == BindRule::Bsd ? Errno::AddrInUse : Errno::AddrNotAvail;
         if (c == TupleCheck::ReuseTimeWait) {
             reuse_isn = linux_reuse_isn(tw_.at(t));
         ++tw_ends_.taken_over;
