@@ -417,13 +417,14 @@ std::string Forecast::text() const {
         else
             out += fmt::format("  {:<13} at {} s on {}: {}() {} -> {}\n", r.kind, format_seconds(r.at), r.node, r.syscall,
                                tcp::format_addr(r.local), tcp::format_addr(r.remote));
-        out += fmt::format("  {:<13} why: {}\n", "", r.why);
+        out += wrap("why: " + r.why, 16);
     }
     for (const auto& [k, r] : first_) {
         if (std::find_if(kFailureKinds.begin(), kFailureKinds.end(), [&](const char* x) { return k == x; }) != kFailureKinds.end()) continue;
         any = true;
-        out += fmt::format("  {:<13} at {} s on {}: {}() {} -> {}\n  {:<13} why: {}\n", r.kind, format_seconds(r.at), r.node,
-                           r.syscall, tcp::format_addr(r.local), tcp::format_addr(r.remote), "", r.why);
+        out += fmt::format("  {:<13} at {} s on {}: {}() {} -> {}\n", r.kind, format_seconds(r.at), r.node, r.syscall,
+                           tcp::format_addr(r.local), tcp::format_addr(r.remote));
+        out += wrap("why: " + r.why, 16);
     }
     if (!any) out += "  no failure: the workload ran to the end without an error\n";
     if (!none.empty() && any) out += fmt::format("  none of: {}\n", none);
@@ -584,7 +585,7 @@ std::string Forecast::json() const {
     }
     j["peak_states"] = peaks;
     const Rates st = steady();
-    auto round1 = [](double x) { return std::round(x * 10.0) / 10.0; };
+    auto round1 = [](double x) { return std::round(x * 1000.0) / 1000.0; };  // rates to 0.001/s
     j["steady_state"] = {{"from_s", static_cast<double>(st.from.ns()) / 1e9}, {"to_s", static_cast<double>(st.to.ns()) / 1e9},
                          {"offered_per_s", round1(st.offered)}, {"completed_per_s", round1(st.completed)},
                          {"failed_per_s", round1(st.failed)}};

@@ -105,6 +105,17 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
     } else if (name == "net.ipv4.ip_autobind_reuse") {
         if (!numeric) return SysctlResult::BadValue;
         p.stack.ports.autobind_reuse = v != 0;
+    } else if (name == "TcpTimedWaitDelay") {
+        // Windows HKLM\...\Tcpip\Parameters\TcpTimedWaitDelay: seconds in TIME-WAIT, 30 to 300
+        // (TechNet cc938217 / cc757512; capacity-cases.md case 5).
+        if (!numeric || v < 30 || v > 300) return SysctlResult::BadValue;
+        p.tcp.time_wait = Duration::s(v);
+    } else if (name == "net.inet.tcp.msl") {
+        // FreeBSD / macOS: MSL in milliseconds; TIME-WAIT lasts 2 * MSL (tcp_timer.h TCPTV_2MSL;
+        // capacity-cases.md case 6: msl 15000 -> 30 s, msl 1000 -> 2 s).
+        if (!numeric || v < 1 || v > 600000) return SysctlResult::BadValue;
+        p.tcp.msl = Duration::ms(v);
+        p.tcp.time_wait = Duration::ns(0);
     } else if (value != it->second) {
         return SysctlResult::NotModelled;
     }

@@ -1,0 +1,169 @@
+// The shipped capacity scenarios against the figures their sources publish
+// (../shared/reference/capacity-cases.md): port counts, hold times, caps and the arithmetic on
+// them. Each check names the case it comes from; none restates tcpsim's own output.
+#include "forecast.hpp"
+#include "scenario.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace {
+
+using nlohmann::json;
+
+json forecast(const std::string& rel) {
+    const tcpsim::Scenario sc = tcpsim::load_scenario(std::string(TCPSIM_SOURCE_DIR) + "/scenarios/" + rel);
+    return json::parse(tcpsim::run_forecast(sc).json);
+}
+
+double first_failure_s(const json& j, const std::string& kind) { return j.at("first_failure_by_kind").at(kind).at("time_s").get<double>(); }
+
+double workload_rate(const json& j, const std::string& name) {
+    for (const json& w : j.at("workloads"))
+        if (w.at("name") == name) return w.at("completed_per_s").get<double>();
+    FAIL("no workload " << name);
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("forecast: Linux default range, 28,232 ports / 60 s = 470.5 conn/s (case 1)", "[forecast]") {
+    const json j = forecast("capacity/linux-default-range.json");
+    // Published: 60999 + 1 - 32768 = 28,232 usable ports; derived ceiling 470.5/s.
+    CHECK(j["analytic_rate_per_s"].get<double>() == Approx(28232.0 / 60).epsilon(0.01));
+    CHECK(j["first_failure"]["errno"] == "EADDRNOTAVAIL");
+    CHECK(j["first_failure"]["syscall"] == "connect");
+    // t_fail = usable_ports / R while it is shorter than TIME-WAIT: 28,232 / 1,000 per second.
+    CHECK(j["first_failure"]["time_s"].get<double>() == Approx(28.232).epsilon(0.01));
+    CHECK(j["peak_states"]["client"]["TIME-WAIT"] == 28232);
+    // Simulated: the Linux timer wheel holds TIME-WAIT 60 to 62.048 s (HZ=250), so the sustained
+    // rate sits between 28,232/62.048 and 28,232/60.
+    const double sim = j["sustained_rate_per_s"].get<double>();
+    CHECK(sim >= 28232.0 / 62.1);
+    CHECK(sim <= 28232.0 / 60 * 1.001);
+}
+
+TEST_CASE("forecast: 4 x 10,000 requests over 32768-61000 run out after 28,233 ports", "[forecast]") {
+    const json j = forecast("capacity/closed-loop-4x10000.json");
+    CHECK(j["first_failure"]["errno"] == "EADDRNOTAVAIL");
+    std::int64_t held = 0;
+    for (const auto& [state, n] : j["first_failure"]["held"].items()) held += n.get<std::int64_t>();
+    CHECK(held == 61000 - 32768 + 1);
+    CHECK(j["attempted"].get<std::int64_t>() >= 40000);
+}
+
+TEST_CASE("forecast: loopback load test, tw_reuse 0 fails at 28,232 / 2,000 s; the default 2 never does", "[forecast]") {
+    const json off = forecast("capacity/loopback-load-test.json");
+    CHECK(off["first_failure"]["errno"] == "EADDRNOTAVAIL");
+    CHECK(off["first_failure"]["time_s"].get<double>() == Approx(28232.0 / 2000).epsilon(0.01));
+    const json on = forecast("what-if/loopback-tw-reuse-default.json");
+    CHECK(on["first_failure"].is_null());
+    CHECK(on["sustained_rate_per_s"].get<double>() == Approx(2000).epsilon(0.01));
+}
+
+TEST_CASE("forecast: Windows 16,384 ports at 120 s and 240 s, Linux for the same workload (case 5)", "[forecast]") {
+    const json w120 = forecast("capacity/windows-client.json");
+    CHECK(w120["first_failure"]["time_s"].get<double>() == Approx(16384.0 / 200).epsilon(0.01));
+    CHECK(w120["analytic_rate_per_s"].get<double>() == Approx(136.5).epsilon(0.01));
+    CHECK(w120["sustained_rate_per_s"].get<double>() == Approx(136.5).epsilon(0.01));
+    const json w240 = forecast("what-if/windows-tcptimedwaitdelay-240.json");
+    CHECK(w240["sustained_rate_per_s"].get<double>() == Approx(68.3).epsilon(0.01));
+    const json lin = forecast("what-if/windows-vs-linux.json");
+    CHECK(lin["first_failure"].is_null());
+    CHECK(lin["analytic_rate_per_s"].get<double>() == Approx(470.5).epsilon(0.01));
+}
+
+TEST_CASE("forecast: macOS msl 15000 -> 546 conn/s ceiling; msl 1000 lets the benchmark pass (case 6)", "[forecast]") {
+    const json slow = forecast("capacity/macos-redis-benchmark.json");
+    CHECK(slow["first_failure"]["errno"] == "EADDRNOTAVAIL");
+    CHECK(slow["sustained_rate_per_s"].get<double>() == Approx(546).epsilon(0.01));
+    const json fast = forecast("what-if/macos-msl-1000.json");
+    CHECK(fast["first_failure"].is_null());
+    CHECK(fast["analytic_rate_per_s"].get<double>() == Approx(8192).epsilon(0.01));
+}
+
+TEST_CASE("forecast: Cloud NAT 64 ports per VM, 120 s TIME_WAIT: 0.53 conn/s per VM (case 15)", "[forecast]") {
+    const json j = forecast("capacity/cloud-nat-64-ports.json");
+    CHECK(first_failure_s(j, "NAT drop") == Approx(64.0).epsilon(0.01));
+    CHECK(j["first_failure_by_kind"]["NAT drop"]["host"] == "cloud-nat");
+    CHECK(j["analytic_rate_per_s"].get<double>() == Approx(64.0 / 120).epsilon(0.01));
+    CHECK(workload_rate(j, "busy") == Approx(64.0 / 120).epsilon(0.05));
+    CHECK(workload_rate(j, "quiet") == Approx(0.2).epsilon(0.05));  // the other VM's block is its own
+}
+
+TEST_CASE("forecast: AWS NAT gateway, 55,000 simultaneous connections per destination per address (case 8)", "[forecast]") {
+    const json one = forecast("capacity/aws-nat-55000-per-destination.json");
+    CHECK(first_failure_s(one, "NAT drop") == Approx(55.0).epsilon(0.01));
+    CHECK(one["first_failure_by_kind"]["NAT drop"]["held"]["NAT established"].get<std::int64_t>() +
+              one["first_failure_by_kind"]["NAT drop"]["held"]["NAT transitory"].get<std::int64_t>() ==
+          55000);
+    const json two = forecast("what-if/aws-nat-two-addresses.json");
+    CHECK_FALSE(two["first_failure_by_kind"].contains("NAT drop"));  // 110,000 > 100 s x 1,000/s
+}
+
+TEST_CASE("forecast: Azure default SNAT table gives 512 ports per VM in a pool of 51-100 (case 9)", "[forecast]") {
+    const json j = forecast("capacity/azure-default-snat.json");
+    CHECK(first_failure_s(j, "NAT drop") == Approx(512.0 / 20).epsilon(0.01));
+    CHECK(j["analytic_budget"].get<double>() == 512);
+}
+
+TEST_CASE("forecast: reverse proxy without upstream keep-alive runs out at 470.5/s; with a pool it does not", "[forecast]") {
+    const json j = forecast("capacity/reverse-proxy.json");
+    CHECK(j["first_failure_by_kind"]["EADDRNOTAVAIL"]["host"] == "proxy");
+    CHECK(j["first_failure_by_kind"].contains("ECONNRESET"));  // what the clients see
+    CHECK(j["analytic_rate_per_s"].get<double>() == Approx(470.5).epsilon(0.01));
+    const json k = forecast("what-if/reverse-proxy-keepalive.json");
+    CHECK(k["first_failure"].is_null());
+    CHECK(k["peak_states"]["proxy"]["TIME-WAIT"].get<std::int64_t>() < 1000);
+}
+
+TEST_CASE("forecast: server restart, EADDRINUSE without SO_REUSEADDR on both sockets, none with it (T15, §2.6)", "[forecast]") {
+    const json no = forecast("capacity/server-restart.json");
+    CHECK(no["first_failure_by_kind"]["EADDRINUSE"]["syscall"] == "listen");
+    const json yes = forecast("what-if/server-restart-reuseaddr.json");
+    CHECK_FALSE(yes["first_failure_by_kind"].contains("EADDRINUSE"));
+}
+
+TEST_CASE("forecast: SO_LINGER 0 leaves no TIME-WAIT and no failure", "[forecast]") {
+    const json j = forecast("capacity/linger-zero.json");
+    CHECK(j["first_failure"].is_null());
+    CHECK(j["peak_states"]["client"]["TIME-WAIT"] == 0);
+}
+
+TEST_CASE("forecast: a reserved port with SO_REUSEADDR meets its TIME-WAIT: EADDRINUSE on FreeBSD", "[forecast]") {
+    const json j = forecast("capacity/reserved-port-reuseaddr.json");
+    CHECK(j["first_failure"]["errno"] == "EADDRINUSE");
+    CHECK(j["first_failure"]["syscall"] == "connect");
+    CHECK(j["first_failure"]["time_s"].get<double>() == Approx(10.0));  // the second attempt, within 2 x MSL
+}
+
+TEST_CASE("forecast: tcp_tw_recycle behind a NAT drops SYNs and connects time out (§2.7)", "[forecast]") {
+    const json j = forecast("capacity/tw-recycle-behind-nat.json");
+    CHECK(j["first_failure"]["errno"] == "ETIMEDOUT");
+    CHECK(j["first_failure"]["why"].get<std::string>().find("PAWSPassiveRejected") != std::string::npos);
+}
+
+TEST_CASE("forecast: NAT load balancer in front of a backend that closes first", "[forecast]") {
+    // RFC 793 lets the client's RST close the TIME-WAIT (RFC 1337 hazard H3): no ceiling.
+    const json rfc793 = forecast("capacity/nat-lb-backend-closes-first.json");
+    CHECK(rfc793["first_failure"].is_null());
+    CHECK(rfc793["analytic_rate_per_s"].get<double>() == Approx(60000.0 / 240));
+    // With RSTs ignored in TIME-WAIT the textbook ceiling of 250/s binds: connects time out.
+    const json rfc1337 = forecast("what-if/nat-lb-backend-rfc1337.json");
+    CHECK(rfc1337["first_failure"]["errno"] == "ETIMEDOUT");
+    CHECK(rfc1337["sustained_rate_per_s"].get<double>() < 250);
+    // Linux and FreeBSD backends: no failure.
+    CHECK(forecast("what-if/nat-lb-backend-linux.json")["first_failure"].is_null());
+    CHECK(forecast("what-if/nat-lb-backend-freebsd.json")["first_failure"].is_null());
+}
+
+TEST_CASE("forecast: same scenario and seed give the same bytes", "[forecast]") {
+    const tcpsim::Scenario sc = tcpsim::load_scenario(std::string(TCPSIM_SOURCE_DIR) + "/scenarios/capacity/cloud-nat-64-ports.json");
+    const auto a = tcpsim::run_forecast(sc), b = tcpsim::run_forecast(sc);
+    CHECK(a.text == b.text);
+    CHECK(a.json == b.json);
+    CHECK(a.csv == b.csv);
+}
