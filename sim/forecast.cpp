@@ -285,12 +285,19 @@ Forecast::Analytic Forecast::analytic() const {
         }
     };
     // The concurrency budget: how many connections a workload can hold open to its destination.
-    auto budget = [&](double ports, std::string basis) {
-        if (best.budget == 0 || ports < best.budget) {
+    auto budget = [&](double ports, std::string basis, double against) {
+        // The budget that runs out first: fewest ports per offered connection per second.
+        const bool first = best.budget == 0;
+        const bool sooner = against > 0 && (best.budget_rate <= 0 || ports / against < best.budget / best.budget_rate);
+        if (first || sooner || (against <= 0 && best.budget_rate <= 0 && ports < best.budget)) {
             best.budget = ports;
             best.budget_basis = std::move(basis);
             best.budget_client = cur_client;
+            best.budget_rate = against;
         }
+    };
+    auto open_rate = [](const ClientSpec& c) {
+        return c.arrival.kind == app::ArrivalKind::Constant || c.arrival.kind == app::ArrivalKind::Poisson ? c.arrival.rate : 0.0;
     };
     const ForecastSpec& f = sc_.forecast;
     auto secs = [](Duration d) { return static_cast<double>(d.count()) / 1e9; };
@@ -303,7 +310,16 @@ Forecast::Analytic Forecast::analytic() const {
                                                        : static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1) *
                                                              static_cast<double>(std::max<std::size_t>(1, c.source_addresses.size()));
         const std::string what = c.bind == BindMode::Fixed ? fmt::format("local port {}", c.local_port) : fmt::format("{:.0f} ports", ports);
-        budget(ports, fmt::format("{} on {} toward {}", what, h.name, c.target.text));
+        if (c.bind == BindMode::Port0 && c.source_addresses.empty()) {
+            // bind(ip, 0) picks a port without the destination: one pool for every such socket on
+            // the host, whatever the destination (capacity-cases.md case 16).
+            double rate_all = 0;
+            for (const ClientSpec& o : f.clients)
+                if (o.host == c.host && o.bind == BindMode::Port0) rate_all += open_rate(o);
+            budget(ports, fmt::format("{} on {} shared by every bind(0) socket", what, h.name), rate_all);
+        } else {
+            budget(ports, fmt::format("{} on {} toward {}", what, h.name, c.target.text), open_rate(c));
+        }
         const bool pooled = c.pool.enabled;  // connections are reused: no per-connection hold
         const bool loop = (c.target.ip >> 24) == 127;
         // Where the TIME-WAIT sits: the closer's side.
@@ -333,7 +349,7 @@ Forecast::Analytic Forecast::analytic() const {
                                                      nc.assign == net::NatAssign::Blocks ? "ports per host"
                                                      : nc.per_destination_cap != 0      ? "connections per destination"
                                                                                         : "ports");
-            budget(cap, fmt::format("{} on NAT {} toward {}", nat_what, n.name, c.target.text));
+            budget(cap, fmt::format("{} on NAT {} toward {}", nat_what, n.name, c.target.text), open_rate(c));
             if (pooled) continue;
             const Duration hold = c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout;
             consider(cap / secs(hold), fmt::format("{} / {} hold on NAT {} toward {}", nat_what, format_duration(hold), n.name, c.target.text));
@@ -455,11 +471,10 @@ std::string Forecast::text() const {
     }
     if (an.budget > 0 && an.budget_client >= 0) {
         const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
-        const bool open_rate = c.arrival.kind == app::ArrivalKind::Constant || c.arrival.kind == app::ArrivalKind::Poisson;
-        if (open_rate) {
-            const double t = an.budget / c.arrival.rate + static_cast<double>(c.arrival.start.ns()) / 1e9;
+        if (an.budget_rate > 0) {
+            const double t = an.budget / an.budget_rate + static_cast<double>(c.arrival.start.ns()) / 1e9;
             out += wrap(fmt::format("Analytic time to exhaustion: {} / {} offered = {:.3f} s (valid while shorter than the hold time){}",
-                                    an.budget_basis, rate(c.arrival.rate), t,
+                                    an.budget_basis, rate(an.budget_rate), t,
                                     first_any_ ? fmt::format("; simulated first failure at {} s", format_seconds(first_any_->at)) : ""),
                         0);
         }
@@ -594,10 +609,9 @@ std::string Forecast::json() const {
     j["analytic_rate_per_s"] = an.rate > 0 ? nlohmann::ordered_json(round1(an.rate)) : nlohmann::ordered_json(nullptr);
     j["analytic_basis"] = an.basis;
     nlohmann::ordered_json tte = nullptr;
-    if (an.budget > 0 && an.budget_client >= 0) {
+    if (an.budget > 0 && an.budget_client >= 0 && an.budget_rate > 0) {
         const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
-        if (c.arrival.kind == app::ArrivalKind::Constant || c.arrival.kind == app::ArrivalKind::Poisson)
-            tte = std::round((an.budget / c.arrival.rate + static_cast<double>(c.arrival.start.ns()) / 1e9) * 1e3) / 1e3;
+        tte = std::round((an.budget / an.budget_rate + static_cast<double>(c.arrival.start.ns()) / 1e9) * 1e3) / 1e3;
     }
     j["analytic_first_failure_s"] = tte;
     j["analytic_budget"] = an.budget > 0 ? nlohmann::ordered_json(an.budget) : nlohmann::ordered_json(nullptr);

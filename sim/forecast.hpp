@@ -88,6 +88,7 @@ private:
         int client = -1;    // the client workload whose path it limits
         double budget = 0;  // the fewest ports any place on a workload's path has
         int budget_client = -1;
+        double budget_rate = 0;  // the offered rate that fills it (0: not an open arrival process)
         std::string budget_basis;
         double ports = 0;
         Duration hold = Duration::ns(0);
