@@ -285,7 +285,10 @@ Forecast::Analytic Forecast::analytic() const {
         }
     };
     // The concurrency budget: how many connections a workload can hold open to its destination.
-    auto budget = [&](double ports, std::string basis, double against) {
+    auto budget = [&](double ports, std::string basis, double against, double hold_s) {
+        // Ports fill up at the offered rate only while each is held longer than it takes to fill
+        // them all (t_fail = ports / R is valid while shorter than the hold).
+        if (against > 0 && ports / against >= hold_s) return;
         // The budget that runs out first: fewest ports per offered connection per second.
         const bool first = best.budget == 0;
         const bool sooner = against > 0 && (best.budget_rate <= 0 || ports / against < best.budget / best.budget_rate);
@@ -310,18 +313,24 @@ Forecast::Analytic Forecast::analytic() const {
                                                        : static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1) *
                                                              static_cast<double>(std::max<std::size_t>(1, c.source_addresses.size()));
         const std::string what = c.bind == BindMode::Fixed ? fmt::format("local port {}", c.local_port) : fmt::format("{:.0f} ports", ports);
+        const bool pooled = c.pool.enabled;  // connections are reused: no per-connection hold
+        const bool loop = (c.target.ip >> 24) == 127;
+        // How long a connection holds its port: its life (the response time of the service it
+        // reaches, at least), plus TIME-WAIT when the client closes first.
+        double life = 0;
+        for (const ServerSpec& sv : f.servers) life = std::max(life, secs(sv.response_time));
+        const double tw_hold = c.closer == Closer::Client && !pooled ? secs(time_wait_of(h)) : 0;
+        const double hold_s = pooled ? 1e18 : life + tw_hold;
         if (c.bind == BindMode::Port0 && c.source_addresses.empty()) {
             // bind(ip, 0) picks a port without the destination: one pool for every such socket on
             // the host, whatever the destination (capacity-cases.md case 16).
             double rate_all = 0;
             for (const ClientSpec& o : f.clients)
                 if (o.host == c.host && o.bind == BindMode::Port0) rate_all += open_rate(o);
-            budget(ports, fmt::format("{} on {} shared by every bind(0) socket", what, h.name), rate_all);
+            budget(ports, fmt::format("{} on {} shared by every bind(0) socket", what, h.name), rate_all, hold_s);
         } else {
-            budget(ports, fmt::format("{} on {} toward {}", what, h.name, c.target.text), open_rate(c));
+            budget(ports, fmt::format("{} on {} toward {}", what, h.name, c.target.text), open_rate(c), hold_s);
         }
-        const bool pooled = c.pool.enabled;  // connections are reused: no per-connection hold
-        const bool loop = (c.target.ip >> 24) == 127;
         // Where the TIME-WAIT sits: the closer's side.
         if (c.closer == Closer::Client && !pooled) {
             const bool reuse = h.stack.linux_minisock && c.bind != BindMode::Fixed &&
@@ -349,7 +358,8 @@ Forecast::Analytic Forecast::analytic() const {
                                                      nc.assign == net::NatAssign::Blocks ? "ports per host"
                                                      : nc.per_destination_cap != 0      ? "connections per destination"
                                                                                         : "ports");
-            budget(cap, fmt::format("{} on NAT {} toward {}", nat_what, n.name, c.target.text), open_rate(c));
+            const double nat_hold = life + (pooled ? 1e18 : secs(c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout));
+            budget(cap, fmt::format("{} on NAT {} toward {}", nat_what, n.name, c.target.text), open_rate(c), nat_hold);
             if (pooled) continue;
             const Duration hold = c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout;
             consider(cap / secs(hold), fmt::format("{} / {} hold on NAT {} toward {}", nat_what, format_duration(hold), n.name, c.target.text));
@@ -361,6 +371,17 @@ Forecast::Analytic Forecast::analytic() const {
         if (p.pool.enabled || p.upstream_closer != Closer::Client) continue;
         const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(p.host))];
         const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1);
+        // Its upstream ports fill at the rate of the requests its clients send it.
+        double through = 0;
+        const std::uint32_t pip = h.ip;
+        for (std::size_t ci = 0; ci < f.clients.size(); ++ci)
+            if (f.clients[ci].target.ip == pip && f.clients[ci].target.port == p.port) {
+                through += open_rate(f.clients[ci]);
+                if (cur_client < 0) cur_client = static_cast<int>(ci);
+            }
+        budget(ports, fmt::format("{:.0f} ports on the proxy host {} toward {}", ports, h.name, p.upstream.text), through,
+               secs(time_wait_of(h)));
+        cur_client = -1;
         consider(ports / secs(time_wait_of(h)),
                  fmt::format("{:.0f} ports / {} TIME-WAIT on the proxy host {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
                              p.upstream.text),

@@ -115,6 +115,9 @@ TEST_CASE("forecast: reverse proxy without upstream keep-alive runs out at 470.5
     CHECK(j["first_failure_by_kind"]["EADDRNOTAVAIL"]["host"] == "proxy");
     CHECK(j["first_failure_by_kind"].contains("ECONNRESET"));  // what the clients see
     CHECK(j["analytic_rate_per_s"].get<double>() == Approx(470.5).epsilon(0.01));
+    // 28,232 upstream ports filled by 600 requests per second (Poisson: within 2%).
+    CHECK(j["analytic_first_failure_s"].get<double>() == Approx(28232.0 / 600).epsilon(0.001));
+    CHECK(first_failure_s(j, "EADDRNOTAVAIL") == Approx(28232.0 / 600).epsilon(0.02));
     const json k = forecast("what-if/reverse-proxy-keepalive.json");
     CHECK(k["first_failure"].is_null());
     CHECK(k["peak_states"]["proxy"]["TIME-WAIT"].get<std::int64_t>() < 1000);
