@@ -171,6 +171,24 @@ std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::p
                        hs.stack.ports.lo, hs.stack.ports.hi, parts);
 }
 
+void Forecast::finish() {
+    // A last sample at the end; when the interval's own sample fell on that instant, what
+    // happened after it is folded into that row instead of a second row with the same time.
+    if (!samples_.empty() && samples_.back().at == w_.now()) {
+        const Sample last = samples_.back();
+        samples_.pop_back();
+        cur_.offered += last.offered;
+        cur_.completed += last.completed;
+        cur_.failed += last.failed;
+        for (std::size_t k = 0; k < last.clients.size() && k < per_client_at_sample_.size(); ++k) {
+            per_client_at_sample_[k].offered -= last.clients[k].offered;
+            per_client_at_sample_[k].completed -= last.clients[k].completed;
+            per_client_at_sample_[k].failed -= last.clients[k].failed;
+        }
+    }
+    sample();
+}
+
 void Forecast::sample() {
     cur_.at = w_.now();
     cur_.states.clear();
@@ -689,8 +707,7 @@ ForecastRun run_forecast(const Scenario& sc) {
     w.set_app(&app);
     app.start();
     w.run();
-    // A last sample at the end (unless the interval just took one).
-    fc.sample();
+    fc.finish();
     return ForecastRun{fc.text(), fc.json(), fc.csv()};
 }
 

@@ -67,6 +67,7 @@ public:
     void failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
                  bool request_failed, int client = -1);
     void sample();  // at each report interval
+    void finish();  // at the end of the run
 
     // -- the report
     [[nodiscard]] std::string text() const;

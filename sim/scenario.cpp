@@ -34,6 +34,17 @@ std::string_view to_string(Call c) {
     return "?";
 }
 
+int Scenario::node_index(const std::string& n) const {
+    const int h = host_index(n);
+    if (h >= 0) return h;
+    const auto nh = static_cast<int>(hosts.size());
+    for (std::size_t i = 0; i < forecast.nats.size(); ++i)
+        if (forecast.nats[i].name == n) return nh + static_cast<int>(i);
+    for (std::size_t i = 0; i < forecast.balancers.size(); ++i)
+        if (forecast.balancers[i].name == n) return nh + static_cast<int>(forecast.nats.size() + i);
+    return -1;
+}
+
 int Scenario::host_index(const std::string& n) const {
     for (std::size_t i = 0; i < hosts.size(); ++i)
         if (hosts[i].name == n) return static_cast<int>(i);
@@ -199,11 +210,21 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
             r.only_keys(l, p, {"between", "latency", "jitter", "loss"});
             const json* b = r.field(l, "between");
             if (!b || !b->is_array() || b->size() != 2 || !(*b)[0].is_string() || !(*b)[1].is_string())
-                r.fail(p + "/between", "expected [\"HOST\", \"HOST\"]");
+                r.fail(p + "/between", "expected [\"NODE\", \"NODE\"] (hosts, NATs or balancers)");
+            // A link joins two nodes: hosts, NAT gateways or balancers (named in "nats" and
+            // "balancers", which are read later and checked there).
+            auto node_ref = [&](const std::string& n, const std::string& np) {
+                if (sc.host_index(n) >= 0) return n;
+                for (const char* section : {"nats", "balancers"})
+                    if (const json* boxes = r.field(doc, section); boxes && boxes->is_array())
+                        for (const json& x : *boxes)
+                            if (x.is_object() && x.contains("name") && x["name"].is_string() && x["name"].get<std::string>() == n) return n;
+                r.fail(np, fmt::format("no host, NAT or balancer named \"{}\"", n));
+            };
             LinkSpec ls;
-            ls.a = host_ref((*b)[0].get<std::string>(), p + "/between/0");
-            ls.b = host_ref((*b)[1].get<std::string>(), p + "/between/1");
-            if (ls.a == ls.b) r.fail(p + "/between", "a link joins two different hosts");
+            ls.a = node_ref((*b)[0].get<std::string>(), p + "/between/0");
+            ls.b = node_ref((*b)[1].get<std::string>(), p + "/between/1");
+            if (ls.a == ls.b) r.fail(p + "/between", "a link joins two different nodes");
             for (const LinkSpec& o : sc.links)
                 if ((o.a == ls.a && o.b == ls.b) || (o.a == ls.b && o.b == ls.a))
                     r.fail(p + "/between", fmt::format("a second link between \"{}\" and \"{}\"", ls.a, ls.b));

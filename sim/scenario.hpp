@@ -82,6 +82,8 @@ struct Scenario {
     ForecastSpec forecast;            // servers, clients, proxies, NATs, balancers, what-ifs
 
     [[nodiscard]] int host_index(const std::string& name) const;
+    // Network nodes: hosts, then NAT gateways, then balancers (as World numbers them).
+    [[nodiscard]] int node_index(const std::string& name) const;
 };
 
 // Reads and validates a scenario file; throws ScenarioError with "FILE: PLACE: problem".

@@ -85,7 +85,7 @@ World::World(const Scenario& sc, bool record)
             for (std::uint32_t a : bs.snat_config.outer) host_of_ip_[a] = node;
     }
     for (const LinkSpec& l : sc.links) {
-        const int a = sc.host_index(l.a), b = sc.host_index(l.b);
+        const int a = sc.node_index(l.a), b = sc.node_index(l.b);
         link_of_[{std::min(a, b), std::max(a, b)}] = links_.size();
         links_.emplace_back(a, b, l.params);
     }

@@ -78,7 +78,7 @@ std::vector<Bad> bad_inputs() {
         {"huge port in a port range", doc(R"("nats": [{"name": "gw", "addresses": ["203.0.113.1"], "inside": ["a"], "port_range": [18446744073709551615, 2000]}])"),
          "/nats/0/port_range/0", {"18446744073709551615", "not a port between 1 and 65535"}},
         // References.
-        {"link to an unknown host", doc(R"("links": [{"between": ["a", "c"], "latency": "1ms"}])"), "/links/0/between/1", {"no host named \"c\""}},
+        {"link to an unknown host", doc(R"("links": [{"between": ["a", "c"], "latency": "1ms"}])"), "/links/0/between/1", {"no host, NAT or balancer named \"c\""}},
         {"client target naming no host", doc(kServer + R"(, "clients": [{"host": "a", "to": "web:80", "arrival": {"rate": 1}}])"),
          "/clients/0/to", {"no host or balancer named \"web\""}},
         {"client target with no server listening", doc(kServer + R"(, "clients": [{"host": "a", "to": "b:81", "arrival": {"rate": 1}}])"),

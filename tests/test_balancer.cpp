@@ -251,3 +251,21 @@ TEST_CASE("balancer: a finished flow's 4-tuple opened again gets a new backend c
     // ... and the entry is gone flow_timeout after the last segment.
     CHECK(!lb.from_client(t0 + Duration::s(221), seg(client(40000), kVip, tcp::flag::Ack)).seg);
 }
+
+TEST_CASE("balancer: source NAT out of ports refuses a new SYN without keeping a flow for it", "[balancer]") {
+    BalancerConfig cfg = config(LbPolicy::RoundRobin, true);
+    cfg.snat_config.port_lo = 20000;
+    cfg.snat_config.port_hi = 20001;  // 2 ports toward each backend (mappings are per destination)
+    Balancer lb(cfg, 1);
+    for (int i = 0; i < 6; ++i) REQUIRE(syn(lb, t0, client(static_cast<std::uint16_t>(41000 + i))) == i % 3);
+    CHECK(lb.active_flows() == 6);
+    // The 7th: backend 0 again, whose 2 ports are taken.
+    const Balancer::Result r = lb.from_client(t0, seg(client(41006), kVip, tcp::flag::Syn));
+    CHECK(!r.seg);
+    CHECK(r.exhausted);
+    CHECK(lb.active_flows() == 6);
+    CHECK(lb.flows() == 6);
+    CHECK(lb.flows_per_backend() == std::vector<std::uint64_t>{2, 2, 2});  // the refused SYN was given to none
+    // A segment of an existing flow still passes.
+    CHECK(lb.from_client(t0, seg(client(41000), kVip, tcp::flag::Ack)).seg);
+}

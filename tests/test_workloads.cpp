@@ -67,6 +67,15 @@ Csv parse_csv(const std::string& text) {
     return c;
 }
 
+// The row of the interval ending at `t` seconds (the first one: the run's closing sample can repeat
+// the last interval's time with an empty row).
+const std::vector<double>& row_at(const Csv& c, double t) {
+    for (const auto& row : c.rows)
+        if (row[0] == t) return row;
+    FAIL("no CSV row at " << t << " s");
+    return c.rows.front();
+}
+
 std::uint64_t sum_errno(const json& j) {
     std::uint64_t n = 0;
     for (const auto& [k, v] : j.at("failures_by_errno").items()) n += v.get<std::uint64_t>();
@@ -76,8 +85,9 @@ std::uint64_t sum_errno(const json& j) {
 }  // namespace
 
 TEST_CASE("workloads: a closed loop of 3 processes x 7 requests completes exactly 21 requests", "[workloads]") {
-    const json j = run_json(scenario("", R"("clients": [{"name": "loop", "host": "client", "to": "web:80",
+    const tcpsim::ForecastRun r = run(scenario("", R"("clients": [{"name": "loop", "host": "client", "to": "web:80",
         "arrival": {"type": "closed_loop", "processes": 3, "requests": 7}, "closer": "client"}])"));
+    const json j = json::parse(r.json);
     CHECK(j["attempted"] == 21);
     CHECK(j["succeeded"] == 21);
     CHECK(j["failed"] == 0);
@@ -88,7 +98,12 @@ TEST_CASE("workloads: a closed loop of 3 processes x 7 requests completes exactl
     CHECK(j["peak_states"]["client"]["TIME-WAIT"] == 21);
     CHECK(j["peak_states"]["web"]["TIME-WAIT"] == 0);
     // One request takes a handshake (2 ms), the request and response (2 ms) and the 1 ms response
-    // time: 3 processes x 7 sequential requests are done in well under a second of 20.
+    // time: 7 sequential requests per process are done within the first second of 20.
+    const Csv c = parse_csv(r.csv);
+    CHECK(row_at(c, 1)[c.col("completed")] == 21);
+    CHECK(row_at(c, 1)[c.col("offered")] == 21);
+    for (const auto& row : c.rows)
+        if (row[0] > 1) CHECK(row[c.col("offered")] == 0);
     CHECK(j["stopped_early"] == false);
     CHECK(j["simulated_s"].get<double>() == Approx(20.0));
 }
@@ -124,35 +139,64 @@ TEST_CASE("workloads: stop after 5 failures ends the run at the fifth", "[worklo
 
 TEST_CASE("workloads: tcp_tw_reuse set to 1 at 30 s ends the EADDRNOTAVAIL failures of a 1,000-port client", "[workloads]") {
     // 1,000 ports (32768-33767) at 1,000 connections per second: the ports are gone after 1 s and
-    // come back only 60 s later, unless TIME-WAIT can be taken over (tcp_tw_reuse=1 reuses a
-    // TIME-WAIT older than 1 s for a new outgoing connection).
+    // come back only 60 s later, unless TIME-WAIT can be taken over: tcp_tw_reuse=1 lets connect()
+    // reuse a TIME-WAIT older than tcp_tw_reuse_delay (1,000 ms on Linux 6.14+; strictly older, on
+    // the ms clock).
     const std::string clients = R"("clients": [{"name": "c", "host": "client", "to": "web:80",
         "arrival": {"type": "constant", "rate": 1000}, "closer": "client"}])";
     const std::string sysctls = R"("net.ipv4.ip_local_port_range": "32768 33767", "net.ipv4.tcp_tw_reuse": 0)";
-    const std::string with = scenario(sysctls, clients + R"(, "actions": [{"at": "30s", "do": "sysctl", "host": "client",
-        "name": "net.ipv4.tcp_tw_reuse", "value": 1}])", "40s");
-    const tcpsim::ForecastRun r = run(with);
-    const Csv c = parse_csv(r.csv);
-    const std::size_t t = c.col("time_s"), failed = c.col("failed"), completed = c.col("completed"), offered = c.col("offered");
-    REQUIRE(c.rows.size() == 40);
-    bool failed_before = false;
-    for (const auto& row : c.rows) {
-        INFO("interval ending at " << row[t] << " s");
-        if (row[t] <= 30) failed_before = failed_before || row[failed] > 0;
-        if (row[t] > 31) {
-            CHECK(row[failed] == 0);
-            CHECK(row[completed] == 1000);  // every arrival of the second completes
+    auto action = [](const char* name, int value) {
+        return std::string(R"({"at": "30s", "do": "sysctl", "host": "client", "name": ")") + name +
+               R"(", "value": )" + std::to_string(value) + "}";
+    };
+    auto check_before = [](const Csv& c) {
+        const std::size_t failed = c.col("failed"), completed = c.col("completed"), offered = c.col("offered");
+        // 1,000 ports for the first second's 1,000 arrivals; a request takes 5 ms (handshake 2 ms,
+        // request 1 ms, response time 1 ms, response 1 ms): those of 0.995 s on complete after 1 s.
+        CHECK(row_at(c, 1)[completed] == 995);
+        CHECK(row_at(c, 2)[completed] == 5);
+        for (int k = 2; k <= 30; ++k) {
+            INFO("interval ending at " << k << " s");
+            if (k > 2) CHECK(row_at(c, k)[completed] == 0);  // every port in TIME-WAIT (60 s)
+            CHECK(row_at(c, k)[failed] == row_at(c, k)[offered]);
+            CHECK(row_at(c, k)[failed] == 1000);
         }
-        if (row[t] >= 2 && row[t] <= 30) CHECK(row[completed] + row[failed] == row[offered]);
+    };
+    SECTION("with a 100 ms reuse delay, a port comes back in ~0.11 s: every arrival completes after 31 s") {
+        const tcpsim::ForecastRun r = run(scenario(sysctls, clients + R"(, "actions": [)" + action("net.ipv4.tcp_tw_reuse_delay", 100) +
+                                                                ", " + action("net.ipv4.tcp_tw_reuse", 1) + "]",
+                                                   "40s"));
+        const Csv c = parse_csv(r.csv);
+        check_before(c);
+        for (const auto& row : c.rows) {
+            INFO("interval ending at " << row[0] << " s");
+            if (row[0] > 31) CHECK(row[c.col("failed")] == 0);
+        }
+        // The last row (40 s) also holds what completed at the final instant itself.
+        for (int k = 32; k < 40; ++k) CHECK(row_at(c, k)[c.col("completed")] == 1000);
+        CHECK(row_at(c, 40)[c.col("completed")] >= 1000);
+        const json j = json::parse(r.json);
+        CHECK(j["first_failure"]["errno"] == "EADDRNOTAVAIL");
+        CHECK(j["first_failure"]["time_s"].get<double>() == Approx(1.0));
     }
-    CHECK(failed_before);
-    const json j = json::parse(r.json);
-    CHECK(j["first_failure"]["errno"] == "EADDRNOTAVAIL");
-    CHECK(j["first_failure"]["time_s"].get<double>() == Approx(1.0).margin(0.01));
-    // Without the action the failures go on to the end (the first TIME-WAITs expire at 60 s).
-    const Csv base = parse_csv(run(scenario(sysctls, clients, "40s")).csv);
-    REQUIRE(base.rows.size() == 40);
-    CHECK(base.rows.back()[failed] > 0);
+    SECTION("with the default 1 s reuse delay, a port comes back every 1.008 s: 992 of 1,000 per second") {
+        // A port's cycle: 7 ms from connect() to TIME-WAIT (handshake 2 ms, request 1 ms, response
+        // time 1 ms, response 1 ms, FINs 2 ms at 1 ms a hop), then 1,001 ms (strictly more than
+        // 1,000 on the ms clock): 1,000 ports / 1.008 s = 992 connections per second.
+        const tcpsim::ForecastRun r = run(scenario(sysctls, clients + R"(, "actions": [)" + action("net.ipv4.tcp_tw_reuse", 1) + "]", "40s"));
+        const Csv c = parse_csv(r.csv);
+        check_before(c);
+        for (int k = 32; k <= 40; ++k) {
+            INFO("interval ending at " << k << " s");
+            CHECK(row_at(c, k)[c.col("completed")] == Approx(1000 / 1.008).margin(1));
+            CHECK(row_at(c, k)[c.col("failed")] == Approx(1000 - 1000 / 1.008).margin(1));
+        }
+    }
+    SECTION("without the action the failures go on to the end (the first TIME-WAITs expire at 60 s)") {
+        const Csv c = parse_csv(run(scenario(sysctls, clients, "40s")).csv);
+        check_before(c);
+        for (int k = 32; k <= 40; ++k) CHECK(row_at(c, k)[c.col("failed")] == 1000);
+    }
 }
 
 TEST_CASE("workloads: a second NAT address at 20 s takes the flows the per-destination cap refused", "[workloads]") {
@@ -169,9 +213,9 @@ TEST_CASE("workloads: a second NAT address at 20 s takes the flows the per-desti
                        "closer": "client", "response_timeout": "900s"}])") +
                (add ? R"(, "actions": [{"at": "20s", "do": "nat_add_address", "nat": "gw", "address": "52.0.0.2"}])" : "") + "}";
     };
-    const tcpsim::ForecastRun with = run(text(true));
+    const tcpsim::ForecastRun with = run(text(true)), without = run(text(false));
     const json j = json::parse(with.json);
-    const json base = run_json(text(false));
+    const json base = json::parse(without.json);
     // The 101st SYN (sent at 10.0 s) reaches the NAT 1 ms later and is the first drop.
     REQUIRE(j["first_failure_by_kind"].contains("NAT drop"));
     const double first_drop = j["first_failure_by_kind"]["NAT drop"]["time_s"].get<double>();
@@ -193,32 +237,47 @@ TEST_CASE("workloads: a second NAT address at 20 s takes the flows the per-desti
     }
     CHECK(c.rows.back()[est] == 200);
     CHECK(c.rows.back()[ports] == 200);
-    const Csv b = parse_csv(run(text(false)).csv);
+    const Csv b = parse_csv(without.csv);
     CHECK(b.rows.back()[b.col("gw.established")] == 100);
 }
 
 TEST_CASE("workloads: a server host switched off at 10 s answers nothing: later requests time out", "[workloads]") {
-    // tcp_syn_retries 2: SYNs at 0, 1 and 3 s after the connect, ETIMEDOUT at 1 + 2 + 4 = 7 s.
-    // The run ends at 19.55 s: the requests of 10.0 .. 12.5 s time out (at 17.0 .. 19.5 s), 26 of them.
-    const tcpsim::ForecastRun r = run(scenario(R"("net.ipv4.tcp_syn_retries": 2)",
-                                               R"("clients": [{"name": "c", "host": "client", "to": "web:80",
-        "arrival": {"type": "constant", "rate": 10}, "closer": "client"}],
-        "actions": [{"at": "10s", "do": "stop_host", "host": "web"}])",
-                                               "19550ms"));
-    const json j = json::parse(r.json);
-    CHECK(j["succeeded"] == 100);  // 10/s for the first 10 s
-    CHECK(j["failures_by_errno"]["ETIMEDOUT"] == 26);
-    CHECK(sum_errno(j) == 26);
-    CHECK(j["first_failure"]["errno"] == "ETIMEDOUT");
-    CHECK(j["first_failure"]["syscall"] == "connect");
-    CHECK(j["first_failure"]["time_s"].get<double>() == Approx(17.0).margin(0.05));
-    const Csv c = parse_csv(r.csv);
-    const std::size_t t = c.col("time_s"), completed = c.col("completed"), failed = c.col("failed");
-    for (const auto& row : c.rows) {
-        INFO("interval ending at " << row[t] << " s");
-        if (row[t] > 10) CHECK(row[completed] == 0);
-        if (row[t] <= 10) CHECK(row[completed] == 10);
-        if (row[t] <= 17) CHECK(row[failed] == 0);
+    // tcp_syn_retries 2. Linux 6.5+ adds tcp_syn_linear_timeouts (4) retransmissions at the initial
+    // RTO (tcp_write_timeout(): SYN-SENT gives up after syn_retries + linear_timeouts): SYNs at 0, 1,
+    // 2, 3, 4, 5 and 7 s, ETIMEDOUT at 11 s. Linux 5.10: SYNs at 0, 1 and 3 s, ETIMEDOUT at 7 s.
+    // Requests at 10/s from 10.0 s: those that time out by the end of the 30 s run fail.
+    struct Case {
+        const char* profile;
+        double give_up;
+        int failures;
+    };
+    for (const Case& k : {Case{"linux", 11, 91}, Case{"linux-5.10", 7, 131}}) {
+        INFO("client profile " << k.profile);
+        const tcpsim::ForecastRun r = run(std::string(R"({"seed": 1, "duration": "30s", "profile": "linux",
+          "hosts": [{"name": "client", "address": "10.0.0.1", "profile": ")") + k.profile +
+                                          R"(", "sysctls": {"net.ipv4.tcp_syn_retries": 2}},
+                    {"name": "web", "address": "10.0.0.2"}],
+          "default_link": {"latency": "1ms"},
+          "servers": [{"host": "web", "port": 80, "response_time": "1ms"}],
+          "clients": [{"name": "c", "host": "client", "to": "web:80", "arrival": {"type": "constant", "rate": 10}, "closer": "client"}],
+          "actions": [{"at": "10s", "do": "stop_host", "host": "web"}]})");
+        const json j = json::parse(r.json);
+        CHECK(j["succeeded"] == 100);  // 10/s for the first 10 s, none after
+        // Requests at 10.0 .. 30.0 - give_up s (the run's last instant included).
+        CHECK(j["failures_by_errno"].value("ETIMEDOUT", 0) == (30 - k.give_up - 10) * 10 + 1);
+        CHECK(j["failures_by_errno"].value("ETIMEDOUT", 0) == k.failures);
+        CHECK(sum_errno(j) == static_cast<std::uint64_t>(k.failures));
+        CHECK(j["first_failure"]["errno"] == "ETIMEDOUT");
+        CHECK(j["first_failure"]["syscall"] == "connect");
+        CHECK(j["first_failure"]["time_s"].get<double>() == Approx(10 + k.give_up).margin(0.05));
+        const Csv c = parse_csv(r.csv);
+        const std::size_t t = c.col("time_s"), completed = c.col("completed"), failed = c.col("failed");
+        for (const auto& row : c.rows) {
+            INFO("interval ending at " << row[t] << " s");
+            if (row[t] > 10) CHECK(row[completed] == 0);
+            if (row[t] < 10 + k.give_up) CHECK(row[failed] == 0);
+        }
+        for (int s = 1; s <= 10; ++s) CHECK(row_at(c, s)[completed] == 10);
     }
 }
 

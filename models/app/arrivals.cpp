@@ -1,6 +1,8 @@
 #include "app/arrivals.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 namespace tcpsim::app {
 
@@ -37,8 +39,40 @@ Duration interval_at(double rate) {
     return Duration::ns(std::max<std::int64_t>(1, static_cast<std::int64_t>(ns + 0.5)));
 }
 
+namespace {
+
+// The gap after `prev` in which a ramp's expected count grows by one: the integral of its rate
+// over [prev, prev + d] is 1 (linear up to ramp_end, flat after). 1 / rate(prev) would be far too
+// long where the rate is still small, and infinite from rate 0.
+Duration ramp_gap(const ArrivalSpec& s, SimTime prev) {
+    if (prev >= s.ramp_end || s.ramp_end <= s.start) return interval_at(s.rate_to);
+    const double span = static_cast<double>((s.ramp_end - s.start).count()) / 1e9;  // seconds
+    const double x = static_cast<double>((prev - s.start).count()) / 1e9;
+    const double slope = (s.rate_to - s.rate) / span;  // per second per second
+    const double r = s.rate + slope * x;
+    const double rest = span - x;
+    const double on_ramp = r * rest + slope * rest * rest / 2;  // arrivals the rest of the ramp is worth
+    double d;
+    if (on_ramp >= 1) {
+        // r d + slope d^2 / 2 = 1, solved without cancellation (sqrt is exact-rounded IEEE-754).
+        d = 2.0 / (r + std::sqrt(std::max(0.0, r * r + 2.0 * slope)));
+    } else {
+        if (s.rate_to <= 0) return interval_at(0);
+        d = rest + (1.0 - on_ramp) / s.rate_to;
+    }
+    const double ns = std::min(d * 1e9 + 0.5, static_cast<double>(INT64_MAX / 4));
+    return Duration::ns(std::max<std::int64_t>(1, static_cast<std::int64_t>(ns)));
+}
+
+}  // namespace
+
 SimTime ArrivalProcess::first() const {
     if (spec_.kind == ArrivalKind::ClosedLoop) return spec_.start;
+    if (spec_.kind == ArrivalKind::Ramp && rate_at(spec_.start) <= 0) {
+        // A ramp from 0: the first arrival once the ramp has been worth one.
+        const SimTime t = spec_.start + ramp_gap(spec_, spec_.start);
+        return t < spec_.stop ? t : SimTime::never();
+    }
     for (SimTime t = spec_.start; t < spec_.stop;) {
         if (rate_at(t) > 0) return t;
         // A step schedule can start at rate 0: jump to the next step.
@@ -82,12 +116,7 @@ SimTime ArrivalProcess::next(SimTime prev, Rng& rng) const {
         case ArrivalKind::ClosedLoop: return SimTime::never();
         case ArrivalKind::Constant: t = prev + interval_at(spec_.rate); break;
         case ArrivalKind::Poisson: t = prev + exponential(rng, interval_at(spec_.rate)); break;
-        case ArrivalKind::Ramp: {
-            const double r = rate_at(prev);
-            // A ramp from 0: wait until the rate is worth one arrival per second of ramp.
-            t = prev + (r > 0 ? interval_at(r) : Duration::ms(1));
-            break;
-        }
+        case ArrivalKind::Ramp: t = prev + ramp_gap(spec_, prev); break;
         case ArrivalKind::Steps: {
             const double r = rate_at(prev);
             SimTime nxt_step = SimTime::never();

@@ -84,8 +84,10 @@ Balancer::Result Balancer::from_client(SimTime now, const tcp::Segment& seg) {
         flows_.erase(it);  // a new connection on a finished flow's 4-tuple: a new flow
         it = flows_.end();
     }
+    bool created = false;
     if (it == flows_.end()) {
         if (!new_syn) return res;  // no flow: dropped (IPVS drops such packets)
+        created = true;
         Flow f;
         f.backend = choose(seg);
         ++active_[f.backend];
@@ -100,6 +102,7 @@ Balancer::Result Balancer::from_client(SimTime now, const tcp::Segment& seg) {
             res.exhausted = new_syn;
             if (new_syn && it->second.fin_client == false) {
                 --active_[it->second.backend];
+                if (created) --chosen_[it->second.backend];  // never given to the backend
                 flows_.erase(it);
             }
             return res;
