@@ -130,7 +130,7 @@ std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::p
         const auto idx = static_cast<std::size_t>(node - w_.host_count());
         net::Nat* nat = nullptr;
         if (idx < w_.nat_count()) nat = &w_.nat(idx);
-        else if (w_.balancer(idx - w_.nat_count()).snat()) nat = const_cast<net::Nat*>(w_.balancer(idx - w_.nat_count()).snat());
+        else nat = w_.balancer(idx - w_.nat_count()).snat();
         if (!nat) return "no flow entry could be made";
         nat->expire(w_.now());
         const net::NatCounts c = nat->counts();
@@ -211,7 +211,7 @@ void Forecast::sample() {
     for (std::size_t i = 0; i < w_.nat_count(); ++i) add_nat(w_.nat(i));
     for (std::size_t i = 0; i < w_.balancer_count(); ++i) {
         w_.balancer(i).expire(w_.now());
-        if (w_.balancer(i).snat()) add_nat(*const_cast<net::Nat*>(w_.balancer(i).snat()));
+        if (net::Nat* n = w_.balancer(i).snat()) add_nat(*n);
     }
     per_client_at_sample_.resize(per_client_.size());
     cur_.clients.clear();

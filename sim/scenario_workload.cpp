@@ -177,6 +177,15 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
         if (!addresses.insert(a).second) r.fail(p, fmt::format("address {} is used twice", tcp::format_ip(a)));
     };
 
+    // What a server and a proxy share: the host, the listening port and the backlog.
+    auto read_listener = [&](const json& obj, const std::string& p, const char* what, std::string& host, std::uint16_t& port,
+                             std::uint32_t& backlog) {
+        host = host_ref(r.str(obj, p, "host", true), p + "/host");
+        port = static_cast<std::uint16_t>(r.uint(obj, p, "port", false, 80, 65535));
+        if (port == 0) r.fail(p + "/port", fmt::format("a {} listens on a port between 1 and 65535", what));
+        backlog = static_cast<std::uint32_t>(r.uint(obj, p, "backlog", false, 4096, 65535));
+    };
+
     // NAT gateways.
     std::set<std::string> behind_nat;
     if (const json* nats = array("nats")) {
@@ -220,10 +229,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                                "keep_alive_timeout", "max_requests", "reuseaddr", "comment"});
             ServerSpec ss;
             ss.pointer = p;
-            ss.host = host_ref(r.str(s, p, "host", true), p + "/host");
-            ss.port = static_cast<std::uint16_t>(r.uint(s, p, "port", false, 80, 65535));
-            if (ss.port == 0) r.fail(p + "/port", "a server listens on a port between 1 and 65535");
-            ss.backlog = static_cast<std::uint32_t>(r.uint(s, p, "backlog", false, 4096, 65535));
+            read_listener(s, p, "server", ss.host, ss.port, ss.backlog);
             ss.response_time = r.duration(s, p, "response_time", false, ss.response_time);
             ss.request_bytes = static_cast<std::uint32_t>(r.uint(s, p, "request_bytes", false, 100, 1u << 30));
             if (ss.request_bytes == 0) r.fail(p + "/request_bytes", "a request has at least one byte");
@@ -277,10 +283,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                                "upstream_closer", "comment"});
             ProxySpec ps;
             ps.pointer = p;
-            ps.host = host_ref(r.str(x, p, "host", true), p + "/host");
-            ps.port = static_cast<std::uint16_t>(r.uint(x, p, "port", false, 80, 65535));
-            if (ps.port == 0) r.fail(p + "/port", "a proxy listens on a port between 1 and 65535");
-            ps.backlog = static_cast<std::uint32_t>(r.uint(x, p, "backlog", false, 4096, 65535));
+            read_listener(x, p, "proxy", ps.host, ps.port, ps.backlog);
             ps.upstream = target(r.str(x, p, "upstream", true), p + "/upstream", true);
             ps.close = read_close(r, x, p);
             ps.keep_alive_timeout = r.duration(x, p, "keep_alive_timeout", false, ps.keep_alive_timeout);

@@ -65,7 +65,6 @@ World::World(const Scenario& sc, bool record)
     for (std::size_t i = 0; i < sc.forecast.nats.size(); ++i) {
         const NatSpec& ns = sc.forecast.nats[i];
         nats_.push_back(NatBox{ns.name, net::Nat(ns.config, Rng::substream(sc.seed, "nat:" + ns.name).next_u64())});
-        nat_drops_seen_.push_back(0);
         for (const std::string& in : ns.inside) nat_of_host_[static_cast<std::size_t>(sc.host_index(in))] = static_cast<int>(i);
         for (std::uint32_t a : ns.config.outer) host_of_ip_[a] = nh + static_cast<int>(i);
     }
@@ -371,19 +370,11 @@ void World::middlebox_deliver(int node, const tcp::Segment& seg) {
             return;
         }
         const net::Nat::Outbound o = nat.outbound(now, seg);
-        if (o.kind == net::Nat::Outbound::Kind::Drop) {
-            if (seg.syn() && !seg.ack_set() && nat.exhaustion_drops() != nat_drops_seen_[idx]) {
-                nat_drops_seen_[idx] = nat.exhaustion_drops();
-                ++stats_.middlebox_drops;
-                if (app_) app_->on_middlebox_exhausted(*this, node, seg);
-            }
-            return;
-        }
-        if (o.kind == net::Nat::Outbound::Kind::Reset) {
+        if (o.exhausted) {
             ++stats_.middlebox_drops;
             if (app_) app_->on_middlebox_exhausted(*this, node, seg);
         }
-        forward(node, o.seg);
+        if (o.kind != net::Nat::Outbound::Kind::Drop) forward(node, o.seg);
         return;
     }
     net::Balancer& lb = lbs_[idx - nats_.size()].lb;

@@ -165,7 +165,6 @@ private:
         net::Balancer lb;
     };
     std::vector<NatBox> nats_;
-    std::vector<std::uint64_t> nat_drops_seen_;
     std::vector<LbBox> lbs_;
     std::vector<int> nat_of_host_;  // the NAT a host sits behind, or -1
     std::vector<host::Profile> profiles_;  // each host's profile as configured, for run-time sysctls

@@ -99,7 +99,7 @@ Balancer::Result Balancer::from_client(SimTime now, const tcp::Segment& seg) {
     if (snat_) {
         const Nat::Outbound o = snat_->outbound(now, out);
         if (o.kind != Nat::Outbound::Kind::Forward) {
-            res.exhausted = new_syn;
+            res.exhausted = o.exhausted;
             if (new_syn && it->second.fin_client == false) {
                 --active_[it->second.backend];
                 if (created) --chosen_[it->second.backend];  // never given to the backend

@@ -54,6 +54,7 @@ public:
     [[nodiscard]] std::size_t flows() const { return flows_.size(); }
     [[nodiscard]] const std::vector<std::uint64_t>& flows_per_backend() const { return chosen_; }
     [[nodiscard]] const Nat* snat() const { return snat_ ? &*snat_ : nullptr; }
+    Nat* snat() { return snat_ ? &*snat_ : nullptr; }
     void expire(SimTime now);
 
 private:

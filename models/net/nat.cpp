@@ -516,7 +516,7 @@ Nat::Outbound Nat::outbound(SimTime now, const tcp::Segment& seg) {
 
     Mapping* m = nullptr;
     if (!map_flow(now, k, m)) {
-        if (cfg_.on_exhaustion == NatOnExhaustion::Drop) return Outbound{Outbound::Kind::Drop, seg};
+        if (cfg_.on_exhaustion == NatOnExhaustion::Drop) return Outbound{Outbound::Kind::Drop, seg, true};
         // Reset to the inner host, as a closed port answers a SYN (RFC 9293 §3.10.7.1: the SYN
         // has no ACK, so <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>), source = the destination.
         tcp::Segment rst;
@@ -525,7 +525,7 @@ Nat::Outbound Nat::outbound(SimTime now, const tcp::Segment& seg) {
         rst.seq = 0;
         rst.ack = seg.seq + seg.seg_len();
         rst.flags = tcp::flag::Rst | tcp::flag::Ack;
-        return Outbound{Outbound::Kind::Reset, rst};
+        return Outbound{Outbound::Kind::Reset, rst, true};
     }
     ++m->flows;
     Flow f;

@@ -86,6 +86,7 @@ public:
     struct Outbound {
         enum class Kind : std::uint8_t { Forward, Drop, Reset } kind;
         tcp::Segment seg;
+        bool exhausted = false;  // a SYN refused for lack of a port (Drop or Reset)
     };
     Outbound outbound(SimTime now, const tcp::Segment& seg);
     // A segment arriving at an outer address: translated (dst rewritten to the inner endpoint), or
