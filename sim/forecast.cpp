@@ -448,7 +448,9 @@ std::string Forecast::time_wait_endings() const {
 std::string Forecast::text() const {
     std::string out;
     const Rates st = steady();
-    out += fmt::format("tcpsim run: {} (seed {})\n", sc_.file, sc_.seed);
+    out += fmt::format("tcpsim run: {} (seed {})", sc_.file, sc_.seed);
+    for (const std::string& o : sc_.overrides) out += fmt::format(" --set {}", o);
+    out += "\n";
     if (!sc_.name.empty()) out += fmt::format("{}\n", sc_.name);
     out += fmt::format("simulated {} s{}\n\n", format_seconds(end_), w_.stopped() ? " (stopped by the stop condition)" : "");
 
@@ -596,10 +598,13 @@ std::string Forecast::text() const {
     return out;
 }
 
-std::string Forecast::json() const {
+std::string Forecast::json() const { return json_doc().dump(2) + "\n"; }
+
+nlohmann::ordered_json Forecast::json_doc() const {
     nlohmann::ordered_json j;
     j["scenario"] = sc_.file;
     j["seed"] = sc_.seed;
+    if (!sc_.overrides.empty()) j["overrides"] = sc_.overrides;
     std::string profile;
     for (const HostSpec& h : sc_.hosts)
         if (profile.empty()) profile = h.profile;
@@ -647,6 +652,7 @@ std::string Forecast::json() const {
     const Analytic an = analytic();
     j["analytic_rate_per_s"] = an.rate > 0 ? nlohmann::ordered_json(round1(an.rate)) : nlohmann::ordered_json(nullptr);
     j["analytic_basis"] = an.basis;
+    j["analytic_workload"] = an.rate > 0 && an.client >= 0 ? nlohmann::ordered_json(an.client) : nlohmann::ordered_json(nullptr);
     nlohmann::ordered_json tte = nullptr;
     if (an.budget > 0 && an.budget_client >= 0 && an.budget_rate > 0) {
         const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
@@ -655,6 +661,16 @@ std::string Forecast::json() const {
     j["analytic_first_failure_s"] = tte;
     j["analytic_budget"] = an.budget > 0 ? nlohmann::ordered_json(an.budget) : nlohmann::ordered_json(nullptr);
     j["analytic_budget_basis"] = an.budget_basis;
+    // How long TIME-WAIT really held a port on the host whose TIME-WAIT sets the ceiling (on
+    // Linux longer than its nominal 60 s: the timer wheel fires late).
+    nlohmann::ordered_json hold = nullptr;
+    if (an.rate > 0 && an.tw_host >= 0 && w_.host(an.tw_host).time_wait_held_count() > 0) {
+        const host::Host& th = w_.host(an.tw_host);
+        const double mean = static_cast<double>(th.time_wait_held().count()) / 1e9 / static_cast<double>(th.time_wait_held_count());
+        hold = {{"host", th.name()}, {"ports", an.ports}, {"nominal_s", static_cast<double>(an.hold.count()) / 1e9},
+                {"mean_s", std::round(mean * 1e3) / 1e3}, {"linux_timer_wheel_hz", th.stack().linux_minisock ? th.stack().hz : 0}};
+    }
+    j["time_wait_hold"] = hold;
     nlohmann::ordered_json wl = nlohmann::ordered_json::array();
     for (std::size_t k = 0; k < sc_.forecast.clients.size() && k < st.client_completed.size(); ++k)
         wl.push_back({{"name", sc_.forecast.clients[k].name}, {"offered_per_s", round1(st.client_offered[k])},
@@ -677,7 +693,7 @@ std::string Forecast::json() const {
             end_states[sc_.hosts[h].name] = p;
         }
     j["end_states"] = end_states;
-    return j.dump(2) + "\n";
+    return j;
 }
 
 std::string Forecast::csv() const {
@@ -708,7 +724,9 @@ ForecastRun run_forecast(const Scenario& sc) {
     app.start();
     w.run();
     fc.finish();
-    return ForecastRun{fc.text(), fc.json(), fc.csv()};
+    ForecastRun fr{fc.text(), "", fc.csv(), fc.json_doc()};
+    fr.json = fr.doc.dump(2) + "\n";
+    return fr;
 }
 
 }  // namespace tcpsim

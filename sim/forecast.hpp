@@ -9,6 +9,8 @@
 
 #include <tcpsim/errno.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <array>
 #include <cstdint>
 #include <map>
@@ -72,6 +74,7 @@ public:
     // -- the report
     [[nodiscard]] std::string text() const;
     [[nodiscard]] std::string json() const;
+    [[nodiscard]] nlohmann::ordered_json json_doc() const;
     [[nodiscard]] std::string csv() const;
     [[nodiscard]] std::uint64_t failures_total() const { return failures_total_; }
 
@@ -132,6 +135,7 @@ private:
 // Runs a scenario's workloads to its duration or stop condition; returns the forecast.
 struct ForecastRun {
     std::string text, json, csv;
+    nlohmann::ordered_json doc;  // the JSON report as data (what-if tools read their rows from it)
 };
 ForecastRun run_forecast(const Scenario& sc);
 

@@ -13,6 +13,7 @@ Workloads::Workloads(const Scenario& sc, World& w, Forecast& fc)
     const ForecastSpec& f = sc.forecast;
     for (const ServerSpec& s : f.servers) server_exchange_.push_back(Exchange{s.request_bytes, s.response_bytes});
     for (const ProxySpec& p : f.proxies) proxy_exchange_.push_back(exchange_for(p.upstream, sc.host_index(p.host)));
+    proxy_src_next_.assign(f.proxies.size(), 0);
     for (const ClientSpec& c : f.clients) {
         client_host_.push_back(sc.host_index(c.host));
         client_exchange_.push_back(exchange_for(c.target, sc.host_index(c.host)));
@@ -516,11 +517,27 @@ void Workloads::proxy_request(int h, SocketId front) {
     }
     host::SocketOptions opt;
     opt.auto_read = false;
-    const SocketId up = w_.sock_create(h, "u", opt);
+    opt.linger_zero = ps.upstream_closer == Closer::Reset;
     const tcp::SockAddr remote{ps.upstream.ip, ps.upstream.port};
+    std::uint32_t src = 0;
+    if (!ps.source_addresses.empty()) {
+        src = ps.source_addresses[proxy_src_next_[pi] % ps.source_addresses.size()];
+        ++proxy_src_next_[pi];
+        opt.bind_no_port = true;
+    }
+    const SocketId up = w_.sock_create(h, "u", opt);
+    if (src != 0) {
+        const Errno b = w_.sock_bind(h, up, 0, src);
+        if (b != Errno::Ok) {
+            w_.sock_close(h, up);
+            fc_.failure(std::string(to_string(b)), h, "bind", tcp::SockAddr{src, 0}, remote, false);
+            abort_conn(h, front);
+            return;
+        }
+    }
     const Errno e = w_.sock_connect(h, up, remote);
     if (e != Errno::Ok) {
-        const tcp::SockAddr local{w_.host(h).ip(), w_.host(h).at(up).bound_port};
+        const tcp::SockAddr local{src ? src : w_.host(h).ip(), w_.host(h).at(up).bound_port};
         w_.sock_close(h, up);
         fc_.failure(std::string(to_string(e)), h, "connect", local, remote, false);
         abort_conn(h, front);  // the client sees its connection reset (a 502 would be the same)
@@ -564,7 +581,8 @@ void Workloads::proxy_response(int h, SocketId up) {
         at(w_.now() + ps.pool.idle_timeout, Ev{EvKind::IdleClose, 0, -1, 0, h, up, u.gen});
         return;
     }
-    if (ps.upstream_closer == Closer::Client || u.peer_closed) close_conn(h, up);
+    if (ps.upstream_closer == Closer::Reset) abort_conn(h, up);
+    else if (ps.upstream_closer == Closer::Client || u.peer_closed) close_conn(h, up);
 }
 
 }  // namespace tcpsim

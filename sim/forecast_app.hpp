@@ -84,6 +84,7 @@ private:
     std::vector<Exchange> client_exchange_;
     std::vector<int> client_host_;
     std::vector<std::uint32_t> client_src_next_;
+    std::vector<std::uint32_t> proxy_src_next_;  // per proxy: the next of its source addresses
     std::vector<SimTime> next_arrival_;
     std::vector<std::deque<host::SocketId>> client_pool_;   // idle keep-alive connections per client
     std::vector<std::deque<host::SocketId>> proxy_pool_;    // idle upstream connections per proxy

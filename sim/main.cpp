@@ -1,4 +1,5 @@
 // tcpsim command line. Exit codes: 0 ok, 1 scenario error, 2 usage error (DESIGN.md §7).
+#include "capacity.hpp"
 #include "diagram.hpp"
 #include "experiment.hpp"
 #include "forecast.hpp"
@@ -7,6 +8,7 @@
 #include "profiles_data.hpp"
 #include "output.hpp"
 #include "scenario.hpp"
+#include "sweep.hpp"
 #include "tcp/segment.hpp"
 #include "trace.hpp"
 #include "world.hpp"
@@ -19,6 +21,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <set>
 #include <iostream>
 #include <map>
@@ -161,20 +165,25 @@ int main(int argc, char** argv) {
     bool json = false;
 
     std::string json_path, csv_path;
+    std::vector<std::string> set_args;
+    const char* set_help = "Override a scenario value: POINTER=VALUE (JSON pointer; VALUE as JSON, else a string), repeatable";
     CLI::App* run = app.add_subcommand("run", "Run a scenario and forecast port exhaustion: when, where and why");
     run->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     run->add_option("-o,--output", out_path, "Write the report to FILE (atomically) instead of stdout");
     run->add_option("--json", json_path, "Also write the forecast as JSON to FILE");
     run->add_option("--csv", csv_path, "Also write a time series (per report interval) as CSV to FILE");
+    run->add_option("--set", set_args, set_help);
 
     CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
     trace->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     trace->add_flag("--json", json, "Print the events as JSON instead of a ladder");
     trace->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    trace->add_option("--set", set_args, set_help);
 
     CLI::App* diagram = app.add_subcommand("diagram", "Write the TCP state diagram as Graphviz DOT");
     diagram->add_option("--scenario", scenario_path, "Mark the edges a run of this scenario exercised");
     diagram->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    diagram->add_option("--set", set_args, set_help);
 
     std::string profile = "linux";
     std::vector<std::string> defines;
@@ -201,6 +210,42 @@ int main(int argc, char** argv) {
     experiment->add_option("--seed", exp_seed, "Seed of the run")->capture_default_str();
     experiment->add_option("--compare", compare_path, "A stored kernel result: print both and exit 1 if they disagree");
 
+    // The what-if tools: every run is `tcpsim run` with --set values; outputs are the same bytes
+    // for the same scenario, seed and options, whatever the number of threads.
+    std::vector<std::string> vary_args, rate_args, shard_inputs;
+    std::string shard_arg;
+    unsigned jobs = 0;
+    bool quiet = false;
+    double tolerance = 0.2;
+    auto add_outputs = [&](CLI::App* c) {
+        c->add_option("-o,--output", out_path, "Write the table to FILE (atomically) instead of stdout");
+        c->add_option("--json", json_path, "Also write it as JSON to FILE");
+        c->add_option("--csv", csv_path, "Also write it as CSV to FILE");
+    };
+    auto add_runs = [&](CLI::App* c) {
+        c->add_option("--set", set_args, set_help);
+        c->add_option("-j,--jobs", jobs, "Runs at once (default: one per core)");
+        c->add_flag("-q,--quiet", quiet, "No progress bar on stderr");
+    };
+    CLI::App* sweep = app.add_subcommand("sweep", "Run a scenario for every combination of values; one row each");
+    sweep->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
+    sweep->add_option("--vary", vary_args, "POINTER=v1,v2,... (repeatable; the first is the outermost loop)")->required();
+    sweep->add_option("--shard", shard_arg, "Run only shard I of N (I/N): rows I, I+N, I+2N, ...; join with tcpsim merge");
+    add_runs(sweep);
+    add_outputs(sweep);
+    CLI::App* merge = app.add_subcommand("merge", "Join the --json outputs of sweep shards into the one-machine table");
+    merge->add_option("shards", shard_inputs, "The shards' JSON files")->required();
+    add_outputs(merge);
+    CLI::App* capacity = app.add_subcommand("capacity", "Find the highest rate that runs without a failure, and what binds it");
+    capacity->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
+    capacity->add_option("--rate", rate_args,
+                         "Pointer of a rate to search (repeatable: scaled together); default: the one client's arrival rate");
+    capacity->add_option("--tolerance", tolerance, "Stop when the passing and failing rates are this many percent apart")
+        ->check(CLI::Range(0.001, 50.0))
+        ->capture_default_str();
+    add_runs(capacity);
+    add_outputs(capacity);
+
     CLI::App* profiles = app.add_subcommand("profiles", "List the OS profiles with their key values");
     std::string profile_name;
     CLI::App* profiles_show = profiles->add_subcommand("show", "Print one profile (its data file)");
@@ -216,6 +261,19 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         app.exit(e);
+        return 2;
+    }
+
+    std::vector<Override> sets;
+    std::vector<Vary> vary;
+    Shard shard;
+    try {
+        for (const std::string& a : set_args) sets.push_back(parse_override(a));
+        for (const std::string& a : vary_args) vary.push_back(parse_vary(a));
+        if (!shard_arg.empty()) shard = parse_shard(shard_arg);
+        for (const std::string& a : rate_args) (void)parse_override(a + "=0");  // a pointer
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
         return 2;
     }
 
@@ -243,6 +301,53 @@ int main(int argc, char** argv) {
             }
             write_output(out_path, text);
             return ok ? 0 : 1;
+        }
+        if (*sweep || *merge || *capacity) {
+            // Every output is computed before any is written: an error leaves no file behind.
+            std::string js, cs;
+            if (*capacity) {
+                const std::string src = read_scenario_text(scenario_path);
+                CapacityOptions opt;
+                opt.rate_pointers = rate_args;
+                opt.tolerance = tolerance / 100.0;
+                opt.threads = worker_count(jobs);
+                opt.progress = !quiet;
+                const CapacityResult r = find_capacity(src, scenario_path, sets, opt);
+                text = capacity_text(r);
+                js = capacity_json(r);
+                cs = capacity_csv(r);
+            } else {
+                SweepTable t;
+                if (*sweep) {
+                    const std::string src = read_scenario_text(scenario_path);
+                    SweepSpec spec;
+                    spec.file = scenario_path;
+                    spec.seed = parse_scenario(src, scenario_path, sets).seed;  // checks the file before any run
+                    spec.sets = sets;
+                    spec.vary = vary;
+                    if (shard.count > spec.runs())
+                        std::fprintf(stderr, "tcpsim: note: --shard %zu/%zu of %zu runs: some shards have no rows\n", shard.index,
+                                     shard.count, spec.runs());
+                    t = run_sweep(src, spec, shard, worker_count(jobs), !quiet && stderr_is_terminal());
+                } else {
+                    std::vector<std::pair<std::string, std::string>> in;
+                    for (const std::string& f : shard_inputs) {
+                        std::ifstream is(f, std::ios::binary);
+                        if (!is) throw ScenarioError(fmt::format("{}: cannot open the file", f));
+                        std::ostringstream ss;
+                        ss << is.rdbuf();
+                        in.emplace_back(f, ss.str());
+                    }
+                    t = merge_shards(in);
+                }
+                text = sweep_text(t);
+                js = sweep_json(t);
+                cs = sweep_csv(t);
+            }
+            if (!json_path.empty()) write_output(json_path, js);
+            if (!csv_path.empty()) write_output(csv_path, cs);
+            write_output(out_path, text);
+            return 0;
         }
         if (*profiles) {
             if (*profiles_show) {
@@ -276,13 +381,13 @@ int main(int argc, char** argv) {
             if (scenario_path.empty()) {
                 text = to_dot(g, nullptr);
             } else {
-                const Scenario sc = load_scenario(scenario_path);
+                const Scenario sc = load_scenario(scenario_path, sets);
                 World w(sc, false);
                 w.run();
                 text = to_dot(g, &w.rows_hit());
             }
         } else {
-            const Scenario sc = load_scenario(scenario_path);
+            const Scenario sc = load_scenario(scenario_path, sets);
             if (*trace) {
                 if (sc.hosts.size() != 2) {
                     std::fprintf(stderr, "tcpsim: error: %s: /hosts: a trace shows exactly two hosts; this scenario has %zu\n",
@@ -303,6 +408,9 @@ int main(int argc, char** argv) {
         write_output(out_path, text);
     } catch (const ScenarioError& e) {
         return fail_scenario(e);
+    } catch (const UsageError& e) {
+        std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
+        return 2;
     } catch (const OutputError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
         return 1;

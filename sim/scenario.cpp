@@ -86,7 +86,9 @@ std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std
     return {s.substr(0, colon), static_cast<std::uint16_t>(std::stoul(port))};
 }
 
-Scenario parse_scenario(const std::string& text, const std::string& name) {
+namespace {
+
+Scenario parse_scenario_doc(const std::string& text, const std::string& name, const std::vector<Override>& sets) {
     Reader r(name);
     json doc;
     try {
@@ -99,8 +101,11 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
         throw ScenarioError(fmt::format("{}:{}: invalid JSON: {}", name, line_col(text, e.byte == 0 ? 0 : e.byte - 1), detail));
     }
 
+    apply_overrides(doc, sets, name);
+
     Scenario sc;
     sc.file = name;
+    for (const Override& o : sets) sc.overrides.push_back(o.text());
     r.only_keys(doc, "", {"$schema", "name", "description", "seed", "duration", "profile", "tcp", "hosts", "links",
                           "default_link", "drops", "actions", "servers", "clients", "proxies", "nats", "balancers",
                           "stop", "report_interval"});
@@ -375,12 +380,32 @@ Scenario parse_scenario(const std::string& text, const std::string& name) {
     return sc;
 }
 
-Scenario load_scenario(const std::string& path) {
+}  // namespace
+
+Scenario parse_scenario(const std::string& text, const std::string& name, const std::vector<Override>& sets) {
+    if (sets.empty()) return parse_scenario_doc(text, name, sets);
+    try {
+        return parse_scenario_doc(text, name, sets);
+    } catch (const ScenarioError& e) {
+        const std::string what = e.what();
+        if (what.find("--set ") != std::string::npos) throw;
+        // The place may hold an overridden value: say which values were not the file's.
+        std::string with;
+        for (const Override& o : sets) with += fmt::format("{}--set {}", with.empty() ? "" : " ", o.text());
+        throw ScenarioError(fmt::format("{} (with {})", what, with));
+    }
+}
+
+std::string read_scenario_text(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
     std::ostringstream ss;
     ss << in.rdbuf();
-    return parse_scenario(ss.str(), path);
+    return ss.str();
+}
+
+Scenario load_scenario(const std::string& path, const std::vector<Override>& sets) {
+    return parse_scenario(read_scenario_text(path), path, sets);
 }
 
 }  // namespace tcpsim

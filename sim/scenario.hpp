@@ -4,6 +4,7 @@
 #pragma once
 
 #include "host/host.hpp"
+#include "overrides.hpp"
 #include "host/profile.hpp"
 #include "net/link.hpp"
 #include "tcp/config.hpp"
@@ -72,6 +73,7 @@ struct Scenario {
     std::string file;
     std::string name;
     std::string description;
+    std::vector<std::string> overrides;  // the --set values applied, as typed ("/seed=2")
     std::uint64_t seed = 1;
     Duration duration = Duration::s(600);
     std::vector<HostSpec> hosts;
@@ -87,9 +89,12 @@ struct Scenario {
 };
 
 // Reads and validates a scenario file; throws ScenarioError with "FILE: PLACE: problem".
-Scenario load_scenario(const std::string& path);
+// `sets` are applied to the document before it is read (--set POINTER=VALUE).
+Scenario load_scenario(const std::string& path, const std::vector<Override>& sets = {});
 // The same from text already in memory (the name is used in messages).
-Scenario parse_scenario(const std::string& text, const std::string& name);
+Scenario parse_scenario(const std::string& text, const std::string& name, const std::vector<Override>& sets = {});
+// The file's text, or ScenarioError "FILE: cannot open the file".
+std::string read_scenario_text(const std::string& path);
 
 std::string_view to_string(Call c);
 

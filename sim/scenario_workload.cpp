@@ -280,7 +280,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             const std::string p = fmt::format("/proxies/{}", i);
             const json& x = (*proxies)[i];
             r.only_keys(x, p, {"host", "port", "backlog", "upstream", "close", "keep_alive_timeout", "pool",
-                               "upstream_closer", "comment"});
+                               "upstream_closer", "source_addresses", "comment"});
             ProxySpec ps;
             ps.pointer = p;
             read_listener(x, p, "proxy", ps.host, ps.port, ps.backlog);
@@ -288,8 +288,24 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             ps.close = read_close(r, x, p);
             ps.keep_alive_timeout = r.duration(x, p, "keep_alive_timeout", false, ps.keep_alive_timeout);
             ps.pool = read_pool(r, x, p);
+            // "rst": close upstream connections with SO_LINGER 0 (HAProxy "option nolinger" in a
+            // backend: the server side is reset instead of closed, leaving no TIME-WAIT).
             ps.upstream_closer = choice(r, x, p, "upstream_closer", Closer::Client,
-                                        {{"proxy", Closer::Client}, {"server", Closer::Server}});
+                                        {{"proxy", Closer::Client}, {"server", Closer::Server}, {"rst", Closer::Reset}});
+            if (ps.upstream_closer == Closer::Reset && ps.pool.enabled)
+                r.fail(p + "/upstream_closer", "\"rst\" resets every upstream connection after its response: it does not go with a \"pool\"");
+            // Upstream connections from several local addresses in turn (nginx: proxy_bind with a
+            // variable from split_clients; nginx binds with IP_BIND_ADDRESS_NO_PORT on Linux, so the
+            // port is chosen at connect() per destination, src/event/ngx_event_connect.c).
+            ps.source_addresses = address_list(r, x, p, "source_addresses");
+            {
+                const HostSpec& hs = sc.hosts[static_cast<std::size_t>(sc.host_index(ps.host))];
+                for (std::size_t k = 0; k < ps.source_addresses.size(); ++k) {
+                    const std::uint32_t a = ps.source_addresses[k];
+                    if (a != hs.ip && std::find(hs.extra_ips.begin(), hs.extra_ips.end(), a) == hs.extra_ips.end())
+                        r.fail(fmt::format("{}/source_addresses/{}", p, k), fmt::format("{} is not an address of host \"{}\"", tcp::format_ip(a), ps.host));
+                }
+            }
             for (const ServerSpec& o : f.servers)
                 if (o.host == ps.host && o.port == ps.port)
                     r.fail(p + "/port", fmt::format("a server already listens on {}:{}", ps.host, ps.port));

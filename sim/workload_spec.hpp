@@ -88,7 +88,8 @@ struct ProxySpec {
     ServerClose close = ServerClose::WaitForClient;  // toward its clients
     Duration keep_alive_timeout = Duration::s(5);
     PoolSpec pool;                                    // upstream keep-alive
-    Closer upstream_closer = Closer::Client;          // Client: the proxy closes upstream first
+    Closer upstream_closer = Closer::Client;          // Client: the proxy closes upstream first; Reset: SO_LINGER 0
+    std::vector<std::uint32_t> source_addresses;      // upstream connections bind to these in turn
 };
 
 struct NatSpec {

@@ -1,0 +1,245 @@
+#include "sweep.hpp"
+
+#include "scenario.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+namespace tcpsim {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+Vary parse_vary(const std::string& arg) {
+    const auto eq = arg.find('=');
+    if (eq == std::string::npos || eq + 1 == arg.size())
+        throw UsageError(fmt::format("--vary {}: expected POINTER=v1,v2,..., e.g. /clients/0/arrival/rate=200,400,800", arg));
+    const Override o = parse_override(arg.substr(0, eq) + "=0");  // checks the pointer
+    Vary v;
+    v.pointer = o.pointer;
+    for (const std::string& s : split_values(arg.substr(eq + 1))) {
+        if (s.empty()) throw UsageError(fmt::format("--vary {}: an empty value in the list", arg));
+        v.values.push_back(parse_override_value(s));
+    }
+    return v;
+}
+
+Shard parse_shard(const std::string& arg) {
+    const auto slash = arg.find('/');
+    auto num = [&](const std::string& s) -> std::size_t {
+        if (s.empty() || s.size() > 6 || s.find_first_not_of("0123456789") != std::string::npos) return 0;
+        return std::stoul(s);
+    };
+    Shard sh;
+    if (slash != std::string::npos) {
+        sh.index = num(arg.substr(0, slash));
+        sh.count = num(arg.substr(slash + 1));
+    }
+    if (slash == std::string::npos || sh.index == 0 || sh.count == 0 || sh.index > sh.count)
+        throw UsageError(fmt::format("--shard {}: expected I/N with 1 <= I <= N, e.g. 1/4", arg));
+    return sh;
+}
+
+std::size_t SweepSpec::runs() const {
+    std::size_t n = 1;
+    for (const Vary& v : vary) n *= v.values.size();
+    return n;
+}
+
+std::vector<Override> SweepSpec::overrides_of(std::size_t index) const {
+    std::vector<Override> out = sets;
+    // Mixed radix, the last --vary fastest.
+    std::vector<Override> row(vary.size());
+    std::size_t rest = index;
+    for (std::size_t k = vary.size(); k-- > 0;) {
+        row[k] = Override{vary[k].pointer, vary[k].values[rest % vary[k].values.size()]};
+        rest /= vary[k].values.size();
+    }
+    out.insert(out.end(), row.begin(), row.end());
+    return out;
+}
+
+std::string cell(const json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    return v.dump();
+}
+
+SweepTable run_sweep(const std::string& text, const SweepSpec& spec, Shard shard, unsigned threads, bool progress) {
+    SweepTable t;
+    t.spec = spec;
+    t.shard = shard;
+    std::vector<std::size_t> mine;
+    for (std::size_t i = shard.index - 1; i < spec.runs(); i += shard.count) mine.push_back(i);
+    ProgressBar bar("sweep", mine.size(), progress);
+    const std::function<SweepRow(std::size_t)> job = [&](std::size_t k) {
+        SweepRow r;
+        r.index = mine[k];
+        const std::vector<Override> o = spec.overrides_of(r.index);
+        for (std::size_t v = spec.sets.size(); v < o.size(); ++v) r.values.push_back(o[v].value);
+        r.outcome = run_outcome(text, spec.file, o);
+        return r;
+    };
+    t.rows = run_all<SweepRow>(mine.size(), threads, job, [&](std::size_t done) { bar.update(done); });
+    bar.finish();
+    return t;
+}
+
+namespace {
+
+std::string header_line(const SweepTable& t) {
+    std::string h = fmt::format("tcpsim sweep: {} (seed {})", t.spec.file, t.spec.seed);
+    for (const Override& o : t.spec.sets) h += " --set " + o.text();
+    h += fmt::format(": {} run{}", t.spec.runs(), t.spec.runs() == 1 ? "" : "s");
+    if (t.shard.count > 1) h += fmt::format(", shard {}/{} ({} of them)", t.shard.index, t.shard.count, t.rows.size());
+    return h + "\n";
+}
+
+std::string rate_cell(double r) { return fmt::format("{:.1f}", r); }
+
+}  // namespace
+
+std::string sweep_text(const SweepTable& t) {
+    std::vector<std::string> head = {"#"};
+    for (const Vary& v : t.spec.vary) head.push_back(v.pointer);
+    for (const char* c : {"first failure", "failed", "sustained/s", "ceiling/s"}) head.push_back(c);
+    std::vector<std::vector<std::string>> body;
+    for (const SweepRow& r : t.rows) {
+        std::vector<std::string> line = {std::to_string(r.index + 1)};
+        for (const json& v : r.values) line.push_back(cell(v));
+        line.push_back(r.outcome.first_failure_text());
+        line.push_back(std::to_string(r.outcome.failed));
+        line.push_back(rate_cell(r.outcome.sustained));
+        line.push_back(r.outcome.analytic ? rate_cell(*r.outcome.analytic) : "-");
+        body.push_back(line);
+    }
+    std::vector<std::size_t> w(head.size(), 0);
+    for (std::size_t c = 0; c < head.size(); ++c) {
+        w[c] = head[c].size();
+        for (const auto& l : body) w[c] = std::max(w[c], l[c].size());
+    }
+    // Numbers right-aligned: the run number and the last three columns (count and rates).
+    auto row = [&](const std::vector<std::string>& l) {
+        std::string s = " ";
+        for (std::size_t c = 0; c < l.size(); ++c) {
+            const bool right = c == 0 || c + 3 >= head.size();
+            s += right ? fmt::format(" {:>{}}", l[c], w[c]) : fmt::format(" {:<{}}", l[c], w[c]);
+        }
+        while (!s.empty() && s.back() == ' ') s.pop_back();
+        return s + "\n";
+    };
+    std::string out = header_line(t) + "\n" + row(head);
+    for (const auto& l : body) out += row(l);
+    return out;
+}
+
+std::string sweep_csv(const SweepTable& t) {
+    auto q = [](const std::string& s) {
+        if (s.find_first_of(",\"\n") == std::string::npos) return s;
+        std::string o = "\"";
+        for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
+        return o + "\"";
+    };
+    std::string out = "run";
+    for (const Vary& v : t.spec.vary) out += fmt::format(",{}", q(v.pointer));
+    out += ",first_failure_s,first_failure_kind,first_failure_node,attempted,succeeded,failed,offered_per_s,sustained_per_s,"
+           "ceiling_per_s\n";
+    for (const SweepRow& r : t.rows) {
+        out += std::to_string(r.index + 1);
+        for (const json& v : r.values) out += fmt::format(",{}", q(cell(v)));
+        const Outcome& o = r.outcome;
+        out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_kind, q(o.first_node)) : std::string(",,,");
+        out += fmt::format(",{},{},{},{:.3f},{:.3f},{}\n", o.attempted, o.succeeded, o.failed, o.offered, o.sustained,
+                           o.analytic ? fmt::format("{:.3f}", *o.analytic) : "");
+    }
+    return out;
+}
+
+std::string sweep_json(const SweepTable& t) {
+    ordered_json j;
+    j["tool"] = "sweep";
+    j["scenario"] = t.spec.file;
+    j["seed"] = t.spec.seed;
+    ordered_json sets = ordered_json::array();
+    for (const Override& o : t.spec.sets) sets.push_back(o.text());
+    j["overrides"] = sets;
+    ordered_json vary = ordered_json::array();
+    for (const Vary& v : t.spec.vary) vary.push_back({{"pointer", v.pointer}, {"values", v.values}});
+    j["vary"] = vary;
+    j["runs"] = t.spec.runs();
+    if (t.shard.count > 1) j["shard"] = {{"index", t.shard.index}, {"count", t.shard.count}};
+    ordered_json rows = ordered_json::array();
+    for (const SweepRow& r : t.rows) {
+        ordered_json row;
+        row["run"] = r.index + 1;
+        ordered_json set = ordered_json::object();
+        for (std::size_t k = 0; k < r.values.size(); ++k) set[t.spec.vary[k].pointer] = r.values[k];
+        row["set"] = set;
+        const ordered_json o = r.outcome.to_json();
+        for (auto it = o.begin(); it != o.end(); ++it) row[it.key()] = it.value();
+        rows.push_back(row);
+    }
+    j["rows"] = rows;
+    return j.dump(2) + "\n";
+}
+
+SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& inputs) {
+    if (inputs.empty()) throw ScenarioError("merge: no shard files given");
+    SweepTable t;
+    std::string spec_key;
+    std::map<std::size_t, std::pair<SweepRow, std::string>> rows;  // by index
+    std::size_t runs = 0;
+    for (const auto& [file, text] : inputs) {
+        json j = json::parse(text, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) throw ScenarioError(fmt::format("{}: not a JSON document (the --json output of tcpsim sweep)", file));
+        try {
+            if (j.value("tool", "") != "sweep") throw ScenarioError(fmt::format("{}: /tool: not the --json output of tcpsim sweep", file));
+            // Everything but the shard and its rows must be the same in every file.
+            json key = j;
+            key.erase("shard");
+            key.erase("rows");
+            if (spec_key.empty()) {
+                spec_key = key.dump();
+                t.spec.file = j.at("scenario").get<std::string>();
+                t.spec.seed = j.at("seed").get<std::uint64_t>();
+                for (const json& s : j.at("overrides")) t.spec.sets.push_back(parse_override(s.get<std::string>()));
+                for (const json& v : j.at("vary")) t.spec.vary.push_back(Vary{v.at("pointer").get<std::string>(), v.at("values").get<std::vector<json>>()});
+                runs = j.at("runs").get<std::size_t>();
+                if (runs != t.spec.runs()) throw ScenarioError(fmt::format("{}: /runs: {} does not match the --vary lists", file, runs));
+            } else if (key.dump() != spec_key) {
+                throw ScenarioError(fmt::format("{}: a shard of another sweep than {} (scenario, seed, --set or --vary differ)", file,
+                                                inputs.front().first));
+            }
+            const json& rs = j.at("rows");
+            for (std::size_t k = 0; k < rs.size(); ++k) {
+                SweepRow r;
+                const std::size_t run = rs[k].at("run").get<std::size_t>();
+                if (run == 0 || run > runs) throw ScenarioError(fmt::format("{}: /rows/{}/run: {} is not between 1 and {}", file, k, run, runs));
+                r.index = run - 1;
+                for (const Vary& v : t.spec.vary) r.values.push_back(rs[k].at("set").at(v.pointer));
+                r.outcome = Outcome::from_json(rs[k]);
+                if (auto it = rows.find(r.index); it != rows.end())
+                    throw ScenarioError(fmt::format("{}: run {} is also in {}", file, run, it->second.second));
+                rows.emplace(r.index, std::make_pair(r, file));
+            }
+        } catch (const json::exception& e) {
+            throw ScenarioError(fmt::format("{}: not a tcpsim sweep --json output: {}", file, e.what()));
+        } catch (const UsageError& e) {
+            throw ScenarioError(fmt::format("{}: {}", file, e.what()));
+        }
+    }
+    std::string missing;
+    std::size_t n_missing = 0;
+    for (std::size_t i = 0; i < runs; ++i)
+        if (!rows.count(i)) {
+            if (++n_missing <= 10) missing += fmt::format("{}{}", missing.empty() ? "" : ", ", i + 1);
+        }
+    if (n_missing > 0)
+        throw ScenarioError(fmt::format("merge: {} of {} runs are in none of the files (runs {}{}): a shard is missing", n_missing, runs,
+                                        missing, n_missing > 10 ? ", ..." : ""));
+    for (auto& [i, r] : rows) t.rows.push_back(std::move(r.first));
+    return t;
+}
+
+}  // namespace tcpsim

@@ -1,0 +1,121 @@
+#include "whatif_run.hpp"
+
+#include "forecast.hpp"
+#include "scenario.hpp"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <thread>
+#include <unistd.h>
+
+namespace tcpsim {
+
+std::string Outcome::first_failure_text() const {
+    if (!first_failure_s) return "none";
+    return fmt::format("{:.3f} s {} on {}", *first_failure_s, first_kind, first_node);
+}
+
+nlohmann::ordered_json Outcome::to_json() const {
+    nlohmann::ordered_json j;
+    if (first_failure_s) {
+        j["first_failure"] = {{"time_s", *first_failure_s}, {"kind", first_kind}, {"node", first_node}, {"why", first_why}};
+    } else {
+        j["first_failure"] = nullptr;
+    }
+    j["attempted"] = attempted;
+    j["succeeded"] = succeeded;
+    j["failed"] = failed;
+    nlohmann::ordered_json fe = nlohmann::ordered_json::object();
+    for (const auto& [k, n] : failures_by_errno) fe[k] = n;
+    j["failures_by_errno"] = fe;
+    j["offered_per_s"] = offered;
+    j["sustained_per_s"] = sustained;
+    j["analytic_per_s"] = analytic ? nlohmann::ordered_json(*analytic) : nlohmann::ordered_json(nullptr);
+    j["analytic_basis"] = analytic_basis;
+    j["analytic_workload"] = analytic_workload ? nlohmann::ordered_json(*analytic_workload) : nlohmann::ordered_json(nullptr);
+    j["time_wait_hold"] = time_wait_hold;
+    j["simulated_s"] = simulated_s;
+    return j;
+}
+
+Outcome Outcome::from_json(const nlohmann::json& j) {
+    Outcome o;
+    const nlohmann::json& f = j.at("first_failure");
+    if (!f.is_null()) {
+        o.first_failure_s = f.at("time_s").get<double>();
+        o.first_kind = f.at("kind").get<std::string>();
+        o.first_node = f.at("node").get<std::string>();
+        o.first_why = f.at("why").get<std::string>();
+    }
+    o.attempted = j.at("attempted").get<std::uint64_t>();
+    o.succeeded = j.at("succeeded").get<std::uint64_t>();
+    o.failed = j.at("failed").get<std::uint64_t>();
+    for (const auto& [k, v] : j.at("failures_by_errno").items()) o.failures_by_errno[k] = v.get<std::uint64_t>();
+    o.offered = j.at("offered_per_s").get<double>();
+    o.sustained = j.at("sustained_per_s").get<double>();
+    if (!j.at("analytic_per_s").is_null()) o.analytic = j.at("analytic_per_s").get<double>();
+    o.analytic_basis = j.at("analytic_basis").get<std::string>();
+    if (!j.at("analytic_workload").is_null()) o.analytic_workload = j.at("analytic_workload").get<int>();
+    o.time_wait_hold = j.at("time_wait_hold");
+    o.simulated_s = j.at("simulated_s").get<double>();
+    return o;
+}
+
+Outcome outcome_of(const nlohmann::ordered_json& d) {
+    Outcome o;
+    const auto& f = d.at("first_failure");
+    if (!f.is_null()) {
+        o.first_failure_s = f.at("time_s").get<double>();
+        o.first_kind = f.at("errno").get<std::string>();
+        o.first_node = f.at("host").get<std::string>();
+        o.first_why = f.at("why").get<std::string>();
+    }
+    o.attempted = d.at("attempted").get<std::uint64_t>();
+    o.succeeded = d.at("succeeded").get<std::uint64_t>();
+    o.failed = d.at("failed").get<std::uint64_t>();
+    for (const auto& [k, v] : d.at("failures_by_errno").items()) o.failures_by_errno[k] = v.get<std::uint64_t>();
+    o.offered = d.at("steady_state").at("offered_per_s").get<double>();
+    o.sustained = d.at("sustained_rate_per_s").get<double>();
+    if (!d.at("analytic_rate_per_s").is_null()) o.analytic = d.at("analytic_rate_per_s").get<double>();
+    o.analytic_basis = d.at("analytic_basis").get<std::string>();
+    if (!d.at("analytic_workload").is_null()) o.analytic_workload = d.at("analytic_workload").get<int>();
+    o.time_wait_hold = d.at("time_wait_hold");
+    o.simulated_s = d.at("simulated_s").get<double>();
+    return o;
+}
+
+Outcome run_outcome(const std::string& text, const std::string& file, const std::vector<Override>& sets) {
+    const Scenario sc = parse_scenario(text, file, sets);
+    return outcome_of(run_forecast(sc).doc);
+}
+
+unsigned worker_count(unsigned requested) {
+    if (requested > 0) return requested;
+    const unsigned hw = std::thread::hardware_concurrency();
+    return hw == 0 ? 1 : hw;
+}
+
+bool stderr_is_terminal() { return isatty(STDERR_FILENO) == 1; }
+
+ProgressBar::ProgressBar(std::string label, std::size_t total, bool enabled)
+    : label_(std::move(label)), total_(total), on_(enabled && total > 1) {
+    update(0);
+}
+
+void ProgressBar::update(std::size_t done) {
+    if (!on_) return;
+    constexpr std::size_t kWidth = 30;
+    const std::size_t filled = total_ == 0 ? kWidth : done * kWidth / total_;
+    std::fprintf(stderr, "\r%s %zu/%zu [%s%s]", label_.c_str(), done, total_, std::string(filled, '=').c_str(),
+                 std::string(kWidth - filled, ' ').c_str());
+    std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+    if (!on_) return;
+    std::fprintf(stderr, "\r%s\r", std::string(label_.size() + 50, ' ').c_str());
+    std::fflush(stderr);
+}
+
+}  // namespace tcpsim
