@@ -5,6 +5,7 @@
 #include "forecast.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
+#include "remedies.hpp"
 #include "profiles_data.hpp"
 #include "output.hpp"
 #include "scenario.hpp"
@@ -245,6 +246,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     add_runs(capacity);
     add_outputs(capacity);
+    CLI::App* remedies = app.add_subcommand("remedies", "Run the scenario with each classic remedy; a table with their hazards");
+    remedies->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
+    add_runs(remedies);
+    add_outputs(remedies);
 
     CLI::App* profiles = app.add_subcommand("profiles", "List the OS profiles with their key values");
     std::string profile_name;
@@ -302,10 +307,16 @@ int main(int argc, char** argv) {
             write_output(out_path, text);
             return ok ? 0 : 1;
         }
-        if (*sweep || *merge || *capacity) {
+        if (*sweep || *merge || *capacity || *remedies) {
             // Every output is computed before any is written: an error leaves no file behind.
             std::string js, cs;
-            if (*capacity) {
+            if (*remedies) {
+                const RemedyTable r = run_remedies(read_scenario_text(scenario_path), scenario_path, sets, worker_count(jobs),
+                                                   !quiet && stderr_is_terminal());
+                text = remedies_text(r);
+                js = remedies_json(r);
+                cs = remedies_csv(r);
+            } else if (*capacity) {
                 const std::string src = read_scenario_text(scenario_path);
                 CapacityOptions opt;
                 opt.rate_pointers = rate_args;

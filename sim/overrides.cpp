@@ -84,7 +84,8 @@ void set_one(json& doc, const Override& o, const std::string& file) {
         const bool last = i + 1 == tokens.size();
         if (cur->is_object()) {
             if (last) {
-                (*cur)[t] = o.value;
+                if (o.value.is_null()) cur->erase(t);  // null removes the value (as in RFC 7396 merge patches)
+                else (*cur)[t] = o.value;
                 return;
             }
             if (!cur->contains(t)) (*cur)[t] = json::object();  // a new object on the way: /hosts/0/sysctls/KEY

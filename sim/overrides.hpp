@@ -1,7 +1,8 @@
 // Scenario overrides: `--set POINTER=VALUE` replaces (or adds) one value of a scenario file
 // before it is validated, so every what-if is the same file with a few values changed. VALUE is
 // read as JSON when it parses (1, true, "x", [..], {..}), otherwise taken as a string (600s,
-// freebsd, 1024 65535). The pointer is an RFC 6901 JSON pointer; "-" appends to an array.
+// freebsd, 1024 65535). The pointer is an RFC 6901 JSON pointer; "-" appends to an array;
+// the value null removes an object's key (as in an RFC 7396 merge patch).
 #pragma once
 
 #include <nlohmann/json.hpp>
