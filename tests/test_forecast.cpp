@@ -189,3 +189,13 @@ TEST_CASE("forecast: bind(ip, 0) before connect() shares 28,232 ports across des
     CHECK(k["first_failure"].is_null());
     CHECK(k["connections_opened"] == 50000);
 }
+
+TEST_CASE("forecast: two destinations give the Linux client two ranges of 28,232 ports (case 1, per 4-tuple)", "[forecast]") {
+    const json one = forecast("capacity/linux-default-range.json");
+    const json two = forecast("what-if/linux-two-destinations.json");
+    // Each destination's 28,232 ports fill at 1,000/s: the first failure comes at the same
+    // 28.232 s; the rate sustained in all doubles.
+    CHECK(two["first_failure"]["time_s"].get<double>() == Approx(28.232).epsilon(0.01));
+    CHECK(two["sustained_rate_per_s"].get<double>() == Approx(2 * one["sustained_rate_per_s"].get<double>()).epsilon(0.01));
+    CHECK(two["peak_states"]["client"]["TIME-WAIT"].get<int>() == 2 * 28232);
+}
