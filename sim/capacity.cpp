@@ -107,7 +107,10 @@ CapacityResult find_capacity(const std::string& text, const std::string& file, c
             res.probes.push_back(std::move(p));
         }
     };
-    constexpr double kMin = 0.001, kMax = 1e8;
+    // Upward the search stops at 16 times the scenario's rate (a run at a million connections a
+    // second for its whole duration would take long): raise the rate with --set to look further.
+    constexpr double kMin = 0.001;
+    const double kMax = on_grid(base_total * 16);
     run_round({on_grid(base_total)});
     // Bracket: double (or halve) two steps at a time until one side passes and the other fails.
     while (!res.fail && *res.pass < kMax) run_round({on_grid(*res.pass * 2), on_grid(*res.pass * 4)});
@@ -141,7 +144,8 @@ std::string capacity_text(const CapacityResult& r) {
     if (!r.pass) {
         out += fmt::format("No rate runs without a failure: even {:.3f}/s fails.\n", *r.fail);
     } else if (!r.fail) {
-        out += fmt::format("No failure up to {:.1f}/s, the largest rate tried: nothing in this scenario runs out.\n", *r.pass);
+        out += fmt::format("No failure up to {:.1f}/s, 16 times the scenario's rate, the largest tried (raise the rate with --set to "
+                           "look further).\n", *r.pass);
         return out;
     } else {
         out += fmt::format("Capacity: {:.1f} new connections/s{} run {} s without a failure;\n", *r.pass, split(*r.pass),

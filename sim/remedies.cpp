@@ -312,12 +312,16 @@ Remedy tw_recycle(const View& v) {
              "a host remembers each peer address's last TCP timestamp and drops SYNs carrying an older one, so clients behind "
              "one NAT address lose connects (PAWSPassiveRejected); removed in Linux 4.12",
              ""};
+    bool any = false;
     for (std::size_t h = 0; h < v.sc.hosts.size(); ++h) {
         const HostSpec& hs = v.sc.hosts[h];
+        any = any || has_sysctl(hs, "net.ipv4.tcp_tw_recycle");
         if (has_sysctl(hs, "net.ipv4.tcp_tw_recycle") && !hs.stack.tw_recycle)
             r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.ipv4.tcp_tw_recycle", h), 1});
     }
-    if (r.sets.empty()) r.not_applicable = "no linux-4.9 host: tcp_tw_recycle was removed in Linux 4.12";
+    if (r.sets.empty())
+        r.not_applicable = any ? "every linux-4.9 host has it on already (row 0 is the remedy)"
+                               : "no linux-4.9 host: tcp_tw_recycle was removed in Linux 4.12";
     return r;
 }
 
