@@ -89,7 +89,9 @@ SweepTable run_sweep(const std::string& text, const SweepSpec& spec, Shard shard
 namespace {
 
 std::string header_line(const SweepTable& t) {
-    std::string h = fmt::format("tcpsim sweep: {} (seed {})", t.spec.file, t.spec.seed);
+    const bool seeds = std::any_of(t.spec.vary.begin(), t.spec.vary.end(), [](const Vary& v) { return v.pointer == "/seed"; });
+    std::string h = seeds ? fmt::format("tcpsim sweep: {} (seed varied)", t.spec.file)
+                          : fmt::format("tcpsim sweep: {} (seed {})", t.spec.file, t.spec.seed);
     for (const Override& o : t.spec.sets) h += " --set " + o.text();
     h += fmt::format(": {} run{}", t.spec.runs(), t.spec.runs() == 1 ? "" : "s");
     if (t.shard.count > 1) h += fmt::format(", shard {}/{} ({} of them)", t.shard.index, t.shard.count, t.rows.size());
