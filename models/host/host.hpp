@@ -199,6 +199,12 @@ public:
     [[nodiscard]] std::uint64_t recycle_drops() const { return recycle_drops_; }
     void count_recycle_drop() { ++recycle_drops_; }
 
+    // What one live entry costs in this host's tables, in bytes (bench figures): a TIME-WAIT
+    // mini-socket (its map node, its timer record, its owner entry in the port's bucket) and a
+    // connected socket (the socket, its 4-tuple and binding map nodes, its port owner entry).
+    [[nodiscard]] static std::size_t bytes_per_time_wait();
+    [[nodiscard]] static std::size_t bytes_per_connection();
+
 private:
     std::string name_;
     std::uint32_t ip_;
@@ -220,6 +226,11 @@ private:
         std::uint32_t generation;
     };
     mutable std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
+    // next_time_wait_expiry() is asked after every event: its answer is kept until the
+    // TIME-WAIT table or its timer records change.
+    std::uint64_t tw_version_ = 0;
+    mutable std::uint64_t tw_checked_version_ = ~std::uint64_t{0};
+    mutable SimTime tw_next_ = SimTime::never();
     std::uint32_t tw_serial_ = 0;
     std::uint64_t tw_overflow_ = 0;
     Duration tw_held_ = Duration::ns(0);
@@ -237,7 +248,17 @@ private:
     struct DestPorts {
         std::uint32_t in_range = 0;
         std::vector<std::uint64_t> conn, tw;  // one bit per local port, once connect() went there
+        // TIME-WAITs too young for tcp_tw_reuse to take over (tw_reuse_delay not yet passed): a
+        // subset of `tw` that lets connect()'s port walk skip 64 ports at a time. Only a hint:
+        // a bit may be cleared early (the exact check then answers), never set wrongly.
+        std::vector<std::uint64_t> young;
     };
+    struct YoungRecord {
+        SimTime clear_at;  // from then on the entry may be reusable
+        FourTuple tuple;
+    };
+    std::deque<YoungRecord> young_;  // in entry order (one fixed delay)
+    void age_young(SimTime now);
     std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint16_t>, DestPorts> dest_;
     void note_tuple(const FourTuple& t, int delta, bool time_wait);
     DestPorts& dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote);
