@@ -74,6 +74,9 @@ public:
     [[nodiscard]] std::string json() const;
     [[nodiscard]] std::string csv() const;
     [[nodiscard]] std::uint64_t failures_total() const { return failures_total_; }
+    [[nodiscard]] std::uint64_t attempted() const { return attempted_; }
+    [[nodiscard]] std::uint64_t succeeded() const { return succeeded_; }
+    [[nodiscard]] std::uint64_t failed() const { return failed_; }
 
 private:
     struct Rates {

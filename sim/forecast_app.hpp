@@ -23,6 +23,8 @@ public:
     void on_notice(World& w, int host, host::SocketId sock, tcp::Notice n, Errno e) override;
     void on_middlebox_exhausted(World& w, int node, const tcp::Segment& syn) override;
     void on_call_failed(World& w, int host, const char* syscall, Errno e, tcp::SockAddr local, tcp::SockAddr remote) override;
+    // What the application keeps per live connection (bench figures).
+    [[nodiscard]] static std::size_t bytes_per_connection() { return 2 * sizeof(Conn); }
 
 private:
     enum class Role : std::uint8_t { None, Client, Server, ProxyFront, ProxyUp };
