@@ -153,6 +153,7 @@ BenchResult run_bench_workload(const BenchWorkload& wl) {
         r.base_rss_kib = proc_status_kib("VmRSS");
         const auto t0 = std::chrono::steady_clock::now();
         World w(sc, false);
+        w.set_socket_reuse(sc.actions.empty() && sc.forecast.proxies.empty());  // as run_forecast()
         Forecast fc(sc, w);
         Workloads app(sc, w, fc);
         w.set_app(&app);
@@ -171,6 +172,7 @@ BenchResult run_bench_workload(const BenchWorkload& wl) {
             r.time_wait_taken_over += w.host(h).time_wait_ends().taken_over;
         }
         r.time_wait_expired = w.stats().time_wait_expired;
+        if (fc.first_failure()) r.first_failure_s = static_cast<double>(fc.first_failure()->at.ns()) / 1e9;
         r.bytes_per_time_wait = static_cast<double>(host::Host::bytes_per_time_wait());
         r.bytes_per_established = static_cast<double>(2 * host::Host::bytes_per_connection() + Workloads::bytes_per_connection());
         r.peak_rss_kib = proc_status_kib("VmHWM");
@@ -210,6 +212,7 @@ std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fo
             j["taken_over"] = r.time_wait_taken_over;
             j["expired"] = r.time_wait_expired;
             j["b_tw"] = r.bytes_per_time_wait;
+            j["first_failure_s"] = r.first_failure_s;
             j["b_est"] = r.bytes_per_established;
             j["ok"] = r.ok;
             j["error"] = r.error;
@@ -253,6 +256,7 @@ std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fo
             r.time_wait_taken_over = j["taken_over"];
             r.time_wait_expired = j["expired"];
             r.bytes_per_time_wait = j["b_tw"];
+            r.first_failure_s = j["first_failure_s"];
             r.bytes_per_established = j["b_est"];
             r.ok = j["ok"];
             r.error = j["error"];
@@ -312,6 +316,7 @@ std::string format_bench_json(const std::vector<BenchResult>& rs) {
         j["peak_established"] = r.peak_established;
         j["time_wait_taken_over"] = r.time_wait_taken_over;
         j["time_wait_expired"] = r.time_wait_expired;
+        j["first_failure_s"] = r.first_failure_s;
         doc.push_back(j);
     }
     return doc.dump(2) + "\n";

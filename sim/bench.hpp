@@ -30,6 +30,7 @@ struct BenchResult {
     std::int64_t base_rss_kib = 0;   // VmRSS of the child before the world was built
     std::int64_t peak_time_wait = 0, peak_established = 0;  // all hosts, at their peaks
     std::uint64_t time_wait_taken_over = 0, time_wait_expired = 0;
+    double first_failure_s = -1;      // simulated time of the first failure (-1: none)
     double bytes_per_time_wait = 0;   // structural: what one entry costs in the host's tables
     double bytes_per_established = 0; // structural: both ends of one live connection
     bool ok = false;

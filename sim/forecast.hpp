@@ -77,6 +77,7 @@ public:
     [[nodiscard]] std::uint64_t attempted() const { return attempted_; }
     [[nodiscard]] std::uint64_t succeeded() const { return succeeded_; }
     [[nodiscard]] std::uint64_t failed() const { return failed_; }
+    [[nodiscard]] const std::optional<FailureRecord>& first_failure() const { return first_any_; }
 
 private:
     struct Rates {

@@ -42,6 +42,20 @@ private:
         bool connected = false, awaiting = false, idle = false, peer_closed = false, closing = false;
         int peer_host = -1;             // proxy: the other half
         host::SocketId peer = host::kNoSocket;
+        std::uint64_t serial = 0;       // the socket's serial: a reused slot starts a fresh Conn
+    };
+    // A fresh Conn for the same socket: its generation moves on, so that no pending event of
+    // the slot's earlier uses matches it.
+    static void renew(Conn& c) {
+        const std::uint32_t g = c.gen;
+        const std::uint64_t s = c.serial;
+        c = Conn{};
+        c.gen = g + 1;
+        c.serial = s;
+    }
+    struct Pooled {
+        host::SocketId sock;
+        std::uint64_t serial;
     };
     struct Ev {
         EvKind kind;
@@ -87,8 +101,8 @@ private:
     std::vector<int> client_host_;
     std::vector<std::uint32_t> client_src_next_;
     std::vector<SimTime> next_arrival_;
-    std::vector<std::deque<host::SocketId>> client_pool_;   // idle keep-alive connections per client
-    std::vector<std::deque<host::SocketId>> proxy_pool_;    // idle upstream connections per proxy
+    std::vector<std::deque<Pooled>> client_pool_;   // idle keep-alive connections per client
+    std::vector<std::deque<Pooled>> proxy_pool_;    // idle upstream connections per proxy
     std::vector<std::uint32_t> loop_left_;                  // closed loop: requests left per (client, process)
     std::vector<std::size_t> loop_base_;
     std::vector<Exchange> server_exchange_;

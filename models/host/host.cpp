@@ -2,11 +2,22 @@
 
 namespace tcpsim::host {
 
+SocketId Host::place(Socket&& s) {
+    s.serial = next_serial_++;
+    if (!free_sockets_.empty()) {
+        const SocketId id = free_sockets_.back();
+        free_sockets_.pop_back();
+        sockets_[id] = std::move(s);
+        return id;
+    }
+    sockets_.push_back(std::move(s));
+    return static_cast<SocketId>(sockets_.size() - 1);
+}
+
 SocketId Host::create(std::string name, SocketOptions opt) {
     Socket s{.name = std::move(name), .ep = tcp::Endpoint(cfg_), .opt = opt};
     s.ep.set_linger_zero(opt.linger_zero);
-    sockets_.push_back(std::move(s));
-    return static_cast<SocketId>(sockets_.size() - 1);
+    return place(std::move(s));
 }
 
 SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
@@ -20,8 +31,7 @@ SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
     child.bound_port = l.bound_port;
     child.explicit_port = l.bound_port != 0;
     child.is_listener = false;
-    sockets_.push_back(std::move(child));
-    const auto id = static_cast<SocketId>(sockets_.size() - 1);
+    const SocketId id = place(std::move(child));
     if (l.bound_port != 0) ports_.add_owner(l.bound_port, owner_of(id), false);
     bind_connection(id, FourTuple{syn.dst.ip, syn.src.ip, syn.dst.port, syn.src.port});
     return id;
@@ -40,21 +50,24 @@ std::uint32_t Host::accept_queue_length(SocketId listener) const {
 }
 
 SocketId Host::accept(SocketId listener) {
+    // The oldest ready child (the lowest serial: slots may be reused, so not the lowest id).
+    SocketId best = kNoSocket;
     for (std::size_t i = 0; i < sockets_.size(); ++i) {
         Socket& s = sockets_[i];
         if (s.listener != listener || s.accepted) continue;
         if (!s.alive || !tcp::is_synchronized(s.ep.state())) continue;
-        s.accepted = true;
-        return static_cast<SocketId>(i);
+        if (best == kNoSocket || s.serial < sockets_[best].serial) best = static_cast<SocketId>(i);
     }
-    return kNoSocket;
+    if (best != kNoSocket) sockets_[best].accepted = true;
+    return best;
 }
 
 std::optional<SocketId> Host::find_by_name(const std::string& name) const {
     // The latest socket with that name (names are unique per host in a scenario).
+    std::optional<SocketId> best;
     for (std::size_t i = sockets_.size(); i-- > 0;)
-        if (sockets_[i].name == name) return static_cast<SocketId>(i);
-    return std::nullopt;
+        if (sockets_[i].name == name && (!best || sockets_[i].serial > sockets_[*best].serial)) best = static_cast<SocketId>(i);
+    return best;
 }
 
 void Host::bind_listener(SocketId id, std::uint16_t port) {

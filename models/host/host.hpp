@@ -71,6 +71,7 @@ struct Socket {
     bool manual_accept = false;    // listener: connections wait for accept()
     bool accepted = false;         // child: handed to the application by accept()
     bool alive = true;  // false once the TCB is gone and the socket has been reaped
+    std::uint64_t serial = 0;  // creation order on its host (slots are reused: ids are not)
     std::array<TimerId, tcp::kTimerKinds> timers{};
 };
 
@@ -116,6 +117,14 @@ public:
     Socket& at(SocketId id) { return sockets_[id]; }
     [[nodiscard]] const Socket& at(SocketId id) const { return sockets_[id]; }
     [[nodiscard]] std::size_t size() const { return sockets_.size(); }
+    // Slot reuse: a socket that is gone (reaped, or kept as a TIME-WAIT mini-socket) gives its
+    // slot back with free_socket(), and create() takes the most recently freed one. Off unless
+    // the runner turns it on; ids are then reused, serials never.
+    void set_socket_reuse(bool on) { reuse_sockets_ = on; }
+    [[nodiscard]] bool socket_reuse() const { return reuse_sockets_; }
+    void free_socket(SocketId id) {
+        if (reuse_sockets_ && !sockets_[id].alive && !sockets_[id].is_listener) free_sockets_.push_back(id);
+    }
     [[nodiscard]] std::optional<SocketId> find_by_name(const std::string& name) const;
 
     // Registration in the lookup tables.
@@ -211,6 +220,10 @@ private:
     std::vector<std::uint32_t> extra_ips_;
     tcp::TcpConfig cfg_;
     std::deque<Socket> sockets_;  // stable addresses: a socket never moves
+    std::vector<SocketId> free_sockets_;
+    bool reuse_sockets_ = false;
+    std::uint64_t next_serial_ = 0;
+    SocketId place(Socket&& s);
     std::map<FourTuple, SocketId> connections_;
     std::map<std::uint16_t, SocketId> listeners_;
     std::map<SocketId, std::tuple<bool, FourTuple, std::uint16_t>> bound_;  // id -> (listener?, tuple, port)
