@@ -718,6 +718,9 @@ std::string Forecast::csv() const {
 
 ForecastRun run_forecast(const Scenario& sc) {
     World w(sc, false);
+    // The workloads keep no socket id past its connection except through proxies' two halves
+    // and scripted actions' socket names: without those, gone sockets give their slots back.
+    w.set_socket_reuse(sc.actions.empty() && sc.forecast.proxies.empty());
     Forecast fc(sc, w);
     Workloads app(sc, w, fc);
     w.set_app(&app);

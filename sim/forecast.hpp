@@ -77,6 +77,10 @@ public:
     [[nodiscard]] nlohmann::ordered_json json_doc() const;
     [[nodiscard]] std::string csv() const;
     [[nodiscard]] std::uint64_t failures_total() const { return failures_total_; }
+    [[nodiscard]] std::uint64_t attempted() const { return attempted_; }
+    [[nodiscard]] std::uint64_t succeeded() const { return succeeded_; }
+    [[nodiscard]] std::uint64_t failed() const { return failed_; }
+    [[nodiscard]] const std::optional<FailureRecord>& first_failure() const { return first_any_; }
 
 private:
     struct Rates {

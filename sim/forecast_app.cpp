@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace tcpsim {
 
 using host::SocketId;
@@ -63,7 +65,13 @@ void Workloads::at(SimTime t, Ev ev) {
 Workloads::Conn& Workloads::conn(int h, SocketId s) {
     auto& v = conns_[static_cast<std::size_t>(h)];
     if (s >= v.size()) v.resize(std::max<std::size_t>(s + 1, v.size() * 2));
-    return v[s];
+    Conn& c = v[s];
+    const std::uint64_t serial = w_.host(h).at(s).serial;
+    if (c.serial != serial) {  // the slot holds another socket now
+        renew(c);
+        c.serial = serial;
+    }
+    return c;
 }
 
 tcp::SockAddr Workloads::remote_of(int h, SocketId s) const { return w_.host(h).at(s).ep.tcb().remote; }
@@ -152,7 +160,7 @@ void Workloads::on_app_event(World& w, std::uint64_t arg) {
             if (c.role == Role::Client && c.idle) {
                 auto& pool = client_pool_[c.owner];
                 for (auto it = pool.begin(); it != pool.end(); ++it)
-                    if (*it == ev.sock) {
+                    if (it->sock == ev.sock && it->serial == c.serial) {
                         pool.erase(it);
                         break;
                     }
@@ -160,7 +168,7 @@ void Workloads::on_app_event(World& w, std::uint64_t arg) {
             if (c.role == Role::ProxyUp && c.idle) {
                 auto& pool = proxy_pool_[c.owner];
                 for (auto it = pool.begin(); it != pool.end(); ++it)
-                    if (*it == ev.sock) {
+                    if (it->sock == ev.sock && it->serial == c.serial) {
                         pool.erase(it);
                         break;
                     }
@@ -210,10 +218,16 @@ void Workloads::what_if(const WhatIfAction& a) {
                     w_.sock_close(h, server_listener_[i]);
                     server_listener_[i] = kNoSocket;
                 }
-                auto& v = conns_[static_cast<std::size_t>(h)];
-                for (SocketId sid = 0; sid < v.size(); ++sid)
-                    if (v[sid].role == Role::Server && v[sid].owner == i && w_.host(h).at(sid).alive && !v[sid].closing)
-                        close_conn(h, sid);
+                // In the order the connections were made (slots are reused: ids are not that order).
+                std::vector<SocketId> open;
+                const auto n = static_cast<SocketId>(conns_[static_cast<std::size_t>(h)].size());
+                for (SocketId sid = 0; sid < n; ++sid) {
+                    if (!w_.host(h).at(sid).alive) continue;
+                    const Conn& c = conn(h, sid);
+                    if (c.role == Role::Server && c.owner == i && !c.closing) open.push_back(sid);
+                }
+                std::sort(open.begin(), open.end(), [&](SocketId x, SocketId y) { return w_.host(h).at(x).serial < w_.host(h).at(y).serial; });
+                for (SocketId sid : open) close_conn(h, sid);
                 at(w_.now() + a.down, Ev{EvKind::Listen, static_cast<std::uint32_t>(i), 0, a.reuseaddr ? 1u : 0u, h});
             }
             return;
@@ -241,8 +255,10 @@ void Workloads::start_request(std::uint32_t ci, std::int32_t process, std::uint3
     fc_.offered(ci);
     auto& pool = client_pool_[ci];
     while (!pool.empty()) {
-        const SocketId s = pool.back();  // the most recently used idle connection (Go, curl)
+        const SocketId s = pool.back().sock;  // the most recently used idle connection (Go, curl)
+        const std::uint64_t serial = pool.back().serial;
         pool.pop_back();
+        if (w_.host(h).at(s).serial != serial) continue;  // gone, its slot reused
         Conn& c = conn(h, s);
         if (!w_.host(h).at(s).alive || c.peer_closed || c.closing) continue;
         c.idle = false;
@@ -294,7 +310,7 @@ bool Workloads::open_client(std::uint32_t ci, std::int32_t process, std::uint32_
     }
     fc_.connection_opened();
     Conn& c = conn(h, s);
-    c = Conn{};
+    renew(c);
     c.role = Role::Client;
     c.owner = ci;
     c.process = process;
@@ -359,7 +375,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
         auto it = listeners_.find({h, so.listener});
         if (it == listeners_.end()) return;
         Conn& c = conn(h, s);
-        c = Conn{};
+        renew(c);
         c.role = it->second.first;
         c.owner = it->second.second;
         c.connected = true;
@@ -482,7 +498,7 @@ void Workloads::finish_client_conn(int h, SocketId s, bool reusable) {
     const ClientSpec& cs = sc_.forecast.clients[c.owner];
     if (reusable) {
         c.idle = true;
-        client_pool_[c.owner].push_back(s);
+        client_pool_[c.owner].push_back(Pooled{s, c.serial});
         at(w_.now() + cs.pool.idle_timeout, Ev{EvKind::IdleClose, 0, -1, 0, h, s, c.gen});
         return;
     }
@@ -500,8 +516,10 @@ void Workloads::proxy_request(int h, SocketId front) {
     const ProxySpec& ps = sc_.forecast.proxies[pi];
     auto& pool = proxy_pool_[pi];
     while (!pool.empty()) {
-        const SocketId up = pool.back();
+        const SocketId up = pool.back().sock;
+        const std::uint64_t serial = pool.back().serial;
         pool.pop_back();
+        if (w_.host(h).at(up).serial != serial) continue;  // gone, its slot reused
         Conn& u = conn(h, up);
         if (!w_.host(h).at(up).alive || u.peer_closed || u.closing) continue;
         u.idle = false;
@@ -545,7 +563,7 @@ void Workloads::proxy_request(int h, SocketId front) {
     }
     fc_.connection_opened();
     Conn& u = conn(h, up);
-    u = Conn{};
+    renew(u);
     u.role = Role::ProxyUp;
     u.owner = pi;
     u.connect_at = w_.now();
@@ -577,7 +595,7 @@ void Workloads::proxy_response(int h, SocketId up) {
                           proxy_pool_[pi].size() < ps.pool.size;
     if (reusable) {
         u.idle = true;
-        proxy_pool_[pi].push_back(up);
+        proxy_pool_[pi].push_back(Pooled{up, u.serial});
         at(w_.now() + ps.pool.idle_timeout, Ev{EvKind::IdleClose, 0, -1, 0, h, up, u.gen});
         return;
     }

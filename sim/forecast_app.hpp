@@ -23,6 +23,8 @@ public:
     void on_notice(World& w, int host, host::SocketId sock, tcp::Notice n, Errno e) override;
     void on_middlebox_exhausted(World& w, int node, const tcp::Segment& syn) override;
     void on_call_failed(World& w, int host, const char* syscall, Errno e, tcp::SockAddr local, tcp::SockAddr remote) override;
+    // What the application keeps per live connection (bench figures).
+    [[nodiscard]] static std::size_t bytes_per_connection() { return 2 * sizeof(Conn); }
 
 private:
     enum class Role : std::uint8_t { None, Client, Server, ProxyFront, ProxyUp };
@@ -40,6 +42,20 @@ private:
         bool connected = false, awaiting = false, idle = false, peer_closed = false, closing = false;
         int peer_host = -1;             // proxy: the other half
         host::SocketId peer = host::kNoSocket;
+        std::uint64_t serial = 0;       // the socket's serial: a reused slot starts a fresh Conn
+    };
+    // A fresh Conn for the same socket: its generation moves on, so that no pending event of
+    // the slot's earlier uses matches it.
+    static void renew(Conn& c) {
+        const std::uint32_t g = c.gen;
+        const std::uint64_t s = c.serial;
+        c = Conn{};
+        c.gen = g + 1;
+        c.serial = s;
+    }
+    struct Pooled {
+        host::SocketId sock;
+        std::uint64_t serial;
     };
     struct Ev {
         EvKind kind;
@@ -86,8 +102,8 @@ private:
     std::vector<std::uint32_t> client_src_next_;
     std::vector<std::uint32_t> proxy_src_next_;  // per proxy: the next of its source addresses
     std::vector<SimTime> next_arrival_;
-    std::vector<std::deque<host::SocketId>> client_pool_;   // idle keep-alive connections per client
-    std::vector<std::deque<host::SocketId>> proxy_pool_;    // idle upstream connections per proxy
+    std::vector<std::deque<Pooled>> client_pool_;   // idle keep-alive connections per client
+    std::vector<std::deque<Pooled>> proxy_pool_;    // idle upstream connections per proxy
     std::vector<std::uint32_t> loop_left_;                  // closed loop: requests left per (client, process)
     std::vector<std::size_t> loop_base_;
     std::vector<Exchange> server_exchange_;

@@ -1,4 +1,5 @@
 // tcpsim command line. Exit codes: 0 ok, 1 scenario error, 2 usage error (DESIGN.md §7).
+#include "bench.hpp"
 #include "capacity.hpp"
 #include "diagram.hpp"
 #include "experiment.hpp"
@@ -256,6 +257,21 @@ int main(int argc, char** argv) {
     CLI::App* profiles_show = profiles->add_subcommand("show", "Print one profile (its data file)");
     profiles_show->add_option("name", profile_name, "Profile name")->required();
 
+    // ---- tcpsim bench (issue #6) ----
+    std::vector<std::string> bench_names;
+    bool bench_tiny = false, bench_no_fork = false;
+    double bench_scale = 1.0;
+    CLI::App* bench = app.add_subcommand("bench", "Run the fixed benchmark workloads and print their speed and memory");
+    bench->add_option("-w,--workload", bench_names,
+                      "Workloads to run (repeatable or comma list): churn, exhaust, nat, scale-1e4 .. scale-1e7 (default: all)")
+        ->delimiter(',');
+    bench->add_option("--scale", bench_scale, "Multiply every workload's connection count by this")->check(CLI::PositiveNumber);
+    bench->add_flag("--tiny", bench_tiny, "A run of a second or two (--scale 0.001), for CI");
+    bench->add_flag("--json", json, "Print the figures as JSON");
+    bench->add_flag("--no-fork", bench_no_fork, "Run every workload in this process (peak memory is then the largest so far)");
+    bench->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    // ---- end tcpsim bench ----
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -284,6 +300,27 @@ int main(int argc, char** argv) {
 
     try {
         std::string text;
+        // ---- tcpsim bench (issue #6) ----
+        if (*bench) {
+            std::vector<BenchWorkload> all = bench_workloads(bench_tiny ? 0.001 : bench_scale), chosen;
+            if (bench_names.empty()) chosen = all;
+            for (const std::string& n : bench_names) {
+                auto it = std::find_if(all.begin(), all.end(), [&](const BenchWorkload& w) { return w.name == n; });
+                if (it == all.end()) {
+                    std::string known;
+                    for (const BenchWorkload& w : all) known += (known.empty() ? "" : ", ") + w.name;
+                    std::fprintf(stderr, "tcpsim: error: no bench workload \"%s\" (known: %s)\n", n.c_str(), known.c_str());
+                    return 2;
+                }
+                chosen.push_back(*it);
+            }
+            const std::vector<BenchResult> rs = run_bench(chosen, !bench_no_fork);
+            write_output(out_path, json ? format_bench_json(rs) : format_bench_table(rs));
+            for (const BenchResult& r : rs)
+                if (!r.ok) return 1;
+            return 0;
+        }
+        // ---- end tcpsim bench ----
         if (*experiment) {
             const ExperimentSummary sim = run_experiment(exp_path, profile, exp_seed);
             bool ok = true;

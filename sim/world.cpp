@@ -126,6 +126,7 @@ void World::settle() {
         s.alive = false;
         count_state(h, tcp::State::TimeWait, -1);
         for (TimerId t : s.timers) engine_.release_timer(t);
+        if (hh.socket_reuse()) pending_free_.emplace_back(h, sock);
         if (recording_) records_[record(RecordKind::Notice, h, sock)].text = "TIME-WAIT kept as a mini-socket";
     }
     pending_time_wait_.clear();
@@ -138,6 +139,10 @@ void World::settle() {
         if (next.is_never()) engine_.cancel(tw_timer_[h]);
         else engine_.arm(tw_timer_[h], next, kTwExpiry, static_cast<std::uint32_t>(h));
     }
+    // Slots of sockets that went during the event: nothing refers to them any more (their
+    // notices have been heard, their timers released).
+    for (const auto& [h, sock] : pending_free_) hosts_[static_cast<std::size_t>(h)].free_socket(sock);
+    pending_free_.clear();
 }
 
 void World::dispatch_one(const Event& ev) {
@@ -175,9 +180,9 @@ void World::dispatch_one(const Event& ev) {
             return;
         case kAppRead: {
             const int h = static_cast<int>(ev.target);
-            const auto sock = static_cast<SocketId>(ev.arg);
+            const auto sock = static_cast<SocketId>(ev.arg & 0xFFFFFFFFu);
             host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
-            if (!s.alive) return;
+            if (!s.alive || (s.serial & 0xFFFFFFFFu) != ev.arg >> 32) return;  // gone (its slot may hold another)
             SocketIo io(*this, h, sock);
             const std::uint32_t n = s.ep.receive(engine_.now(), io, UINT32_MAX);
             if (n > 0 && recording_) records_[record(RecordKind::Call, h, sock)].text = fmt::format("read() = {}", n);
@@ -240,6 +245,7 @@ void World::reap(int h, SocketId sock) {
     if (s.ep.state() != tcp::State::Closed) count_state(h, s.ep.state(), -1);
     hh.release(sock);
     for (TimerId t : s.timers) engine_.release_timer(t);
+    if (hh.socket_reuse()) pending_free_.emplace_back(h, sock);
 }
 
 void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
@@ -258,7 +264,8 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
     switch (n) {
         case tcp::Notice::TimeWait: return;
         case tcp::Notice::Readable:
-            if (s.opt.auto_read) engine_.schedule(engine_.now(), kAppRead, static_cast<std::uint32_t>(h), sock);
+            if (s.opt.auto_read)
+                engine_.schedule(engine_.now(), kAppRead, static_cast<std::uint32_t>(h), ((s.serial & 0xFFFFFFFFu) << 32) | sock);
             return;
         case tcp::Notice::ReturnedToListen:
             // A listener's child whose handshake was reset: the listener keeps listening.

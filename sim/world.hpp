@@ -62,6 +62,12 @@ public:
 
     void run();  // until the scenario's duration
     void set_app(App* app) { app_ = app; }
+    // Sockets that are gone give their slots back (memory grows with sockets alive at once, not
+    // with sockets ever made). For runs whose application keeps no socket ids beyond the
+    // connection (the forecast's workloads); never while recording a trace.
+    void set_socket_reuse(bool on) {
+        for (host::Host& h : hosts_) h.set_socket_reuse(on && !recording_);
+    }
 
     // -- socket calls for applications (they return what the modelled OS returns)
     host::SocketId sock_create(int h, const std::string& name, host::SocketOptions opt);
@@ -178,6 +184,7 @@ private:
     std::array<host::SocketId, 2> focus_{host::kNoSocket, host::kNoSocket};
     App* app_ = nullptr;
     std::vector<std::pair<int, host::SocketId>> pending_time_wait_;
+    std::vector<std::pair<int, host::SocketId>> pending_free_;  // slots given back at the end of settle()
     struct AppNotice {
         int host;
         host::SocketId sock;

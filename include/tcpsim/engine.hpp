@@ -49,24 +49,40 @@ public:
     }
 
     // A cancellable timer slot. Arming replaces any earlier deadline of the same slot.
+    //
+    // Re-arming is lazy (DESIGN.md §6): a slot keeps at most one live queue entry, the earliest.
+    // A later deadline only updates the slot; when that entry comes up early, it goes back into
+    // the queue with the deadline and the sequence number the arming took. Events therefore run
+    // in exactly the (time, seq) order that one queue entry per arming would give, while the
+    // queue holds one entry per slot instead of one per arming.
     TimerId create_timer() {
         if (!free_slots_.empty()) {
             const TimerId id = free_slots_.back();
             free_slots_.pop_back();
             return id;
         }
-        generations_.push_back(0);
-        return static_cast<TimerId>(generations_.size() - 1);
+        slots_.emplace_back();
+        return static_cast<TimerId>(slots_.size() - 1);
     }
     void release_timer(TimerId id) {
-        ++generations_[id];  // any queued entry becomes stale
+        slots_[id].armed = false;  // any queued entry becomes stale
         free_slots_.push_back(id);
     }
     void arm(TimerId id, SimTime at, std::uint32_t kind, std::uint32_t target, std::uint64_t arg = 0) {
-        const std::uint32_t gen = ++generations_[id];
-        push(Event{std::max(at, now_), 0, kind, target, arg, id, gen});
+        Slot& s = slots_[id];
+        s.due = std::max(at, now_);
+        s.seq = next_seq_++;
+        s.kind = kind;
+        s.target = target;
+        s.arg = arg;
+        s.armed = true;
+        ++counters_.events_scheduled;
+        if (s.queued_seq != kNone && s.queued_time <= s.due) return;  // the entry in the queue comes first
+        s.queued_time = s.due;
+        s.queued_seq = s.seq;
+        insert(Event{s.due, s.seq, kind, target, arg, id, 0});
     }
-    void cancel(TimerId id) { ++generations_[id]; }
+    void cancel(TimerId id) { slots_[id].armed = false; }
 
     // Runs events with time <= limit; leaves now() at limit. Handler: void(const Event&).
     template <class Handler>
@@ -100,21 +116,58 @@ private:
         if (a.time != b.time) return a.time > b.time;
         return a.seq > b.seq;
     }
+    static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+    struct Slot {
+        SimTime due;
+        std::uint64_t seq = 0;
+        std::uint32_t kind = 0, target = 0;
+        std::uint64_t arg = 0;
+        bool armed = false;
+        SimTime queued_time;               // the slot's entry in the queue (the earliest one)
+        std::uint64_t queued_seq = kNone;  // kNone: none
+    };
     void push(Event ev) {
         ev.seq = next_seq_++;
+        ++counters_.events_scheduled;
+        insert(ev);
+    }
+    void insert(const Event& ev) {
         heap_.push_back(ev);
         std::push_heap(heap_.begin(), heap_.end(), later);
-        ++counters_.events_scheduled;
         counters_.peak_queue_size = std::max(counters_.peak_queue_size, heap_.size());
     }
-    [[nodiscard]] bool stale(const Event& ev) const {
-        return ev.timer != Event::kNoTimer && generations_[ev.timer] != ev.generation;
-    }
-    void drop_stale_top() {
-        while (!heap_.empty() && stale(heap_.front())) {
+    // The top entry is a timer entry that must not run now: superseded by an earlier arming, for
+    // a cancelled or fired slot, or early (the slot was re-armed later: it is queued again).
+    [[nodiscard]] bool top_is_stale() {
+        const TimerId id = heap_.front().timer;
+        const std::uint64_t seq = heap_.front().seq;
+        if (id == Event::kNoTimer) return false;
+        Slot& s = slots_[id];
+        if (seq != s.queued_seq) return true;  // an older entry of the slot
+        if (s.armed && s.seq == seq) return false;  // its own deadline: it runs
+        s.queued_seq = kNone;
+        if (s.armed) {  // re-armed later: back in the queue at that deadline and sequence number
             std::pop_heap(heap_.begin(), heap_.end(), later);
             heap_.pop_back();
+            s.queued_time = s.due;
+            s.queued_seq = s.seq;
+            insert(Event{s.due, s.seq, s.kind, s.target, s.arg, id, 0});
             ++counters_.stale_skipped;
+            return false;  // the top changed; look again
+        }
+        return true;
+    }
+    void drop_stale_top() {
+        while (!heap_.empty()) {
+            const std::uint64_t seq = heap_.front().seq;
+            const SimTime t = heap_.front().time;
+            if (top_is_stale()) {
+                std::pop_heap(heap_.begin(), heap_.end(), later);
+                heap_.pop_back();
+                ++counters_.stale_skipped;
+                continue;
+            }
+            if (heap_.front().seq == seq && heap_.front().time == t) return;  // live
         }
     }
     bool pop_due(SimTime limit, Event& out) {
@@ -123,6 +176,11 @@ private:
         std::pop_heap(heap_.begin(), heap_.end(), later);
         out = heap_.back();
         heap_.pop_back();
+        if (out.timer != Event::kNoTimer) {  // a timer fires once
+            Slot& s = slots_[out.timer];
+            s.armed = false;
+            s.queued_seq = kNone;
+        }
         now_ = out.time;
         ++counters_.events_processed;
         return true;
@@ -132,7 +190,7 @@ private:
     bool stopped_ = false;
     std::uint64_t next_seq_ = 0;
     std::vector<Event> heap_;
-    std::vector<std::uint32_t> generations_;
+    std::vector<Slot> slots_;
     std::vector<TimerId> free_slots_;
     EngineCounters counters_;
 };

@@ -2,11 +2,22 @@
 
 namespace tcpsim::host {
 
+SocketId Host::place(Socket&& s) {
+    s.serial = next_serial_++;
+    if (!free_sockets_.empty()) {
+        const SocketId id = free_sockets_.back();
+        free_sockets_.pop_back();
+        sockets_[id] = std::move(s);
+        return id;
+    }
+    sockets_.push_back(std::move(s));
+    return static_cast<SocketId>(sockets_.size() - 1);
+}
+
 SocketId Host::create(std::string name, SocketOptions opt) {
     Socket s{.name = std::move(name), .ep = tcp::Endpoint(cfg_), .opt = opt};
     s.ep.set_linger_zero(opt.linger_zero);
-    sockets_.push_back(std::move(s));
-    return static_cast<SocketId>(sockets_.size() - 1);
+    return place(std::move(s));
 }
 
 SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
@@ -20,8 +31,7 @@ SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
     child.bound_port = l.bound_port;
     child.explicit_port = l.bound_port != 0;
     child.is_listener = false;
-    sockets_.push_back(std::move(child));
-    const auto id = static_cast<SocketId>(sockets_.size() - 1);
+    const SocketId id = place(std::move(child));
     if (l.bound_port != 0) ports_.add_owner(l.bound_port, owner_of(id), false);
     bind_connection(id, FourTuple{syn.dst.ip, syn.src.ip, syn.dst.port, syn.src.port});
     return id;
@@ -40,21 +50,24 @@ std::uint32_t Host::accept_queue_length(SocketId listener) const {
 }
 
 SocketId Host::accept(SocketId listener) {
+    // The oldest ready child (the lowest serial: slots may be reused, so not the lowest id).
+    SocketId best = kNoSocket;
     for (std::size_t i = 0; i < sockets_.size(); ++i) {
         Socket& s = sockets_[i];
         if (s.listener != listener || s.accepted) continue;
         if (!s.alive || !tcp::is_synchronized(s.ep.state())) continue;
-        s.accepted = true;
-        return static_cast<SocketId>(i);
+        if (best == kNoSocket || s.serial < sockets_[best].serial) best = static_cast<SocketId>(i);
     }
-    return kNoSocket;
+    if (best != kNoSocket) sockets_[best].accepted = true;
+    return best;
 }
 
 std::optional<SocketId> Host::find_by_name(const std::string& name) const {
     // The latest socket with that name (names are unique per host in a scenario).
+    std::optional<SocketId> best;
     for (std::size_t i = sockets_.size(); i-- > 0;)
-        if (sockets_[i].name == name) return static_cast<SocketId>(i);
-    return std::nullopt;
+        if (sockets_[i].name == name && (!best || sockets_[i].serial > sockets_[*best].serial)) best = static_cast<SocketId>(i);
+    return best;
 }
 
 void Host::bind_listener(SocketId id, std::uint16_t port) {
@@ -78,12 +91,14 @@ void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
         const std::uint64_t m = 1ull << (t.lport & 63);
         if (delta > 0) bits[t.lport >> 6] |= m;
         else bits[t.lport >> 6] &= ~m;
+        if (time_wait && delta < 0) d.young[t.lport >> 6] &= ~m;
     }
     if (d.in_range == 0 && d.conn.empty()) dest_.erase(it);
 }
 
 void Host::recount_tuples() {
     dest_.clear();
+    young_.clear();
     for (const auto& [t, id] : connections_) note_tuple(t, +1, false);
     for (const auto& [t, tw] : tw_) note_tuple(t, +1, true);
 }
@@ -95,12 +110,35 @@ Host::DestPorts& Host::dest_bits(std::uint32_t saddr, const tcp::SockAddr& remot
         // First connect() toward this destination: one bit per local port, kept from now on.
         d.conn.assign(1024, 0);
         d.tw.assign(1024, 0);
+        d.young.assign(1024, 0);
         for (auto it = connections_.lower_bound(FourTuple{saddr, remote.ip, 0, 0}); it != connections_.end() && it->first.lip == saddr && it->first.rip == remote.ip; ++it)
             if (it->first.rport == remote.port) d.conn[it->first.lport >> 6] |= 1ull << (it->first.lport & 63);
         for (auto it = tw_.lower_bound(FourTuple{saddr, remote.ip, 0, 0}); it != tw_.end() && it->first.lip == saddr && it->first.rip == remote.ip; ++it)
             if (it->first.rport == remote.port) d.tw[it->first.lport >> 6] |= 1ull << (it->first.lport & 63);
     }
     return d;
+}
+
+void Host::age_young(SimTime now) {
+    while (!young_.empty() && young_.front().clear_at <= now) {
+        const FourTuple& t = young_.front().tuple;
+        auto it = dest_.find(std::make_tuple(t.lip, t.rip, t.rport));
+        if (it != dest_.end() && !it->second.young.empty()) it->second.young[t.lport >> 6] &= ~(1ull << (t.lport & 63));
+        young_.pop_front();
+    }
+}
+
+std::size_t Host::bytes_per_time_wait() {
+    // glibc malloc: 8 bytes of header, 16-byte granules; a std::map node has a 32-byte header.
+    auto chunk = [](std::size_t n) { return std::max<std::size_t>(32, (n + 8 + 15) / 16 * 16); };
+    return chunk(32 + sizeof(std::pair<const FourTuple, TimeWaitSock>)) + sizeof(TwTimer) + sizeof(PortOwner);
+}
+
+std::size_t Host::bytes_per_connection() {
+    auto chunk = [](std::size_t n) { return std::max<std::size_t>(32, (n + 8 + 15) / 16 * 16); };
+    return sizeof(Socket) + chunk(32 + sizeof(std::pair<const FourTuple, SocketId>)) +
+           chunk(32 + sizeof(std::pair<const SocketId, std::tuple<bool, FourTuple, std::uint16_t>>)) + sizeof(PortOwner) +
+           tcp::kTimerKinds * sizeof(std::uint32_t);  // the engine's timer generations
 }
 
 bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) const {
@@ -153,6 +191,15 @@ std::uint16_t Host::next_ephemeral_port() {
 }  // namespace tcpsim::host
 
 namespace tcpsim::host {
+
+namespace {
+struct DestSkip {
+    static constexpr bool kEnabled = true;
+    const std::uint64_t* conn;
+    const std::uint64_t* tw;
+    std::uint64_t operator()(std::uint32_t w) const { return conn[w] | tw[w]; }
+};
+}  // namespace
 
 PortOwner Host::owner_of(SocketId id) const {
     const Socket& s = sockets_[id];
@@ -212,6 +259,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
         bind_connection(id, t);
         return Errno::Ok;
     }
+    age_young(now);
     PortOwner o = owner_of(id);
     o.addr = saddr;
     std::uint16_t port = 0;
@@ -224,6 +272,8 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     // A TIME-WAIT can only be taken over with tcp_tw_reuse (2: loopback traffic only).
     const bool tw_may_reuse = stack_.linux_minisock && (stack_.tw_reuse == 1 || (stack_.tw_reuse == 2 &&
                               ((saddr >> 24) == 127 || (remote.ip >> 24) == 127 || owns(remote.ip))));
+    // Ports the walk can pass over a word at a time: a connection holds the 4-tuple, or a
+    // TIME-WAIT that cannot be taken over (all of them without reuse, the young ones with it).
     const Errno e = ports_.connect_port(
         now, o, remote.ip, remote.port,
         [&](std::uint16_t p) {
@@ -234,7 +284,8 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
             if (!tw_may_reuse) return TupleCheck::Busy;
             return check_tuple(now, FourTuple{saddr, remote.ip, p, remote.port}, false);
         },
-        port, reuse, {s.opt.port_range_lo, s.opt.port_range_hi}, full);
+        port, reuse, {s.opt.port_range_lo, s.opt.port_range_hi}, full,
+        DestSkip{d.conn.data(), tw_may_reuse ? d.young.data() : d.tw.data()});
     if (e != Errno::Ok) return e;
     const FourTuple t{saddr, remote.ip, port, remote.port};
     if (reuse) {
@@ -334,8 +385,17 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
     }
     tw.expires = linux_timer_fires(now, length, stack_.hz, boot_offset_);
     tw_timers_.push_back(TwTimer{tw.expires, tuple, tw.generation});
+    ++tw_version_;
     if (!tw_.count(tuple)) note_tuple(tuple, +1, true);
     tw_[tuple] = tw;
+    // tcp_tw_reuse cannot take it over before tw_reuse_delay has passed (linux_twsk_unique()).
+    if (!stack_.tw_reuse_seconds_clock) {
+        auto it = dest_.find(std::make_tuple(tuple.lip, tuple.rip, tuple.rport));
+        if (it != dest_.end() && !it->second.young.empty()) {
+            it->second.young[tuple.lport >> 6] |= 1ull << (tuple.lport & 63);
+            young_.push_back(YoungRecord{now + Duration::ms(stack_.tw_reuse_delay.whole_ms() + 1), tuple});
+        }
+    }
     return true;
 }
 
@@ -362,6 +422,7 @@ void Host::kill_time_wait(const FourTuple& t) {
     ports_.remove_owner(t.lport, it->second.owner);
     note_tuple(t, -1, true);
     tw_.erase(it);
+    ++tw_version_;
 }
 
 void Host::restart_time_wait(SimTime now, TimeWaitSock& tw) {
@@ -370,6 +431,7 @@ void Host::restart_time_wait(SimTime now, TimeWaitSock& tw) {
     tw.generation = ++tw_serial_;
     tw.expires = linux_timer_fires(now, stack_.linux_tw.length, stack_.hz, boot_offset_);
     tw_timers_.push_back(TwTimer{tw.expires, t, tw.generation});
+    ++tw_version_;
 }
 
 Host::TimeWaitResult Host::time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg) {
@@ -430,6 +492,7 @@ std::size_t Host::expire_time_waits(SimTime now) {
     while (!tw_timers_.empty() && tw_timers_.front().at <= now) {
         const TwTimer rec = tw_timers_.front();
         tw_timers_.pop_front();
+        ++tw_version_;
         auto it = tw_.find(rec.tuple);
         if (it == tw_.end() || it->second.generation != rec.generation) continue;  // restarted or gone
         if (!it->second.fin_wait2) {
@@ -443,15 +506,17 @@ std::size_t Host::expire_time_waits(SimTime now) {
 }
 
 SimTime Host::next_time_wait_expiry() const {
+    if (tw_checked_version_ == tw_version_) return tw_next_;
+    tw_checked_version_ = tw_version_;
     // Records of entries taken over, killed or restarted are dropped from the front as they are
     // met, so each is looked at once.
     while (!tw_timers_.empty()) {
         const TwTimer& r = tw_timers_.front();
         auto it = tw_.find(r.tuple);
-        if (it != tw_.end() && it->second.generation == r.generation) return r.at;
+        if (it != tw_.end() && it->second.generation == r.generation) return tw_next_ = r.at;
         tw_timers_.pop_front();
     }
-    return SimTime::never();
+    return tw_next_ = SimTime::never();
 }
 
 }  // namespace tcpsim::host

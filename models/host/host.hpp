@@ -71,6 +71,7 @@ struct Socket {
     bool manual_accept = false;    // listener: connections wait for accept()
     bool accepted = false;         // child: handed to the application by accept()
     bool alive = true;  // false once the TCB is gone and the socket has been reaped
+    std::uint64_t serial = 0;  // creation order on its host (slots are reused: ids are not)
     std::array<TimerId, tcp::kTimerKinds> timers{};
 };
 
@@ -116,6 +117,14 @@ public:
     Socket& at(SocketId id) { return sockets_[id]; }
     [[nodiscard]] const Socket& at(SocketId id) const { return sockets_[id]; }
     [[nodiscard]] std::size_t size() const { return sockets_.size(); }
+    // Slot reuse: a socket that is gone (reaped, or kept as a TIME-WAIT mini-socket) gives its
+    // slot back with free_socket(), and create() takes the most recently freed one. Off unless
+    // the runner turns it on; ids are then reused, serials never.
+    void set_socket_reuse(bool on) { reuse_sockets_ = on; }
+    [[nodiscard]] bool socket_reuse() const { return reuse_sockets_; }
+    void free_socket(SocketId id) {
+        if (reuse_sockets_ && !sockets_[id].alive && !sockets_[id].is_listener) free_sockets_.push_back(id);
+    }
     [[nodiscard]] std::optional<SocketId> find_by_name(const std::string& name) const;
 
     // Registration in the lookup tables.
@@ -199,12 +208,22 @@ public:
     [[nodiscard]] std::uint64_t recycle_drops() const { return recycle_drops_; }
     void count_recycle_drop() { ++recycle_drops_; }
 
+    // What one live entry costs in this host's tables, in bytes (bench figures): a TIME-WAIT
+    // mini-socket (its map node, its timer record, its owner entry in the port's bucket) and a
+    // connected socket (the socket, its 4-tuple and binding map nodes, its port owner entry).
+    [[nodiscard]] static std::size_t bytes_per_time_wait();
+    [[nodiscard]] static std::size_t bytes_per_connection();
+
 private:
     std::string name_;
     std::uint32_t ip_;
     std::vector<std::uint32_t> extra_ips_;
     tcp::TcpConfig cfg_;
     std::deque<Socket> sockets_;  // stable addresses: a socket never moves
+    std::vector<SocketId> free_sockets_;
+    bool reuse_sockets_ = false;
+    std::uint64_t next_serial_ = 0;
+    SocketId place(Socket&& s);
     std::map<FourTuple, SocketId> connections_;
     std::map<std::uint16_t, SocketId> listeners_;
     std::map<SocketId, std::tuple<bool, FourTuple, std::uint16_t>> bound_;  // id -> (listener?, tuple, port)
@@ -220,6 +239,11 @@ private:
         std::uint32_t generation;
     };
     mutable std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
+    // next_time_wait_expiry() is asked after every event: its answer is kept until the
+    // TIME-WAIT table or its timer records change.
+    std::uint64_t tw_version_ = 0;
+    mutable std::uint64_t tw_checked_version_ = ~std::uint64_t{0};
+    mutable SimTime tw_next_ = SimTime::never();
     std::uint32_t tw_serial_ = 0;
     std::uint64_t tw_overflow_ = 0;
     Duration tw_held_ = Duration::ns(0);
@@ -237,7 +261,17 @@ private:
     struct DestPorts {
         std::uint32_t in_range = 0;
         std::vector<std::uint64_t> conn, tw;  // one bit per local port, once connect() went there
+        // TIME-WAITs too young for tcp_tw_reuse to take over (tw_reuse_delay not yet passed): a
+        // subset of `tw` that lets connect()'s port walk skip 64 ports at a time. Only a hint:
+        // a bit may be cleared early (the exact check then answers), never set wrongly.
+        std::vector<std::uint64_t> young;
     };
+    struct YoungRecord {
+        SimTime clear_at;  // from then on the entry may be reusable
+        FourTuple tuple;
+    };
+    std::deque<YoungRecord> young_;  // in entry order (one fixed delay)
+    void age_young(SimTime now);
     std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint16_t>, DestPorts> dest_;
     void note_tuple(const FourTuple& t, int delta, bool time_wait);
     DestPorts& dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote);

@@ -9,6 +9,8 @@
 #include <tcpsim/time.hpp>
 
 #include <array>
+#include <bit>
+#include <type_traits>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -45,6 +47,12 @@ struct PortPolicy {
 
 using OwnerId = std::uint32_t;
 
+// connect()'s port walk without a hint: every candidate is checked.
+struct NoSkip {
+    static constexpr bool kEnabled = false;
+    std::uint64_t operator()(std::uint32_t /*word*/) const { return 0; }
+};
+
 // One owner of a port: a bound socket, a listener, or a TIME-WAIT entry.
 struct PortOwner {
     OwnerId id = 0;
@@ -77,10 +85,14 @@ public:
     // chosen port is owned by `o` (a connect-owned bucket). EADDRNOTAVAIL when none.
     // `socket_range` (IP_LOCAL_PORT_RANGE, Linux 6.3+): each non-zero bound that lies inside the
     // netns range narrows it, and then the walk steps by 1 instead of 2 (6.8+, 207184853dbd).
-    template <class Check>
+    // `skip(w)` (optional) gives a bit per port of ports [64w, 64w + 64) that `check` would
+    // certainly call Busy: the Linux walk passes over them a word at a time, with the same
+    // result and the same allocator state as checking each.
+    template <class Check, class Skip = NoSkip>
     Errno connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport, Check&& check,
                        std::uint16_t& port, bool& reuse_time_wait,
-                       std::pair<std::uint16_t, std::uint16_t> socket_range = {0, 0}, bool known_full = false);
+                       std::pair<std::uint16_t, std::uint16_t> socket_range = {0, 0}, bool known_full = false,
+                       Skip&& skip = Skip{});
 
     void add_owner(std::uint16_t port, const PortOwner& o, bool by_connect);
     void remove_owner(std::uint16_t port, OwnerId id);
@@ -111,10 +123,10 @@ private:
 
 // ------------------------------------------------------------------------------------------------
 
-template <class Check>
+template <class Check, class Skip>
 Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport,
                               Check&& check, std::uint16_t& port, bool& reuse_time_wait,
-                              std::pair<std::uint16_t, std::uint16_t> socket_range, bool known_full) {
+                              std::pair<std::uint16_t, std::uint16_t> socket_range, bool known_full, Skip&& skip) {
     std::uint32_t lo = policy_.lo, high = static_cast<std::uint32_t>(policy_.hi) + 1;
     // inet_sk_get_local_port_range(): a per-socket bound counts only inside the netns range.
     bool per_socket = false;
@@ -171,6 +183,22 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
         std::uint32_t p = lo + offset;
         for (std::uint32_t i = 0; i < remaining; i += step, p += step) {
             if (p >= high) p -= remaining;
+            if constexpr (std::remove_cvref_t<Skip>::kEnabled) {
+                // Candidates p, p + step, ... in this word that are certainly busy are passed over
+                // together; i and p move alike, so the allocator's update below is unchanged.
+                const std::uint32_t bit = p & 63;
+                std::uint64_t open = ~skip(p >> 6) >> bit;
+                if (step == 2) open &= 0x5555555555555555ull;
+                if (!(open & 1)) {
+                    std::uint32_t k = open ? static_cast<std::uint32_t>(std::countr_zero(open))
+                                           : (64 - bit + step - 1) / step * step;
+                    const std::uint32_t to_high = (high - p + step - 1) / step * step;  // where the walk wraps
+                    if (k > to_high) k = to_high;
+                    i += k - step;
+                    p += k - step;
+                    continue;
+                }
+            }
             if (try_port(p)) {
                 // i = max(i, a random 0..7 times step); table_perturb[idx] += i + step (the 2022 change),
                 // or for algorithm 3 "hint += i + 2".
