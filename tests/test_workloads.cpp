@@ -348,3 +348,17 @@ TEST_CASE("workloads: the same scenario twice gives identical text, JSON and CSV
     other.replace(other.find("\"seed\": 11"), 10, "\"seed\": 12");
     CHECK(run(other).json != a.json);
 }
+
+TEST_CASE("workloads: connect() from a port bound over a TIME-WAIT takes it over once per connection", "[workloads]") {
+    // tools/kernel/experiments/explicit-bind-reuseaddr-both.json on Linux 6.18: six connects from
+    // port 40000 with SO_REUSEADDR, 500 ms apart, all succeed: each of the five after the first
+    // takes the previous one's TIME-WAIT over (reference T12). The count was doubled once.
+    const tcpsim::ForecastRun r = run(R"({"seed": 1, "duration": "3s", "profile": "linux",
+        "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.tcp_tw_reuse": 0}}, {"name": "b", "address": "10.0.0.2"}],
+        "default_link": {"latency": "250us"},
+        "servers": [{"host": "b", "port": 80}],
+        "clients": [{"host": "a", "to": "b:80", "arrival": {"type": "constant", "rate": 2}, "closer": "client",
+                     "bind": "fixed", "local_port": 40000, "reuseaddr": true}]})");
+    CHECK(r.doc["succeeded"] == 6);
+    CHECK(r.text.find("5 taken over by connect()") != std::string::npos);
+}

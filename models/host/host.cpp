@@ -251,7 +251,6 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
         if (c == TupleCheck::Busy) return stack_.ports.bind_rule == BindRule::Bsd ? Errno::AddrInUse : Errno::AddrNotAvail;
         if (c == TupleCheck::ReuseTimeWait) {
             reuse_isn = linux_reuse_isn(tw_.at(t));
-        ++tw_ends_.taken_over;
             ++tw_ends_.taken_over;
             kill_time_wait(t);
         }
