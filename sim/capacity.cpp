@@ -1,6 +1,7 @@
 #include "capacity.hpp"
 
 #include "scenario.hpp"
+#include "text_table.hpp"
 
 #include <fmt/format.h>
 
@@ -16,26 +17,6 @@ namespace {
 
 // Rates are searched on a grid of 1/1000 per second, so probes print exactly and repeat exactly.
 double on_grid(double r) { return std::round(r * 1000.0) / 1000.0; }
-
-std::string wrap_why(const std::string& text, std::size_t indent, std::size_t width = 100) {
-    std::string out, line(indent, ' ');
-    std::size_t start = 0;
-    bool first = true;
-    while (start < text.size()) {
-        std::size_t end = text.find(' ', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string word = text.substr(start, end - start);
-        if (!first && line.size() + 1 + word.size() > width) {
-            out += line + "\n";
-            line = std::string(indent, ' ') + word;
-        } else {
-            line += (first ? "" : " ") + word;
-        }
-        first = false;
-        start = end + 1;
-    }
-    return out + line + "\n";
-}
 
 }  // namespace
 
@@ -155,7 +136,7 @@ std::string capacity_text(const CapacityResult& r) {
     }
     const Outcome& f = *r.at_fail;
     out += fmt::format("\nBinding constraint (at {:.1f}/s): {} at {:.3f} s on {}\n", *r.fail, f.first_kind, *f.first_failure_s, f.first_node);
-    out += wrap_why("why: " + f.first_why, 2);
+    out += wrap("why: " + f.first_why, 2);
     const Outcome& a = r.at_pass ? *r.at_pass : f;
     // The ceiling is per client workload: compare it with the rate of that workload.
     std::optional<double> mine;
@@ -191,7 +172,7 @@ std::string capacity_text(const CapacityResult& r) {
         } else {
             note += ".";
         }
-        out += wrap_why(note, 2);
+        out += wrap(note, 2);
     }
     return out;
 }

@@ -1,5 +1,7 @@
 #include "forecast.hpp"
 
+#include "text_table.hpp"
+
 #include "forecast_app.hpp"
 
 #include <nlohmann/json.hpp>
@@ -35,25 +37,6 @@ constexpr std::array<tcp::State, 10> kShown = {tcp::State::Established, tcp::Sta
                                                tcp::State::FinWait1,    tcp::State::FinWait2, tcp::State::TimeWait,
                                                tcp::State::CloseWait,   tcp::State::LastAck,  tcp::State::Closing,
                                                tcp::State::Listen};
-
-// Wraps a sentence at 100 columns, continuation lines indented like the first.
-std::string wrap(const std::string& text, std::size_t indent) {
-    std::string out, line(indent, ' ');
-    std::size_t start = 0;
-    while (start < text.size()) {
-        std::size_t end = text.find(' ', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string word = text.substr(start, end - start);
-        if (line.size() > indent && line.size() + 1 + word.size() > 100) {
-            out += line + "\n";
-            line = std::string(indent, ' ');
-        }
-        if (line.size() > indent) line += ' ';
-        line += word;
-        start = end + 1;
-    }
-    return out + line + "\n";
-}
 
 // Connections per second with the precision a small rate needs (0.53/s, 0.017/s).
 std::string rate(double r) {

@@ -1,6 +1,7 @@
 #include "remedies.hpp"
 
 #include "scenario.hpp"
+#include "text_table.hpp"
 #include "tcp/segment.hpp"
 
 #include <fmt/format.h>
@@ -374,26 +375,6 @@ RemedyTable run_remedies(const std::string& text, const std::string& file, const
 
 namespace {
 
-std::string wrap_to(const std::string& text, std::size_t indent, std::size_t width = 100) {
-    std::string out, line(indent, ' ');
-    bool first = true;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::size_t end = text.find(' ', start);
-        if (end == std::string::npos) end = text.size();
-        const std::string word = text.substr(start, end - start);
-        if (!first && line.size() + 1 + word.size() > width) {
-            out += line + "\n";
-            line = std::string(indent + 2, ' ') + word;
-        } else {
-            line += (first ? "" : " ") + word;
-        }
-        first = false;
-        start = end + 1;
-    }
-    return out + line + "\n";
-}
-
 // An argument as a POSIX shell would need it: bare when it has only safe characters.
 std::string shell_word(const std::string& s) {
     if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._=:,+-@%") == std::string::npos)
@@ -432,37 +413,22 @@ std::string remedies_text(const RemedyTable& t) {
         l.push_back(r.outcome ? r.remedy.hazard_short : "");
         body.push_back(l);
     }
-    std::vector<std::size_t> w(head.size());
-    for (std::size_t c = 0; c < head.size(); ++c) {
-        w[c] = head[c].size();
-        for (const auto& l : body) w[c] = std::max(w[c], l[c].size());
-    }
-    auto row = [&](const std::vector<std::string>& l) {
-        std::string s = " ";
-        for (std::size_t c = 0; c < l.size(); ++c) {
-            const bool right = c == 0 || c == 3 || c == 4;
-            s += right ? fmt::format(" {:>{}}", l[c], w[c]) : fmt::format(" {:<{}}", l[c], w[c]);
-        }
-        while (!s.empty() && s.back() == ' ') s.pop_back();
-        return s + "\n";
-    };
-    out += row(head);
-    for (const auto& l : body) out += row(l);
+    out += format_table(head, body, {0, 3, 4});
     out += "\nHow each row was run (tcpsim run FILE with these --set values gives the same figures), and its hazard:\n";
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
         const RemedyRow& r = t.rows[i];
         if (i == 0) {
-            out += wrap_to(fmt::format("{}. {}: the scenario{}", i, r.remedy.name, t.sets.empty() ? " unchanged" : " with the command line's --set values"), 2);
+            out += wrap(fmt::format("{}. {}: the scenario{}", i, r.remedy.name, t.sets.empty() ? " unchanged" : " with the command line's --set values"), 2, 4);
             continue;
         }
         if (!r.remedy.not_applicable.empty()) {
-            out += wrap_to(fmt::format("{}. {}: not applicable: {}.", i, r.remedy.name, r.remedy.not_applicable), 2);
+            out += wrap(fmt::format("{}. {}: not applicable: {}.", i, r.remedy.name, r.remedy.not_applicable), 2, 4);
             continue;
         }
         out += fmt::format("  {}. {}\n", i, r.remedy.name);
         for (const Override& o : r.remedy.sets) out += fmt::format("       --set {}\n", shell_word(o.text()));
-        if (!r.error.empty()) out += wrap_to(fmt::format("could not apply: {}", r.error), 5);
-        else out += wrap_to(fmt::format("hazard: {}.", r.remedy.hazard), 5);
+        if (!r.error.empty()) out += wrap(fmt::format("could not apply: {}", r.error), 5, 7);
+        else out += wrap(fmt::format("hazard: {}.", r.remedy.hazard), 5, 7);
     }
     return out;
 }
@@ -497,24 +463,18 @@ std::string remedies_json(const RemedyTable& t) {
 }
 
 std::string remedies_csv(const RemedyTable& t) {
-    auto q = [](const std::string& s) {
-        if (s.find_first_of(",\"\n") == std::string::npos) return s;
-        std::string o = "\"";
-        for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-        return o + "\"";
-    };
     std::string out = "remedy,set,applicable,first_failure_s,first_failure_kind,first_failure_node,attempted,succeeded,failed,"
                       "offered_per_s,sustained_per_s,hazard\n";
     for (const RemedyRow& r : t.rows) {
-        out += fmt::format("{},{},{}", q(r.remedy.name), q(sets_text(r.remedy.sets)), r.outcome ? 1 : 0);
+        out += fmt::format("{},{},{}", csv_cell(r.remedy.name), csv_cell(sets_text(r.remedy.sets)), r.outcome ? 1 : 0);
         if (r.outcome) {
             const Outcome& o = *r.outcome;
-            out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_kind, q(o.first_node)) : std::string(",,,");
+            out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_kind, csv_cell(o.first_node)) : std::string(",,,");
             out += fmt::format(",{},{},{},{:.3f},{:.3f}", o.attempted, o.succeeded, o.failed, o.offered, o.sustained);
         } else {
             out += ",,,,,,,,";
         }
-        out += fmt::format(",{}\n", q(r.remedy.hazard));
+        out += fmt::format(",{}\n", csv_cell(r.remedy.hazard));
     }
     return out;
 }

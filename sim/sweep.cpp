@@ -1,6 +1,7 @@
 #include "sweep.hpp"
 
 #include "scenario.hpp"
+#include "text_table.hpp"
 
 #include <fmt/format.h>
 
@@ -116,42 +117,19 @@ std::string sweep_text(const SweepTable& t) {
         line.push_back(r.outcome.analytic ? rate_cell(*r.outcome.analytic) : "-");
         body.push_back(line);
     }
-    std::vector<std::size_t> w(head.size(), 0);
-    for (std::size_t c = 0; c < head.size(); ++c) {
-        w[c] = head[c].size();
-        for (const auto& l : body) w[c] = std::max(w[c], l[c].size());
-    }
-    // Numbers right-aligned: the run number and the last three columns (count and rates).
-    auto row = [&](const std::vector<std::string>& l) {
-        std::string s = " ";
-        for (std::size_t c = 0; c < l.size(); ++c) {
-            const bool right = c == 0 || c + 3 >= head.size();
-            s += right ? fmt::format(" {:>{}}", l[c], w[c]) : fmt::format(" {:<{}}", l[c], w[c]);
-        }
-        while (!s.empty() && s.back() == ' ') s.pop_back();
-        return s + "\n";
-    };
-    std::string out = header_line(t) + "\n" + row(head);
-    for (const auto& l : body) out += row(l);
-    return out;
+    return header_line(t) + "\n" + format_table(head, body, {0, head.size() - 3, head.size() - 2, head.size() - 1});
 }
 
 std::string sweep_csv(const SweepTable& t) {
-    auto q = [](const std::string& s) {
-        if (s.find_first_of(",\"\n") == std::string::npos) return s;
-        std::string o = "\"";
-        for (char c : s) o += c == '"' ? std::string("\"\"") : std::string(1, c);
-        return o + "\"";
-    };
     std::string out = "run";
-    for (const Vary& v : t.spec.vary) out += fmt::format(",{}", q(v.pointer));
+    for (const Vary& v : t.spec.vary) out += fmt::format(",{}", csv_cell(v.pointer));
     out += ",first_failure_s,first_failure_kind,first_failure_node,attempted,succeeded,failed,offered_per_s,sustained_per_s,"
            "ceiling_per_s\n";
     for (const SweepRow& r : t.rows) {
         out += std::to_string(r.index + 1);
-        for (const json& v : r.values) out += fmt::format(",{}", q(cell(v)));
+        for (const json& v : r.values) out += fmt::format(",{}", csv_cell(cell(v)));
         const Outcome& o = r.outcome;
-        out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_kind, q(o.first_node)) : std::string(",,,");
+        out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_kind, csv_cell(o.first_node)) : std::string(",,,");
         out += fmt::format(",{},{},{},{:.3f},{:.3f},{}\n", o.attempted, o.succeeded, o.failed, o.offered, o.sustained,
                            o.analytic ? fmt::format("{:.3f}", *o.analytic) : "");
     }
