@@ -134,12 +134,12 @@ std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::p
         ++toward[static_cast<std::size_t>(s.ep.state())];
         ++total;
     }
-    for (const auto& [t, tw] : h.time_waits()) {
-        (void)tw;
-        if (remote.ip != 0 && !(t.rip == remote.ip && t.rport == remote.port)) continue;
+    h.for_each_time_wait([&](const host::TimeWaitSock& tw) {
+        const host::FourTuple& t = tw.tuple;
+        if (remote.ip != 0 && !(t.rip == remote.ip && t.rport == remote.port)) return;
         ++toward[static_cast<std::size_t>(tcp::State::TimeWait)];
         ++total;
-    }
+    });
     std::string parts;
     for (tcp::State s : kShown) {
         const std::int64_t n = toward[static_cast<std::size_t>(s)];

@@ -651,10 +651,10 @@ void Harness::do_command(const ScriptLine& l) {
             if (port >= 0 && t.local.port != port && t.remote.port != port) continue;
             if (freebsd_state_name(state_of(id)) == state) ++count;
         }
-        for (const auto& [tuple, tw] : host_.time_waits()) {  // Linux TIME-WAIT mini-sockets
-            if (port >= 0 && tuple.lport != port && tuple.rport != port) continue;
+        host_.for_each_time_wait([&](const host::TimeWaitSock& tw) {  // Linux TIME-WAIT mini-sockets
+            if (port >= 0 && tw.tuple.lport != port && tw.tuple.rport != port) return;
             if (state == "TIME_WAIT") ++count;
-        }
+        });
         if (count != want)
             fail(l, fmt::format("{} socket(s) in {}", want, state), fmt::format("{} socket(s) in {}", count, state),
                  "socket state count differs");
@@ -664,7 +664,7 @@ void Harness::do_command(const ScriptLine& l) {
         const std::string state = m[1];
         if (state == "TIME_WAIT") {
             std::vector<host::FourTuple> all;
-            for (const auto& [tuple, tw] : host_.time_waits()) all.push_back(tuple);
+            host_.for_each_time_wait([&](const host::TimeWaitSock& tw) { all.push_back(tw.tuple); });
             for (const auto& tuple : all) host_.kill_time_wait(tuple);
         }
         for (std::size_t i = 0; i < host_.size(); ++i) {

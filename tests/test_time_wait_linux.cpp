@@ -14,8 +14,7 @@ namespace {
 // TS.Recent 1300 received at t = 10 s.
 TimeWaitSock server_tw(bool timestamps = true) {
     TimeWaitSock tw;
-    tw.local = {0x0A000002, 80};
-    tw.remote = {0x0A000001, 40000};
+    tw.tuple = {0x0A000002, 0x0A000001, 80, 40000};
     tw.snd_nxt = 1002;
     tw.rcv_nxt = 5002;
     tw.rcv_wnd = 65535;

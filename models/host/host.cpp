@@ -42,7 +42,8 @@ std::uint32_t Host::accept_queue_length(SocketId listener) const {
     // established (World::on_notice): its queue is always empty.
     if (!sockets_[listener].manual_accept) return 0;
     std::uint32_t n = 0;
-    for (const Socket& s : sockets_) {
+    for (std::size_t i = 0; i < sockets_.size(); ++i) {
+        const Socket& s = sockets_[i];
         if (s.listener != listener || s.accepted || !s.alive) continue;
         if (tcp::is_synchronized(s.ep.state())) ++n;
     }
@@ -71,9 +72,11 @@ std::optional<SocketId> Host::find_by_name(const std::string& name) const {
 }
 
 void Host::bind_listener(SocketId id, std::uint16_t port) {
+    if (sockets_[id].registered != Socket::Registered::None) unbind(id);
     listeners_[port] = id;
     sockets_[id].is_listener = true;
-    bound_[id] = {true, FourTuple{}, port};
+    sockets_[id].registered = Socket::Registered::Listener;
+    sockets_[id].listen_port = port;
 }
 
 void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
@@ -99,8 +102,10 @@ void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
 void Host::recount_tuples() {
     dest_.clear();
     young_.clear();
-    for (const auto& [t, id] : connections_) note_tuple(t, +1, false);
-    for (const auto& [t, tw] : tw_) note_tuple(t, +1, true);
+    for (std::size_t i = 0; i < sockets_.size(); ++i)
+        if (sockets_[i].registered == Socket::Registered::Connection && connection(sockets_[i].tuple) == i)
+            note_tuple(sockets_[i].tuple, +1, false);
+    tw_.for_each([&](const TimeWaitSock& e) { note_tuple(e.tuple, +1, true); });
 }
 
 Host::DestPorts& Host::dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote) {
@@ -111,10 +116,15 @@ Host::DestPorts& Host::dest_bits(std::uint32_t saddr, const tcp::SockAddr& remot
         d.conn.assign(1024, 0);
         d.tw.assign(1024, 0);
         d.young.assign(1024, 0);
-        for (auto it = connections_.lower_bound(FourTuple{saddr, remote.ip, 0, 0}); it != connections_.end() && it->first.lip == saddr && it->first.rip == remote.ip; ++it)
-            if (it->first.rport == remote.port) d.conn[it->first.lport >> 6] |= 1ull << (it->first.lport & 63);
-        for (auto it = tw_.lower_bound(FourTuple{saddr, remote.ip, 0, 0}); it != tw_.end() && it->first.lip == saddr && it->first.rip == remote.ip; ++it)
-            if (it->first.rport == remote.port) d.tw[it->first.lport >> 6] |= 1ull << (it->first.lport & 63);
+        auto toward = [&](const FourTuple& t) { return t.lip == saddr && t.rip == remote.ip && t.rport == remote.port; };
+        for (std::size_t i = 0; i < sockets_.size(); ++i) {
+            const FourTuple& t = sockets_[i].tuple;
+            if (sockets_[i].registered == Socket::Registered::Connection && toward(t) && connection(t) == i)
+                d.conn[t.lport >> 6] |= 1ull << (t.lport & 63);
+        }
+        tw_.for_each([&](const TimeWaitSock& e) {
+            if (toward(e.tuple)) d.tw[e.tuple.lport >> 6] |= 1ull << (e.tuple.lport & 63);
+        });
     }
     return d;
 }
@@ -129,16 +139,15 @@ void Host::age_young(SimTime now) {
 }
 
 std::size_t Host::bytes_per_time_wait() {
-    // glibc malloc: 8 bytes of header, 16-byte granules; a std::map node has a 32-byte header.
-    auto chunk = [](std::size_t n) { return std::max<std::size_t>(32, (n + 8 + 15) / 16 * 16); };
-    return chunk(32 + sizeof(std::pair<const FourTuple, TimeWaitSock>)) + sizeof(TwTimer) + sizeof(PortOwner);
+    // The entry and its 4-tuple index slots at the index's lowest load, its timer record, its
+    // owner entry in the port's bucket.
+    return TimeWaitTable::bytes_per_entry() + sizeof(TwTimer) + sizeof(PortOwner);
 }
 
 std::size_t Host::bytes_per_connection() {
-    auto chunk = [](std::size_t n) { return std::max<std::size_t>(32, (n + 8 + 15) / 16 * 16); };
-    return sizeof(Socket) + chunk(32 + sizeof(std::pair<const FourTuple, SocketId>)) +
-           chunk(32 + sizeof(std::pair<const SocketId, std::tuple<bool, FourTuple, std::uint16_t>>)) + sizeof(PortOwner) +
-           tcp::kTimerKinds * sizeof(std::uint32_t);  // the engine's timer generations
+    // The socket, its 4-tuple index slots (lowest load 1/4), its port owner entry, the engine's
+    // timer slots.
+    return sizeof(Socket) + 4 * sizeof(std::uint32_t) + sizeof(PortOwner) + tcp::kTimerKinds * sizeof(std::uint32_t);
 }
 
 bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) const {
@@ -153,31 +162,34 @@ bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) c
 }
 
 void Host::bind_connection(SocketId id, const FourTuple& t) {
-    if (!connections_.count(t)) note_tuple(t, +1, false);
-    connections_[t] = id;
-    bound_[id] = {false, t, 0};
+    Socket& s = sockets_[id];
+    if (s.registered != Socket::Registered::None) unbind(id);  // its key changes: out of the index first
+    const SocketId current = connection(t);
+    s.tuple = t;
+    s.registered = Socket::Registered::Connection;
+    if (current == kNoSocket) {
+        note_tuple(t, +1, false);
+        connections_.insert(t, id, conn_key());
+    } else {
+        connections_.replace(t, id, conn_key());  // the 4-tuple now leads to this socket
+    }
 }
 
 void Host::unbind(SocketId id) {
-    auto it = bound_.find(id);
-    if (it == bound_.end()) return;
-    const auto& [is_listener, tuple, port] = it->second;
-    if (is_listener) {
-        auto l = listeners_.find(port);
+    Socket& s = sockets_[id];
+    if (s.registered == Socket::Registered::Listener) {
+        auto l = listeners_.find(s.listen_port);
         if (l != listeners_.end() && l->second == id) listeners_.erase(l);
-    } else {
-        auto c = connections_.find(tuple);
-        if (c != connections_.end() && c->second == id) {
-            note_tuple(tuple, -1, false);
-            connections_.erase(c);
-        }
+    } else if (s.registered == Socket::Registered::Connection && connection(s.tuple) == id) {
+        note_tuple(s.tuple, -1, false);
+        connections_.erase(s.tuple, conn_key());
     }
-    bound_.erase(it);
+    s.registered = Socket::Registered::None;
 }
 
 SocketId Host::lookup(const tcp::Segment& seg) const {
     const FourTuple t{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port};
-    if (auto c = connections_.find(t); c != connections_.end()) return c->second;
+    if (const SocketId c = connection(t); c != kNoSocket) return c;
     if (auto l = listeners_.find(seg.dst.port); l != listeners_.end()) return l->second;
     return kNoSocket;
 }
@@ -222,12 +234,12 @@ Errno Host::sys_bind(SocketId id, std::uint32_t addr, std::uint16_t port) {
 }
 
 TupleCheck Host::check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const {
-    if (connections_.count(t)) return TupleCheck::Busy;
-    auto it = tw_.find(t);
-    if (it == tw_.end()) return TupleCheck::Free;
+    if (connection(t) != kNoSocket) return TupleCheck::Busy;
+    const TimeWaitSock* tw = tw_.find(t);
+    if (tw == nullptr) return TupleCheck::Free;
     // __inet_check_established() -> tcp_twsk_unique(); on other profiles a TIME-WAIT holds its 4-tuple.
     if (!stack_.linux_minisock) return TupleCheck::Busy;
-    return linux_twsk_unique(it->second, now, stack_.tw_reuse, stack_.tw_reuse_delay, explicit_port,
+    return linux_twsk_unique(*tw, now, stack_.tw_reuse, stack_.tw_reuse_delay, explicit_port,
                              stack_.tw_reuse_seconds_clock)
                ? TupleCheck::ReuseTimeWait
                : TupleCheck::Busy;
@@ -250,7 +262,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
         // (tcp-stack-semantics.md §3 "Ports" and misconception 10).
         if (c == TupleCheck::Busy) return stack_.ports.bind_rule == BindRule::Bsd ? Errno::AddrInUse : Errno::AddrNotAvail;
         if (c == TupleCheck::ReuseTimeWait) {
-            reuse_isn = linux_reuse_isn(tw_.at(t));
+            reuse_isn = linux_reuse_isn(*tw_.find(t));
             ++tw_ends_.taken_over;
             kill_time_wait(t);
         }
@@ -288,7 +300,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     if (e != Errno::Ok) return e;
     const FourTuple t{saddr, remote.ip, port, remote.port};
     if (reuse) {
-        reuse_isn = linux_reuse_isn(tw_.at(t));
+        reuse_isn = linux_reuse_isn(*tw_.find(t));
         ++tw_ends_.taken_over;
         kill_time_wait(t);
     }
@@ -350,8 +362,7 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
         return true;
     }
     TimeWaitSock tw;
-    tw.local = t.local;
-    tw.remote = t.remote;
+    tw.tuple = tuple;
     tw.snd_nxt = t.snd_nxt;
     tw.rcv_nxt = t.rcv_nxt;
     tw.rcv_wnd = t.rcv_wnd;
@@ -365,28 +376,28 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
     tw.reuseport = s.opt.reuseport;
     tw.loopback = (t.local.ip >> 24) == 127 || (t.remote.ip >> 24) == 127;
     tw.generation = ++tw_serial_;
-    tw.owner = kTimeWaitOwnerBit | tw.generation;
     const std::uint16_t port = s.bound_port;
-    const PortOwner tw_owner{tw.owner, s.bound_addr, tw.reuseaddr, tw.reuseport, false, true};
     release(id);
+    kill_time_wait(tuple);  // an older entry of the same 4-tuple gives way (cannot happen in practice)
+    const TimeWaitTable::Slot slot = tw_.insert(tw);
+    note_tuple(tuple, +1, true);
     // The TIME-WAIT keeps the port's bucket (inet_twsk_bind_hash()).
-    if (port != 0) ports_.add_owner(port, tw_owner, !s.explicit_port);
+    if (port != 0)
+        ports_.add_owner(port, PortOwner{kTimeWaitOwnerBit | slot, s.bound_addr, tw.reuseaddr, tw.reuseport, false, true},
+                         !s.explicit_port);
     Duration length = stack_.linux_tw.length;
     if (stack_.tw_recycle && !tw.ts_recent_stamp.is_never()) {
         // tcp_tw_remember_stamp(): keep the newest TSval per peer (or replace one older than
         // TCP_PAWS_MSL); then the TIME-WAIT lasts rto * 3.5 ((rto << 2) - (rto >> 1)).
-        auto it = peer_ts_.find(tw.remote.ip);
+        auto it = peer_ts_.find(tuple.rip);
         if (it == peer_ts_.end() || tcp::seq_diff(it->second.ts, tw.ts_recent) <= 0 ||
             (now - it->second.stamp > Duration::s(60) && it->second.stamp <= tw.ts_recent_stamp))
-            peer_ts_[tw.remote.ip] = PeerStamp{tw.ts_recent, tw.ts_recent_stamp};
+            peer_ts_[tuple.rip] = PeerStamp{tw.ts_recent, tw.ts_recent_stamp};
         const Duration rto = t.rto;
         length = rto * 4 - rto / 2;
     }
-    tw.expires = linux_timer_fires(now, length, stack_.hz, boot_offset_);
-    tw_timers_.push_back(TwTimer{tw.expires, tuple, tw.generation});
+    tw_timers_.push_back(TwTimer{linux_timer_fires(now, length, stack_.hz, boot_offset_), slot, tw.generation});
     ++tw_version_;
-    if (!tw_.count(tuple)) note_tuple(tuple, +1, true);
-    tw_[tuple] = tw;
     // tcp_tw_reuse cannot take it over before tw_reuse_delay has passed (linux_twsk_unique()).
     if (!stack_.tw_reuse_seconds_clock) {
         auto it = dest_.find(std::make_tuple(tuple.lip, tuple.rip, tuple.rport));
@@ -409,40 +420,39 @@ bool Host::recycle_drops_syn(SimTime now, const tcp::Segment& syn) const {
 
 Demux Host::demux(const tcp::Segment& seg) {
     const FourTuple t{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port};
-    if (auto c = connections_.find(t); c != connections_.end()) return Demux{Demux::Kind::Connection, c->second, nullptr};
-    if (auto w = tw_.find(t); w != tw_.end()) return Demux{Demux::Kind::TimeWait, kNoSocket, &w->second};
+    if (const SocketId c = connection(t); c != kNoSocket) return Demux{Demux::Kind::Connection, c, nullptr};
+    if (TimeWaitSock* w = tw_.find(t)) return Demux{Demux::Kind::TimeWait, kNoSocket, w};
     if (auto l = listeners_.find(seg.dst.port); l != listeners_.end()) return Demux{Demux::Kind::Listener, l->second, nullptr};
     return Demux{};
 }
 
 void Host::kill_time_wait(const FourTuple& t) {
-    auto it = tw_.find(t);
-    if (it == tw_.end()) return;
-    ports_.remove_owner(t.lport, it->second.owner);
+    const TimeWaitTable::Slot slot = tw_.slot_of(t);
+    if (slot == TimeWaitTable::kNone) return;
+    ports_.remove_owner(t.lport, kTimeWaitOwnerBit | slot);
     note_tuple(t, -1, true);
-    tw_.erase(it);
+    tw_.erase(slot);
     ++tw_version_;
 }
 
 void Host::restart_time_wait(SimTime now, TimeWaitSock& tw) {
     // inet_twsk_reschedule(): a fresh TCP_TIMEWAIT_LEN from now; the older timer record goes stale.
-    const FourTuple t{tw.local.ip, tw.remote.ip, tw.local.port, tw.remote.port};
     tw.generation = ++tw_serial_;
-    tw.expires = linux_timer_fires(now, stack_.linux_tw.length, stack_.hz, boot_offset_);
-    tw_timers_.push_back(TwTimer{tw.expires, t, tw.generation});
+    tw_timers_.push_back(
+        TwTimer{linux_timer_fires(now, stack_.linux_tw.length, stack_.hz, boot_offset_), tw_.slot_of(tw.tuple), tw.generation});
     ++tw_version_;
 }
 
 Host::TimeWaitResult Host::time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg) {
     TimeWaitResult r;
-    const FourTuple t{tw.local.ip, tw.remote.ip, tw.local.port, tw.remote.port};
+    const FourTuple t = tw.tuple;
     const TwOutcome out = linux_time_wait_input(tw, seg, now, stack_.linux_tw);
     if (out.restart_timer) restart_time_wait(now, tw);
     auto ack = [&] {
         // tcp_v4_timewait_ack(): <SEQ=snd_nxt><ACK=rcv_nxt>, the window and timestamps of the old connection.
         tcp::Segment a;
-        a.src = tw.local;
-        a.dst = tw.remote;
+        a.src = tw.local();
+        a.dst = tw.remote();
         a.flags = tcp::flag::Ack;
         a.seq = tw.snd_nxt;
         a.ack = tw.rcv_nxt;
@@ -492,13 +502,13 @@ std::size_t Host::expire_time_waits(SimTime now) {
         const TwTimer rec = tw_timers_.front();
         tw_timers_.pop_front();
         ++tw_version_;
-        auto it = tw_.find(rec.tuple);
-        if (it == tw_.end() || it->second.generation != rec.generation) continue;  // restarted or gone
-        if (!it->second.fin_wait2) {
-            tw_held_ += now - it->second.entered;
+        const TimeWaitSock* e = live_entry(rec);
+        if (e == nullptr) continue;  // restarted or gone
+        if (!e->fin_wait2) {
+            tw_held_ += now - e->entered;
             ++tw_held_count_;
         }
-        kill_time_wait(rec.tuple);
+        kill_time_wait(FourTuple{e->tuple});
         ++n;
     }
     return n;
@@ -511,8 +521,7 @@ SimTime Host::next_time_wait_expiry() const {
     // met, so each is looked at once.
     while (!tw_timers_.empty()) {
         const TwTimer& r = tw_timers_.front();
-        auto it = tw_.find(r.tuple);
-        if (it != tw_.end() && it->second.generation == r.generation) return tw_next_ = r.at;
+        if (live_entry(r) != nullptr) return tw_next_ = r.at;
         tw_timers_.pop_front();
     }
     return tw_next_ = SimTime::never();

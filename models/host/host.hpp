@@ -5,8 +5,11 @@
 
 #include "host/ports.hpp"
 #include "host/time_wait.hpp"
+#include "host/time_wait_table.hpp"
+#include "host/tuple_index.hpp"
 #include "tcp/endpoint.hpp"
 
+#include <tcpsim/chunked_vector.hpp>
 #include <tcpsim/engine.hpp>
 
 #include <array>
@@ -73,12 +76,11 @@ struct Socket {
     bool alive = true;  // false once the TCB is gone and the socket has been reaped
     std::uint64_t serial = 0;  // creation order on its host (slots are reused: ids are not)
     std::array<TimerId, tcp::kTimerKinds> timers{};
-};
-
-struct FourTuple {
-    std::uint32_t lip = 0, rip = 0;
-    std::uint16_t lport = 0, rport = 0;
-    auto operator<=>(const FourTuple&) const = default;
+    // Its entry in the host's lookup tables: none, a connection under `tuple`, or a listener on
+    // `listen_port`.
+    enum class Registered : std::uint8_t { None, Connection, Listener } registered = Registered::None;
+    std::uint16_t listen_port = 0;
+    FourTuple tuple{};
 };
 
 // Where an arriving segment goes.
@@ -201,7 +203,11 @@ public:
     [[nodiscard]] std::uint64_t time_wait_held_count() const { return tw_held_count_; }
     [[nodiscard]] std::size_t time_wait_count() const { return tw_.size(); }
     [[nodiscard]] std::uint64_t time_wait_overflows() const { return tw_overflow_; }
-    [[nodiscard]] const std::map<FourTuple, TimeWaitSock>& time_waits() const { return tw_; }
+    // Every TIME-WAIT mini-socket, in a fixed order. F: void(const TimeWaitSock&).
+    template <class F>
+    void for_each_time_wait(F&& f) const {
+        tw_.for_each(std::forward<F>(f));
+    }
     [[nodiscard]] PortTable& ports() { return ports_; }
     // tw_recycle: would the listener drop this SYN (PAWSPassiveRejected)?
     [[nodiscard]] bool recycle_drops_syn(SimTime now, const tcp::Segment& syn) const;
@@ -219,25 +225,35 @@ private:
     std::uint32_t ip_;
     std::vector<std::uint32_t> extra_ips_;
     tcp::TcpConfig cfg_;
-    std::deque<Socket> sockets_;  // stable addresses: a socket never moves
+    ChunkedVector<Socket, 6> sockets_;  // stable addresses: a socket never moves
     std::vector<SocketId> free_sockets_;
     bool reuse_sockets_ = false;
     std::uint64_t next_serial_ = 0;
     SocketId place(Socket&& s);
-    std::map<FourTuple, SocketId> connections_;
+    TupleIndex connections_;  // 4-tuple -> socket id (the key is the socket's `tuple`)
+    struct ConnKey {
+        const ChunkedVector<Socket, 6>* sockets;
+        const FourTuple& operator()(std::uint32_t id) const { return (*sockets)[id].tuple; }
+    };
+    [[nodiscard]] ConnKey conn_key() const { return ConnKey{&sockets_}; }
+    [[nodiscard]] SocketId connection(const FourTuple& t) const { return connections_.find(t, conn_key()); }
     std::map<std::uint16_t, SocketId> listeners_;
-    std::map<SocketId, std::tuple<bool, FourTuple, std::uint16_t>> bound_;  // id -> (listener?, tuple, port)
     std::uint16_t next_port_ = 32768;
 
     StackConfig stack_;
     PortTable ports_;
     Duration boot_offset_;  // jiffies count from a boot before the run
-    std::map<FourTuple, TimeWaitSock> tw_;
-    struct TwTimer {
+    TimeWaitTable tw_;
+    struct TwTimer {  // 16 bytes
         SimTime at;
-        FourTuple tuple;
+        TimeWaitTable::Slot slot;
         std::uint32_t generation;
     };
+    // The entry of a timer record, or nullptr when it was taken over, killed or restarted since.
+    [[nodiscard]] const TimeWaitSock* live_entry(const TwTimer& r) const {
+        const TimeWaitSock& e = tw_.at(r.slot);
+        return e.in_use && e.generation == r.generation ? &e : nullptr;
+    }
     mutable std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
     // next_time_wait_expiry() is asked after every event: its answer is kept until the
     // TIME-WAIT table or its timer records change.

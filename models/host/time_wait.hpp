@@ -4,6 +4,7 @@
 // over follows tcp_twsk_unique() (§2.5).
 #pragma once
 
+#include "host/tuple_index.hpp"
 #include "tcp/segment.hpp"
 
 #include <tcpsim/time.hpp>
@@ -12,25 +13,30 @@
 
 namespace tcpsim::host {
 
+// 64 bytes (checked below): the issue-6 budget of 128 bytes per TIME-WAIT entry covers this,
+// its slot in the 4-tuple index, its timer record and its owner entry in the port's bucket.
+// Its timer deadline lives only in the timer record.
 struct TimeWaitSock {
-    tcp::SockAddr local;
-    tcp::SockAddr remote;
+    FourTuple tuple;                             // local address and port, remote address and port
     tcp::Seq snd_nxt = 0;
     tcp::Seq rcv_nxt = 0;
     std::uint32_t rcv_wnd = 0;
     std::uint32_t ts_recent = 0;
-    SimTime ts_recent_stamp = SimTime::never();  // never: no timestamp was received
     std::uint32_t ts_offset = 0;                 // our timestamp clock offset
-    SimTime entered;                             // tw_entry_stamp (6.14+: the reuse delay counts from here)
-    SimTime expires;
-    SimTime last_oow_ack = SimTime::never();     // for the 500 ms out-of-window ACK rate limit
-    bool fin_wait2 = false;                      // substate: an orphaned FIN-WAIT-2 minisock
-    bool reuseaddr = false;                      // inherited SO_REUSEADDR (tw_reuse)
-    bool reuseport = false;
-    bool loopback = false;                       // bound to lo / a loopback address (tw_reuse=2)
     std::uint32_t generation = 0;                // bumps when the timer restarts
-    std::uint32_t owner = 0;                     // its owner id in the port table
+    bool fin_wait2 : 1 = false;                  // substate: an orphaned FIN-WAIT-2 minisock
+    bool reuseaddr : 1 = false;                  // inherited SO_REUSEADDR (tw_reuse)
+    bool reuseport : 1 = false;
+    bool loopback : 1 = false;                   // bound to lo / a loopback address (tw_reuse=2)
+    bool in_use : 1 = false;                     // the table slot holds a live entry
+    SimTime ts_recent_stamp = SimTime::never();  // never: no timestamp was received
+    SimTime entered;                             // tw_entry_stamp (6.14+: the reuse delay counts from here)
+    SimTime last_oow_ack = SimTime::never();     // for the 500 ms out-of-window ACK rate limit
+
+    [[nodiscard]] tcp::SockAddr local() const { return tcp::SockAddr{tuple.lip, tuple.lport}; }
+    [[nodiscard]] tcp::SockAddr remote() const { return tcp::SockAddr{tuple.rip, tuple.rport}; }
 };
+static_assert(sizeof(TimeWaitSock) <= 64, "a TIME-WAIT entry must stay within 64 bytes");
 
 struct LinuxTimeWaitParams {
     Duration length = Duration::s(60);            // TCP_TIMEWAIT_LEN
