@@ -50,11 +50,11 @@ World::World(const Scenario& sc, bool record)
                             Rng::substream(sc.seed, "host:" + sc.hosts[i].name).next_u64());
         for (std::uint32_t extra : sc.hosts[i].extra_ips) {
             hosts_.back().add_address(extra);
-            host_of_ip_[extra] = static_cast<int>(i);
+            set_ip_owner(extra, static_cast<int>(i));
         }
         tw_timer_.push_back(engine_.create_timer());
         tw_armed_.push_back(SimTime::never());
-        host_of_ip_[sc.hosts[i].ip] = static_cast<int>(i);
+        set_ip_owner(sc.hosts[i].ip, static_cast<int>(i));
     }
     state_counts_.assign(hosts_.size(), StateCounts{});
     state_peaks_.assign(hosts_.size(), StateCounts{});
@@ -66,7 +66,7 @@ World::World(const Scenario& sc, bool record)
         const NatSpec& ns = sc.forecast.nats[i];
         nats_.push_back(NatBox{ns.name, net::Nat(ns.config, Rng::substream(sc.seed, "nat:" + ns.name).next_u64())});
         for (const std::string& in : ns.inside) nat_of_host_[static_cast<std::size_t>(sc.host_index(in))] = static_cast<int>(i);
-        for (std::uint32_t a : ns.config.outer) host_of_ip_[a] = nh + static_cast<int>(i);
+        for (std::uint32_t a : ns.config.outer) set_ip_owner(a, nh + static_cast<int>(i));
     }
     for (std::size_t i = 0; i < sc.forecast.balancers.size(); ++i) {
         const BalancerSpec& bs = sc.forecast.balancers[i];
@@ -79,13 +79,14 @@ World::World(const Scenario& sc, bool record)
         cfg.flow_timeout = bs.flow_timeout;
         lbs_.push_back(LbBox{bs.name, net::Balancer(cfg, Rng::substream(sc.seed, "lb:" + bs.name).next_u64())});
         const int node = nh + static_cast<int>(nats_.size() + i);
-        host_of_ip_[bs.vip] = node;
+        set_ip_owner(bs.vip, node);
         if (bs.snat)
-            for (std::uint32_t a : bs.snat_config.outer) host_of_ip_[a] = node;
+            for (std::uint32_t a : bs.snat_config.outer) set_ip_owner(a, node);
     }
+    link_of_.assign(static_cast<std::size_t>(node_count()) * static_cast<std::size_t>(node_count()), -1);
     for (const LinkSpec& l : sc.links) {
         const int a = sc.node_index(l.a), b = sc.node_index(l.b);
-        link_of_[{std::min(a, b), std::max(a, b)}] = links_.size();
+        link_of_[static_cast<std::size_t>(std::min(a, b) * node_count() + std::max(a, b))] = static_cast<std::int32_t>(links_.size());
         links_.emplace_back(a, b, l.params);
     }
     // Pairs without an explicit link get the default link when first used (link_between).
@@ -287,7 +288,6 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
 void World::transmit(int from_host, const std::string& sock, const tcp::Segment& seg) {
     if (stopped_hosts_[static_cast<std::size_t>(from_host)]) return;
     ++stats_.segments_sent;
-    auto dst = host_of_ip_.find(seg.dst.ip);
     if (recording_) {
         auto& r = records_[record(RecordKind::Send, from_host, kNoSocket)];
         r.socket = sock;
@@ -298,7 +298,7 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
         enqueue_delivery(from_host, seg, engine_.now() + Duration::us(10));
         return;
     }
-    if (dst == host_of_ip_.end()) return;  // no such host: the segment vanishes
+    if (node_of_ip(seg.dst.ip) < 0) return;  // no such host: the segment vanishes
     const int to = next_hop(from_host, seg);
     net::Link& link = link_between(from_host, to);
     SimTime arrival;
@@ -316,17 +316,29 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
 }
 
 net::Link& World::link_between(int a, int b) {
-    const std::pair<int, int> key{std::min(a, b), std::max(a, b)};
-    auto it = link_of_.find(key);
-    if (it != link_of_.end()) return links_[it->second];
-    link_of_[key] = links_.size();
-    links_.emplace_back(key.first, key.second, sc_.default_link);
-    return links_.back();
+    const int lo = std::min(a, b), hi = std::max(a, b);
+    std::int32_t& idx = link_of_[static_cast<std::size_t>(lo * node_count() + hi)];
+    if (idx < 0) {
+        idx = static_cast<std::int32_t>(links_.size());
+        links_.emplace_back(lo, hi, sc_.default_link);
+    }
+    return links_[static_cast<std::size_t>(idx)];
 }
 
 int World::node_of_ip(std::uint32_t ip) const {
-    auto it = host_of_ip_.find(ip);
-    return it == host_of_ip_.end() ? -1 : it->second;
+    auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
+    return it != ip_owner_.end() && it->first == ip ? it->second : -1;
+}
+
+void World::set_ip_owner(std::uint32_t ip, int node) {
+    auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
+    if (it != ip_owner_.end() && it->first == ip) it->second = node;
+    else ip_owner_.insert(it, {ip, node});
+}
+
+void World::erase_ip_owner(std::uint32_t ip) {
+    auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
+    if (it != ip_owner_.end() && it->first == ip) ip_owner_.erase(it);
 }
 
 std::string World::node_name(int node) const {

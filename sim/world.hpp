@@ -102,11 +102,11 @@ public:
     // What-if: a NAT's pool grows or shrinks (routing follows).
     void nat_add_address(std::size_t i, std::uint32_t a) {
         nats_[i].nat.add_address(a);
-        host_of_ip_[a] = static_cast<int>(hosts_.size() + i);
+        set_ip_owner(a, static_cast<int>(hosts_.size() + i));
     }
     void nat_remove_address(std::size_t i, std::uint32_t a) {
         nats_[i].nat.remove_address(a);
-        host_of_ip_.erase(a);
+        erase_ip_owner(a);
     }
     [[nodiscard]] const std::string& nat_name(std::size_t i) const { return nats_[i].name; }
     [[nodiscard]] std::size_t balancer_count() const { return lbs_.size(); }
@@ -160,8 +160,11 @@ private:
     tcp::IsnGenerator isn_;
     std::vector<host::Host> hosts_;
     std::vector<net::Link> links_;
-    std::map<std::pair<int, int>, std::size_t> link_of_;
-    std::map<std::uint32_t, int> host_of_ip_;
+    std::vector<std::int32_t> link_of_;  // node_count() x node_count(): index into links_, or -1
+    // Which node owns an address, sorted by address (looked up for every segment sent).
+    std::vector<std::pair<std::uint32_t, int>> ip_owner_;
+    void set_ip_owner(std::uint32_t ip, int node);
+    void erase_ip_owner(std::uint32_t ip);
     struct NatBox {
         std::string name;
         net::Nat nat;
