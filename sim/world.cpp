@@ -54,6 +54,7 @@ World::World(const Scenario& sc, bool record)
         }
         tw_timer_.push_back(engine_.create_timer());
         tw_armed_.push_back(SimTime::never());
+        tw_seen_.push_back(~std::uint64_t{0});
         set_ip_owner(sc.hosts[i].ip, static_cast<int>(i));
     }
     state_counts_.assign(hosts_.size(), StateCounts{});
@@ -133,7 +134,8 @@ void World::settle() {
     pending_time_wait_.clear();
     // Each Linux host's next TIME-WAIT expiry has one engine timer.
     for (std::size_t h = 0; h < hosts_.size(); ++h) {
-        if (!hosts_[h].stack().linux_minisock) continue;
+        if (hosts_[h].time_wait_version() == tw_seen_[h] || !hosts_[h].stack().linux_minisock) continue;
+        tw_seen_[h] = hosts_[h].time_wait_version();
         const SimTime next = hosts_[h].next_time_wait_expiry();
         if (next == tw_armed_[h]) continue;
         tw_armed_[h] = next;

@@ -197,6 +197,7 @@ private:
     std::vector<AppNotice> pending_app_notices_;
     std::vector<TimerId> tw_timer_;
     std::vector<SimTime> tw_armed_;
+    std::vector<std::uint64_t> tw_seen_;  // each host's time_wait_version() when its timer was last set
     WorldStats stats_;
 };
 

@@ -192,6 +192,9 @@ public:
     // Removes the entries whose timer fired by `now`; returns how many.
     std::size_t expire_time_waits(SimTime now);
     [[nodiscard]] SimTime next_time_wait_expiry() const;
+    // Changes whenever the TIME-WAIT table or its timer records change (next_time_wait_expiry()
+    // can only change with it).
+    [[nodiscard]] std::uint64_t time_wait_version() const { return tw_version_; }
     // How long the TIME-WAIT mini-sockets that expired were held, in total, and how many.
     [[nodiscard]] Duration time_wait_held() const { return tw_held_; }
     // How Linux TIME-WAIT mini-sockets ended before their timer: an RST (assassination, RFC

@@ -136,6 +136,7 @@ void PortTable::add_owner(std::uint16_t port, const PortOwner& o, bool by_connec
     } else if (!by_connect) {
         b.connect_owned = false;
     }
+    position(o.id) = static_cast<std::uint32_t>(b.owners.size());
     b.owners.push_back(o);
 }
 
@@ -143,7 +144,21 @@ void PortTable::remove_owner(std::uint16_t port, OwnerId id) {
     Bucket& b = buckets_[port];
     if (!b.exists) return;
     auto& v = b.owners;
-    v.erase(std::remove_if(v.begin(), v.end(), [&](const PortOwner& t) { return t.id == id; }), v.end());
+    std::uint32_t& pos = position(id);
+    if (pos < v.size() && v[pos].id == id) {
+        // The last owner takes its place.
+        const std::uint32_t at = pos;
+        pos = kNoPosition;
+        if (at + 1 != v.size()) {
+            v[at] = v.back();
+            position(v[at].id) = at;
+        }
+        v.pop_back();
+    } else {
+        // Not where the position says (an id added twice): the slow way, every copy goes.
+        v.erase(std::remove_if(v.begin(), v.end(), [&](const PortOwner& t) { return t.id == id; }), v.end());
+        for (std::uint32_t i = 0; i < v.size(); ++i) position(v[i].id) = i;
+    }
     if (v.empty()) {  // the bucket goes with its last owner
         b.exists = false;
         --used_;

@@ -106,8 +106,19 @@ private:
     struct Bucket {
         bool exists = false;
         bool connect_owned = true;  // Linux fastreuse == -1: created by connect(), open to it
-        std::vector<PortOwner> owners;
+        std::vector<PortOwner> owners;  // in no particular order (only conflict() reads them, all of them)
     };
+    // Where each owner sits in its bucket's list (an owner owns one port), so that removing it
+    // costs O(1) however many share the port: a server port holds every accepted connection and
+    // every TIME-WAIT of the server side. Socket ids and TIME-WAIT slots (top bit set) apart.
+    std::vector<std::uint32_t> socket_pos_, time_wait_pos_;
+    std::uint32_t& position(OwnerId id) {
+        auto& v = (id & 0x80000000u) ? time_wait_pos_ : socket_pos_;
+        const std::size_t i = id & 0x7FFFFFFFu;
+        if (i >= v.size()) v.resize(std::max<std::size_t>(i + 1, v.size() * 2), kNoPosition);
+        return v[i];
+    }
+    static constexpr std::uint32_t kNoPosition = 0xFFFFFFFFu;
     [[nodiscard]] bool conflict(const Bucket& b, const PortOwner& o, bool relax) const;
     [[nodiscard]] std::uint64_t port_hash(SimTime now, std::uint32_t saddr, std::uint32_t daddr,
                                           std::uint16_t dport) const;
