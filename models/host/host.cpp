@@ -141,13 +141,13 @@ void Host::age_young(SimTime now) {
 std::size_t Host::bytes_per_time_wait() {
     // The entry and its 4-tuple index slots at the index's lowest load, its timer record, its
     // owner entry in the port's bucket.
-    return TimeWaitTable::bytes_per_entry() + sizeof(TwTimer) + sizeof(PortOwner);
+    return TimeWaitTable::bytes_per_entry() + sizeof(TwTimer) + PortTable::bytes_per_owner();
 }
 
 std::size_t Host::bytes_per_connection() {
     // The socket, its 4-tuple index slots (lowest load 1/4), its port owner entry, the engine's
     // timer slots.
-    return sizeof(Socket) + 4 * sizeof(std::uint32_t) + sizeof(PortOwner) + tcp::kTimerKinds * sizeof(std::uint32_t);
+    return sizeof(Socket) + 4 * sizeof(std::uint32_t) + PortTable::bytes_per_owner() + tcp::kTimerKinds * sizeof(std::uint32_t);
 }
 
 bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) const {

@@ -99,6 +99,8 @@ public:
     // A listener that stops listening, or a socket that becomes a TIME-WAIT entry.
     void update_owner(std::uint16_t port, const PortOwner& o);
 
+    // What one owner costs: its entry in the bucket and its position record.
+    [[nodiscard]] static constexpr std::size_t bytes_per_owner() { return sizeof(PortOwner) + sizeof(std::uint32_t); }
     [[nodiscard]] std::size_t bucket_count() const { return used_; }
     [[nodiscard]] bool in_use(std::uint16_t port) const { return buckets_[port].exists; }
 

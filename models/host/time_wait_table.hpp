@@ -60,8 +60,9 @@ public:
             if (slots_[i].in_use) f(slots_[i]);
     }
 
-    // Bytes one entry costs here at most: the entry and its index slots at the lowest load (1/4).
-    [[nodiscard]] static constexpr std::size_t bytes_per_entry() { return sizeof(TimeWaitSock) + 4 * sizeof(Slot); }
+    // Bytes one entry costs here at most: the entry, its index slots at the lowest load (1/4),
+    // its place in the free list once it is gone.
+    [[nodiscard]] static constexpr std::size_t bytes_per_entry() { return sizeof(TimeWaitSock) + 5 * sizeof(Slot); }
 
 private:
     struct KeyOf {
