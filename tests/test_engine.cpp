@@ -7,6 +7,9 @@
 #include <tcpsim/engine.hpp>
 #include <tcpsim/rng.hpp>
 
+#include <functional>
+#include <iterator>
+#include <queue>
 #include <set>
 
 using namespace tcpsim;
@@ -80,6 +83,188 @@ TEST_CASE("engine: two engines side by side do not share anything", "[engine]") 
     CHECK(y.queue_size() == 1);
     y.run_until(SimTime::never(), [&](const Event&) { ++ny; });
     CHECK(ny == 1);
+}
+
+TEST_CASE("engine: a re-armed timer re-queued behind a lane's tail at the same time runs first", "[engine]") {
+    // The lazy re-insert keeps the seq of its arming, older than events scheduled since for the
+    // same instant: it must still run before them.
+    Engine e;
+    const TimerId a = e.create_timer();
+    e.arm(a, SimTime::zero() + 1500_ms, 7, 0, 1);  // seq 0: the entry in the queue
+    e.arm(a, SimTime::zero() + 2_s, 7, 0, 2);      // seq 1: later, lazy (no new entry)
+    e.schedule(SimTime::zero() + 1_s, 1, 0, 3);    // seq 2, 1 s after now
+    std::vector<std::uint64_t> fired;
+    e.run_until(SimTime::never(), [&](const Event& ev) {
+        fired.push_back(ev.arg);
+        if (ev.arg == 3) e.schedule(e.now() + 1_s, 1, 0, 4);  // seq 3 at 2 s, 1 s after now
+    });
+    // At 1.5 s the entry of seq 0 comes up early and goes back at (2 s, seq 1), 1 s after the
+    // clock (1 s): the lane of that delay already ends with (2 s, seq 3).
+    CHECK(fired == std::vector<std::uint64_t>{3, 2, 4});
+    CHECK(e.counters().stale_skipped == 1);
+    CHECK(e.queue_size() == 0);
+}
+
+namespace {
+
+// The reference queue: one std::priority_queue entry per schedule and per arming, ordered by
+// (time, seq); a timer entry runs only for its slot's last arming while the slot is armed.
+struct RefQueue {
+    struct Entry {
+        SimTime time;
+        std::uint64_t seq = 0;
+        std::uint32_t kind = 0, target = 0;
+        std::uint64_t arg = 0;
+        std::int64_t slot = -1;
+        bool operator>(const Entry& o) const { return time != o.time ? time > o.time : seq > o.seq; }
+    };
+    struct Slot {
+        std::uint64_t seq = ~std::uint64_t{0};
+        bool armed = false;
+    };
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<>> q;
+    std::vector<Slot> slots;  // by the engine's TimerId
+    SimTime now = SimTime::zero();
+    std::uint64_t next_seq = 0, processed = 0;
+
+    void schedule(SimTime at, std::uint32_t kind, std::uint32_t target, std::uint64_t arg) {
+        q.push(Entry{std::max(at, now), next_seq++, kind, target, arg, -1});
+    }
+    void arm(TimerId id, SimTime at, std::uint32_t kind, std::uint32_t target, std::uint64_t arg) {
+        if (id >= slots.size()) slots.resize(id + 1);
+        slots[id] = Slot{next_seq, true};
+        q.push(Entry{std::max(at, now), next_seq++, kind, target, arg, static_cast<std::int64_t>(id)});
+    }
+    void cancel(TimerId id) { slots[id].armed = false; }
+    bool live(const Entry& en) const {
+        if (en.slot < 0) return true;
+        const Slot& s = slots[static_cast<std::size_t>(en.slot)];
+        return s.armed && s.seq == en.seq;
+    }
+    SimTime next_time() {
+        while (!q.empty() && !live(q.top())) q.pop();
+        return q.empty() ? SimTime::never() : q.top().time;
+    }
+    Entry pop() {
+        next_time();
+        const Entry en = q.top();
+        q.pop();
+        if (en.slot >= 0) slots[static_cast<std::size_t>(en.slot)].armed = false;
+        now = en.time;
+        ++processed;
+        return en;
+    }
+};
+
+// Drives an Engine and the reference with the same random schedules, arms, re-arms (earlier and
+// later), cancels and releases, from outside and from the handlers; counts the events that came
+// out differently.
+struct QueueFuzz {
+    Engine e;
+    RefQueue r;
+    Rng rng;
+    std::vector<TimerId> timers;
+    std::uint64_t serial = 0, mismatches = 0;
+    bool stop_now = false;
+    bool dense = false;  // delays of 0 to 29 ms only: many events at one instant, many ties
+
+    QueueFuzz(std::uint64_t seed, bool dense_times) : rng(seed), dense(dense_times) {}
+
+    Duration delay() {
+        if (dense) return Duration::ms(rng.between(rng.below(50) == 0 ? -5 : 0, 29));
+        // 24 fixed delays (more than the engine has lanes), some arbitrary ones, some in the past;
+        // whole milliseconds often, so that events of different delays tie in time.
+        static constexpr std::int64_t kFixed[] = {
+            0,          1,          10'000,      500'000,     1'000'000,     2'000'000,
+            3'000'000,  5'000'000,  7'000'000,   10'000'000,  20'000'000,    40'000'000,
+            50'000'000, 100'000'000, 200'000'000, 300'000'000, 400'000'000,  500'000'000,
+            800'000'000, 1'000'000'000, 1'500'000'000, 2'000'000'000, 3'000'000'000, 60'000'000'000};
+        const std::uint64_t pick = rng.below(100);
+        if (pick < 70) return Duration::ns(kFixed[rng.below(std::size(kFixed))]);
+        if (pick < 85) return Duration::ms(rng.between(0, 3000));
+        if (pick < 97) return Duration::ns(rng.between(0, 3'000'000'000));
+        return Duration::ms(-rng.between(1, 1000));  // in the past: clamped to now
+    }
+    void op() {
+        const SimTime at = e.now() + delay();
+        const auto kind = static_cast<std::uint32_t>(rng.below(8));
+        const auto target = static_cast<std::uint32_t>(rng.below(1000));
+        const std::uint64_t pick = rng.below(100);
+        if (pick < 45) {
+            e.schedule(at, kind, target, ++serial);
+            r.schedule(at, kind, target, serial);
+        } else if (pick < 80 || timers.empty()) {
+            if (timers.size() < 64 && (timers.empty() || rng.below(4) == 0)) {
+                timers.push_back(e.create_timer());
+                if (timers.back() >= r.slots.size()) r.slots.resize(timers.back() + 1);
+            }
+            const TimerId id = timers[rng.below(timers.size())];
+            e.arm(id, at, kind, target, ++serial);
+            r.arm(id, at, kind, target, serial);
+        } else if (pick < 93) {
+            const TimerId id = timers[rng.below(timers.size())];
+            e.cancel(id);
+            r.cancel(id);
+        } else {
+            const std::size_t i = rng.below(timers.size());
+            e.release_timer(timers[i]);
+            r.cancel(timers[i]);
+            timers[i] = timers.back();
+            timers.pop_back();
+        }
+    }
+    void on_event(const Event& ev) {
+        const RefQueue::Entry want = r.pop();
+        if (ev.time != want.time || ev.seq != want.seq || ev.kind != want.kind || ev.target != want.target ||
+            ev.arg != want.arg)
+            ++mismatches;
+        if (e.now() != ev.time) ++mismatches;
+        const std::uint64_t n = rng.below(7);  // 0 to 3 operations, 12/7 on average
+        for (std::uint64_t i = 0; i < (n < 4 ? n : n - 3); ++i) op();
+        if (rng.below(500) == 0) {
+            e.stop();
+            stop_now = true;
+        }
+    }
+    void run(std::uint64_t events) {
+        while (r.processed < events) {
+            if (r.next_time().is_never() || rng.below(20) == 0)
+                for (int i = 0; i < 20; ++i) op();
+            if (e.next_time() != r.next_time()) ++mismatches;
+            if (rng.below(4) == 0) {
+                const bool due = !r.next_time().is_never();
+                const bool ran = e.step([&](const Event& ev) { on_event(ev); });
+                if (ran != due) ++mismatches;
+                continue;
+            }
+            const SimTime limit = e.now() + Duration::ms(rng.between(0, 2000));
+            stop_now = false;
+            e.run_until(limit, [&](const Event& ev) { on_event(ev); });
+            if (!stop_now && limit > r.now) r.now = limit;
+            if (e.now() != r.now) ++mismatches;
+            if (!stop_now && r.next_time() <= limit) ++mismatches;  // it left a due event behind
+        }
+        // Drain everything left.
+        e.run_until(SimTime::never(), [&](const Event& ev) {
+            if (ev.time != r.pop().time) ++mismatches;
+        });
+        if (!r.next_time().is_never()) ++mismatches;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("engine: the queue runs events in exactly the (time, seq) order of a reference heap", "[engine]") {
+    for (const std::uint64_t seed : {1ULL, 2ULL, 3ULL, 0xC0FFEEULL, 5ULL, 6ULL}) {
+        QueueFuzz f(seed, seed > 4);
+        f.run(40'000);
+        INFO("seed " << seed);
+        CHECK(f.mismatches == 0);
+        CHECK(f.e.counters().events_processed == f.r.processed);
+        CHECK(f.e.counters().events_scheduled == f.r.next_seq);
+        CHECK(f.e.queue_size() == 0);
+        CHECK(f.e.counters().stale_skipped > 0);
+    }
 }
 
 TEST_CASE("time: durations parse with units and print exactly", "[time]") {
