@@ -170,7 +170,7 @@ Segment Endpoint::segment_at(SimTime now, Seq seq, std::uint32_t max_len) const 
     return make(now, flags, seq, len);
 }
 
-bool Endpoint::output(SimTime now, Io& io) {
+bool Endpoint::output_unsent(SimTime now, Io& io) {
     // §3.10.2 / §3.8.6: send what the peer's window allows: first what a retransmission timeout
     // asked to send again (go-back-N from SND.UNA, one segment per RTO and then clocked by the
     // ACKs, as BSD's tcp_timer_rexmt() rewinds snd_nxt), then new data, then the FIN.
