@@ -149,7 +149,7 @@ void Workloads::on_app_event(World& w, std::uint64_t arg) {
             w.sock_send(ev.host, ev.sock, s.response_bytes);
             ++c.requests;
             const bool last = s.close == ServerClose::AfterResponse || (s.max_requests != 0 && c.requests >= s.max_requests);
-            if (last) close_conn(ev.host, ev.sock);
+            if (last) close_conn(ev.host, ev.sock, c);
             else if (s.close == ServerClose::IdleTimeout)
                 at(w.now() + s.keep_alive_timeout, Ev{EvKind::IdleClose, 0, -1, 0, ev.host, ev.sock, c.gen});
             return;
@@ -339,8 +339,7 @@ void Workloads::next_in_loop(std::uint32_t ci, std::int32_t process, bool failed
     at(w_.now() + wait, Ev{EvKind::LoopNext, ci, process});
 }
 
-void Workloads::close_conn(int h, SocketId s) {
-    Conn& c = conn(h, s);
+void Workloads::close_conn(int h, SocketId s, Conn& c) {
     if (c.closing) return;
     c.closing = true;
     c.idle = false;
@@ -348,8 +347,7 @@ void Workloads::close_conn(int h, SocketId s) {
     w_.sock_close(h, s);
 }
 
-void Workloads::abort_conn(int h, SocketId s) {
-    Conn& c = conn(h, s);
+void Workloads::abort_conn(int h, SocketId s, Conn& c) {
     c.closing = true;
     c.idle = false;
     ++c.gen;
@@ -370,6 +368,8 @@ void Workloads::on_middlebox_exhausted(World& w, int node, const tcp::Segment& s
 }
 
 void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
+    // No role acts on these (see the switches below): spare the socket and Conn lookups.
+    if (n == tcp::Notice::Closed || n == tcp::Notice::TimeWait || n == tcp::Notice::ReturnedToListen) return;
     const host::Socket& so = w.host(h).at(s);
     if (n == tcp::Notice::Connected && so.listener != kNoSocket) {
         auto it = listeners_.find({h, so.listener});
@@ -411,7 +411,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                         c.awaiting = false;
                         c.received -= x.response;
                         if (up) proxy_response(h, s);
-                        else response_done(h, s);
+                        else response_done(h, s, c);
                     }
                     return;
                 }
@@ -426,7 +426,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                             client_failed(c.owner, c.process, c.attempt, "ECONNRESET", "read", local_of(h, s), remote_of(h, s));
                         }
                     }
-                    close_conn(h, s);
+                    close_conn(h, s, c);
                     return;
                 case tcp::Notice::Refused:
                 case tcp::Notice::TimedOut:
@@ -472,15 +472,14 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                 }
                 case tcp::Notice::PeerClosed:
                     c.peer_closed = true;
-                    close_conn(h, s);
+                    close_conn(h, s, c);
                     return;
                 default: return;
             }
     }
 }
 
-void Workloads::response_done(int h, SocketId s) {
-    Conn& c = conn(h, s);
+void Workloads::response_done(int h, SocketId s, Conn& c) {
     const ClientSpec& cs = sc_.forecast.clients[c.owner];
     fc_.completed(c.owner);
     ++c.requests;
@@ -489,12 +488,11 @@ void Workloads::response_done(int h, SocketId s) {
     const std::uint32_t ci = c.owner;
     const bool reusable = cs.pool.enabled && !c.peer_closed && (cs.pool.max_requests == 0 || c.requests < cs.pool.max_requests) &&
                           client_pool_[ci].size() < cs.pool.size;
-    finish_client_conn(h, s, reusable);
+    finish_client_conn(h, s, c, reusable);
     next_in_loop(ci, process, false);
 }
 
-void Workloads::finish_client_conn(int h, SocketId s, bool reusable) {
-    Conn& c = conn(h, s);
+void Workloads::finish_client_conn(int h, SocketId s, Conn& c, bool reusable) {
     const ClientSpec& cs = sc_.forecast.clients[c.owner];
     if (reusable) {
         c.idle = true;
@@ -503,10 +501,10 @@ void Workloads::finish_client_conn(int h, SocketId s, bool reusable) {
         return;
     }
     switch (cs.closer) {
-        case Closer::Client: close_conn(h, s); return;
-        case Closer::Reset: abort_conn(h, s); return;
+        case Closer::Client: close_conn(h, s, c); return;
+        case Closer::Reset: abort_conn(h, s, c); return;
         case Closer::Server:
-            if (c.peer_closed) close_conn(h, s);  // else: on PeerClosed
+            if (c.peer_closed) close_conn(h, s, c);  // else: on PeerClosed
             return;
     }
 }

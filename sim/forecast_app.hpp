@@ -77,13 +77,17 @@ private:
     void client_failed(std::uint32_t client, std::int32_t process, std::uint32_t attempt, const std::string& kind,
                        const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote);
     void next_in_loop(std::uint32_t client, std::int32_t process, bool failed);
-    void response_done(int h, host::SocketId s);
-    void finish_client_conn(int h, host::SocketId s, bool reusable);
+    // The functions below that take a Conn& take conn(h, s), which the caller holds already
+    // (conn() costs a socket lookup; a lifecycle goes through them several times).
+    void response_done(int h, host::SocketId s, Conn& c);
+    void finish_client_conn(int h, host::SocketId s, Conn& c, bool reusable);
     void server_request(int h, host::SocketId s, Conn& c);
     void proxy_request(int h, host::SocketId front);
     void proxy_response(int h, host::SocketId up);
-    void close_conn(int h, host::SocketId s);
-    void abort_conn(int h, host::SocketId s);
+    void close_conn(int h, host::SocketId s, Conn& c);
+    void close_conn(int h, host::SocketId s) { close_conn(h, s, conn(h, s)); }
+    void abort_conn(int h, host::SocketId s, Conn& c);
+    void abort_conn(int h, host::SocketId s) { abort_conn(h, s, conn(h, s)); }
     void open_listener(int h, std::uint16_t port, bool reuseaddr, std::uint32_t backlog, Role role, std::uint32_t index);
     void what_if(const WhatIfAction& a);
     [[nodiscard]] Exchange exchange_for(const TargetSpec& t, int from_host, int depth = 0) const;

@@ -137,7 +137,7 @@ void Fixture::to_time_wait() {
 void expect_transition(const RecordingIo& io, tcp::State from, tcp::Trigger trigger, tcp::State to) {
     const auto row = tcp::find_transition(from, trigger, to);
     INFO("row " << tcp::to_string(from) << " --" << tcp::to_string(trigger) << "--> " << tcp::to_string(to));
-    REQUIRE(row.has_value());
+    REQUIRE(row != nullptr);
     bool taken = false;
     std::string seen;
     for (const auto& t : io.transitions) {

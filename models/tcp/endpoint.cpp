@@ -52,12 +52,18 @@ bool reset_for_closed(const Segment& in, Segment& out) {
 // ---------------------------------------------------------------------------------------------
 // The single writer of state_.
 
+namespace {
+// Out of line and cold: the message is built only when the endpoint tries an edge that the
+// table does not have (a bug), never on the way of a legal transition.
+[[noreturn, gnu::cold, gnu::noinline]] void no_transition(State from, Trigger trigger, State to) {
+    throw std::logic_error(std::string("tcpsim: no transition ") + std::string(to_string(from)) + " --" +
+                           std::string(to_string(trigger)) + "--> " + std::string(to_string(to)));
+}
+}  // namespace
+
 void Endpoint::transition_to(Io& io, State next, Trigger trigger, std::string_view why) {
-    const auto row = find_transition(state_, trigger, next);
-    if (!row) {
-        throw std::logic_error(std::string("tcpsim: no transition ") + std::string(to_string(state_)) + " --" +
-                               std::string(to_string(trigger)) + "--> " + std::string(to_string(next)));
-    }
+    const Transition* row = find_transition(state_, trigger, next);
+    if (row == nullptr) no_transition(state_, trigger, next);
     state_ = next;
     io.transitioned(*row, why);
 }
@@ -164,7 +170,7 @@ Segment Endpoint::segment_at(SimTime now, Seq seq, std::uint32_t max_len) const 
     return make(now, flags, seq, len);
 }
 
-bool Endpoint::output(SimTime now, Io& io) {
+bool Endpoint::output_unsent(SimTime now, Io& io) {
     // §3.10.2 / §3.8.6: send what the peer's window allows: first what a retransmission timeout
     // asked to send again (go-back-N from SND.UNA, one segment per RTO and then clocked by the
     // ACKs, as BSD's tcp_timer_rexmt() rewinds snd_nxt), then new data, then the FIN.

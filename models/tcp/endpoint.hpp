@@ -163,8 +163,14 @@ private:
     void send_ack(SimTime now, Io& io, bool challenge = false);
     [[nodiscard]] Segment make_rst(SimTime now, Seq seq, bool with_ack) const;
     void send_rst(SimTime now, Io& io, Seq seq, bool with_ack);
-    // Sends what the window allows from SND.NXT (new data, then our FIN).
-    bool output(SimTime now, Io& io);
+    // Sends what the window allows from SND.NXT (new data, then our FIN). Most segments that
+    // arrive leave nothing to send: that case is decided inline, without the call.
+    bool output(SimTime now, Io& io) { return has_unsent() && output_unsent(now, io); }
+    // A retransmission to continue, data not sent yet or a FIN queued and not sent.
+    [[nodiscard]] bool has_unsent() const {
+        return tcb_.rtx_active || seq_lt(tcb_.snd_nxt, tcb_.data_end) || (tcb_.fin_queued && !tcb_.fin_sent);
+    }
+    bool output_unsent(SimTime now, Io& io);
     // (Re)sends the earliest unacknowledged unit: SYN, SYN-ACK, data or FIN.
     void retransmit(SimTime now, Io& io);
     [[nodiscard]] Segment segment_at(SimTime now, Seq seq, std::uint32_t max_len) const;

@@ -21,6 +21,7 @@ enum class State : std::uint8_t {
     TimeWait,
 };
 inline constexpr std::size_t kStateCount = 11;
+static_assert(static_cast<std::size_t>(State::TimeWait) + 1 == kStateCount, "kStateCount: one per State");
 
 inline constexpr std::array<State, kStateCount> kAllStates = {
     State::Closed,    State::Listen,   State::SynSent,   State::SynReceived,

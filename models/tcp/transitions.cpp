@@ -24,10 +24,4 @@ std::string_view to_string(Trigger t) {
     return "?";
 }
 
-std::optional<Transition> find_transition(State from, Trigger trigger, State to) {
-    for (const Transition& t : kTransitions)
-        if (t.from == from && t.trigger == trigger && t.to == to) return t;
-    return std::nullopt;
-}
-
 }  // namespace tcpsim::tcp

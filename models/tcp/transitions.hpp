@@ -8,7 +8,6 @@
 
 #include <array>
 #include <cstdint>
-#include <optional>
 #include <string_view>
 
 namespace tcpsim::tcp {
@@ -32,6 +31,7 @@ enum class Trigger : std::uint8_t {
     SynInTimeWait,    // SYN accepted in TIME-WAIT as a new incarnation (profile behaviour)
 };
 inline constexpr std::size_t kTriggerCount = 16;
+static_assert(static_cast<std::size_t>(Trigger::SynInTimeWait) + 1 == kTriggerCount, "kTriggerCount: one per Trigger");
 
 std::string_view to_string(Trigger t);
 
@@ -124,7 +124,37 @@ constexpr std::array<Transition, kTable.size()> numbered() {
 
 inline constexpr std::array<Transition, detail::kTable.size()> kTransitions = detail::numbered();
 
-// The row for (from, trigger, to), if the table has one.
-std::optional<Transition> find_transition(State from, Trigger trigger, State to);
+namespace detail {
+// Every transition_to() looks its row up, so the lookup is one load: a dense index by
+// (from, trigger, to) -> row id, built from kTransitions at compile time (11 x 16 x 11 bytes).
+inline constexpr std::uint8_t kNoRow = 0xFF;
+static_assert(kTransitions.size() < kNoRow, "row ids must fit the index's bytes");
+
+constexpr std::size_t edge_key(State from, Trigger trigger, State to) {
+    return (static_cast<std::size_t>(from) * kTriggerCount + static_cast<std::size_t>(trigger)) * kStateCount +
+           static_cast<std::size_t>(to);
+}
+
+constexpr std::array<std::uint8_t, kStateCount * kTriggerCount * kStateCount> edge_index() {
+    std::array<std::uint8_t, kStateCount * kTriggerCount * kStateCount> index{};
+    for (auto& slot : index) slot = kNoRow;
+    for (const Transition& t : kTransitions) {
+        auto& slot = index[edge_key(t.from, t.trigger, t.to)];
+        // A (from, trigger, to) twice in the table would make the lookup ambiguous: this throw
+        // in a constant expression stops the build.
+        if (slot != kNoRow) throw "tcpsim: duplicate (from, trigger, to) in the transition table";
+        slot = static_cast<std::uint8_t>(t.id);
+    }
+    return index;
+}
+
+inline constexpr auto kEdgeIndex = edge_index();
+}  // namespace detail
+
+// The row for (from, trigger, to), or nullptr when the table has none.
+constexpr const Transition* find_transition(State from, Trigger trigger, State to) {
+    const std::uint8_t row = detail::kEdgeIndex[detail::edge_key(from, trigger, to)];
+    return row == detail::kNoRow ? nullptr : &kTransitions[row];
+}
 
 }  // namespace tcpsim::tcp
