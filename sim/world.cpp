@@ -300,9 +300,10 @@ void World::transmit(int from_host, const std::string& sock, const tcp::Segment&
         enqueue_delivery(from_host, seg, engine_.now() + Duration::us(10));
         return;
     }
-    if (node_of_ip(seg.dst.ip) < 0) return;  // no such host: the segment vanishes
-    const int to = next_hop(from_host, seg);
-    net::Link& link = link_between(from_host, to);
+    net::Link* lp = nullptr;
+    const int to = route(from_host, seg, lp);
+    if (to < 0) return;  // no such host: the segment vanishes
+    net::Link& link = *lp;
     SimTime arrival;
     const net::Fate fate = link.transmit(engine_.now(), from_host, seg, link_rng_, arrival);
     if (fate == net::Fate::Delayed) {
@@ -332,13 +333,31 @@ int World::node_of_ip(std::uint32_t ip) const {
     return it != ip_owner_.end() && it->first == ip ? it->second : -1;
 }
 
+int World::route(int from_node, const tcp::Segment& seg, net::Link*& link) {
+    if (route_cache_.size() != static_cast<std::size_t>(node_count())) route_cache_.assign(static_cast<std::size_t>(node_count()), Route{});
+    Route& r = route_cache_[static_cast<std::size_t>(from_node)];
+    // A balancer's backend routes by the whole segment (is_backend_reply): never remembered.
+    if (r.epoch != route_epoch_ || r.ip != seg.dst.ip || !lbs_.empty()) {
+        r = Route{};
+        if (node_of_ip(seg.dst.ip) < 0) return -1;
+        const int to = next_hop(from_node, seg);
+        link_between(from_node, to);
+        r = Route{seg.dst.ip, to, link_of_[static_cast<std::size_t>(std::min(from_node, to) * node_count() + std::max(from_node, to))],
+                  route_epoch_};
+    }
+    link = &links_[static_cast<std::size_t>(r.link)];
+    return r.to;
+}
+
 void World::set_ip_owner(std::uint32_t ip, int node) {
+    ++route_epoch_;
     auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
     if (it != ip_owner_.end() && it->first == ip) it->second = node;
     else ip_owner_.insert(it, {ip, node});
 }
 
 void World::erase_ip_owner(std::uint32_t ip) {
+    ++route_epoch_;
     auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
     if (it != ip_owner_.end() && it->first == ip) ip_owner_.erase(it);
 }

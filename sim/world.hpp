@@ -133,6 +133,9 @@ private:
     void transmit(int from_host, const std::string& sock, const tcp::Segment& seg);
     void forward(int from_node, const tcp::Segment& seg);  // over the link to the next hop
     [[nodiscard]] int next_hop(int from_node, const tcp::Segment& seg) const;
+    // next_hop() and the link to it, remembered per sending node for its last destination
+    // address (a host mostly talks to one peer). Returns -1 when the address has no owner.
+    int route(int from_node, const tcp::Segment& seg, net::Link*& link);
     net::Link& link_between(int a, int b);
     void middlebox_deliver(int node, const tcp::Segment& seg);
     void count_state(int h, tcp::State s, int delta) {
@@ -164,6 +167,14 @@ private:
     // Which node owns an address, sorted by address (looked up for every segment sent).
     std::vector<std::pair<std::uint32_t, int>> ip_owner_;
     void set_ip_owner(std::uint32_t ip, int node);
+    struct Route {
+        std::uint32_t ip = 0;
+        int to = -1;
+        std::int32_t link = -1;
+        std::uint64_t epoch = ~std::uint64_t{0};
+    };
+    std::vector<Route> route_cache_;  // per node; valid while its epoch is route_epoch_
+    std::uint64_t route_epoch_ = 0;   // bumps when an address changes owner
     void erase_ip_owner(std::uint32_t ip);
     struct NatBox {
         std::string name;
