@@ -85,6 +85,7 @@ World::World(const Scenario& sc, bool record)
             for (std::uint32_t a : bs.snat_config.outer) set_ip_owner(a, node);
     }
     link_of_.assign(static_cast<std::size_t>(node_count()) * static_cast<std::size_t>(node_count()), -1);
+    route_cache_.assign(static_cast<std::size_t>(node_count()), Route{});
     for (const LinkSpec& l : sc.links) {
         const int a = sc.node_index(l.a), b = sc.node_index(l.b);
         link_of_[static_cast<std::size_t>(std::min(a, b) * node_count() + std::max(a, b))] = static_cast<std::int32_t>(links_.size());
@@ -334,7 +335,6 @@ int World::node_of_ip(std::uint32_t ip) const {
 }
 
 int World::route(int from_node, const tcp::Segment& seg, net::Link*& link) {
-    if (route_cache_.size() != static_cast<std::size_t>(node_count())) route_cache_.assign(static_cast<std::size_t>(node_count()), Route{});
     Route& r = route_cache_[static_cast<std::size_t>(from_node)];
     // A balancer's backend routes by the whole segment (is_backend_reply): never remembered.
     if (r.epoch != route_epoch_ || r.ip != seg.dst.ip || !lbs_.empty()) {
