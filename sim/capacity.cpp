@@ -178,13 +178,7 @@ std::string capacity_text(const CapacityResult& r) {
 }
 
 std::string capacity_json(const CapacityResult& r) {
-    ordered_json j;
-    j["tool"] = "capacity";
-    j["scenario"] = r.file;
-    j["seed"] = r.seed;
-    ordered_json sets = ordered_json::array();
-    for (const Override& o : r.sets) sets.push_back(o.text());
-    j["overrides"] = sets;
+    ordered_json j = tool_json_head("capacity", r.file, r.seed, r.sets);
     j["rate_pointers"] = r.pointers;
     j["duration_s"] = r.duration_s;
     j["capacity_per_s"] = r.pass ? ordered_json(*r.pass) : ordered_json(nullptr);

@@ -434,13 +434,7 @@ std::string remedies_text(const RemedyTable& t) {
 }
 
 std::string remedies_json(const RemedyTable& t) {
-    ordered_json j;
-    j["tool"] = "remedies";
-    j["scenario"] = t.file;
-    j["seed"] = t.seed;
-    ordered_json sets = ordered_json::array();
-    for (const Override& o : t.sets) sets.push_back(o.text());
-    j["overrides"] = sets;
+    ordered_json j = tool_json_head("remedies", t.file, t.seed, t.sets);
     ordered_json rows = ordered_json::array();
     for (const RemedyRow& r : t.rows) {
         ordered_json row;

@@ -137,13 +137,7 @@ std::string sweep_csv(const SweepTable& t) {
 }
 
 std::string sweep_json(const SweepTable& t) {
-    ordered_json j;
-    j["tool"] = "sweep";
-    j["scenario"] = t.spec.file;
-    j["seed"] = t.spec.seed;
-    ordered_json sets = ordered_json::array();
-    for (const Override& o : t.spec.sets) sets.push_back(o.text());
-    j["overrides"] = sets;
+    ordered_json j = tool_json_head("sweep", t.spec.file, t.spec.seed, t.spec.sets);
     ordered_json vary = ordered_json::array();
     for (const Vary& v : t.spec.vary) vary.push_back({{"pointer", v.pointer}, {"values", v.values}});
     j["vary"] = vary;

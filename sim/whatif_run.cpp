@@ -118,4 +118,16 @@ void ProgressBar::finish() {
     std::fflush(stderr);
 }
 
+nlohmann::ordered_json tool_json_head(const char* tool, const std::string& file, std::uint64_t seed,
+                                      const std::vector<Override>& sets) {
+    nlohmann::ordered_json j;
+    j["tool"] = tool;
+    j["scenario"] = file;
+    j["seed"] = seed;
+    nlohmann::ordered_json texts = nlohmann::ordered_json::array();
+    for (const Override& o : sets) texts.push_back(o.text());
+    j["overrides"] = texts;
+    return j;
+}
+
 }  // namespace tcpsim

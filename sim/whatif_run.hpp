@@ -37,6 +37,10 @@ struct Outcome {
     bool operator==(const Outcome&) const = default;
 };
 
+// The head every what-if tool's JSON starts with: tool, scenario, seed, overrides (as typed).
+nlohmann::ordered_json tool_json_head(const char* tool, const std::string& file, std::uint64_t seed,
+                                      const std::vector<Override>& sets);
+
 // Reads the rows' figures out of a forecast's JSON document.
 Outcome outcome_of(const nlohmann::ordered_json& forecast);
 

@@ -329,8 +329,13 @@ net::Link& World::link_between(int a, int b) {
     return links_[static_cast<std::size_t>(idx)];
 }
 
+// The first entry of ip_owner_ whose address is not below ip.
+static auto ip_lower_bound(auto& v, std::uint32_t ip) {
+    return std::lower_bound(v.begin(), v.end(), ip, [](const auto& e, std::uint32_t a) { return e.first < a; });
+}
+
 int World::node_of_ip(std::uint32_t ip) const {
-    auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
+    auto it = ip_lower_bound(ip_owner_, ip);
     return it != ip_owner_.end() && it->first == ip ? it->second : -1;
 }
 
@@ -351,14 +356,14 @@ int World::route(int from_node, const tcp::Segment& seg, net::Link*& link) {
 
 void World::set_ip_owner(std::uint32_t ip, int node) {
     ++route_epoch_;
-    auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
+    auto it = ip_lower_bound(ip_owner_, ip);
     if (it != ip_owner_.end() && it->first == ip) it->second = node;
     else ip_owner_.insert(it, {ip, node});
 }
 
 void World::erase_ip_owner(std::uint32_t ip) {
     ++route_epoch_;
-    auto it = std::lower_bound(ip_owner_.begin(), ip_owner_.end(), ip, [](const auto& e, std::uint32_t v) { return e.first < v; });
+    auto it = ip_lower_bound(ip_owner_, ip);
     if (it != ip_owner_.end() && it->first == ip) ip_owner_.erase(it);
 }
 
