@@ -120,7 +120,27 @@ void Workloads::open_listener(int h, std::uint16_t port, bool reuseaddr, std::ui
     (role == Role::Server ? server_listener_ : proxy_listener_)[index] = id;
 }
 
+void Workloads::arm_response_timeout(int h, SocketId s, Conn& c, Duration after) {
+    if (c.timeout == kNoTimer) c.timeout = w_.app_timer_create();
+    c.timeout_gen = c.gen;
+    w_.app_timer_arm(c.timeout, w_.now() + after, kTimeoutArg | (static_cast<std::uint64_t>(h) << 32) | s);
+}
+
+void Workloads::response_timeout(int h, SocketId s) {
+    Conn& c = conn(h, s);
+    if (c.gen != c.timeout_gen || !c.awaiting || !w_.host(h).at(s).alive) return;
+    c.awaiting = false;
+    if (c.role == Role::Client) {
+        client_failed(c.owner, c.process, c.attempt, "ETIMEDOUT", "read", local_of(h, s), remote_of(h, s));
+        abort_conn(h, s);
+    }
+}
+
 void Workloads::on_app_event(World& w, std::uint64_t arg) {
+    if (arg & kTimeoutArg) {
+        response_timeout(static_cast<int>((arg >> 32) & 0x7FFFFFFFu), static_cast<SocketId>(arg & 0xFFFFFFFFu));
+        return;
+    }
     const Ev ev = evs_[arg];
     ev_free_.push_back(static_cast<std::uint32_t>(arg));
     const ForecastSpec& f = sc_.forecast;
@@ -174,16 +194,6 @@ void Workloads::on_app_event(World& w, std::uint64_t arg) {
                     }
             }
             close_conn(ev.host, ev.sock);
-            return;
-        }
-        case EvKind::ResponseTimeout: {
-            Conn& c = conn(ev.host, ev.sock);
-            if (c.gen != ev.gen || !c.awaiting || !w.host(ev.host).at(ev.sock).alive) return;
-            c.awaiting = false;
-            if (c.role == Role::Client) {
-                client_failed(c.owner, c.process, c.attempt, "ETIMEDOUT", "read", local_of(ev.host, ev.sock), remote_of(ev.host, ev.sock));
-                abort_conn(ev.host, ev.sock);
-            }
             return;
         }
         case EvKind::WhatIf: what_if(f.what_if[ev.index]); return;
@@ -268,7 +278,7 @@ void Workloads::start_request(std::uint32_t ci, std::int32_t process, std::uint3
         c.received = 0;
         ++c.gen;
         w_.sock_send(h, s, client_exchange_[ci].request);
-        at(w_.now() + sc_.forecast.clients[ci].response_timeout, Ev{EvKind::ResponseTimeout, 0, -1, 0, h, s, c.gen});
+        arm_response_timeout(h, s, c, sc_.forecast.clients[ci].response_timeout);
         return;
     }
     open_client(ci, process, attempt);
@@ -344,6 +354,7 @@ void Workloads::close_conn(int h, SocketId s, Conn& c) {
     c.closing = true;
     c.idle = false;
     ++c.gen;
+    cancel_response_timeout(c);
     w_.sock_close(h, s);
 }
 
@@ -351,6 +362,7 @@ void Workloads::abort_conn(int h, SocketId s, Conn& c) {
     c.closing = true;
     c.idle = false;
     ++c.gen;
+    cancel_response_timeout(c);
     host::Socket& so = w_.host_mut(h).at(s);
     if (!so.alive) return;
     so.ep.set_linger_zero(true);
@@ -401,7 +413,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                     const Exchange x = up ? proxy_exchange_[c.owner] : client_exchange_[c.owner];
                     w.sock_send(h, s, x.request);
                     if (!up)
-                        at(w.now() + sc_.forecast.clients[c.owner].response_timeout, Ev{EvKind::ResponseTimeout, 0, -1, 0, h, s, c.gen});
+                        arm_response_timeout(h, s, c, sc_.forecast.clients[c.owner].response_timeout);
                     return;
                 }
                 case tcp::Notice::Readable: {
@@ -437,6 +449,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                     c.awaiting = false;
                     c.closing = true;
                     ++c.gen;
+                    cancel_response_timeout(c);
                     w.sock_close(h, s);
                     if (!was_waiting) return;
                     if (up) {
@@ -484,6 +497,7 @@ void Workloads::response_done(int h, SocketId s, Conn& c) {
     fc_.completed(c.owner);
     ++c.requests;
     ++c.gen;
+    cancel_response_timeout(c);
     const std::int32_t process = c.process;
     const std::uint32_t ci = c.owner;
     const bool reusable = cs.pool.enabled && !c.peer_closed && (cs.pool.max_requests == 0 || c.requests < cs.pool.max_requests) &&

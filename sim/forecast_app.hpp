@@ -28,7 +28,7 @@ public:
 
 private:
     enum class Role : std::uint8_t { None, Client, Server, ProxyFront, ProxyUp };
-    enum class EvKind : std::uint8_t { Arrive, LoopNext, Retry, Respond, IdleClose, ResponseTimeout, WhatIf, Listen, Sample };
+    enum class EvKind : std::uint8_t { Arrive, LoopNext, Retry, Respond, IdleClose, WhatIf, Listen, Sample };
     struct Conn {
         Role role = Role::None;
         std::uint32_t owner = 0;        // client, server or proxy index
@@ -43,15 +43,24 @@ private:
         int peer_host = -1;             // proxy: the other half
         host::SocketId peer = host::kNoSocket;
         std::uint64_t serial = 0;       // the socket's serial: a reused slot starts a fresh Conn
+        // The client's response timeout: one cancellable timer per socket slot (kept across
+        // renew()), armed for the generation `timeout_gen` of the request it guards.
+        TimerId timeout = kNoTimer;
+        std::uint32_t timeout_gen = 0;
     };
+    static constexpr TimerId kNoTimer = 0xFFFFFFFFu;
+    // on_app_event() args with this bit are response timeouts: host << 32 | socket id.
+    static constexpr std::uint64_t kTimeoutArg = std::uint64_t{1} << 63;
     // A fresh Conn for the same socket: its generation moves on, so that no pending event of
     // the slot's earlier uses matches it.
     static void renew(Conn& c) {
         const std::uint32_t g = c.gen;
         const std::uint64_t s = c.serial;
+        const TimerId t = c.timeout;
         c = Conn{};
         c.gen = g + 1;
         c.serial = s;
+        c.timeout = t;
     }
     struct Pooled {
         host::SocketId sock;
@@ -71,6 +80,13 @@ private:
     };
 
     void at(SimTime t, Ev ev);
+    // The client waits at most its response_timeout for the response to the request of this
+    // generation; the timer is cancelled as soon as the generation moves on (it could not act).
+    void arm_response_timeout(int h, host::SocketId s, Conn& c, Duration after);
+    void cancel_response_timeout(Conn& c) {
+        if (c.timeout != kNoTimer) w_.app_timer_cancel(c.timeout);
+    }
+    void response_timeout(int h, host::SocketId s);
     Conn& conn(int h, host::SocketId s);
     void start_request(std::uint32_t client, std::int32_t process, std::uint32_t attempt);
     bool open_client(std::uint32_t client, std::int32_t process, std::uint32_t attempt);

@@ -78,6 +78,12 @@ public:
     std::uint32_t sock_receive(int h, host::SocketId id, std::uint32_t max);
     Errno sock_close(int h, host::SocketId id);
     void schedule_app(SimTime at, std::uint64_t arg) { engine_.schedule(at, kApp, 0, arg); }
+    // A cancellable application timer: when it fires, on_app_event() hears `arg`. Arming takes
+    // its place in the (time, seq) order exactly as schedule_app() would; a cancelled or
+    // re-armed timer leaves nothing behind in the order of the other events.
+    TimerId app_timer_create() { return engine_.create_timer(); }
+    void app_timer_arm(TimerId t, SimTime at, std::uint64_t arg) { engine_.arm(t, at, kApp, 0, arg); }
+    void app_timer_cancel(TimerId t) { engine_.cancel(t); }
     host::Host& host_mut(int i) { return hosts_[static_cast<std::size_t>(i)]; }
 
     [[nodiscard]] const Scenario& scenario() const { return sc_; }
