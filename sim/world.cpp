@@ -13,7 +13,9 @@ public:
     SocketIo(World& w, int host, SocketId sock) : w_(w), host_(host), sock_(sock) {}
 
     void send(const tcp::Segment& seg) override {
-        w_.transmit(host_, w_.hosts_[static_cast<std::size_t>(host_)].at(sock_).name, seg);
+        static const std::string unnamed;  // the name is only read for a trace record
+        if (!w_.recording_) w_.transmit(host_, unnamed, seg);
+        else w_.transmit(host_, w_.hosts_[static_cast<std::size_t>(host_)].socket_name(sock_), seg);
     }
     void set_timer(tcp::TimerKind kind, SimTime deadline) override { w_.set_timer(host_, sock_, kind, deadline); }
     void transitioned(const tcp::Transition& row, std::string_view why) override {
@@ -201,7 +203,7 @@ std::size_t World::record(RecordKind kind, int host, SocketId sock) {
     r.time = engine_.now();
     r.kind = kind;
     r.host = host;
-    if (sock != kNoSocket) r.socket = hosts_[static_cast<std::size_t>(host)].at(sock).name;
+    if (sock != kNoSocket) r.socket = hosts_[static_cast<std::size_t>(host)].socket_name(sock);
     r.states = {focused_state(0), focused_state(1)};
     records_.push_back(std::move(r));
     return records_.size() - 1;
@@ -681,7 +683,7 @@ void World::do_action(const ActionSpec& a) {
         case Call::Accept: {
             const SocketId child = hh.accept(sid);
             call_record(sid, child == kNoSocket ? std::string("accept() = EAGAIN")
-                                                : fmt::format("accept() = {}", hh.at(child).name));
+                                                : fmt::format("accept() = {}", hh.socket_name(child)));
             return;
         }
         case Call::SetLinger:

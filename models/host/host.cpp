@@ -23,8 +23,7 @@ SocketId Host::create(std::string name, SocketOptions opt) {
 SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
     Socket& l = sockets_[listener];
     ++l.children_spawned;
-    Socket child{.name = l.name + "." + std::to_string(l.children_spawned), .ep = l.ep, .opt = l.opt,
-                 .listener = listener};
+    Socket child{.name = {}, .child_no = l.children_spawned, .ep = l.ep, .opt = l.opt, .listener = listener};
     // An accepted connection joins its listener's bind bucket (Linux __inet_inherit_port()): its
     // TIME-WAIT later keeps the port "in use" for bind().
     child.bound_addr = l.bound_addr;
@@ -67,7 +66,7 @@ std::optional<SocketId> Host::find_by_name(const std::string& name) const {
     // The latest socket with that name (names are unique per host in a scenario).
     std::optional<SocketId> best;
     for (std::size_t i = sockets_.size(); i-- > 0;)
-        if (sockets_[i].name == name && (!best || sockets_[i].serial > sockets_[*best].serial)) best = static_cast<SocketId>(i);
+        if (socket_name(static_cast<SocketId>(i)) == name && (!best || sockets_[i].serial > sockets_[*best].serial)) best = static_cast<SocketId>(i);
     return best;
 }
 
@@ -80,14 +79,15 @@ void Host::bind_listener(SocketId id, std::uint16_t port) {
 }
 
 void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
-    const auto key = std::make_tuple(t.lip, t.rip, t.rport);
+    const DestKey key{t.lip, t.rip, t.rport};
     const bool in_range = t.lport >= stack_.ports.lo && t.lport <= stack_.ports.hi;
-    auto it = dest_.find(key);
-    if (it == dest_.end()) {
+    DestPorts* dp = find_dest(key);
+    if (dp == nullptr) {
         if (!in_range || delta < 0) return;
-        it = dest_.emplace(key, DestPorts{}).first;
+        dp = &dest_.emplace(key, DestPorts{}).first->second;
+        dest_last_.valid = false;
     }
-    DestPorts& d = it->second;
+    DestPorts& d = *dp;
     if (in_range) d.in_range = static_cast<std::uint32_t>(static_cast<std::int64_t>(d.in_range) + delta);
     if (!d.conn.empty()) {
         auto& bits = time_wait ? d.tw : d.conn;
@@ -96,11 +96,15 @@ void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
         else bits[t.lport >> 6] &= ~m;
         if (time_wait && delta < 0) d.young[t.lport >> 6] &= ~m;
     }
-    if (d.in_range == 0 && d.conn.empty()) dest_.erase(it);
+    if (d.in_range == 0 && d.conn.empty()) {
+        dest_.erase(key);
+        dest_last_.valid = false;
+    }
 }
 
 void Host::recount_tuples() {
     dest_.clear();
+    dest_last_.valid = false;
     young_.clear();
     for (std::size_t i = 0; i < sockets_.size(); ++i)
         if (sockets_[i].registered == Socket::Registered::Connection && connection(sockets_[i].tuple) == i)
@@ -109,8 +113,13 @@ void Host::recount_tuples() {
 }
 
 Host::DestPorts& Host::dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote) {
-    const auto key = std::make_tuple(saddr, remote.ip, remote.port);
-    DestPorts& d = dest_[key];
+    const DestKey key{saddr, remote.ip, remote.port};
+    DestPorts* dp = find_dest(key);
+    if (dp == nullptr) {
+        dp = &dest_[key];
+        dest_last_.valid = false;
+    }
+    DestPorts& d = *dp;
     if (d.conn.empty()) {
         // First connect() toward this destination: one bit per local port, kept from now on.
         d.conn.assign(1024, 0);
@@ -132,8 +141,8 @@ Host::DestPorts& Host::dest_bits(std::uint32_t saddr, const tcp::SockAddr& remot
 void Host::age_young(SimTime now) {
     while (!young_.empty() && young_.front().clear_at <= now) {
         const FourTuple& t = young_.front().tuple;
-        auto it = dest_.find(std::make_tuple(t.lip, t.rip, t.rport));
-        if (it != dest_.end() && !it->second.young.empty()) it->second.young[t.lport >> 6] &= ~(1ull << (t.lport & 63));
+        DestPorts* d = find_dest(DestKey{t.lip, t.rip, t.rport});
+        if (d != nullptr && !d->young.empty()) d->young[t.lport >> 6] &= ~(1ull << (t.lport & 63));
         young_.pop_front();
     }
 }
@@ -150,15 +159,15 @@ std::size_t Host::bytes_per_connection() {
     return sizeof(Socket) + 4 * sizeof(std::uint32_t) + PortTable::bytes_per_owner() + tcp::kTimerKinds * sizeof(std::uint32_t);
 }
 
-bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) const {
+bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) {
     // Only when no TIME-WAIT could be taken over (tcp_twsk_unique() needs tcp_tw_reuse).
     if (stack_.linux_minisock && stack_.tw_reuse != 0) return false;
-    auto it = dest_.find(std::make_tuple(saddr, remote.ip, remote.port));
-    if (it == dest_.end()) return false;
+    const DestPorts* d = find_dest(DestKey{saddr, remote.ip, remote.port});
+    if (d == nullptr) return false;
     std::uint32_t usable = static_cast<std::uint32_t>(stack_.ports.hi - stack_.ports.lo + 1);
     for (std::uint16_t r : stack_.ports.reserved)
         if (r >= stack_.ports.lo && r <= stack_.ports.hi) --usable;
-    return it->second.in_range >= usable;
+    return d->in_range >= usable;
 }
 
 void Host::bind_connection(SocketId id, const FourTuple& t) {
@@ -400,9 +409,9 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
     ++tw_version_;
     // tcp_tw_reuse cannot take it over before tw_reuse_delay has passed (linux_twsk_unique()).
     if (!stack_.tw_reuse_seconds_clock) {
-        auto it = dest_.find(std::make_tuple(tuple.lip, tuple.rip, tuple.rport));
-        if (it != dest_.end() && !it->second.young.empty()) {
-            it->second.young[tuple.lport >> 6] |= 1ull << (tuple.lport & 63);
+        DestPorts* d = find_dest(DestKey{tuple.lip, tuple.rip, tuple.rport});
+        if (d != nullptr && !d->young.empty()) {
+            d->young[tuple.lport >> 6] |= 1ull << (tuple.lport & 63);
             young_.push_back(YoungRecord{now + Duration::ms(stack_.tw_reuse_delay.whole_ms() + 1), tuple});
         }
     }

@@ -61,7 +61,10 @@ struct StackConfig {
 };
 
 struct Socket {
-    std::string name;  // the scenario's name for it ("client", "L", "L.1", ...)
+    // The scenario's name for it ("client", "L", ...); a listener's child has none of its own:
+    // it is "<listener>.<child_no>" (Host::socket_name()), made only when a trace needs it.
+    std::string name;
+    std::uint32_t child_no = 0;
     std::uint32_t bound_addr = 0;   // bind() address (0: any)
     std::uint16_t bound_port = 0;   // the local port this socket owns in the port table (0: none)
     bool explicit_port = false;     // the port came from bind(), not from connect()
@@ -128,6 +131,12 @@ public:
         if (reuse_sockets_ && !sockets_[id].alive && !sockets_[id].is_listener) free_sockets_.push_back(id);
     }
     [[nodiscard]] std::optional<SocketId> find_by_name(const std::string& name) const;
+    // A socket's name: its own, or for a listener's child "<listener name>.<n>" (the n-th child).
+    [[nodiscard]] std::string socket_name(SocketId id) const {
+        const Socket& s = sockets_[id];
+        if (s.child_no == 0) return s.name;
+        return sockets_[s.listener].name + "." + std::to_string(s.child_no);
+    }
 
     // Registration in the lookup tables.
     void bind_listener(SocketId id, std::uint16_t port);
@@ -291,11 +300,34 @@ private:
     };
     std::deque<YoungRecord> young_;  // in entry order (one fixed delay)
     void age_young(SimTime now);
-    std::map<std::tuple<std::uint32_t, std::uint32_t, std::uint16_t>, DestPorts> dest_;
+    using DestKey = std::tuple<std::uint32_t, std::uint32_t, std::uint16_t>;
+    std::map<DestKey, DestPorts> dest_;
+    // The last destination looked up, and its entry (nullptr: none): a host mostly talks to
+    // one destination, and a lifecycle looks it up several times. Forgotten whenever dest_ gains
+    // or loses an entry (map nodes never move otherwise), and by a copy of the host.
+    struct DestCache {
+        DestKey key{};
+        DestPorts* entry = nullptr;
+        bool valid = false;
+        DestCache() = default;
+        DestCache(const DestCache& /*other*/) {}
+        DestCache& operator=(const DestCache& /*other*/) {
+            valid = false;
+            return *this;
+        }
+    } dest_last_;
+    DestPorts* find_dest(const DestKey& key) {
+        if (dest_last_.valid && dest_last_.key == key) return dest_last_.entry;
+        auto it = dest_.find(key);
+        dest_last_.key = key;
+        dest_last_.entry = it == dest_.end() ? nullptr : &it->second;
+        dest_last_.valid = true;
+        return dest_last_.entry;
+    }
     void note_tuple(const FourTuple& t, int delta, bool time_wait);
     DestPorts& dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote);
     void recount_tuples();
-    [[nodiscard]] bool range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) const;
+    [[nodiscard]] bool range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote);
     [[nodiscard]] PortOwner owner_of(SocketId id) const;
     [[nodiscard]] TupleCheck check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const;
 };
