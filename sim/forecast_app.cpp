@@ -62,18 +62,6 @@ void Workloads::at(SimTime t, Ev ev) {
     w_.schedule_app(t, i);
 }
 
-Workloads::Conn& Workloads::conn(int h, SocketId s) {
-    auto& v = conns_[static_cast<std::size_t>(h)];
-    if (s >= v.size()) v.resize(std::max<std::size_t>(s + 1, v.size() * 2));
-    Conn& c = v[s];
-    const std::uint64_t serial = w_.host(h).at(s).serial;
-    if (c.serial != serial) {  // the slot holds another socket now
-        renew(c);
-        c.serial = serial;
-    }
-    return c;
-}
-
 tcp::SockAddr Workloads::remote_of(int h, SocketId s) const { return w_.host(h).at(s).ep.tcb().remote; }
 tcp::SockAddr Workloads::local_of(int h, SocketId s) const { return w_.host(h).at(s).ep.tcb().local; }
 

@@ -10,6 +10,7 @@
 
 #include <tcpsim/rng.hpp>
 
+#include <algorithm>
 #include <deque>
 #include <vector>
 
@@ -87,7 +88,17 @@ private:
         if (c.timeout != kNoTimer) w_.app_timer_cancel(c.timeout);
     }
     void response_timeout(int h, host::SocketId s);
-    Conn& conn(int h, host::SocketId s);
+    Conn& conn(int h, host::SocketId s) {
+        auto& v = conns_[static_cast<std::size_t>(h)];
+        if (s >= v.size()) v.resize(std::max<std::size_t>(s + 1, v.size() * 2));
+        Conn& c = v[s];
+        const std::uint64_t serial = w_.host(h).at(s).serial;
+        if (c.serial != serial) {  // the slot holds another socket now
+            renew(c);
+            c.serial = serial;
+        }
+        return c;
+    }
     void start_request(std::uint32_t client, std::int32_t process, std::uint32_t attempt);
     bool open_client(std::uint32_t client, std::int32_t process, std::uint32_t attempt);
     void client_failed(std::uint32_t client, std::int32_t process, std::uint32_t attempt, const std::string& kind,

@@ -54,6 +54,7 @@ World::World(const Scenario& sc, bool record)
             hosts_.back().add_address(extra);
             set_ip_owner(extra, static_cast<int>(i));
         }
+        hosts_.back().watch_time_wait(&tw_changes_);
         tw_timer_.push_back(engine_.create_timer());
         tw_armed_.push_back(SimTime::never());
         tw_seen_.push_back(~std::uint64_t{0});
@@ -114,7 +115,7 @@ void World::dispatch(const Event& ev) {
     settle();
 }
 
-void World::settle() {
+void World::settle_pending() {
     // Notices for the application, in order; its calls may raise more, which are heard in turn.
     for (std::size_t i = 0; i < pending_app_notices_.size(); ++i) {
         const AppNotice an = pending_app_notices_[i];
@@ -136,7 +137,7 @@ void World::settle() {
     }
     pending_time_wait_.clear();
     // Each Linux host's next TIME-WAIT expiry has one engine timer.
-    for (std::size_t h = 0; h < hosts_.size(); ++h) {
+    for (std::size_t h = 0; h < hosts_.size() && tw_changes_ != tw_changes_seen_; ++h) {
         if (hosts_[h].time_wait_version() == tw_seen_[h] || !hosts_[h].stack().linux_minisock) continue;
         tw_seen_[h] = hosts_[h].time_wait_version();
         const SimTime next = hosts_[h].next_time_wait_expiry();
@@ -145,6 +146,7 @@ void World::settle() {
         if (next.is_never()) engine_.cancel(tw_timer_[h]);
         else engine_.arm(tw_timer_[h], next, kTwExpiry, static_cast<std::uint32_t>(h));
     }
+    tw_changes_seen_ = tw_changes_;
     // Slots of sockets that went during the event: nothing refers to them any more (their
     // notices have been heard, their timers released).
     for (const auto& [h, sock] : pending_free_) hosts_[static_cast<std::size_t>(h)].free_socket(sock);
@@ -154,10 +156,10 @@ void World::settle() {
 void World::dispatch_one(const Event& ev) {
     switch (ev.kind) {
         case kDeliver: {
-            const tcp::Segment seg = pool_[ev.arg];
-            pool_free_.push_back(static_cast<std::uint32_t>(ev.arg));
+            const tcp::Segment& seg = pool_[ev.arg];
             if (ev.target >= hosts_.size()) middlebox_deliver(static_cast<int>(ev.target), seg);
             else deliver(static_cast<int>(ev.target), seg);
+            pool_free_.push_back(static_cast<std::uint32_t>(ev.arg));
             return;
         }
         case kTimer: {
@@ -341,17 +343,14 @@ int World::node_of_ip(std::uint32_t ip) const {
     return it != ip_owner_.end() && it->first == ip ? it->second : -1;
 }
 
-int World::route(int from_node, const tcp::Segment& seg, net::Link*& link) {
+int World::route_miss(int from_node, const tcp::Segment& seg, net::Link*& link) {
     Route& r = route_cache_[static_cast<std::size_t>(from_node)];
-    // A balancer's backend routes by the whole segment (is_backend_reply): never remembered.
-    if (r.epoch != route_epoch_ || r.ip != seg.dst.ip || !lbs_.empty()) {
-        r = Route{};
-        if (node_of_ip(seg.dst.ip) < 0) return -1;
-        const int to = next_hop(from_node, seg);
-        link_between(from_node, to);
-        r = Route{seg.dst.ip, to, link_of_[static_cast<std::size_t>(std::min(from_node, to) * node_count() + std::max(from_node, to))],
-                  route_epoch_};
-    }
+    r = Route{};
+    if (node_of_ip(seg.dst.ip) < 0) return -1;
+    const int to = next_hop(from_node, seg);
+    link_between(from_node, to);
+    r = Route{seg.dst.ip, to, link_of_[static_cast<std::size_t>(std::min(from_node, to) * node_count() + std::max(from_node, to))],
+              route_epoch_};
     link = &links_[static_cast<std::size_t>(r.link)];
     return r.to;
 }
@@ -452,7 +451,7 @@ void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
         pool_[slot] = seg;
     } else {
         slot = static_cast<std::uint32_t>(pool_.size());
-        pool_.push_back(seg);
+        pool_.emplace_back(seg);
     }
     engine_.schedule(at, kDeliver, static_cast<std::uint32_t>(to), slot);
 }
@@ -463,6 +462,16 @@ void World::deliver(int h, const tcp::Segment& seg) {
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     const host::Demux d = hh.demux(seg);
     SocketId sid = d.socket;
+    if (d.kind == host::Demux::Kind::Connection && !recording_) {
+        // Most segments: an existing connection that is not a handshake's last ACK to a
+        // listener's child (the accept-queue check below) takes the segment straight away.
+        host::Socket& s = hh.at(sid);
+        if (!s.is_listener && s.ep.state() != tcp::State::SynReceived) {
+            SocketIo io(*this, h, sid);
+            s.ep.on_segment(engine_.now(), io, seg);
+            return;
+        }
+    }
     std::optional<tcp::Seq> reopen_iss;  // a SYN that a Linux TIME-WAIT lets through (TW_SYN)
     if (d.kind == host::Demux::Kind::TimeWait) {
         if (recording_) {

@@ -10,6 +10,7 @@
 #include "tcp/isn.hpp"
 #include "trace.hpp"
 
+#include <tcpsim/chunked_vector.hpp>
 #include <tcpsim/engine.hpp>
 #include <tcpsim/rng.hpp>
 
@@ -132,7 +133,15 @@ private:
 
     void dispatch(const Event& ev);
     void dispatch_one(const Event& ev);
-    void settle();  // after each event: TIME-WAIT conversions and the hosts' expiry timers
+    // After each event: the application's notices, TIME-WAIT conversions and the hosts' expiry
+    // timers, and the slots given back. Most events leave none of these: one check skips it.
+    void settle() {
+        if (pending_app_notices_.empty() && pending_time_wait_.empty() && pending_free_.empty() &&
+            tw_changes_ == tw_changes_seen_)
+            return;
+        settle_pending();
+    }
+    void settle_pending();
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
     void deliver(int host, const tcp::Segment& seg);
@@ -141,7 +150,14 @@ private:
     [[nodiscard]] int next_hop(int from_node, const tcp::Segment& seg) const;
     // next_hop() and the link to it, remembered per sending node for its last destination
     // address (a host mostly talks to one peer). Returns -1 when the address has no owner.
-    int route(int from_node, const tcp::Segment& seg, net::Link*& link);
+    int route(int from_node, const tcp::Segment& seg, net::Link*& link) {
+        const Route& r = route_cache_[static_cast<std::size_t>(from_node)];
+        // A balancer's backend routes by the whole segment (is_backend_reply): never remembered.
+        if (r.epoch != route_epoch_ || r.ip != seg.dst.ip || !lbs_.empty()) return route_miss(from_node, seg, link);
+        link = &links_[static_cast<std::size_t>(r.link)];
+        return r.to;
+    }
+    int route_miss(int from_node, const tcp::Segment& seg, net::Link*& link);
     net::Link& link_between(int a, int b);
     void middlebox_deliver(int node, const tcp::Segment& seg);
     void count_state(int h, tcp::State s, int delta) {
@@ -197,7 +213,9 @@ private:
     std::vector<StateCounts> state_counts_;
     std::vector<StateCounts> state_peaks_;
     std::vector<bool> stopped_hosts_;
-    std::vector<tcp::Segment> pool_;
+    // Segments on the wire; a delivery reads its segment in place (stable addresses: the
+    // delivery may put more on the wire) and gives the slot back afterwards.
+    ChunkedVector<tcp::Segment, 8> pool_;
     std::vector<std::uint32_t> pool_free_;
     std::vector<TraceRecord> records_;
     std::vector<std::uint64_t> rows_hit_;
@@ -215,6 +233,8 @@ private:
     std::vector<TimerId> tw_timer_;
     std::vector<SimTime> tw_armed_;
     std::vector<std::uint64_t> tw_seen_;  // each host's time_wait_version() when its timer was last set
+    std::uint64_t tw_changes_ = 0;       // bumped by every host's TIME-WAIT table change
+    std::uint64_t tw_changes_seen_ = 0;  // its value when settle() last looked at the hosts
     WorldStats stats_;
 };
 

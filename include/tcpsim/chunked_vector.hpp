@@ -52,6 +52,15 @@ public:
         return *p;
     }
     void push_back(T&& v) { emplace_back(std::move(v)); }
+    // Appends the element make() returns, built in place (no temporary, no move).
+    template <class Make>
+    T& emplace_back_with(Make&& make) {
+        if ((size_ & (kChunk - 1)) == 0 && size_ / kChunk == chunks_.size())
+            chunks_.push_back(std::make_unique<Storage[]>(kChunk));
+        T* p = ::new (slot(size_)) T(make());
+        ++size_;
+        return *p;
+    }
 
     void clear() {
         for (std::size_t i = 0; i < size_; ++i) (*this)[i].~T();

@@ -1,36 +1,51 @@
 #include "host/host.hpp"
 
+#include <memory>
+
 namespace tcpsim::host {
 
-SocketId Host::place(Socket&& s) {
-    s.serial = next_serial_++;
+// The socket `make()` returns, built straight into a slot (no temporary, no move).
+template <class Make>
+SocketId Host::place(Make&& make) {
+    SocketId id;
+    Socket* s;
     if (!free_sockets_.empty()) {
-        const SocketId id = free_sockets_.back();
+        id = free_sockets_.back();
         free_sockets_.pop_back();
-        sockets_[id] = std::move(s);
-        return id;
+        s = &sockets_[id];
+        // Only running out of memory could throw here: that ends the run (noexcept) rather
+        // than leave a destroyed socket in the slot.
+        [&]() noexcept {
+            std::destroy_at(s);
+            ::new (static_cast<void*>(s)) Socket(make());
+        }();
+    } else {
+        id = static_cast<SocketId>(sockets_.size());
+        s = &sockets_.emplace_back_with(make);
     }
-    sockets_.push_back(std::move(s));
-    return static_cast<SocketId>(sockets_.size() - 1);
+    s->serial = next_serial_++;
+    return id;
 }
 
 SocketId Host::create(std::string name, SocketOptions opt) {
-    Socket s{.name = std::move(name), .ep = tcp::Endpoint(cfg_), .opt = opt};
-    s.ep.set_linger_zero(opt.linger_zero);
-    return place(std::move(s));
+    const SocketId id = place([&] { return Socket{.name = std::move(name), .ep = tcp::Endpoint(cfg_), .opt = opt}; });
+    sockets_[id].ep.set_linger_zero(opt.linger_zero);
+    return id;
 }
 
 SocketId Host::spawn_child(SocketId listener, const tcp::Segment& syn) {
-    Socket& l = sockets_[listener];
+    Socket& l = sockets_[listener];  // a stable address: sockets never move
     ++l.children_spawned;
-    Socket child{.name = {}, .child_no = l.children_spawned, .ep = l.ep, .opt = l.opt, .listener = listener};
-    // An accepted connection joins its listener's bind bucket (Linux __inet_inherit_port()): its
-    // TIME-WAIT later keeps the port "in use" for bind().
-    child.bound_addr = l.bound_addr;
-    child.bound_port = l.bound_port;
-    child.explicit_port = l.bound_port != 0;
-    child.is_listener = false;
-    const SocketId id = place(std::move(child));
+    const SocketId id = place([&] {
+        Socket child{.name = {}, .child_no = l.children_spawned, .ep = l.ep, .opt = l.opt, .listener = listener};
+        // An accepted connection joins its listener's bind bucket (Linux __inet_inherit_port()):
+        // its TIME-WAIT later keeps the port "in use" for bind().
+        child.bound_addr = l.bound_addr;
+        child.bound_port = l.bound_port;
+        child.explicit_port = l.bound_port != 0;
+        child.is_listener = false;
+        return child;
+    });
     if (l.bound_port != 0) ports_.add_owner(l.bound_port, owner_of(id), false);
     bind_connection(id, FourTuple{syn.dst.ip, syn.src.ip, syn.dst.port, syn.src.port});
     return id;
@@ -406,7 +421,7 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
         length = rto * 4 - rto / 2;
     }
     tw_timers_.push_back(TwTimer{linux_timer_fires(now, length, stack_.hz, boot_offset_), slot, tw.generation});
-    ++tw_version_;
+    time_wait_changed();
     // tcp_tw_reuse cannot take it over before tw_reuse_delay has passed (linux_twsk_unique()).
     if (!stack_.tw_reuse_seconds_clock) {
         DestPorts* d = find_dest(DestKey{tuple.lip, tuple.rip, tuple.rport});
@@ -441,7 +456,7 @@ void Host::kill_time_wait(const FourTuple& t) {
     ports_.remove_owner(t.lport, kTimeWaitOwnerBit | slot);
     note_tuple(t, -1, true);
     tw_.erase(slot);
-    ++tw_version_;
+    time_wait_changed();
 }
 
 void Host::restart_time_wait(SimTime now, TimeWaitSock& tw) {
@@ -449,7 +464,7 @@ void Host::restart_time_wait(SimTime now, TimeWaitSock& tw) {
     tw.generation = ++tw_serial_;
     tw_timers_.push_back(
         TwTimer{linux_timer_fires(now, stack_.linux_tw.length, stack_.hz, boot_offset_), tw_.slot_of(tw.tuple), tw.generation});
-    ++tw_version_;
+    time_wait_changed();
 }
 
 Host::TimeWaitResult Host::time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg) {
@@ -510,7 +525,7 @@ std::size_t Host::expire_time_waits(SimTime now) {
     while (!tw_timers_.empty() && tw_timers_.front().at <= now) {
         const TwTimer rec = tw_timers_.front();
         tw_timers_.pop_front();
-        ++tw_version_;
+        time_wait_changed();
         const TimeWaitSock* e = live_entry(rec);
         if (e == nullptr) continue;  // restarted or gone
         if (!e->fin_wait2) {

@@ -204,6 +204,8 @@ public:
     // Changes whenever the TIME-WAIT table or its timer records change (next_time_wait_expiry()
     // can only change with it).
     [[nodiscard]] std::uint64_t time_wait_version() const { return tw_version_; }
+    // A counter the runner owns, bumped with time_wait_version() (one check for all hosts).
+    void watch_time_wait(std::uint64_t* changes) { tw_watch_ = changes; }
     // How long the TIME-WAIT mini-sockets that expired were held, in total, and how many.
     [[nodiscard]] Duration time_wait_held() const { return tw_held_; }
     // How Linux TIME-WAIT mini-sockets ended before their timer: an RST (assassination, RFC
@@ -241,7 +243,8 @@ private:
     std::vector<SocketId> free_sockets_;
     bool reuse_sockets_ = false;
     std::uint64_t next_serial_ = 0;
-    SocketId place(Socket&& s);
+    template <class Make>
+    SocketId place(Make&& make);
     TupleIndex connections_;  // 4-tuple -> socket id (the key is the socket's `tuple`)
     struct ConnKey {
         const ChunkedVector<Socket, 6>* sockets;
@@ -270,6 +273,11 @@ private:
     // next_time_wait_expiry() is asked after every event: its answer is kept until the
     // TIME-WAIT table or its timer records change.
     std::uint64_t tw_version_ = 0;
+    std::uint64_t* tw_watch_ = nullptr;
+    void time_wait_changed() {
+        ++tw_version_;
+        if (tw_watch_ != nullptr) ++*tw_watch_;
+    }
     mutable std::uint64_t tw_checked_version_ = ~std::uint64_t{0};
     mutable SimTime tw_next_ = SimTime::never();
     std::uint32_t tw_serial_ = 0;

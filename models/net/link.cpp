@@ -4,7 +4,7 @@
 
 namespace tcpsim::net {
 
-Fate Link::transmit(SimTime now, int from, const tcp::Segment& seg, Rng& rng, SimTime& arrival) {
+Fate Link::transmit_general(SimTime now, int from, const tcp::Segment& seg, Rng& rng, SimTime& arrival) {
     const int dir = ends_[0] == from ? 0 : 1;
     for (DropRule& r : rules_) {
         if (r.from_end != dir) continue;

@@ -8,6 +8,7 @@
 #include <tcpsim/rng.hpp>
 #include <tcpsim/time.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -48,9 +49,19 @@ public:
     void add_rule(const DropRule& r) { rules_.push_back(r); }
 
     // Decides the fate of a segment sent at `now` from host `from`; on delivery `arrival` is set.
-    Fate transmit(SimTime now, int from, const tcp::Segment& seg, Rng& rng, SimTime& arrival);
+    Fate transmit(SimTime now, int from, const tcp::Segment& seg, Rng& rng, SimTime& arrival) {
+        // A plain link (no rules, no loss, no jitter) draws nothing: FIFO after its latency.
+        if (rules_.empty() && p_.loss_ppm == 0 && p_.jitter.count() == 0) {
+            SimTime& last = last_arrival_[ends_[0] == from ? 0 : 1];
+            arrival = std::max(now + p_.latency, last);
+            last = arrival;
+            return Fate::Delivered;
+        }
+        return transmit_general(now, from, seg, rng, arrival);
+    }
 
 private:
+    Fate transmit_general(SimTime now, int from, const tcp::Segment& seg, Rng& rng, SimTime& arrival);
     std::array<int, 2> ends_;
     LinkParams p_;
     std::vector<DropRule> rules_;
