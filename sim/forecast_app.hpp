@@ -22,6 +22,11 @@ public:
     void start();
     void on_app_event(World& w, std::uint64_t arg) override;
     void on_notice(World& w, int host, host::SocketId sock, tcp::Notice n, Errno e) override;
+    // No role acts on Closed, TimeWait or ReturnedToListen (see on_notice()).
+    [[nodiscard]] std::uint32_t notices_heard() const override {
+        return ~((1u << static_cast<unsigned>(tcp::Notice::Closed)) | (1u << static_cast<unsigned>(tcp::Notice::TimeWait)) |
+                 (1u << static_cast<unsigned>(tcp::Notice::ReturnedToListen)));
+    }
     void on_middlebox_exhausted(World& w, int node, const tcp::Segment& syn) override;
     void on_call_failed(World& w, int host, const char* syscall, Errno e, tcp::SockAddr local, tcp::SockAddr remote) override;
     // What the application keeps per live connection (bench figures).

@@ -268,7 +268,7 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
     }
     host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
     // The application hears of it once the endpoint's call has returned (never re-entrantly).
-    if (app_) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
+    if (app_notices_ & (1u << static_cast<unsigned>(n))) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
     switch (n) {
         case tcp::Notice::TimeWait: return;
         case tcp::Notice::Readable:

@@ -43,6 +43,8 @@ public:
     virtual ~App() = default;
     virtual void on_app_event(World& w, std::uint64_t arg) = 0;  // scheduled with World::schedule_app
     virtual void on_notice(World& w, int host, host::SocketId sock, tcp::Notice n, Errno e) = 0;
+    // The notices on_notice() acts on, one bit per tcp::Notice (the others are not queued for it).
+    [[nodiscard]] virtual std::uint32_t notices_heard() const { return ~0u; }
     // A NAT gateway or balancer (node index >= host_count()) refused a SYN for lack of a port.
     virtual void on_middlebox_exhausted(World& /*w*/, int /*node*/, const tcp::Segment& /*syn*/) {}
     // A scripted action's call failed (bind, connect, listen).
@@ -62,7 +64,10 @@ public:
     World& operator=(const World&) = delete;
 
     void run();  // until the scenario's duration
-    void set_app(App* app) { app_ = app; }
+    void set_app(App* app) {
+        app_ = app;
+        app_notices_ = app != nullptr ? app->notices_heard() : 0;
+    }
     // Sockets that are gone give their slots back (memory grows with sockets alive at once, not
     // with sockets ever made). For runs whose application keeps no socket ids beyond the
     // connection (the forecast's workloads); never while recording a trace.
@@ -221,6 +226,7 @@ private:
     std::vector<std::uint64_t> rows_hit_;
     std::array<host::SocketId, 2> focus_{host::kNoSocket, host::kNoSocket};
     App* app_ = nullptr;
+    std::uint32_t app_notices_ = 0;  // app_->notices_heard()
     std::vector<std::pair<int, host::SocketId>> pending_time_wait_;
     std::vector<std::pair<int, host::SocketId>> pending_free_;  // slots given back at the end of settle()
     struct AppNotice {
