@@ -105,6 +105,23 @@ TEST_CASE("engine: a re-armed timer re-queued behind a lane's tail at the same t
     CHECK(e.queue_size() == 0);
 }
 
+TEST_CASE("engine: a lane that grows while its ring buffer has wrapped keeps its order", "[engine]") {
+    // 40 events of one delay, 30 of them run, then 100 more of the same delay: the lane's ring
+    // buffer (64 entries at first) wraps and fills, and grows with its front in the middle.
+    Engine e;
+    for (std::uint64_t i = 0; i < 40; ++i) e.schedule(SimTime::zero() + 1_ms, 1, 0, i);
+    std::vector<std::uint64_t> fired;
+    for (int i = 0; i < 30; ++i) CHECK(e.step([&](const Event& ev) { fired.push_back(ev.arg); }));
+    for (std::uint64_t i = 40; i < 140; ++i) e.schedule(e.now() + 1_ms, 1, 0, i);
+    CHECK(e.queue_size() == 110);
+    e.run_until(SimTime::never(), [&](const Event& ev) { fired.push_back(ev.arg); });
+    std::vector<std::uint64_t> want(140);
+    for (std::uint64_t i = 0; i < 140; ++i) want[i] = i;
+    CHECK(fired == want);
+    CHECK(e.counters().peak_queue_size == 110);
+    CHECK(e.queue_size() == 0);
+}
+
 namespace {
 
 // The reference queue: one std::priority_queue entry per schedule and per arming, ordered by

@@ -17,6 +17,7 @@
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace tcpsim {
@@ -42,16 +43,25 @@ struct EngineCounters {
 class Engine {
 public:
     Engine() { heap_.reserve(1024); }
+    // Not copyable (a lane points into its own buffer); movable (the buffers stay where they are).
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+    Engine(Engine&&) = default;
+    Engine& operator=(Engine&&) = default;
 
     [[nodiscard]] SimTime now() const { return now_; }
     // Entries in the queue, stale timer entries included.
     [[nodiscard]] std::size_t queue_size() const { return size_; }
-    [[nodiscard]] const EngineCounters& counters() const { return counters_; }
+    // events_scheduled is brought up to date by this call (it is the number of sequence numbers
+    // given out: one per schedule and per arming), not by each schedule.
+    [[nodiscard]] const EngineCounters& counters() const {
+        counters_.events_scheduled = next_seq_;
+        return counters_;
+    }
 
     // One-shot event at an absolute time (never in the past: clamped to now).
     void schedule(SimTime at, std::uint32_t kind, std::uint32_t target, std::uint64_t arg = 0) {
-        ++counters_.events_scheduled;
-        insert(Event{std::max(at, now_), next_seq_++, arg, kind, target}, true);
+        insert<true>(Event{std::max(at, now_), next_seq_++, arg, kind, target});
     }
 
     // A cancellable timer slot. Arming replaces any earlier deadline of the same slot.
@@ -73,7 +83,7 @@ public:
         return static_cast<TimerId>(slots_.size() - 1);
     }
     void release_timer(TimerId id) {
-        slots_[id].armed = false;  // any queued entry becomes stale
+        slots_[id].seq = kNone;  // disarmed: any queued entry becomes stale
         free_slots_.push_back(id);
     }
     void arm(TimerId id, SimTime at, std::uint32_t kind, std::uint32_t target, std::uint64_t arg = 0) {
@@ -83,14 +93,12 @@ public:
         s.kind = kind;
         s.target = target;
         s.arg = arg;
-        s.armed = true;
-        ++counters_.events_scheduled;
         if (s.queued_seq != kNone && s.queued_time <= s.due) return;  // the entry in the queue comes first
         s.queued_time = s.due;
         s.queued_seq = s.seq;
-        insert(Event{s.due, s.seq, 0, kTimerEntry, id}, true);
+        insert<true>(Event{s.due, s.seq, 0, kTimerEntry, id});
     }
-    void cancel(TimerId id) { slots_[id].armed = false; }
+    void cancel(TimerId id) { slots_[id].seq = kNone; }
 
     // Runs events with time <= limit; leaves now() at limit. Handler: void(const Event&).
     template <class Handler>
@@ -115,8 +123,8 @@ public:
     }
 
     [[nodiscard]] SimTime next_time() {
-        const int src = live_top();
-        return src < 0 ? SimTime::never() : front(src).time;
+        const Event* top = live_top();
+        return top == nullptr ? SimTime::never() : top->time;
     }
 
 private:
@@ -128,9 +136,11 @@ private:
     // entry is <= the new one in (time, seq); a delay without a lane takes an empty lane, which
     // is then keyed by that delay; anything else goes to the heap. So every lane is sorted by
     // (time, seq) at all times: it is only ever appended to behind a smaller entry. For a fresh
-    // schedule the check always holds: now never decreases and seq always increases, so the
-    // entries of one delay arrive in (time, seq) order. It fails only for the lazy re-insert of
-    // a re-armed timer (it keeps the older seq of its arming, which may sort before the lane's
+    // schedule or arming the check always holds, so insert<true> does not make it: now never
+    // decreases and seq always increases, so the entries of one delay arrive in (time, seq)
+    // order (a re-inserted timer entry in a lane was also placed at now + d, with a seq older
+    // than any fresh one). It can fail only for the lazy re-insert of a re-armed timer
+    // (insert<false>: it keeps the older seq of its arming, which may sort before the lane's
     // tail at the same time): that entry goes to the heap.
     //
     // Each source is sorted, so the earliest entry of the queue is the smallest of the source
@@ -138,17 +148,32 @@ private:
     // unique (seq is unique per schedule or arming, and a timer slot has at most one entry per
     // arming in the queue), so this is exactly the total order one heap of all entries would
     // give, whatever lane or heap each entry went to: which source holds an entry changes only
-    // the cost, never the order. Heads are kept as 128-bit keys (time << 64 | seq) in one small
-    // array with a bit mask of the sources that are not empty; pop scans those heads linearly
-    // (at most kLanes + 1 compares, usually a handful).
+    // the cost, never the order.
+    //
+    // The source order: the non-empty sources are kept sorted by their head, as 128-bit keys
+    // (time << 64 | seq), latest first, in ord_key_[1..nsrc_] with the source numbers in
+    // ord_src_; the earliest entry of the queue is the head of source ord_src_[nsrc_], "the
+    // first source". ord_key_[0] is a sentinel above every real key (a real key's time is >= 0,
+    // so its top bit is 0) that stops the scans. A pop changes only the head of the first
+    // source, and only upwards: its new key moves down the order past the smaller heads
+    // (sift_first). In the event mix of a busy run the popped lane usually stays first, which
+    // costs one compare; a lane that empties leaves the order in O(1) from its end
+    // (drop_first); a source that becomes non-empty enters it from that end (add_source: a
+    // short delay, which empties and refills its lane most often, has few heads to pass); a new
+    // top of the heap moves the heap towards the end (raise_source). A fresh insert behind a
+    // lane's tail leaves the heads as they are.
     //
     // Stale timer entries (a cancelled, released or re-armed timer) stay where they are until
     // they come up, then are skipped (or re-queued at the re-armed deadline) in O(1) in a lane.
+    //
+    // The hot paths (an insert behind a lane's tail, a pop of a plain event that leaves its lane
+    // first) are inline and short; everything else is in out-of-line functions.
     __extension__ typedef unsigned __int128 Key;  // GCC/Clang extension, exact everywhere
     static constexpr int kLanes = 16;
     static constexpr std::uint32_t kLaneBits = ((1u << kLanes) - 1) << 1;  // sources 1..kLanes
     static constexpr std::uint32_t kTimerEntry = 0xFFFFFFFFu;  // Event::kind of a timer entry
     static constexpr std::uint64_t kNone = ~std::uint64_t{0};
+    static constexpr Key kEndKey = ~Key{0};  // ord_key_[0]: the sentinel above every head
 
     static Key key(const Event& e) {
         return (static_cast<Key>(static_cast<std::uint64_t>(e.time.ns())) << 64) | e.seq;
@@ -157,171 +182,247 @@ private:
         if (a.time != b.time) return a.time > b.time;
         return a.seq > b.seq;
     }
+    static std::uint64_t delay_hash(std::int64_t d) {
+        return static_cast<std::uint64_t>(d) * 0x9E3779B97F4A7C15ULL;
+    }
 
-    // A FIFO of events in a power-of-two ring buffer; it grows by doubling and never shrinks.
+    // A FIFO of events in a ring buffer [begin, end) of 64 entries at first; it grows by doubling
+    // and never shrinks. head: the front; tail: where the next entry goes; empty when head == tail (a push
+    // that fills the buffer grows it at once). Lane 0 is not a lane: its head is the heap's top
+    // (heap_.data()) while the heap is not empty, so that the first entry of any source is
+    // *lanes_[src].head.
     struct Lane {
-        std::vector<Event> buf;
-        std::size_t head = 0;
-        std::size_t size = 0;
+        Event* head = nullptr;
+        Event* tail = nullptr;
+        Event* end = nullptr;
+        std::unique_ptr<Event[]> begin;
 
-        [[nodiscard]] const Event& front() const { return buf[head]; }
-        [[nodiscard]] const Event& back() const { return buf[(head + size - 1) & (buf.size() - 1)]; }
-        void push(const Event& e) {
-            if (size == buf.size()) grow();
-            buf[(head + size) & (buf.size() - 1)] = e;
-            ++size;
+        [[nodiscard]] bool empty() const { return head == tail; }
+        [[nodiscard]] const Event& back() const { return tail == begin.get() ? end[-1] : tail[-1]; }
+        void push(const Event& e) {  // not empty
+            *tail = e;
+            if (++tail == end) tail = begin.get();
+            if (tail == head) [[unlikely]] grow();
         }
-        void pop() {
-            head = (head + 1) & (buf.size() - 1);
-            --size;
+        void push_first(const Event& e) {  // empty
+            if (begin == nullptr) [[unlikely]] {
+                begin = std::make_unique<Event[]>(64);
+                end = begin.get() + 64;
+            }
+            head = begin.get();
+            *head = e;
+            tail = head + 1;
         }
-        void grow() {
-            std::vector<Event> bigger(buf.empty() ? 64 : buf.size() * 2);
-            for (std::size_t i = 0; i < size; ++i) bigger[i] = buf[(head + i) & (buf.size() - 1)];
-            buf.swap(bigger);
-            head = 0;
+        void pop() {  // then maybe empty
+            if (++head == end) head = begin.get();
+        }
+        [[gnu::noinline]] void grow() {  // full: head == tail
+            const std::size_t n = static_cast<std::size_t>(end - begin.get());
+            std::unique_ptr<Event[]> bigger = std::make_unique<Event[]>(2 * n);
+            Event* out = std::copy(head, end, bigger.get());
+            out = std::copy(begin.get(), tail, out);
+            begin = std::move(bigger);
+            head = begin.get();
+            tail = out;
+            end = head + 2 * n;
         }
     };
 
+    // A timer slot: the deadline, kind, target and argument of its last arming; seq is that
+    // arming's sequence number, kNone when the slot is not armed (cancelled, released, fired).
     struct Slot {
         SimTime due;
-        std::uint64_t seq = 0;
-        std::uint32_t kind = 0, target = 0;
+        std::uint64_t seq = kNone;
         std::uint64_t arg = 0;
-        bool armed = false;
         SimTime queued_time;               // the slot's entry in the queue (the earliest one)
         std::uint64_t queued_seq = kNone;  // kNone: none
+        std::uint32_t kind = 0, target = 0;
     };
 
-    // Adds an entry. may_claim: a delay without a lane may take an empty lane (fresh schedules);
-    // the lazy re-insert of a timer does not, its delay is rarely seen twice.
+    // Adds an entry. kFresh: a schedule or an arming (fresh seq, time >= now), which may take an
+    // empty lane for a delay without one, and is always in order behind its lane's tail; not
+    // fresh: the lazy re-insert of a timer, which does not claim a lane (its delay is rarely
+    // seen twice) and is checked against the lane's tail.
     //
-    // The lane of a delay is found through a small direct-mapped table (hash of the delay ->
-    // lane), else by a scan of the lanes' delays. Which lane or heap an entry goes to changes
-    // the cost only, never the order.
-    void insert(const Event& ev, bool may_claim) {
-        counters_.peak_queue_size = std::max(counters_.peak_queue_size, ++size_);
-        const Key k = key(ev);
+    // The lane of a delay is found through a small table (hash of the delay -> lane) with two
+    // buckets per delay, a first and a second choice, else by a scan of the lanes' delays. A
+    // bucket is only a hint, checked against the lane's delay. Which lane or heap an entry goes
+    // to changes the cost only, never the order.
+    template <bool kFresh>
+    void insert(const Event ev) {  // by value: the fast path writes it straight into the lane
+        if (++size_ > counters_.peak_queue_size) counters_.peak_queue_size = size_;
         const std::int64_t d = ev.time.ns() - now_.ns();
-        const std::size_t h = static_cast<std::size_t>(static_cast<std::uint64_t>(d) * 0x9E3779B97F4A7C15ULL >> 58);
-        std::size_t li = lane_of_[h];
-        if (delay_[li] != d) li = find_lane(d, h);
+        const std::uint64_t hd = delay_hash(d);
+        std::size_t li = lane_of_[hd >> 58];
+        if (delay_[li] != d) [[unlikely]] li = lane_of_[(hd >> 52) & 63];
+        if (kFresh && delay_[li] == d && !lanes_[li].empty()) [[likely]] {
+            lanes_[li].push(ev);
+            return;
+        }
+        insert_slow(ev, kFresh, d, hd, li);
+    }
+    // li: the lane of d's second bucket if d's first one is not d's lane, else the first one.
+    [[gnu::noinline]] void insert_slow(const Event& ev, bool fresh, std::int64_t d, std::uint64_t hd, std::size_t li) {
+        if (delay_[li] != d) li = find_lane(d, hd);
         if (li != 0) {
             Lane& lane = lanes_[li];
-            if (lane.size == 0) {
-                head_[li] = k;
-                busy_ |= 1u << li;
-            } else if (key(lane.back()) > k) {
+            if (lane.empty()) {
+                lane.push_first(ev);
+                add_source(li, key(ev));
+            } else if (fresh || key(lane.back()) < key(ev)) {
+                lane.push(ev);
+            } else {
                 heap_insert(ev);  // would be out of order in the lane
-                return;
             }
-            lane.push(ev);
             return;
         }
         const std::uint32_t empty = ~busy_ & kLaneBits;
-        if (!may_claim || empty == 0) {
+        if (!fresh || empty == 0) {
             heap_insert(ev);
             return;
         }
         li = static_cast<std::size_t>(std::countr_zero(empty));
-        lane_of_[h] = static_cast<std::uint8_t>(li);
         delay_[li] = d;
-        head_[li] = k;
-        busy_ |= 1u << li;
-        lanes_[li].push(ev);
+        remember(d, hd, li);
+        lanes_[li].push_first(ev);
+        add_source(li, key(ev));
     }
-    // The lane keyed by delay d, or 0; remembered in lane_of_[h] (h: d's hash).
-    std::size_t find_lane(std::int64_t d, std::size_t h) {
+    // The lane keyed by delay d, or 0; remembered in the table (hd: d's hash).
+    std::size_t find_lane(std::int64_t d, std::uint64_t hd) {
         for (std::size_t i = 1; i <= kLanes; ++i) {
             if (delay_[i] == d) {
-                lane_of_[h] = static_cast<std::uint8_t>(i);
+                remember(d, hd, i);
                 return i;
             }
         }
         return 0;
     }
+    // Notes lane li as the lane of delay d: in d's first bucket, unless that bucket holds the lane
+    // of another delay whose first choice it is too; then in d's second bucket.
+    void remember(std::int64_t d, std::uint64_t hd, std::size_t li) {
+        const std::size_t first = hd >> 58;
+        const std::size_t other = lane_of_[first];
+        if (other != 0 && delay_[other] != d && (delay_hash(delay_[other]) >> 58) == first)
+            lane_of_[(hd >> 52) & 63] = static_cast<std::uint8_t>(li);
+        else
+            lane_of_[first] = static_cast<std::uint8_t>(li);
+    }
     void heap_insert(const Event& ev) {
         heap_.push_back(ev);
         std::push_heap(heap_.begin(), heap_.end(), later);
-        head_[0] = key(heap_.front());
-        busy_ |= 1u;
+        lanes_[0].head = heap_.data();
+        if (heap_.size() == 1) add_source(0, key(ev));
+        else if (heap_.front().seq == ev.seq && heap_.front().time == ev.time) raise_source(0, key(ev));
     }
 
-    // The source with the smallest head, or -1 when the queue is empty: a scan of the busy ones.
-    [[nodiscard]] int min_source() const {
-        std::uint32_t bits = busy_;
-        if (bits == 0) return -1;
-        int best = std::countr_zero(bits);
-        Key k = head_[static_cast<std::size_t>(best)];
-        for (bits &= bits - 1; bits != 0; bits &= bits - 1) {
-            const int i = std::countr_zero(bits);
-            if (head_[static_cast<std::size_t>(i)] < k) {
-                k = head_[static_cast<std::size_t>(i)];
-                best = i;
-            }
+    // The source order (see "The queue"). A source that was empty enters with head k.
+    void add_source(std::size_t src, Key k) {
+        busy_ |= 1u << src;
+        std::size_t i = ++nsrc_;
+        for (; ord_key_[i - 1] < k; --i) {
+            ord_key_[i] = ord_key_[i - 1];
+            ord_src_[i] = ord_src_[i - 1];
         }
-        return best;
+        ord_key_[i] = k;
+        ord_src_[i] = static_cast<std::uint8_t>(src);
     }
-    [[nodiscard]] const Event& front(int src) const {
-        return src == 0 ? heap_.front() : lanes_[static_cast<std::size_t>(src)].front();
+    // The head of source src (in the order) went down to k: it moves towards the first place.
+    void raise_source(std::size_t src, Key k) {
+        std::size_t i = nsrc_;
+        while (ord_src_[i] != src) --i;
+        for (; i < nsrc_ && ord_key_[i + 1] > k; ++i) {
+            ord_key_[i] = ord_key_[i + 1];
+            ord_src_[i] = ord_src_[i + 1];
+        }
+        ord_key_[i] = k;
+        ord_src_[i] = static_cast<std::uint8_t>(src);
     }
-    void pop_front(int src) {
-        --size_;
-        if (src == 0) {
-            std::pop_heap(heap_.begin(), heap_.end(), later);
-            heap_.pop_back();
-            if (heap_.empty()) busy_ &= ~1u;
-            else head_[0] = key(heap_.front());
+    // The head of the first source went up to k: it stays first if k is below the second head,
+    // else it moves behind the smaller heads (the sentinel stops the scan).
+    void sift_first(Key k) {
+        if (k < ord_key_[nsrc_ - 1]) [[likely]] {
+            ord_key_[nsrc_] = k;
             return;
         }
-        Lane& lane = lanes_[static_cast<std::size_t>(src)];
-        lane.pop();
-        if (lane.size == 0) busy_ &= ~(1u << src);
-        else head_[static_cast<std::size_t>(src)] = key(lane.front());
+        sift_first_slow(k);
+    }
+    [[gnu::noinline]] void sift_first_slow(Key k) {
+        std::size_t i = nsrc_;
+        const std::uint8_t src = ord_src_[i];
+        for (; ord_key_[i - 1] < k; --i) {
+            ord_key_[i] = ord_key_[i - 1];
+            ord_src_[i] = ord_src_[i - 1];
+        }
+        ord_key_[i] = k;
+        ord_src_[i] = src;
+    }
+    // The first source became empty: it leaves the order.
+    void drop_first() {
+        busy_ &= ~(1u << ord_src_[nsrc_]);
+        --nsrc_;
     }
 
-    // The source whose head is the earliest live entry (-1: none). On the way, drops timer
-    // entries that must not run: superseded by an earlier arming, for a cancelled, released or
-    // fired slot, or early (the slot was re-armed later: the entry goes back into the queue at
-    // that deadline and sequence number).
-    [[nodiscard]] int live_top() {
+    // Removes the earliest entry (the head of the first source).
+    void pop_first() {
+        --size_;
+        const std::size_t src = ord_src_[nsrc_];
+        if (src == 0) [[unlikely]] return pop_heap_top();
+        Lane& lane = lanes_[src];
+        lane.pop();
+        if (lane.empty()) [[unlikely]] return drop_first();
+        sift_first(key(*lane.head));
+    }
+    [[gnu::noinline]] void pop_heap_top() {
+        std::pop_heap(heap_.begin(), heap_.end(), later);
+        heap_.pop_back();
+        if (heap_.empty()) return drop_first();
+        sift_first(key(heap_.front()));
+    }
+
+    // The earliest live entry, the head of the first source (nullptr: none). On the way, drops
+    // timer entries that must not run (see timer_entry_runs).
+    [[nodiscard]] const Event* live_top() {
         for (;;) {
-            const int src = min_source();
-            if (src < 0) return src;
-            const Event& top = front(src);
-            if (top.kind != kTimerEntry) return src;
-            const TimerId id = top.target;
-            const std::uint64_t seq = top.seq;
-            Slot& s = slots_[id];
-            bool requeue = false;
-            if (seq == s.queued_seq) {  // else an older entry of the slot
-                if (s.armed && s.seq == seq) return src;  // its own deadline: it runs
-                s.queued_seq = kNone;
-                requeue = s.armed;
-            }
-            pop_front(src);
-            ++counters_.stale_skipped;
-            if (requeue) {  // re-armed later: back in the queue
-                s.queued_time = s.due;
-                s.queued_seq = s.seq;
-                insert(Event{s.due, s.seq, 0, kTimerEntry, id}, false);
-            }
+            if (nsrc_ == 0) return nullptr;
+            const Event* top = lanes_[ord_src_[nsrc_]].head;
+            if (top->kind != kTimerEntry || timer_entry_runs(*top)) [[likely]] return top;
         }
     }
+    // For the earliest entry, a timer entry: true if it runs (its slot's own deadline); else pops
+    // it: superseded by an earlier arming, for a cancelled, released or fired slot, or early (the
+    // slot was re-armed later: the entry goes back into the queue at that deadline and sequence
+    // number).
+    [[gnu::noinline]] bool timer_entry_runs(const Event& top) {
+        const TimerId id = top.target;
+        const std::uint64_t seq = top.seq;
+        Slot& s = slots_[id];
+        bool requeue = false;
+        if (seq == s.queued_seq) {  // else an older entry of the slot
+            if (s.seq == seq) return true;  // armed, and its own deadline: it runs
+            s.queued_seq = kNone;
+            requeue = s.seq != kNone;
+        }
+        pop_first();
+        ++counters_.stale_skipped;
+        if (requeue) {  // re-armed later: back in the queue
+            s.queued_time = s.due;
+            s.queued_seq = s.seq;
+            insert<false>(Event{s.due, s.seq, 0, kTimerEntry, id});
+        }
+        return false;
+    }
     bool pop_due(SimTime limit, Event& out) {
-        const int src = live_top();
-        if (src < 0) return false;
-        const Event& top = front(src);
-        if (top.time > limit) return false;
-        if (top.kind == kTimerEntry) {  // a timer fires once
-            Slot& s = slots_[top.target];
-            out = Event{top.time, top.seq, s.arg, s.kind, s.target};
-            s.armed = false;
+        const Event* top = live_top();
+        if (top == nullptr || top->time > limit) return false;
+        if (top->kind == kTimerEntry) [[unlikely]] {  // a timer fires once
+            Slot& s = slots_[top->target];
+            out = Event{top->time, top->seq, s.arg, s.kind, s.target};
+            s.seq = kNone;
             s.queued_seq = kNone;
         } else {
-            out = top;
+            out = *top;
         }
-        pop_front(src);
+        pop_first();
         now_ = out.time;
         ++counters_.events_processed;
         return true;
@@ -332,18 +433,24 @@ private:
     std::uint64_t next_seq_ = 0;
     std::size_t size_ = 0;  // entries in the heap and the lanes
     std::vector<Event> heap_;
-    std::uint32_t busy_ = 0;                        // bit i: source i is not empty
-    std::array<Key, kLanes + 1> head_{};            // index 0: the heap's top; i: lane i's front
+    std::uint32_t busy_ = 0;  // bit i: source i is not empty
+    std::size_t nsrc_ = 0;    // sources that are not empty
+    std::array<Key, kLanes + 2> ord_key_ = [] {  // [0]: kEndKey; [1..nsrc_]: heads, latest first
+        std::array<Key, kLanes + 2> a{};
+        a[0] = kEndKey;
+        return a;
+    }();
+    std::array<std::uint8_t, kLanes + 2> ord_src_{};  // the source of ord_key_[i]
     std::array<std::int64_t, kLanes + 1> delay_ = [] {  // lane i's delay; -1: none (index 0 never has one)
         std::array<std::int64_t, kLanes + 1> a{};
         a.fill(-1);
         return a;
     }();
-    std::array<Lane, kLanes + 1> lanes_;            // lanes 1..kLanes (index 0 unused)
-    std::array<std::uint8_t, 64> lane_of_{};        // hash of a delay -> its lane (0: none)
+    std::array<Lane, kLanes + 1> lanes_;            // lanes 1..kLanes; index 0: the heap's top (head only)
+    std::array<std::uint8_t, 64> lane_of_{};        // bucket of a delay's hash -> its lane (0: none)
     std::vector<Slot> slots_;
     std::vector<TimerId> free_slots_;
-    EngineCounters counters_;
+    mutable EngineCounters counters_;  // events_scheduled is filled in by counters()
 };
 
 }  // namespace tcpsim
