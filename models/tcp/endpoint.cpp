@@ -577,6 +577,13 @@ void Endpoint::on_timer(SimTime now, Io& io, TimerKind kind) {
 void Endpoint::on_segment(SimTime now, Io& io, const Segment& seg) {
     // FreeBSD net.inet.tcp.drop_synfin: segments with both SYN and FIN are dropped on input.
     if (cfg_.drop_synfin && seg.syn() && seg.fin()) return;
+    // Most segments are the next ACK or data of an open connection: they skip the first four
+    // steps of §3.10.7.4, which would let them through unchanged (header_predicted()).
+    if (header_predicted(seg)) {
+        update_ts_recent(now, seg);  // §3.10.7.4 first step, as the general path does it
+        on_segment_accepted(now, io, seg, false);
+        return;
+    }
     switch (state_) {
         case State::Closed: {
             Segment rst;
@@ -774,6 +781,23 @@ void Endpoint::on_segment_time_wait_freebsd(SimTime now, Io& io, const Segment& 
         send_ack(now, io);
 }
 
+bool Endpoint::header_predicted(const Segment& seg) const {
+    // Van Jacobson's header prediction (FreeBSD tcp_input() "Header prediction", Linux
+    // tcp_rcv_established() fast path), in the narrower sense that it changes nothing: it only
+    // recognises the segments for which the first four steps of §3.10.7.4 below are known to
+    // let the segment through unchanged, so that they can go straight to the fifth step.
+    //  - a synchronized state other than TIME-WAIT (no SYN-RECEIVED trim, no TIME-WAIT rules);
+    //  - ACK without SYN or RST (no RST or SYN step, no BSD SYN check);
+    //  - no timestamp to drop it for (RFC 7323 §3.2) and none older than TS.Recent (PAWS);
+    //  - SEG.SEQ = RCV.NXT with the window open: acceptable in all four cases of the sequence
+    //    check (a zero window, which trims the segment, is left to the general steps).
+    if (!(is_synchronized(state_) && state_ != State::TimeWait)) return false;
+    if ((seg.flags & (flag::Syn | flag::Rst | flag::Ack)) != flag::Ack) return false;
+    if (tcb_.ts_ok && !(seg.has_ts && seq_ge(seg.tsval, tcb_.ts_recent))) return false;
+    const Seq rnxt = tcb_.rcv_nxt;
+    return seg.seq == rnxt && seq_lt(rnxt, rnxt + receive_window());
+}
+
 void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     if (state_ == State::TimeWait && cfg_.time_wait_input == TimeWaitInput::FreeBsd) {
         on_segment_time_wait_freebsd(now, io, seg);
@@ -934,6 +958,11 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
 
     // fifth: check the ACK field.
     if (!seg.ack_set()) return;
+    on_segment_accepted(now, io, seg, zero_window_control || old_duplicate);
+}
+
+void Endpoint::on_segment_accepted(SimTime now, Io& io, const Segment& seg, bool need_ack) {
+    // §3.10.7.4 from the fifth step on, for a segment with ACK that passed the first four.
     // RFC 5961 §5.2: acceptable when SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT.
     if (state_ != State::SynReceived &&
         (seq_gt(seg.ack, tcb_.snd_nxt) || seq_lt(seg.ack, tcb_.snd_una - tcb_.max_snd_wnd))) {
@@ -1007,7 +1036,7 @@ void Endpoint::on_segment_synchronized(SimTime now, Io& io, Segment seg) {
     }
 
     // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed).
-    bool need_ack = zero_window_control || old_duplicate;  // answer what we could not take
+    // need_ack: answer what we could not take (a zero window's text, an old duplicate).
     if (seg.len > 0) {
         switch (state_) {
             case State::Established:

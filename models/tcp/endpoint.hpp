@@ -142,6 +142,10 @@ private:
     void on_segment_listen(SimTime now, Io& io, const Segment& seg);
     void on_segment_syn_sent(SimTime now, Io& io, const Segment& seg);
     void on_segment_synchronized(SimTime now, Io& io, Segment seg);
+    // The common segment that the first four steps of §3.10.7.4 would let through unchanged.
+    [[nodiscard]] bool header_predicted(const Segment& seg) const;
+    // §3.10.7.4 from the fifth step (ACK) on; need_ack: an ACK is due for text not taken.
+    void on_segment_accepted(SimTime now, Io& io, const Segment& seg, bool need_ack);
     void on_segment_time_wait_freebsd(SimTime now, Io& io, const Segment& seg);
     bool time_wait_accepts_syn(const Segment& seg) const;
     void reopen_from_time_wait(SimTime now, Io& io, const Segment& seg);
