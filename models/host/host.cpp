@@ -96,6 +96,7 @@ void Host::bind_listener(SocketId id, std::uint16_t port) {
 void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
     const DestKey key{t.lip, t.rip, t.rport};
     const bool in_range = t.lport >= stack_.ports.lo && t.lport <= stack_.ports.hi;
+    if (dest_.empty() && (!in_range || delta < 0)) return;  // nothing to count (a server's accepted connections)
     DestPorts* dp = find_dest(key);
     if (dp == nullptr) {
         if (!in_range || delta < 0) return;
@@ -204,9 +205,8 @@ void Host::unbind(SocketId id) {
     if (s.registered == Socket::Registered::Listener) {
         auto l = listeners_.find(s.listen_port);
         if (l != listeners_.end() && l->second == id) listeners_.erase(l);
-    } else if (s.registered == Socket::Registered::Connection && connection(s.tuple) == id) {
+    } else if (s.registered == Socket::Registered::Connection && connections_.erase_if_id(s.tuple, id, conn_key())) {
         note_tuple(s.tuple, -1, false);
-        connections_.erase(s.tuple, conn_key());
     }
     s.registered = Socket::Registered::None;
 }

@@ -72,12 +72,18 @@ public:
     // Removes the entry with key t; false when there is none.
     template <class KeyOf>
     bool erase(const FourTuple& t, const KeyOf& key_of) {
+        return erase_if_id(t, kNone, key_of);
+    }
+    // Removes the entry with key t when it is `id` (kNone: whatever its id); false otherwise.
+    template <class KeyOf>
+    bool erase_if_id(const FourTuple& t, std::uint32_t id, const KeyOf& key_of) {
         if (count_ == 0) return false;
         std::size_t i = home(t);
         for (;; i = (i + 1) & mask_) {
             if (slots_[i] == kNone) return false;
             if (key_of(slots_[i]) == t) break;
         }
+        if (id != kNone && slots_[i] != id) return false;
         // Backward-shift deletion: an entry further on moves into the hole when its home slot
         // does not lie between the hole and itself (cyclically).
         std::size_t hole = i;
