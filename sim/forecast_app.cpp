@@ -11,7 +11,7 @@ using host::kNoSocket;
 
 Workloads::Workloads(const Scenario& sc, World& w, Forecast& fc)
     : sc_(sc), w_(w), fc_(fc), rng_(Rng::substream(sc.seed, "workloads")), conns_(sc.hosts.size()),
-      host_stopped_(sc.hosts.size(), false) {
+      host_stopped_(sc.hosts.size(), 0) {
     const ForecastSpec& f = sc.forecast;
     for (const ServerSpec& s : f.servers) server_exchange_.push_back(Exchange{s.request_bytes, s.response_bytes});
     for (const ProxySpec& p : f.proxies) proxy_exchange_.push_back(exchange_for(p.upstream, sc.host_index(p.host)));
@@ -240,7 +240,7 @@ void Workloads::what_if(const WhatIfAction& a) {
             return;
         case WhatIfKind::StopHost: {
             const int h = sc_.host_index(a.target);
-            host_stopped_[static_cast<std::size_t>(h)] = true;
+            host_stopped_[static_cast<std::size_t>(h)] = 1;
             w_.stop_host(h);
             return;
         }

@@ -146,7 +146,7 @@ private:
     std::vector<Exchange> proxy_exchange_;
     std::vector<host::SocketId> server_listener_, proxy_listener_;
     std::map<std::pair<int, host::SocketId>, std::pair<Role, std::uint32_t>> listeners_;
-    std::vector<bool> host_stopped_;
+    std::vector<std::uint8_t> host_stopped_;  // 1: the what-if switched the host off
     std::uint64_t sock_serial_ = 0;
 };
 

@@ -13,8 +13,7 @@ public:
     SocketIo(World& w, int host, SocketId sock) : w_(w), host_(host), sock_(sock) {}
 
     void send(const tcp::Segment& seg) override {
-        static const std::string unnamed;  // the name is only read for a trace record
-        if (!w_.recording_) w_.transmit(host_, unnamed, seg);
+        if (!w_.recording_) w_.transmit(host_, {}, seg);  // the name is only read for a trace record
         else w_.transmit(host_, w_.hosts_[static_cast<std::size_t>(host_)].socket_name(sock_), seg);
     }
     void set_timer(tcp::TimerKind kind, SimTime deadline) override { w_.set_timer(host_, sock_, kind, deadline); }
@@ -62,7 +61,7 @@ World::World(const Scenario& sc, bool record)
     }
     state_counts_.assign(hosts_.size(), StateCounts{});
     state_peaks_.assign(hosts_.size(), StateCounts{});
-    stopped_hosts_.assign(hosts_.size(), false);
+    stopped_hosts_.assign(hosts_.size(), 0);
     nat_of_host_.assign(hosts_.size(), -1);
     for (const HostSpec& hs : sc.hosts) profiles_.push_back(hs.profile_data);
     const int nh = static_cast<int>(hosts_.size());
@@ -292,12 +291,12 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
     }
 }
 
-void World::transmit(int from_host, const std::string& sock, const tcp::Segment& seg) {
+void World::transmit(int from_host, std::string_view sock, const tcp::Segment& seg) {
     if (stopped_hosts_[static_cast<std::size_t>(from_host)]) return;
     ++stats_.segments_sent;
     if (recording_) {
         auto& r = records_[record(RecordKind::Send, from_host, kNoSocket)];
-        r.socket = sock;
+        r.socket = std::string(sock);
         r.seg = seg;
     }
     // A destination the sender owns (127/8 or one of its addresses) goes over the loopback.

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 namespace tcpsim {
@@ -129,7 +130,7 @@ public:
     // A sysctl changed at run time (what-if actions); the value was checked when the scenario was read.
     void set_sysctl(int h, const std::string& name, const std::string& value);
     // The host is switched off: it neither sends nor answers from now on.
-    void stop_host(int h) { stopped_hosts_[static_cast<std::size_t>(h)] = true; }
+    void stop_host(int h) { stopped_hosts_[static_cast<std::size_t>(h)] = 1; }
 
 private:
     class SocketIo;
@@ -150,7 +151,7 @@ private:
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
     void deliver(int host, const tcp::Segment& seg);
-    void transmit(int from_host, const std::string& sock, const tcp::Segment& seg);
+    void transmit(int from_host, std::string_view sock, const tcp::Segment& seg);
     void forward(int from_node, const tcp::Segment& seg);  // over the link to the next hop
     [[nodiscard]] int next_hop(int from_node, const tcp::Segment& seg) const;
     // next_hop() and the link to it, remembered per sending node for its last destination
@@ -217,7 +218,7 @@ private:
     std::vector<host::Profile> profiles_;  // each host's profile as configured, for run-time sysctls
     std::vector<StateCounts> state_counts_;
     std::vector<StateCounts> state_peaks_;
-    std::vector<bool> stopped_hosts_;
+    std::vector<std::uint8_t> stopped_hosts_;  // 1: switched off (bytes: read for every segment)
     // Segments on the wire; a delivery reads its segment in place (stable addresses: the
     // delivery may put more on the wire) and gives the slot back afterwards.
     ChunkedVector<tcp::Segment, 8> pool_;
