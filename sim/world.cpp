@@ -7,6 +7,58 @@ namespace tcpsim {
 using host::SocketId;
 using host::kNoSocket;
 
+void World::set_timer(int h, SocketId sock, tcp::TimerKind kind, SimTime deadline) {
+    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
+    const TimerId t = s.timers[static_cast<std::size_t>(kind)];
+    if (deadline.is_never()) {
+        engine_.cancel(t);
+        return;
+    }
+    engine_.arm(t, deadline, kTimer, static_cast<std::uint32_t>(h),
+                (static_cast<std::uint64_t>(sock) << 2) | static_cast<std::uint64_t>(kind));
+    if (recording_) {
+        auto& r = records_[record(RecordKind::TimerSet, h, sock)];
+        r.text = std::string(tcp::to_string(kind));
+        r.deadline = deadline;
+    }
+}
+
+void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
+    if (n == tcp::Notice::TimeWait) {  // for the host, not the application
+        pending_time_wait_.emplace_back(h, sock);
+        return;
+    }
+    if (recording_) {
+        auto& r = records_[record(RecordKind::Notice, h, sock)];
+        r.text = err == Errno::Ok ? std::string(tcp::to_string(n))
+                                  : fmt::format("{} ({})", tcp::to_string(n), to_string(err));
+    }
+    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
+    // The application hears of it once the endpoint's call has returned (never re-entrantly).
+    if (app_notices_ & (1u << static_cast<unsigned>(n))) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
+    switch (n) {
+        case tcp::Notice::TimeWait: return;
+        case tcp::Notice::Readable:
+            if (s.opt.auto_read)
+                engine_.schedule(engine_.now(), kAppRead, static_cast<std::uint32_t>(h), ((s.serial & 0xFFFFFFFFu) << 32) | sock);
+            return;
+        case tcp::Notice::ReturnedToListen:
+            // A listener's child whose handshake was reset: the listener keeps listening.
+            if (s.listener != kNoSocket) reap(h, sock);
+            return;
+        case tcp::Notice::Closed: reap(h, sock); return;
+        case tcp::Notice::Connected:
+            // A listener in automatic mode accepts every connection as soon as it is established.
+            if (s.listener != kNoSocket && !hosts_[static_cast<std::size_t>(h)].at(s.listener).manual_accept)
+                s.accepted = true;
+            return;
+        case tcp::Notice::PeerClosed:
+        case tcp::Notice::Refused:
+        case tcp::Notice::Reset:
+        case tcp::Notice::TimedOut: return;
+    }
+}
+
 // The Io an endpoint sees during one call: which host and socket it is.
 class World::SocketIo final : public tcp::Io {
 public:
@@ -228,22 +280,6 @@ SocketId World::new_socket_timers(int h, SocketId id) {
     return id;
 }
 
-void World::set_timer(int h, SocketId sock, tcp::TimerKind kind, SimTime deadline) {
-    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
-    const TimerId t = s.timers[static_cast<std::size_t>(kind)];
-    if (deadline.is_never()) {
-        engine_.cancel(t);
-        return;
-    }
-    engine_.arm(t, deadline, kTimer, static_cast<std::uint32_t>(h),
-                (static_cast<std::uint64_t>(sock) << 2) | static_cast<std::uint64_t>(kind));
-    if (recording_) {
-        auto& r = records_[record(RecordKind::TimerSet, h, sock)];
-        r.text = std::string(tcp::to_string(kind));
-        r.deadline = deadline;
-    }
-}
-
 void World::reap(int h, SocketId sock) {
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     host::Socket& s = hh.at(sock);
@@ -253,42 +289,6 @@ void World::reap(int h, SocketId sock) {
     hh.release(sock);
     for (TimerId t : s.timers) engine_.release_timer(t);
     if (hh.socket_reuse()) pending_free_.emplace_back(h, sock);
-}
-
-void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
-    if (n == tcp::Notice::TimeWait) {  // for the host, not the application
-        pending_time_wait_.emplace_back(h, sock);
-        return;
-    }
-    if (recording_) {
-        auto& r = records_[record(RecordKind::Notice, h, sock)];
-        r.text = err == Errno::Ok ? std::string(tcp::to_string(n))
-                                  : fmt::format("{} ({})", tcp::to_string(n), to_string(err));
-    }
-    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
-    // The application hears of it once the endpoint's call has returned (never re-entrantly).
-    if (app_notices_ & (1u << static_cast<unsigned>(n))) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
-    switch (n) {
-        case tcp::Notice::TimeWait: return;
-        case tcp::Notice::Readable:
-            if (s.opt.auto_read)
-                engine_.schedule(engine_.now(), kAppRead, static_cast<std::uint32_t>(h), ((s.serial & 0xFFFFFFFFu) << 32) | sock);
-            return;
-        case tcp::Notice::ReturnedToListen:
-            // A listener's child whose handshake was reset: the listener keeps listening.
-            if (s.listener != kNoSocket) reap(h, sock);
-            return;
-        case tcp::Notice::Closed: reap(h, sock); return;
-        case tcp::Notice::Connected:
-            // A listener in automatic mode accepts every connection as soon as it is established.
-            if (s.listener != kNoSocket && !hosts_[static_cast<std::size_t>(h)].at(s.listener).manual_accept)
-                s.accepted = true;
-            return;
-        case tcp::Notice::PeerClosed:
-        case tcp::Notice::Refused:
-        case tcp::Notice::Reset:
-        case tcp::Notice::TimedOut: return;
-    }
 }
 
 void World::transmit(int from_host, std::string_view sock, const tcp::Segment& seg) {

@@ -175,8 +175,9 @@ private:
         state_peaks_[hi][si] = std::max(state_peaks_[hi][si], now);
     }
     void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
-    void on_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
-    void set_timer(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
+    // Inlined into their one caller (SocketIo): an endpoint calls them several times a segment.
+    [[gnu::always_inline]] inline void on_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
+    [[gnu::always_inline]] inline void set_timer(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
     void reap(int host, host::SocketId sock);
     host::SocketId new_socket_timers(int host, host::SocketId id);
 
