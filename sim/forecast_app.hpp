@@ -49,8 +49,9 @@ private:
         int peer_host = -1;             // proxy: the other half
         host::SocketId peer = host::kNoSocket;
         std::uint64_t serial = 0;       // the socket's serial: a reused slot starts a fresh Conn
-        // The client's response timeout: one cancellable timer per socket slot (kept across
-        // renew()), armed for the generation `timeout_gen` of the request it guards.
+        // The client's response timeout while a request waits: a cancellable timer (kept
+        // across renew()), armed for the generation `timeout_gen` of the request it guards, and
+        // given back to the engine once that request is answered or the connection ends.
         TimerId timeout = kNoTimer;
         std::uint32_t timeout_gen = 0;
     };
@@ -90,7 +91,9 @@ private:
     // generation; the timer is cancelled as soon as the generation moves on (it could not act).
     void arm_response_timeout(int h, host::SocketId s, Conn& c, Duration after);
     void cancel_response_timeout(Conn& c) {
-        if (c.timeout != kNoTimer) w_.app_timer_cancel(c.timeout);
+        if (c.timeout == kNoTimer) return;
+        w_.app_timer_release(c.timeout);
+        c.timeout = kNoTimer;
     }
     void response_timeout(int h, host::SocketId s);
     Conn& conn(int h, host::SocketId s) {

@@ -90,7 +90,7 @@ public:
     // re-armed timer leaves nothing behind in the order of the other events.
     TimerId app_timer_create() { return engine_.create_timer(); }
     void app_timer_arm(TimerId t, SimTime at, std::uint64_t arg) { engine_.arm(t, at, kApp, 0, arg); }
-    void app_timer_cancel(TimerId t) { engine_.cancel(t); }
+    void app_timer_release(TimerId t) { engine_.release_timer(t); }  // cancelled, and its slot given back
     host::Host& host_mut(int i) { return hosts_[static_cast<std::size_t>(i)]; }
 
     [[nodiscard]] const Scenario& scenario() const { return sc_; }
