@@ -199,3 +199,28 @@ TEST_CASE("forecast: two destinations give the Linux client two ranges of 28,232
     CHECK(two["sustained_rate_per_s"].get<double>() == Approx(2 * one["sustained_rate_per_s"].get<double>()).epsilon(0.01));
     CHECK(two["peak_states"]["client"]["TIME-WAIT"].get<int>() == 2 * 28232);
 }
+
+TEST_CASE("forecast: a client gives up on a silent server after its response_timeout (scenario semantics)", "[forecast]") {
+    // The server answers after 2 s; the client waits at most 500 ms after its request, which
+    // leaves once the handshake is done (two 0.5 ms hops after the connect at t = 0). The ground
+    // truth is the scenario's definition of response_timeout and the link latency.
+    const auto scenario = [](const char* response_time) {
+        return std::string(R"({"name": "response timeout", "seed": 1, "duration": "5s", "profile": "linux",
+          "hosts": [{"name": "client", "address": "10.0.0.1"}, {"name": "server", "address": "10.0.0.2"}],
+          "default_link": {"latency": "500us"},
+          "servers": [{"host": "server", "port": 80, "response_time": ")") +
+               response_time + R"("}],
+          "clients": [{"name": "load", "host": "client", "to": "server:80", "response_timeout": "500ms",
+                       "arrival": {"type": "constant", "rate": 10, "stop": "1s"}, "closer": "client"}]})";
+    };
+    const json slow = json::parse(tcpsim::run_forecast(tcpsim::parse_scenario(scenario("2s"), "slow")).json);
+    CHECK(slow["first_failure"]["errno"] == "ETIMEDOUT");
+    CHECK(slow["first_failure"]["syscall"] == "read");
+    CHECK(slow["first_failure"]["time_s"].get<double>() == Approx(0.501).margin(1e-9));
+    CHECK(slow["failures_by_errno"]["ETIMEDOUT"] == 10);  // every request, at 0.0, 0.1, ..., 0.9 s
+    CHECK(slow["succeeded"] == 0);
+    // An answer within the timeout: the timer of each request is cancelled, nothing fails.
+    const json fast = json::parse(tcpsim::run_forecast(tcpsim::parse_scenario(scenario("400ms"), "fast")).json);
+    CHECK(fast["first_failure"].is_null());
+    CHECK(fast["succeeded"] == 10);
+}
