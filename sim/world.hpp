@@ -151,7 +151,8 @@ private:
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
     void deliver(int host, const tcp::Segment& seg);
-    void transmit(int from_host, std::string_view sock, const tcp::Segment& seg);
+    // Both inlined into their few callers: every segment goes through them.
+    [[gnu::always_inline]] inline void transmit(int from_host, std::string_view sock, const tcp::Segment& seg);
     void forward(int from_node, const tcp::Segment& seg);  // over the link to the next hop
     [[nodiscard]] int next_hop(int from_node, const tcp::Segment& seg) const;
     // next_hop() and the link to it, remembered per sending node for its last destination
@@ -174,7 +175,7 @@ private:
         if (s == tcp::State::TimeWait) now += static_cast<std::int64_t>(hosts_[hi].time_wait_count());
         state_peaks_[hi][si] = std::max(state_peaks_[hi][si], now);
     }
-    void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
+    [[gnu::always_inline]] inline void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
     // Inlined into their one caller (SocketIo): an endpoint calls them several times a segment.
     [[gnu::always_inline]] inline void on_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
     [[gnu::always_inline]] inline void set_timer(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
