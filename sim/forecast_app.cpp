@@ -368,8 +368,8 @@ void Workloads::on_middlebox_exhausted(World& w, int node, const tcp::Segment& s
 }
 
 void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
-    // No role acts on these (see the switches below): spare the socket and Conn lookups.
-    if (n == tcp::Notice::Closed || n == tcp::Notice::TimeWait || n == tcp::Notice::ReturnedToListen) return;
+    // The world queues only these, but the list lives in one place (notices_heard()).
+    if (!(notices_heard() & (1u << static_cast<unsigned>(n)))) return;
     const host::Socket& so = w.host(h).at(s);
     if (n == tcp::Notice::Connected && so.listener != kNoSocket) {
         auto it = listeners_.find({h, so.listener});
