@@ -257,13 +257,13 @@ Errno Host::sys_bind(SocketId id, std::uint32_t addr, std::uint16_t port) {
     return Errno::Ok;
 }
 
-TupleCheck Host::check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const {
+TupleCheck Host::check_tuple(SimTime now, const FourTuple& t, bool explicit_port, TimeWaitTable::Slot& tw_slot) const {
     if (connection(t) != kNoSocket) return TupleCheck::Busy;
-    const TimeWaitSock* tw = tw_.find(t);
-    if (tw == nullptr) return TupleCheck::Free;
+    tw_slot = tw_.slot_of(t);
+    if (tw_slot == TimeWaitTable::kNone) return TupleCheck::Free;
     // __inet_check_established() -> tcp_twsk_unique(); on other profiles a TIME-WAIT holds its 4-tuple.
     if (!stack_.linux_minisock) return TupleCheck::Busy;
-    return linux_twsk_unique(*tw, now, stack_.tw_reuse, stack_.tw_reuse_delay, explicit_port,
+    return linux_twsk_unique(tw_.at(tw_slot), now, stack_.tw_reuse, stack_.tw_reuse_delay, explicit_port,
                              stack_.tw_reuse_seconds_clock)
                ? TupleCheck::ReuseTimeWait
                : TupleCheck::Busy;
@@ -280,16 +280,13 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     if (s.bound_port != 0) {
         // A port from bind(): only the 4-tuple is checked (twp == NULL in __inet_check_established).
         const FourTuple t{saddr, remote.ip, s.bound_port, remote.port};
-        const TupleCheck c = check_tuple(now, t, true);
+        TimeWaitTable::Slot tw_slot = TimeWaitTable::kNone;
+        const TupleCheck c = check_tuple(now, t, true, tw_slot);
         // Linux __inet_check_established() -> EADDRNOTAVAIL (reference T13); FreeBSD
         // in_pcbconnect_setup() finds the 4-tuple and returns EADDRINUSE for a bound port
         // (tcp-stack-semantics.md §3 "Ports" and misconception 10).
         if (c == TupleCheck::Busy) return stack_.ports.bind_rule == BindRule::Bsd ? Errno::AddrInUse : Errno::AddrNotAvail;
-        if (c == TupleCheck::ReuseTimeWait) {
-            reuse_isn = linux_reuse_isn(*tw_.find(t));
-            ++tw_ends_.taken_over;
-            kill_time_wait(t);
-        }
+        if (c == TupleCheck::ReuseTimeWait) take_over_time_wait(t, tw_slot, reuse_isn);
         local = tcp::SockAddr{saddr, s.bound_port};
         bind_connection(id, t);
         return Errno::Ok;
@@ -299,6 +296,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     o.addr = saddr;
     std::uint16_t port = 0;
     bool reuse = false;
+    TimeWaitTable::Slot tw_slot = TimeWaitTable::kNone;  // the entry a ReuseTimeWait answer found
     // Every port of the range already holds a 4-tuple toward this destination: the walk would
     // find none (the same answer, without visiting each port; the allocator's state advances the
     // same way).
@@ -317,17 +315,13 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
             if (d.conn[p >> 6] & m) return TupleCheck::Busy;
             if (!(d.tw[p >> 6] & m)) return TupleCheck::Free;
             if (!tw_may_reuse) return TupleCheck::Busy;
-            return check_tuple(now, FourTuple{saddr, remote.ip, p, remote.port}, false);
+            return check_tuple(now, FourTuple{saddr, remote.ip, p, remote.port}, false, tw_slot);
         },
         port, reuse, {s.opt.port_range_lo, s.opt.port_range_hi}, full,
         DestSkip{d.conn.data(), tw_may_reuse ? d.young.data() : d.tw.data()});
     if (e != Errno::Ok) return e;
     const FourTuple t{saddr, remote.ip, port, remote.port};
-    if (reuse) {
-        reuse_isn = linux_reuse_isn(*tw_.find(t));
-        ++tw_ends_.taken_over;
-        kill_time_wait(t);
-    }
+    if (reuse) take_over_time_wait(t, tw_slot, reuse_isn);
     s.bound_addr = saddr;
     s.bound_port = port;
     s.explicit_port = false;
@@ -450,9 +444,18 @@ Demux Host::demux(const tcp::Segment& seg) {
     return Demux{};
 }
 
+void Host::take_over_time_wait(const FourTuple& t, TimeWaitTable::Slot slot, std::optional<tcp::Seq>& reuse_isn) {
+    reuse_isn = linux_reuse_isn(tw_.at(slot));
+    ++tw_ends_.taken_over;
+    kill_time_wait_at(t, slot);
+}
+
 void Host::kill_time_wait(const FourTuple& t) {
     const TimeWaitTable::Slot slot = tw_.slot_of(t);
-    if (slot == TimeWaitTable::kNone) return;
+    if (slot != TimeWaitTable::kNone) kill_time_wait_at(t, slot);
+}
+
+void Host::kill_time_wait_at(const FourTuple& t, TimeWaitTable::Slot slot) {
     ports_.remove_owner(t.lport, kTimeWaitOwnerBit | slot);
     note_tuple(t, -1, true);
     tw_.erase(slot);

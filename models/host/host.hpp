@@ -197,6 +197,8 @@ public:
         return it == listeners_.end() ? kNoSocket : it->second;
     }
     void kill_time_wait(const FourTuple& t);
+    // The same for an entry whose slot the caller found already (one lookup instead of two).
+    void kill_time_wait_at(const FourTuple& t, TimeWaitTable::Slot slot);
     void restart_time_wait(SimTime now, TimeWaitSock& tw);
     // Removes the entries whose timer fired by `now`; returns how many.
     std::size_t expire_time_waits(SimTime now);
@@ -337,7 +339,11 @@ private:
     void recount_tuples();
     [[nodiscard]] bool range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote);
     [[nodiscard]] PortOwner owner_of(SocketId id) const;
-    [[nodiscard]] TupleCheck check_tuple(SimTime now, const FourTuple& t, bool explicit_port) const;
+    // tw_slot: the TIME-WAIT entry that ReuseTimeWait found (for the takeover that follows).
+    [[nodiscard]] TupleCheck check_tuple(SimTime now, const FourTuple& t, bool explicit_port,
+                                         TimeWaitTable::Slot& tw_slot) const;
+    // A TIME-WAIT taken over by connect(): its ISN continues the old sequence space, then it goes.
+    void take_over_time_wait(const FourTuple& t, TimeWaitTable::Slot slot, std::optional<tcp::Seq>& reuse_isn);
 };
 
 inline constexpr OwnerId kTimeWaitOwnerBit = 0x80000000u;  // owner ids of TIME-WAIT entries
