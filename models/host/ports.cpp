@@ -19,16 +19,19 @@ PortTable::PortTable(PortPolicy policy, std::uint64_t seed)
 std::uint64_t PortTable::port_hash(SimTime now, std::uint32_t saddr, std::uint32_t daddr, std::uint16_t dport) const {
     // secure_ipv4_port_ephemeral(): siphash(saddr, daddr, dport, jiffies / (10 * HZ)) with a
     // boot-time secret; the time term re-randomises the walk every 10 seconds (2022 change).
+    const auto epoch = static_cast<std::uint32_t>(now.ns() / 10'000'000'000LL);
+    PortHashMemo& m = port_hash_memo_;
+    if (m.valid && m.saddr == saddr && m.daddr == daddr && m.dport == dport && m.epoch == epoch) return m.value;
     std::uint8_t buf[14];
     auto put = [&](std::size_t at, std::uint32_t v, int n) {
         for (int i = 0; i < n; ++i) buf[at + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (8 * i));
     };
-    const auto epoch = static_cast<std::uint32_t>(now.ns() / 10'000'000'000LL);
     put(0, saddr, 4);
     put(4, daddr, 4);
     put(8, dport, 2);
     put(10, epoch, 4);
-    return tcp::siphash24(key0_, key1_, buf, sizeof buf);
+    m = PortHashMemo{true, saddr, daddr, epoch, dport, tcp::siphash24(key0_, key1_, buf, sizeof buf)};
+    return m.value;
 }
 
 bool PortTable::conflict(const Bucket& b, const PortOwner& o, bool relax) const {

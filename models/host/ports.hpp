@@ -124,6 +124,16 @@ private:
     [[nodiscard]] bool conflict(const Bucket& b, const PortOwner& o, bool relax) const;
     [[nodiscard]] std::uint64_t port_hash(SimTime now, std::uint32_t saddr, std::uint32_t daddr,
                                           std::uint16_t dport) const;
+    // The last port_hash() input and its value: a client mostly connects to one destination, and
+    // the input changes only every 10 s, so most connect() calls reuse it (a pure function: the
+    // same value either way).
+    struct PortHashMemo {
+        bool valid = false;
+        std::uint32_t saddr = 0, daddr = 0, epoch = 0;
+        std::uint16_t dport = 0;
+        std::uint64_t value = 0;
+    };
+    mutable PortHashMemo port_hash_memo_;
 
     PortPolicy policy_;
     std::vector<Bucket> buckets_ = std::vector<Bucket>(65536);  // indexed by port: O(1) like the bind hash
