@@ -9,6 +9,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <compare>
 #include <cstddef>
 #include <cstdint>
@@ -22,16 +23,12 @@ struct FourTuple {
     auto operator<=>(const FourTuple&) const = default;
 };
 
+// The table takes the top bits (Fibonacci hashing, Knuth TAOCP 6.4): a product's high bits
+// depend on every bit of its factor, so 4-tuples that differ only in a port's low bits spread
+// over the whole table, without a finalizer's extra rounds.
 inline std::uint64_t hash_tuple(const FourTuple& t) {
-    // Two multiplications and the splitmix64 finalizer: ports that differ in one bit spread
-    // over the whole table.
-    std::uint64_t x = ((static_cast<std::uint64_t>(t.lip) << 32) | t.rip) * 0x9E3779B97F4A7C15ull;
-    x ^= ((static_cast<std::uint64_t>(t.lport) << 16) | t.rport) * 0xC2B2AE3D27D4EB4Full;
-    x ^= x >> 30;
-    x *= 0xBF58476D1CE4E5B9ull;
-    x ^= x >> 27;
-    x *= 0x94D049BB133111EBull;
-    return x ^ (x >> 31);
+    const std::uint64_t x = ((static_cast<std::uint64_t>(t.lip) << 32) | t.rip) * 0x9E3779B97F4A7C15ull;
+    return (x ^ ((static_cast<std::uint64_t>(t.lport) << 16) | t.rport)) * 0xC2B2AE3D27D4EB4Full;
 }
 
 class TupleIndex {
@@ -102,17 +99,19 @@ public:
         slots_.clear();
         count_ = 0;
         mask_ = 0;
+        shift_ = 63;
     }
 
 private:
     [[nodiscard]] std::size_t home(const FourTuple& t) const {
-        return static_cast<std::size_t>(hash_tuple(t)) & mask_;
+        return static_cast<std::size_t>(hash_tuple(t) >> shift_);
     }
     template <class KeyOf>
     void grow(const KeyOf& key_of) {
         std::vector<std::uint32_t> old = std::move(slots_);
         slots_.assign(std::max<std::size_t>(16, old.size() * 2), kNone);
         mask_ = slots_.size() - 1;
+        shift_ = 64 - std::countr_zero(slots_.size());
         for (std::uint32_t id : old) {
             if (id == kNone) continue;
             std::size_t i = home(key_of(id));
@@ -124,6 +123,7 @@ private:
     std::vector<std::uint32_t> slots_;
     std::size_t count_ = 0;
     std::size_t mask_ = 0;
+    int shift_ = 63;  // 64 - log2(slots): home() is the hash's top bits (no slots: never asked)
 };
 
 }  // namespace tcpsim::host
