@@ -258,15 +258,7 @@ Forecast::Rates Forecast::steady() const {
     return r;
 }
 
-std::optional<std::int64_t> Forecast::percentile(double q) const {
-    if (latencies_.empty()) return std::nullopt;
-    std::vector<std::int64_t> v = latencies_;
-    // Nearest rank: the smallest value with at least q of the samples at or below it.
-    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(v.size())));
-    const std::size_t k = rank == 0 ? 0 : rank - 1;
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-    return v[k];
-}
+std::optional<std::int64_t> Forecast::percentile(double q) const { return latencies_.nearest_rank(q); }
 
 // The back-of-the-envelope ceiling: usable 4-tuples (ports) divided by how long each is held
 // after a connection (capacity-cases.md conventions: max_new_conn_per_s = usable_ports /
@@ -480,7 +472,7 @@ std::string Forecast::text() const {
     out += fmt::format("  offered   {:>12}\n  completed {:>12}\n  failed    {:>12}\n", rate(st.offered), rate(st.completed), rate(st.failed));
     const auto p50 = percentile(0.50), p99 = percentile(0.99);
     if (p50) {
-        const std::int64_t mx = *std::max_element(latencies_.begin(), latencies_.end());
+        const std::int64_t mx = *latencies_.max();
         out += fmt::format("Connect latency: p50 {}, p99 {}, max {} ({} connects)\n", ms(*p50), ms(*p99), ms(mx), latencies_.size());
     } else {
         out += "Connect latency: no connection was established\n";
@@ -664,8 +656,7 @@ nlohmann::ordered_json Forecast::json_doc() const {
     auto msv = [](std::int64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; };
     lat["p50"] = p50 ? nlohmann::ordered_json(msv(*p50)) : nlohmann::ordered_json(nullptr);
     lat["p99"] = p99 ? nlohmann::ordered_json(msv(*p99)) : nlohmann::ordered_json(nullptr);
-    lat["max"] = latencies_.empty() ? nlohmann::ordered_json(nullptr)
-                                    : nlohmann::ordered_json(msv(*std::max_element(latencies_.begin(), latencies_.end())));
+    lat["max"] = latencies_.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(msv(*latencies_.max()));
     lat["count"] = latencies_.size();
     j["connect_latency_ms"] = lat;
     nlohmann::ordered_json end_states = nlohmann::ordered_json::object();

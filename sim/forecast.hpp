@@ -8,6 +8,7 @@
 #include "world.hpp"
 
 #include <tcpsim/errno.hpp>
+#include <tcpsim/value_counts.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -63,7 +64,7 @@ public:
         last_ok_ = true;
     }
     void connection_opened() { ++connections_; }
-    void connect_latency(Duration d) { latencies_.push_back(d.count()); }
+    void connect_latency(Duration d) { latencies_.add(d.count()); }
     // A failed call or a refused SYN; `counts_as_failure` is false for a middlebox drop (the
     // client's own timeout reports it a second time as ETIMEDOUT).
     void failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
@@ -112,7 +113,7 @@ private:
     std::map<std::string, std::uint64_t> by_errno_;
     std::map<std::string, FailureRecord> first_;  // by kind
     std::optional<FailureRecord> first_any_;
-    std::vector<std::int64_t> latencies_;
+    ValueCounts latencies_;  // connect latencies (ns), exact, by distinct value
     std::vector<Sample> samples_;
     Sample cur_;
     std::vector<StateCounts> peaks_;
