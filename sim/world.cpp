@@ -7,8 +7,7 @@ namespace tcpsim {
 using host::SocketId;
 using host::kNoSocket;
 
-void World::set_timer(int h, SocketId sock, tcp::TimerKind kind, SimTime deadline) {
-    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
+void World::set_timer(int h, SocketId sock, host::Socket& s, tcp::TimerKind kind, SimTime deadline) {
     const TimerId t = s.timers[static_cast<std::size_t>(kind)];
     if (deadline.is_never()) {
         engine_.cancel(t);
@@ -23,7 +22,7 @@ void World::set_timer(int h, SocketId sock, tcp::TimerKind kind, SimTime deadlin
     }
 }
 
-void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
+void World::on_notice(int h, SocketId sock, host::Socket& s, tcp::Notice n, Errno err) {
     if (n == tcp::Notice::TimeWait) {  // for the host, not the application
         pending_time_wait_.emplace_back(h, sock);
         return;
@@ -33,7 +32,6 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
         r.text = err == Errno::Ok ? std::string(tcp::to_string(n))
                                   : fmt::format("{} ({})", tcp::to_string(n), to_string(err));
     }
-    host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
     // The application hears of it once the endpoint's call has returned (never re-entrantly).
     if (app_notices_ & (1u << static_cast<unsigned>(n))) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
     switch (n) {
@@ -62,13 +60,16 @@ void World::on_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
 // The Io an endpoint sees during one call: which host and socket it is.
 class World::SocketIo final : public tcp::Io {
 public:
-    SocketIo(World& w, int host, SocketId sock) : w_(w), host_(host), sock_(sock) {}
+    // The socket's slot stays put for the whole call: a slot is only given back at the end of
+    // settle(), after the event.
+    SocketIo(World& w, int host, SocketId sock)
+        : w_(w), host_(host), sock_(sock), s_(w.hosts_[static_cast<std::size_t>(host)].at(sock)) {}
 
     void send(const tcp::Segment& seg) override {
         if (!w_.recording_) w_.transmit(host_, {}, seg);  // the name is only read for a trace record
         else w_.transmit(host_, w_.hosts_[static_cast<std::size_t>(host_)].socket_name(sock_), seg);
     }
-    void set_timer(tcp::TimerKind kind, SimTime deadline) override { w_.set_timer(host_, sock_, kind, deadline); }
+    void set_timer(tcp::TimerKind kind, SimTime deadline) override { w_.set_timer(host_, sock_, s_, kind, deadline); }
     void transitioned(const tcp::Transition& row, std::string_view why) override {
         ++w_.rows_hit_[row.id];
         ++w_.stats_.transitions;
@@ -82,13 +83,14 @@ public:
         r.to = row.to;
         r.text = std::string(why);
     }
-    void notify(tcp::Notice n, Errno err) override { w_.on_notice(host_, sock_, n, err); }
+    void notify(tcp::Notice n, Errno err) override { w_.on_notice(host_, sock_, s_, n, err); }
     void redeliver(const tcp::Segment& seg) override { w_.enqueue_delivery(host_, seg, w_.engine_.now()); }
 
 private:
     World& w_;
     int host_;
     SocketId sock_;
+    host::Socket& s_;
 };
 
 World::World(const Scenario& sc, bool record)

@@ -177,8 +177,10 @@ private:
     }
     [[gnu::always_inline]] inline void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
     // Inlined into their one caller (SocketIo): an endpoint calls them several times a segment.
-    [[gnu::always_inline]] inline void on_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
-    [[gnu::always_inline]] inline void set_timer(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
+    // s: the socket `sock` of `host` (the caller found it once for the whole endpoint call).
+    [[gnu::always_inline]] inline void on_notice(int host, host::SocketId sock, host::Socket& s, tcp::Notice n, Errno err);
+    [[gnu::always_inline]] inline void set_timer(int host, host::SocketId sock, host::Socket& s, tcp::TimerKind kind,
+                                                 SimTime deadline);
     void reap(int host, host::SocketId sock);
     host::SocketId new_socket_timers(int host, host::SocketId id);
 
