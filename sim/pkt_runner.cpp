@@ -4,6 +4,7 @@
 #include "pkt_script.hpp"
 #include "profiles.hpp"
 #include "tcp/endpoint.hpp"
+#include "tcp/endpoint_impl.hpp"
 
 #include <tcpsim/engine.hpp>
 

@@ -1,5 +1,7 @@
 #include "world.hpp"
 
+#include "tcp/endpoint_impl.hpp"
+
 #include <fmt/format.h>
 
 namespace tcpsim {
@@ -65,12 +67,12 @@ public:
     SocketIo(World& w, int host, SocketId sock)
         : w_(w), host_(host), sock_(sock), s_(w.hosts_[static_cast<std::size_t>(host)].at(sock)) {}
 
-    void send(const tcp::Segment& seg) override {
+    [[gnu::always_inline]] void send(const tcp::Segment& seg) override {
         if (!w_.recording_) w_.transmit(host_, {}, seg);  // the name is only read for a trace record
         else w_.transmit(host_, w_.hosts_[static_cast<std::size_t>(host_)].socket_name(sock_), seg);
     }
-    void set_timer(tcp::TimerKind kind, SimTime deadline) override { w_.set_timer(host_, sock_, s_, kind, deadline); }
-    void transitioned(const tcp::Transition& row, std::string_view why) override {
+    [[gnu::always_inline]] void set_timer(tcp::TimerKind kind, SimTime deadline) override { w_.set_timer(host_, sock_, s_, kind, deadline); }
+    [[gnu::always_inline]] void transitioned(const tcp::Transition& row, std::string_view why) override {
         ++w_.rows_hit_[row.id];
         ++w_.stats_.transitions;
         w_.count_state(host_, row.from, -1);
@@ -83,7 +85,7 @@ public:
         r.to = row.to;
         r.text = std::string(why);
     }
-    void notify(tcp::Notice n, Errno err) override { w_.on_notice(host_, sock_, s_, n, err); }
+    [[gnu::always_inline]] void notify(tcp::Notice n, Errno err) override { w_.on_notice(host_, sock_, s_, n, err); }
     void redeliver(const tcp::Segment& seg) override { w_.enqueue_delivery(host_, seg, w_.engine_.now()); }
 
 private:

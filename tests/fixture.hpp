@@ -4,6 +4,7 @@
 #pragma once
 
 #include "tcp/endpoint.hpp"
+#include "tcp/endpoint_impl.hpp"
 #include "tcp/transitions.hpp"
 
 #include <catch2/catch.hpp>

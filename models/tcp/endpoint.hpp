@@ -2,6 +2,10 @@
 // Every entry point takes `now` and an Io through which it sends segments, sets or clears
 // its timers (one absolute deadline per kind), reports state transitions and notifies the
 // application. The runner and the unit tests are the only callers.
+//
+// The calls that take an Io are templates over its type (their bodies are in endpoint_impl.hpp):
+// with a final Io class every call to it is direct; Io below is the interface such a class
+// implements, and endpoint.cpp instantiates the calls for Io itself (virtual dispatch).
 #pragma once
 
 #include "tcp/config.hpp"
@@ -114,17 +118,26 @@ public:
     [[nodiscard]] const TcpConfig& config() const { return cfg_; }
 
     // -- user calls (RFC 9293 §3.10.1-§3.10.6)
-    Errno open_passive(SimTime now, Io& io, SockAddr local, std::optional<SockAddr> remote);
-    Errno open_active(SimTime now, Io& io, SockAddr local, SockAddr remote);
-    Errno send(SimTime now, Io& io, std::uint32_t bytes);
-    std::uint32_t receive(SimTime now, Io& io, std::uint32_t max_bytes);
-    Errno close(SimTime now, Io& io);
-    Errno shutdown_write(SimTime now, Io& io);
-    Errno abort(SimTime now, Io& io, std::string_view why = "ABORT");
+    template <class IoT>
+    Errno open_passive(SimTime now, IoT& io, SockAddr local, std::optional<SockAddr> remote);
+    template <class IoT>
+    Errno open_active(SimTime now, IoT& io, SockAddr local, SockAddr remote);
+    template <class IoT>
+    Errno send(SimTime now, IoT& io, std::uint32_t bytes);
+    template <class IoT>
+    std::uint32_t receive(SimTime now, IoT& io, std::uint32_t max_bytes);
+    template <class IoT>
+    Errno close(SimTime now, IoT& io);
+    template <class IoT>
+    Errno shutdown_write(SimTime now, IoT& io);
+    template <class IoT>
+    Errno abort(SimTime now, IoT& io, std::string_view why = "ABORT");
 
     // -- events
-    void on_segment(SimTime now, Io& io, const Segment& seg);
-    void on_timer(SimTime now, Io& io, TimerKind kind);
+    template <class IoT>
+    void on_segment(SimTime now, IoT& io, const Segment& seg);
+    template <class IoT>
+    void on_timer(SimTime now, IoT& io, TimerKind kind);
 
     [[nodiscard]] State state() const { return state_; }
     [[nodiscard]] const Tcb& tcb() const { return tcb_; }
@@ -137,49 +150,68 @@ public:
 private:
     void reset_tcb(SockAddr local, SockAddr remote, bool remote_specified);
     // The one writer of state_ (DESIGN.md §3).
-    void transition_to(Io& io, State next, Trigger trigger, std::string_view why);
+    template <class IoT>
+    void transition_to(IoT& io, State next, Trigger trigger, std::string_view why);
 
-    void on_segment_listen(SimTime now, Io& io, const Segment& seg);
-    void on_segment_syn_sent(SimTime now, Io& io, const Segment& seg);
-    void on_segment_synchronized(SimTime now, Io& io, Segment seg);
+    template <class IoT>
+    void on_segment_listen(SimTime now, IoT& io, const Segment& seg);
+    template <class IoT>
+    void on_segment_syn_sent(SimTime now, IoT& io, const Segment& seg);
+    template <class IoT>
+    void on_segment_synchronized(SimTime now, IoT& io, Segment seg);
     // The common segment that the first four steps of §3.10.7.4 would let through unchanged.
     [[nodiscard]] bool header_predicted(const Segment& seg) const;
     // §3.10.7.4 from the fifth step (ACK) on; need_ack: an ACK is due for text not taken.
-    void on_segment_accepted(SimTime now, Io& io, const Segment& seg, bool need_ack);
-    void on_segment_time_wait_freebsd(SimTime now, Io& io, const Segment& seg);
+    template <class IoT>
+    void on_segment_accepted(SimTime now, IoT& io, const Segment& seg, bool need_ack);
+    template <class IoT>
+    void on_segment_time_wait_freebsd(SimTime now, IoT& io, const Segment& seg);
     bool time_wait_accepts_syn(const Segment& seg) const;
-    void reopen_from_time_wait(SimTime now, Io& io, const Segment& seg);
+    template <class IoT>
+    void reopen_from_time_wait(SimTime now, IoT& io, const Segment& seg);
 
-    void on_established(Io& io);
-    void return_to_listen(Io& io);
-    void enter_time_wait(SimTime now, Io& io, Trigger trigger, std::string_view why);
-    void enter_closed(Io& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
+    template <class IoT>
+    void on_established(IoT& io);
+    template <class IoT>
+    void return_to_listen(IoT& io);
+    template <class IoT>
+    void enter_time_wait(SimTime now, IoT& io, Trigger trigger, std::string_view why);
+    template <class IoT>
+    void enter_closed(IoT& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
                       const Segment* last = nullptr);
     void learn_syn_options(SimTime now, const Segment& seg);
     void round_rcv_buffer();
     [[nodiscard]] std::uint32_t receive_window() const;
     void update_ts_recent(SimTime now, const Segment& seg);
-    void ack_advanced(SimTime now, Io& io, Seq ack);
+    template <class IoT>
+    void ack_advanced(SimTime now, IoT& io, Seq ack);
 
     Seq choose_iss(SimTime now) const;
     [[nodiscard]] std::uint32_t tsval(SimTime now) const;
     [[nodiscard]] Segment make(SimTime now, std::uint8_t flags, Seq seq, std::uint32_t len) const;
-    void send_ack(SimTime now, Io& io, bool challenge = false);
+    template <class IoT>
+    void send_ack(SimTime now, IoT& io, bool challenge = false);
     [[nodiscard]] Segment make_rst(SimTime now, Seq seq, bool with_ack) const;
-    void send_rst(SimTime now, Io& io, Seq seq, bool with_ack);
+    template <class IoT>
+    void send_rst(SimTime now, IoT& io, Seq seq, bool with_ack);
     // Sends what the window allows from SND.NXT (new data, then our FIN). Most segments that
     // arrive leave nothing to send: that case is decided inline, without the call.
-    bool output(SimTime now, Io& io) { return has_unsent() && output_unsent(now, io); }
+    template <class IoT>
+    bool output(SimTime now, IoT& io) { return has_unsent() && output_unsent(now, io); }
     // A retransmission to continue, data not sent yet or a FIN queued and not sent.
     [[nodiscard]] bool has_unsent() const {
         return tcb_.rtx_active || seq_lt(tcb_.snd_nxt, tcb_.data_end) || (tcb_.fin_queued && !tcb_.fin_sent);
     }
-    bool output_unsent(SimTime now, Io& io);
+    template <class IoT>
+    bool output_unsent(SimTime now, IoT& io);
     // (Re)sends the earliest unacknowledged unit: SYN, SYN-ACK, data or FIN.
-    void retransmit(SimTime now, Io& io);
+    template <class IoT>
+    void retransmit(SimTime now, IoT& io);
     [[nodiscard]] Segment segment_at(SimTime now, Seq seq, std::uint32_t max_len) const;
-    void set_timer(Io& io, TimerKind kind, SimTime deadline);
-    void arm_rto(SimTime now, Io& io) { set_timer(io, TimerKind::Retransmit, now + tcb_.rto); }
+    template <class IoT>
+    void set_timer(IoT& io, TimerKind kind, SimTime deadline);
+    template <class IoT>
+    void arm_rto(SimTime now, IoT& io) { set_timer(io, TimerKind::Retransmit, now + tcb_.rto); }
     void rtt_sample(Duration r);
     [[nodiscard]] int retry_limit() const;
     [[nodiscard]] bool our_fin_acked() const { return tcb_.fin_sent && tcb_.snd_una == tcb_.data_end + 1; }
