@@ -66,6 +66,7 @@ public:
     // settle(), after the event.
     SocketIo(World& w, int host, SocketId sock)
         : w_(w), host_(host), sock_(sock), s_(w.hosts_[static_cast<std::size_t>(host)].at(sock)) {}
+    SocketIo(World& w, int host, SocketId sock, host::Socket& s) : w_(w), host_(host), sock_(sock), s_(s) {}
 
     [[gnu::always_inline]] void send(const tcp::Segment& seg) override {
         if (!w_.recording_) w_.transmit(host_, {}, seg);  // the name is only read for a trace record
@@ -227,7 +228,7 @@ void World::dispatch_one(const Event& ev) {
                 focus(h, sock);
                 records_[record(RecordKind::TimerFire, h, sock)].text = std::string(tcp::to_string(kind));
             }
-            SocketIo io(*this, h, sock);
+            SocketIo io(*this, h, sock, s);
             s.ep.on_timer(engine_.now(), io, kind);
             return;
         }
@@ -246,7 +247,7 @@ void World::dispatch_one(const Event& ev) {
             const auto sock = static_cast<SocketId>(ev.arg & 0xFFFFFFFFu);
             host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(sock);
             if (!s.alive || (s.serial & 0xFFFFFFFFu) != ev.arg >> 32) return;  // gone (its slot may hold another)
-            SocketIo io(*this, h, sock);
+            SocketIo io(*this, h, sock, s);
             const std::uint32_t n = s.ep.receive(engine_.now(), io, UINT32_MAX);
             if (n > 0 && recording_) records_[record(RecordKind::Call, h, sock)].text = fmt::format("read() = {}", n);
             return;
@@ -470,7 +471,7 @@ void World::deliver(int h, const tcp::Segment& seg) {
         // listener's child (the accept-queue check below) takes the segment straight away.
         host::Socket& s = hh.at(sid);
         if (!s.is_listener && s.ep.state() != tcp::State::SynReceived) {
-            SocketIo io(*this, h, sid);
+            SocketIo io(*this, h, sid, s);
             s.ep.on_segment(engine_.now(), io, seg);
             return;
         }
@@ -574,14 +575,14 @@ Errno World::sock_connect(int h, SocketId id, const tcp::SockAddr& remote) {
 Errno World::sock_send(int h, SocketId id, std::uint32_t bytes) {
     host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(id);
     if (!s.alive) return Errno::BadF;
-    SocketIo io(*this, h, id);
+    SocketIo io(*this, h, id, s);
     return s.ep.send(engine_.now(), io, bytes);
 }
 
 std::uint32_t World::sock_receive(int h, SocketId id, std::uint32_t max) {
     host::Socket& s = hosts_[static_cast<std::size_t>(h)].at(id);
     if (!s.alive) return 0;
-    SocketIo io(*this, h, id);
+    SocketIo io(*this, h, id, s);
     return s.ep.receive(engine_.now(), io, max);
 }
 
@@ -592,7 +593,7 @@ Errno World::sock_close(int h, SocketId id) {
         reap(h, id);  // never connected (or failed): its port is free again
         return Errno::Ok;
     }
-    SocketIo io(*this, h, id);
+    SocketIo io(*this, h, id, s);
     return s.ep.close(engine_.now(), io);
 }
 
@@ -660,7 +661,7 @@ void World::do_action(const ActionSpec& a) {
     }
     const SocketId sid = *found;
     host::Socket& s = hh.at(sid);
-    SocketIo io(*this, h, sid);
+    SocketIo io(*this, h, sid, s);
     switch (a.call) {
         case Call::Send: {
             const std::size_t rec = call_record(sid, fmt::format("send({})", a.bytes));
