@@ -255,19 +255,33 @@ void Nat::set_state(const FlowKey& k, Flow& f, NatEntryState s) {
     f.state = s;
 }
 
-void Nat::touch(SimTime now, const FlowKey& k, Flow& f) {
-    // Every segment refreshes the entry's idle deadline with its state's timeout (RFC 5382 REQ-5,
-    // conntrack: each packet re-arms the timeout of the current state).
-    deadlines_.erase({f.deadline, k});
-    f.deadline = now + timeout(f.state);
-    deadlines_.insert({f.deadline, k});
+std::uint32_t Nat::find_flow(const FlowKey& k) const { return flow_index_.find(tuple_of(k), flow_tuple()); }
+
+std::uint32_t Nat::add_flow(const FlowKey& k, const Flow& f) {
+    std::uint32_t id;
+    if (!free_flows_.empty()) {
+        id = free_flows_.back();
+        free_flows_.pop_back();
+        flow_slots_[id] = FlowSlot{k, f};
+    } else {
+        id = static_cast<std::uint32_t>(flow_slots_.size());
+        flow_slots_.push_back(FlowSlot{k, f});
+    }
+    flow_index_.insert(tuple_of(k), id, flow_tuple());
+    return id;
 }
 
-void Nat::erase_flow(std::map<FlowKey, Flow>::iterator it) {
-    const FlowKey k = it->first;
-    const Flow& f = it->second;
+void Nat::touch(SimTime now, std::uint32_t id) {
+    // Every segment refreshes the entry's idle deadline with its state's timeout (RFC 5382 REQ-5,
+    // conntrack: each packet re-arms the timeout of the current state).
+    deadlines_.set(id, now + timeout(flow_slots_[id].flow.state), key_order());
+}
+
+void Nat::erase_flow(std::uint32_t id) {
+    const FlowKey k = flow_slots_[id].key;
+    const Flow& f = flow_slots_[id].flow;
     tally_add(k, f, f.state, -1);
-    deadlines_.erase({f.deadline, k});
+    deadlines_.erase(id, key_order());
     const MapKey mk{k.inner, scope_of(k.remote)};
     if (auto m = mappings_.find(mk); m != mappings_.end() && --m->second.flows == 0) {
         // The last entry of the mapping is gone: its outer port is free again for that scope.
@@ -282,7 +296,8 @@ void Nat::erase_flow(std::map<FlowKey, Flow>::iterator it) {
         }
         mappings_.erase(m);
     }
-    flows_.erase(it);
+    flow_index_.erase(tuple_of(k), flow_tuple());
+    free_flows_.push_back(id);
 }
 
 void Nat::refuse(SimTime now, std::string why) {
@@ -466,7 +481,9 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
 // ---------------------------------------------------------------------------------------------
 // The state machine (conntrack's TCP tracking, simplified to the three timeout classes)
 
-void Nat::track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg, bool from_inside) {
+void Nat::track(SimTime now, std::uint32_t id, const tcp::Segment& seg, bool from_inside) {
+    const FlowKey& k = flow_slots_[id].key;
+    Flow& f = flow_slots_[id].flow;
     if (seg.rst()) {
         // RST either way: the entry lingers with the transitory timeout. Published figures differ:
         // conntrack CLOSE 10 s, Azure NAT gateway RST 16 s, App Service 15 s, Cloud NAT transitory
@@ -488,23 +505,23 @@ void Nat::track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg,
             set_state(k, f, f.fin_in && f.fin_out ? NatEntryState::TimeWait : NatEntryState::Transitory);
         }
     }
-    touch(now, k, f);
+    touch(now, id);
 }
 
 Nat::Outbound Nat::outbound(SimTime now, const tcp::Segment& seg) {
     expire(now);
     const FlowKey k{seg.src, seg.dst};
     const bool new_syn = seg.syn() && !seg.ack_set();
-    if (auto it = flows_.find(k); it != flows_.end()) {
-        Flow& f = it->second;
+    if (const std::uint32_t id = find_flow(k); id != kNoFlow) {
+        Flow& f = flow_slots_[id].flow;
         if (new_syn && (f.state == NatEntryState::TimeWait || f.rst || f.fin_in || f.fin_out)) {
             // A new SYN on a closing or closed entry reopens it with the same outer address and
             // port: nf_conntrack_proto_tcp.c, TIME_WAIT + SYN -> SYN_SENT ("reopened connection").
             f.synack_in = f.fin_in = f.fin_out = f.rst = false;
             set_state(k, f, NatEntryState::Transitory);
-            touch(now, k, f);
+            touch(now, id);
         } else {
-            track(now, k, f, seg, true);  // includes a retransmitted SYN: state kept, deadline refreshed
+            track(now, id, seg, true);  // includes a retransmitted SYN: state kept, deadline refreshed
         }
         tcp::Segment out = seg;
         out.src = tcp::SockAddr{f.outer_ip, f.outer_port};
@@ -532,10 +549,9 @@ Nat::Outbound Nat::outbound(SimTime now, const tcp::Segment& seg) {
     f.outer_ip = m->outer_ip;
     f.outer_port = m->outer_port;
     f.state = NatEntryState::Transitory;  // SYN seen, not established
-    f.deadline = now + timeout(f.state);
-    auto it = flows_.emplace(k, f).first;
-    tally_add(k, it->second, it->second.state, +1);
-    deadlines_.insert({it->second.deadline, k});
+    const std::uint32_t id = add_flow(k, f);
+    tally_add(k, f, f.state, +1);
+    deadlines_.set(id, now + timeout(f.state), key_order());
     tcp::Segment out = seg;
     out.src = tcp::SockAddr{f.outer_ip, f.outer_port};
     return Outbound{Outbound::Kind::Forward, out};
@@ -554,7 +570,7 @@ std::optional<tcp::Segment> Nat::inbound(SimTime now, const tcp::Segment& seg) {
     // A segment of a tracked flow moves its state; one from another remote that the filtering
     // lets through (EIM, ADM) is translated without creating or refreshing an entry.
     const FlowKey k{inner, seg.src};
-    if (auto it = flows_.find(k); it != flows_.end()) track(now, k, it->second, seg, false);
+    if (const std::uint32_t id = find_flow(k); id != kNoFlow) track(now, id, seg, false);
     return out;
 }
 
@@ -573,11 +589,12 @@ void Nat::add_address(std::uint32_t a) {
 
 void Nat::remove_address(std::uint32_t a) {
     if (find_outer(a) == nullptr) return;
-    for (auto it = flows_.begin(); it != flows_.end();) {
-        auto next = std::next(it);
-        if (it->second.outer_ip == a) erase_flow(it);
-        it = next;
-    }
+    // Its flows go in key order (slot order is no order at all).
+    std::vector<std::uint32_t> gone;
+    for (std::uint32_t id = 0; id < flow_slots_.size(); ++id)
+        if (deadlines_.contains(id) && flow_slots_[id].flow.outer_ip == a) gone.push_back(id);
+    std::sort(gone.begin(), gone.end(), key_order());
+    for (std::uint32_t id : gone) erase_flow(id);
     // Hosts whose block was there lose it: their next flow gets a new block elsewhere.
     for (auto it = blocks_.begin(); it != blocks_.end();) it = it->second.outer_ip == a ? blocks_.erase(it) : std::next(it);
     outer_.erase(std::remove_if(outer_.begin(), outer_.end(), [a](const Outer& o) { return o.ip == a; }), outer_.end());
@@ -586,18 +603,11 @@ void Nat::remove_address(std::uint32_t a) {
 
 void Nat::expire(SimTime now) {
     // An entry lives while now < deadline; at the deadline its outer port is free again.
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-        const FlowKey k = deadlines_.begin()->second;
-        auto it = flows_.find(k);
-        if (it == flows_.end()) {
-            deadlines_.erase(deadlines_.begin());  // cannot happen; keeps the loop finite
-            continue;
-        }
-        erase_flow(it);
-    }
+    // Entries go in (deadline, FlowKey) order.
+    for (std::uint32_t id; (id = deadlines_.pop_due(now, key_order())) != DeadlineQueue::kNone;) erase_flow(id);
 }
 
-SimTime Nat::next_expiry() const { return deadlines_.empty() ? SimTime::never() : deadlines_.begin()->first; }
+SimTime Nat::next_expiry() const { return deadlines_.next(key_order()); }
 
 NatCounts Nat::counts() const { return counts_; }
 
@@ -612,15 +622,15 @@ std::uint64_t Nat::capacity_ports() const {
 }
 
 std::optional<tcp::SockAddr> Nat::outer_of(tcp::SockAddr inner, tcp::SockAddr remote) const {
-    auto it = flows_.find(FlowKey{inner, remote});
-    if (it == flows_.end()) return std::nullopt;
-    return tcp::SockAddr{it->second.outer_ip, it->second.outer_port};
+    const std::uint32_t id = find_flow(FlowKey{inner, remote});
+    if (id == kNoFlow) return std::nullopt;
+    return tcp::SockAddr{flow_slots_[id].flow.outer_ip, flow_slots_[id].flow.outer_port};
 }
 
 std::optional<NatEntryState> Nat::state_of(tcp::SockAddr inner, tcp::SockAddr remote) const {
-    auto it = flows_.find(FlowKey{inner, remote});
-    if (it == flows_.end()) return std::nullopt;
-    return it->second.state;
+    const std::uint32_t id = find_flow(FlowKey{inner, remote});
+    if (id == kNoFlow) return std::nullopt;
+    return flow_slots_[id].flow.state;
 }
 
 }  // namespace tcpsim::net

@@ -20,6 +20,8 @@
 //   case 9); Linux MASQUERADE and Cloud NAT keep a host on one address (hash of the inner address).
 #pragma once
 
+#include "host/tuple_index.hpp"
+#include "net/deadline_queue.hpp"
 #include "tcp/segment.hpp"
 
 #include <tcpsim/rng.hpp>
@@ -29,7 +31,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -110,7 +111,7 @@ public:
     [[nodiscard]] SimTime last_exhaustion_time() const { return last_exhaustion_at_; }
 
     // Introspection for reports and tests.
-    [[nodiscard]] std::size_t entries() const { return flows_.size(); }
+    [[nodiscard]] std::size_t entries() const { return flow_index_.size(); }
     [[nodiscard]] std::size_t mappings() const { return mappings_.size(); }
     // The outer endpoint of the live entry for this inner 4-tuple, if any.
     [[nodiscard]] std::optional<tcp::SockAddr> outer_of(tcp::SockAddr inner, tcp::SockAddr remote) const;
@@ -153,7 +154,6 @@ private:
         std::uint32_t outer_ip = 0;
         std::uint16_t outer_port = 0;
         NatEntryState state = NatEntryState::Transitory;
-        SimTime deadline;
         bool synack_in = false;  // SYN,ACK seen from outside
         bool fin_out = false, fin_in = false, rst = false;
     };
@@ -205,6 +205,13 @@ private:
         std::array<std::uint64_t, 3> by_state{};
     };
 
+    // A flow's slot: its key and its entry. The deadline is kept by deadlines_.
+    struct FlowSlot {
+        FlowKey key;
+        Flow flow;
+    };
+    static host::FourTuple tuple_of(const FlowKey& k) { return {k.inner.ip, k.remote.ip, k.inner.port, k.remote.port}; }
+
     [[nodiscard]] Scope scope_of(tcp::SockAddr remote) const;
     [[nodiscard]] Duration timeout(NatEntryState s) const;
     [[nodiscard]] std::uint32_t block_id(std::uint16_t port) const;
@@ -223,9 +230,20 @@ private:
     bool map_flow(SimTime now, const FlowKey& k, Mapping*& out);
     void refuse(SimTime now, std::string why);
     void set_state(const FlowKey& k, Flow& f, NatEntryState s);
-    void touch(SimTime now, const FlowKey& k, Flow& f);
-    void track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg, bool from_inside);
-    void erase_flow(std::map<FlowKey, Flow>::iterator it);
+    // The id of the flow with this key, or kNoFlow.
+    static constexpr std::uint32_t kNoFlow = host::TupleIndex::kNone;
+    [[nodiscard]] std::uint32_t find_flow(const FlowKey& k) const;
+    // The index's key of a flow id, and the order of flow ids with equal deadlines.
+    [[nodiscard]] auto flow_tuple() const {
+        return [this](std::uint32_t id) { return tuple_of(flow_slots_[id].key); };
+    }
+    [[nodiscard]] auto key_order() const {
+        return [this](std::uint32_t a, std::uint32_t b) { return flow_slots_[a].key < flow_slots_[b].key; };
+    }
+    std::uint32_t add_flow(const FlowKey& k, const Flow& f);
+    void touch(SimTime now, std::uint32_t id);
+    void track(SimTime now, std::uint32_t id, const tcp::Segment& seg, bool from_inside);
+    void erase_flow(std::uint32_t id);
     void tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta);
     [[nodiscard]] std::string describe(const std::vector<Refusal>& r, tcp::SockAddr inner, tcp::SockAddr remote) const;
 
@@ -233,10 +251,16 @@ private:
     Rng port_rng_;
     std::uint64_t addr_key_;  // keys the inner-address hash that picks an outer address
     std::vector<Outer> outer_;
-    std::map<FlowKey, Flow> flows_;
+    // The flows: slots by id (ids of erased flows are reused), found by key through an
+    // open-addressing index, as the host's socket table does (DESIGN.md §6).
+    std::vector<FlowSlot> flow_slots_;
+    std::vector<std::uint32_t> free_flows_;
+    host::TupleIndex flow_index_;
     std::map<MapKey, Mapping> mappings_;
     std::map<OwnerKey, MapKey> owners_;
-    std::set<std::pair<SimTime, FlowKey>> deadlines_;
+    // Flow ids by (deadline, FlowKey): entries expire in that order. Mutable: next_expiry()
+    // puts records that came up early back at their deadlines, which changes no deadline.
+    mutable DeadlineQueue deadlines_;
     std::map<ScopeStatKey, ScopeStat> scope_stats_;
     std::map<DestKey, Tally> dest_stats_;
     std::map<std::uint32_t, Block> blocks_;  // inner address -> its block
