@@ -123,7 +123,13 @@ std::uint64_t Nat::dest_entries(std::uint32_t outer_ip, tcp::SockAddr remote) co
 }
 
 bool Nat::port_free(std::uint32_t outer_ip, Scope s, std::uint16_t port) const {
-    return owners_.find(OwnerKey{outer_ip, s, port}) == owners_.end();
+    return find_owner(outer_ip, s, port) == kNoMapping;
+}
+
+std::uint32_t Nat::find_mapping(const MapKey& k) const { return map_index_.find(tuple_of(k), map_tuple()); }
+
+std::uint32_t Nat::find_owner(std::uint32_t outer_ip, Scope s, std::uint16_t port) const {
+    return owner_index_.find(owner_tuple(outer_ip, s, port), owner_of());
 }
 
 void Nat::PortBits::set(std::uint16_t p) {
@@ -161,17 +167,13 @@ std::optional<std::uint16_t> Nat::PortBits::next_free(std::uint32_t from, std::u
 
 std::optional<std::uint16_t> Nat::first_free(std::uint32_t outer_ip, Scope s, const PortBits* bits, std::uint16_t lo,
                                              std::uint16_t hi, std::uint16_t start) const {
-    // Busy scopes have a bitmap: a word-at-a-time search. Otherwise walk the scope's used ports in
-    // order from `start`: the first gap is the answer, after at most (ports in use + 1) steps,
+    // Busy scopes have a bitmap: a word-at-a-time search. Otherwise look the ports up one by one
+    // from `start`: the first free one is the answer, after at most (ports in use + 1) lookups,
     // few since such scopes hold fewer than kBitsAt ports (or the range is that narrow).
     auto scan = [&](std::uint32_t from, std::uint32_t to) -> std::optional<std::uint16_t> {
         if (bits != nullptr) return bits->next_free(from, to);
-        auto it = owners_.lower_bound(OwnerKey{outer_ip, s, static_cast<std::uint16_t>(from)});
-        for (std::uint32_t p = from; p <= to; ++p, ++it) {
-            const bool used = it != owners_.end() && it->first.outer_ip == outer_ip && it->first.scope == s &&
-                              it->first.port == p;
-            if (!used) return static_cast<std::uint16_t>(p);
-        }
+        for (std::uint32_t p = from; p <= to; ++p)
+            if (port_free(outer_ip, s, static_cast<std::uint16_t>(p))) return static_cast<std::uint16_t>(p);
         return std::nullopt;
     };
     if (auto p = scan(start, hi)) return p;
@@ -283,18 +285,19 @@ void Nat::erase_flow(std::uint32_t id) {
     tally_add(k, f, f.state, -1);
     deadlines_.erase(id, key_order());
     const MapKey mk{k.inner, scope_of(k.remote)};
-    if (auto m = mappings_.find(mk); m != mappings_.end() && --m->second.flows == 0) {
+    if (const std::uint32_t m = find_mapping(mk); m != kNoMapping && --map_slots_[m].mapping.flows == 0) {
         // The last entry of the mapping is gone: its outer port is free again for that scope.
-        const std::uint32_t oip = m->second.outer_ip;
-        const std::uint16_t port = m->second.outer_port;
-        owners_.erase(OwnerKey{oip, mk.scope, port});
+        const std::uint32_t oip = map_slots_[m].mapping.outer_ip;
+        const std::uint16_t port = map_slots_[m].mapping.outer_port;
+        owner_index_.erase(owner_tuple(oip, mk.scope, port), owner_of());
         if (Outer* o = find_outer(oip); o != nullptr && --o->port_refs[port] == 0) --o->distinct;
         if (auto st = scope_stats_.find(ScopeStatKey{oip, block_id(port), mk.scope}); st != scope_stats_.end()) {
             --st->second.ports;
             if (st->second.bits.active()) st->second.bits.clear(port);
             if (st->second.ports == 0 && st->second.entries() == 0) scope_stats_.erase(st);
         }
-        mappings_.erase(m);
+        map_index_.erase(tuple_of(mk), map_tuple());
+        free_maps_.push_back(m);
     }
     flow_index_.erase(tuple_of(k), flow_tuple());
     free_flows_.push_back(id);
@@ -389,22 +392,31 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         return x;
     };
 
-    if (auto it = mappings_.find(mk); it != mappings_.end()) {
+    if (const std::uint32_t id = find_mapping(mk); id != kNoMapping) {
         // EIM / ADM: the endpoint already has a mapping for this scope and it is reused for the new
         // flow (RFC 4787 §4.1 REQ-1); it cannot move to another address.
-        if (at_cap(it->second.outer_ip)) {
-            refuse(now, "the mapping of " + tcp::format_addr(k.inner) + " is on " +
-                            tcp::format_ip(it->second.outer_ip) + ": " +
-                            describe({cap_refusal(it->second.outer_ip)}, k.inner, k.remote));
+        Mapping& m = map_slots_[id].mapping;
+        if (at_cap(m.outer_ip)) {
+            refuse(now, "the mapping of " + tcp::format_addr(k.inner) + " is on " + tcp::format_ip(m.outer_ip) +
+                            ": " + describe({cap_refusal(m.outer_ip)}, k.inner, k.remote));
             return false;
         }
-        out = &it->second;
+        out = &m;
         return true;
     }
 
     auto create = [&](Outer& o, std::uint16_t port, std::uint16_t lo, std::uint16_t hi) {
-        auto m = mappings_.emplace(mk, Mapping{o.ip, port, 0}).first;
-        owners_.emplace(OwnerKey{o.ip, s, port}, mk);
+        std::uint32_t id;
+        if (!free_maps_.empty()) {
+            id = free_maps_.back();
+            free_maps_.pop_back();
+            map_slots_[id] = MapSlot{mk, Mapping{o.ip, port, 0}};
+        } else {
+            id = static_cast<std::uint32_t>(map_slots_.size());
+            map_slots_.push_back(MapSlot{mk, Mapping{o.ip, port, 0}});
+        }
+        map_index_.insert(tuple_of(mk), id, map_tuple());
+        owner_index_.insert(owner_tuple(o.ip, s, port), id, owner_of());
         if (o.port_refs[port]++ == 0) ++o.distinct;
         ScopeStat& st = scope_stats_[ScopeStatKey{o.ip, block_id(port), s}];
         ++st.ports;
@@ -413,11 +425,10 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         } else if (st.ports >= kBitsAt && static_cast<std::uint64_t>(hi - lo) + 1 > kBitsAt) {
             // The scope got busy: index its used ports (this one included) in a bitmap from now on.
             st.bits.activate();
-            for (auto it = owners_.lower_bound(OwnerKey{o.ip, s, lo});
-                 it != owners_.end() && it->first.outer_ip == o.ip && it->first.scope == s && it->first.port <= hi; ++it)
-                st.bits.set(it->first.port);
+            for (std::uint32_t p = lo; p <= hi; ++p)
+                if (!port_free(o.ip, s, static_cast<std::uint16_t>(p))) st.bits.set(static_cast<std::uint16_t>(p));
         }
-        out = &m->second;
+        out = &map_slots_[id].mapping;
     };
 
     std::vector<Refusal> refusals;
@@ -562,9 +573,9 @@ std::optional<tcp::Segment> Nat::inbound(SimTime now, const tcp::Segment& seg) {
     // Filtering follows the mapping kind (RFC 4787 §5): EIM lets any remote endpoint reach the
     // mapping (endpoint-independent filtering), ADM only the remote address, APDM only the remote
     // address and port the flow went to: exactly the owner of (outer, scope(remote), port).
-    auto o = owners_.find(OwnerKey{seg.dst.ip, scope_of(seg.src), seg.dst.port});
-    if (o == owners_.end()) return std::nullopt;
-    const tcp::SockAddr inner = o->second.inner;
+    const std::uint32_t m = find_owner(seg.dst.ip, scope_of(seg.src), seg.dst.port);
+    if (m == kNoMapping) return std::nullopt;
+    const tcp::SockAddr inner = map_slots_[m].key.inner;
     tcp::Segment out = seg;
     out.dst = inner;
     // A segment of a tracked flow moves its state; one from another remote that the filtering
