@@ -250,10 +250,31 @@ void Nat::tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64
     bump(dest_stats_, DestKey{f.outer_ip, k.remote.ip, k.remote.port});
 }
 
+void Nat::tally_move(const FlowKey& k, const Flow& f, NatEntryState from, NatEntryState to) {
+    // What tally_add(from, -1) then tally_add(to, +1) did, with one lookup per tally. That pair
+    // could erase a tally that fell to zero and make it again at once, the same: the scope tally
+    // never falls to zero (the flow's mapping holds a port in it), a destination tally that did
+    // counted this flow alone.
+    for (const NatEntryState s : {from, to}) {
+        const auto d = s == from ? ~std::uint64_t{0} : std::uint64_t{1};  // modular: -1 or +1
+        switch (s) {
+            case NatEntryState::Transitory: counts_.transitory += d; break;
+            case NatEntryState::Established: counts_.established += d; break;
+            case NatEntryState::TimeWait: counts_.time_wait += d; break;
+        }
+    }
+    auto move = [&](auto& map, const auto& key) {
+        auto it = map.try_emplace(key).first;
+        --it->second.by_state[idx(from)];
+        ++it->second.by_state[idx(to)];
+    };
+    move(scope_stats_, ScopeStatKey{f.outer_ip, block_id(f.outer_port), scope_of(k.remote)});
+    move(dest_stats_, DestKey{f.outer_ip, k.remote.ip, k.remote.port});
+}
+
 void Nat::set_state(const FlowKey& k, Flow& f, NatEntryState s) {
     if (f.state == s) return;
-    tally_add(k, f, f.state, -1);
-    tally_add(k, f, s, +1);
+    tally_move(k, f, f.state, s);
     f.state = s;
 }
 

@@ -263,6 +263,8 @@ private:
     void track(SimTime now, std::uint32_t id, const tcp::Segment& seg, bool from_inside);
     void erase_flow(std::uint32_t id);
     void tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta);
+    // One live flow's entry changes state from `from` to `to` (from != to).
+    void tally_move(const FlowKey& k, const Flow& f, NatEntryState from, NatEntryState to);
     [[nodiscard]] std::string describe(const std::vector<Refusal>& r, tcp::SockAddr inner, tcp::SockAddr remote) const;
 
     NatConfig cfg_;
