@@ -1,8 +1,10 @@
-// The lookup tables under the host model: the open-addressing 4-tuple index, the chunked array
-// and the TIME-WAIT table, each checked against a plain std::map / std::vector reference over
-// long random sequences of operations (the reference is the ground truth here).
+// The lookup tables under the host and NAT models: the open-addressing 4-tuple index, the
+// chunked array, the TIME-WAIT table and the NAT's deadline queue, each checked against a plain
+// std::map / std::set / std::vector reference over long random sequences of operations (the
+// reference is the ground truth here).
 #include "host/time_wait_table.hpp"
 #include "host/tuple_index.hpp"
+#include "net/deadline_queue.hpp"
 
 #include <tcpsim/chunked_vector.hpp>
 #include <tcpsim/rng.hpp>
@@ -10,6 +12,8 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
+#include <utility>
 #include <vector>
 
 using namespace tcpsim;
@@ -118,4 +122,75 @@ TEST_CASE("TIME-WAIT table: entries, slots and iteration agree with a map refere
     table.for_each([&](const TimeWaitSock& e) { seen.emplace(e.tuple, e.snd_nxt); });
     REQUIRE(seen == ref);
     REQUIRE(TimeWaitTable::bytes_per_entry() <= 84);
+}
+
+TEST_CASE("deadline queue: ids come due in the (deadline, key) order of a std::set over random operations", "[tables]") {
+    // Coarse times so that deadlines tie often (the key decides), moves both ways (later: lazy,
+    // earlier: in place), and ids reused under new keys after they leave, as the NAT's flows are.
+    for (std::uint64_t spread : {3u, 40u, 5000u}) {
+        Rng rng(spread + 11);
+        net::DeadlineQueue q;
+        std::vector<std::uint32_t> key;  // by id: its key (unique among queued ids)
+        std::vector<std::uint32_t> free_ids;
+        std::set<std::pair<SimTime, std::uint32_t>> ref;  // (deadline, key)
+        std::map<std::uint32_t, std::uint32_t> id_of;     // key -> queued id
+        auto tie = [&](std::uint32_t a, std::uint32_t b) { return key[a] < key[b]; };
+        std::int64_t now = 0;
+        auto at = [&](std::int64_t t) { return SimTime::from_ns(t); };
+        auto ref_deadline = [&](std::uint32_t id) {
+            for (const auto& [t, k] : ref)
+                if (k == key[id]) return t;
+            return SimTime::never();
+        };
+        for (int step = 0; step < 30000; ++step) {
+            const std::uint64_t op = rng.below(10);
+            if (op < 3 || id_of.empty()) {  // a new id, under a new key (keys in random order)
+                std::uint32_t id;
+                if (!free_ids.empty() && rng.below(2) == 0) {
+                    id = free_ids.back();
+                    free_ids.pop_back();
+                } else {
+                    id = static_cast<std::uint32_t>(key.size());
+                    key.push_back(0);
+                }
+                do {
+                    key[id] = static_cast<std::uint32_t>(rng.below(1u << 20));
+                } while (id_of.count(key[id]) != 0);
+                const SimTime d = at(now + static_cast<std::int64_t>(rng.below(spread)));
+                q.set(id, d, tie);
+                ref.emplace(d, key[id]);
+                id_of.emplace(key[id], id);
+            } else if (op < 6) {  // move a queued id's deadline, later or earlier
+                auto it = std::next(id_of.begin(), static_cast<std::ptrdiff_t>(rng.below(id_of.size())));
+                const std::uint32_t id = it->second;
+                const SimTime d = at(now + static_cast<std::int64_t>(rng.below(spread)));
+                ref.erase({ref_deadline(id), key[id]});
+                ref.emplace(d, key[id]);
+                q.set(id, d, tie);
+            } else if (op < 7) {  // remove one
+                auto it = std::next(id_of.begin(), static_cast<std::ptrdiff_t>(rng.below(id_of.size())));
+                const std::uint32_t id = it->second;
+                ref.erase({ref_deadline(id), key[id]});
+                id_of.erase(it);
+                q.erase(id, tie);
+                REQUIRE(!q.contains(id));
+                free_ids.push_back(id);
+            } else if (op < 9) {  // time passes: everything due leaves in the set's order
+                now += static_cast<std::int64_t>(rng.below(spread / 2 + 1));
+                for (std::uint32_t id; (id = q.pop_due(at(now), tie)) != net::DeadlineQueue::kNone;) {
+                    REQUIRE(!ref.empty());
+                    REQUIRE(ref.begin()->first <= at(now));
+                    REQUIRE(ref.begin()->second == key[id]);
+                    ref.erase(ref.begin());
+                    id_of.erase(key[id]);
+                    free_ids.push_back(id);
+                }
+                REQUIRE((ref.empty() || ref.begin()->first > at(now)));
+            } else {
+                REQUIRE(q.next(tie) == (ref.empty() ? SimTime::never() : ref.begin()->first));
+            }
+            REQUIRE(q.size() == ref.size());
+        }
+        for (const auto& [k, id] : id_of) REQUIRE(q.deadline(id) == ref_deadline(id));
+    }
 }

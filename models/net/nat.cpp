@@ -123,7 +123,13 @@ std::uint64_t Nat::dest_entries(std::uint32_t outer_ip, tcp::SockAddr remote) co
 }
 
 bool Nat::port_free(std::uint32_t outer_ip, Scope s, std::uint16_t port) const {
-    return owners_.find(OwnerKey{outer_ip, s, port}) == owners_.end();
+    return find_owner(outer_ip, s, port) == kNoMapping;
+}
+
+std::uint32_t Nat::find_mapping(const MapKey& k) const { return map_index_.find(tuple_of(k), map_tuple()); }
+
+std::uint32_t Nat::find_owner(std::uint32_t outer_ip, Scope s, std::uint16_t port) const {
+    return owner_index_.find(owner_tuple(outer_ip, s, port), owner_of());
 }
 
 void Nat::PortBits::set(std::uint16_t p) {
@@ -161,17 +167,13 @@ std::optional<std::uint16_t> Nat::PortBits::next_free(std::uint32_t from, std::u
 
 std::optional<std::uint16_t> Nat::first_free(std::uint32_t outer_ip, Scope s, const PortBits* bits, std::uint16_t lo,
                                              std::uint16_t hi, std::uint16_t start) const {
-    // Busy scopes have a bitmap: a word-at-a-time search. Otherwise walk the scope's used ports in
-    // order from `start`: the first gap is the answer, after at most (ports in use + 1) steps,
+    // Busy scopes have a bitmap: a word-at-a-time search. Otherwise look the ports up one by one
+    // from `start`: the first free one is the answer, after at most (ports in use + 1) lookups,
     // few since such scopes hold fewer than kBitsAt ports (or the range is that narrow).
     auto scan = [&](std::uint32_t from, std::uint32_t to) -> std::optional<std::uint16_t> {
         if (bits != nullptr) return bits->next_free(from, to);
-        auto it = owners_.lower_bound(OwnerKey{outer_ip, s, static_cast<std::uint16_t>(from)});
-        for (std::uint32_t p = from; p <= to; ++p, ++it) {
-            const bool used = it != owners_.end() && it->first.outer_ip == outer_ip && it->first.scope == s &&
-                              it->first.port == p;
-            if (!used) return static_cast<std::uint16_t>(p);
-        }
+        for (std::uint32_t p = from; p <= to; ++p)
+            if (port_free(outer_ip, s, static_cast<std::uint16_t>(p))) return static_cast<std::uint16_t>(p);
         return std::nullopt;
     };
     if (auto p = scan(start, hi)) return p;
@@ -248,41 +250,78 @@ void Nat::tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64
     bump(dest_stats_, DestKey{f.outer_ip, k.remote.ip, k.remote.port});
 }
 
+void Nat::tally_move(const FlowKey& k, const Flow& f, NatEntryState from, NatEntryState to) {
+    // What tally_add(from, -1) then tally_add(to, +1) did, with one lookup per tally. That pair
+    // could erase a tally that fell to zero and make it again at once, the same: the scope tally
+    // never falls to zero (the flow's mapping holds a port in it), a destination tally that did
+    // counted this flow alone.
+    for (const NatEntryState s : {from, to}) {
+        const auto d = s == from ? ~std::uint64_t{0} : std::uint64_t{1};  // modular: -1 or +1
+        switch (s) {
+            case NatEntryState::Transitory: counts_.transitory += d; break;
+            case NatEntryState::Established: counts_.established += d; break;
+            case NatEntryState::TimeWait: counts_.time_wait += d; break;
+        }
+    }
+    auto move = [&](auto& map, const auto& key) {
+        auto it = map.try_emplace(key).first;
+        --it->second.by_state[idx(from)];
+        ++it->second.by_state[idx(to)];
+    };
+    move(scope_stats_, ScopeStatKey{f.outer_ip, block_id(f.outer_port), scope_of(k.remote)});
+    move(dest_stats_, DestKey{f.outer_ip, k.remote.ip, k.remote.port});
+}
+
 void Nat::set_state(const FlowKey& k, Flow& f, NatEntryState s) {
     if (f.state == s) return;
-    tally_add(k, f, f.state, -1);
-    tally_add(k, f, s, +1);
+    tally_move(k, f, f.state, s);
     f.state = s;
 }
 
-void Nat::touch(SimTime now, const FlowKey& k, Flow& f) {
-    // Every segment refreshes the entry's idle deadline with its state's timeout (RFC 5382 REQ-5,
-    // conntrack: each packet re-arms the timeout of the current state).
-    deadlines_.erase({f.deadline, k});
-    f.deadline = now + timeout(f.state);
-    deadlines_.insert({f.deadline, k});
+std::uint32_t Nat::find_flow(const FlowKey& k) const { return flow_index_.find(tuple_of(k), flow_tuple()); }
+
+std::uint32_t Nat::add_flow(const FlowKey& k, const Flow& f) {
+    std::uint32_t id;
+    if (!free_flows_.empty()) {
+        id = free_flows_.back();
+        free_flows_.pop_back();
+        flow_slots_[id] = FlowSlot{k, f};
+    } else {
+        id = static_cast<std::uint32_t>(flow_slots_.size());
+        flow_slots_.push_back(FlowSlot{k, f});
+    }
+    flow_index_.insert(tuple_of(k), id, flow_tuple());
+    return id;
 }
 
-void Nat::erase_flow(std::map<FlowKey, Flow>::iterator it) {
-    const FlowKey k = it->first;
-    const Flow& f = it->second;
+void Nat::touch(SimTime now, std::uint32_t id) {
+    // Every segment refreshes the entry's idle deadline with its state's timeout (RFC 5382 REQ-5,
+    // conntrack: each packet re-arms the timeout of the current state).
+    deadlines_.set(id, now + timeout(flow_slots_[id].flow.state), key_order());
+}
+
+void Nat::erase_flow(std::uint32_t id) {
+    const FlowKey k = flow_slots_[id].key;
+    const Flow& f = flow_slots_[id].flow;
     tally_add(k, f, f.state, -1);
-    deadlines_.erase({f.deadline, k});
+    deadlines_.erase(id, key_order());
     const MapKey mk{k.inner, scope_of(k.remote)};
-    if (auto m = mappings_.find(mk); m != mappings_.end() && --m->second.flows == 0) {
+    if (const std::uint32_t m = find_mapping(mk); m != kNoMapping && --map_slots_[m].mapping.flows == 0) {
         // The last entry of the mapping is gone: its outer port is free again for that scope.
-        const std::uint32_t oip = m->second.outer_ip;
-        const std::uint16_t port = m->second.outer_port;
-        owners_.erase(OwnerKey{oip, mk.scope, port});
+        const std::uint32_t oip = map_slots_[m].mapping.outer_ip;
+        const std::uint16_t port = map_slots_[m].mapping.outer_port;
+        owner_index_.erase(owner_tuple(oip, mk.scope, port), owner_of());
         if (Outer* o = find_outer(oip); o != nullptr && --o->port_refs[port] == 0) --o->distinct;
         if (auto st = scope_stats_.find(ScopeStatKey{oip, block_id(port), mk.scope}); st != scope_stats_.end()) {
             --st->second.ports;
             if (st->second.bits.active()) st->second.bits.clear(port);
             if (st->second.ports == 0 && st->second.entries() == 0) scope_stats_.erase(st);
         }
-        mappings_.erase(m);
+        map_index_.erase(tuple_of(mk), map_tuple());
+        free_maps_.push_back(m);
     }
-    flows_.erase(it);
+    flow_index_.erase(tuple_of(k), flow_tuple());
+    free_flows_.push_back(id);
 }
 
 void Nat::refuse(SimTime now, std::string why) {
@@ -374,22 +413,31 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         return x;
     };
 
-    if (auto it = mappings_.find(mk); it != mappings_.end()) {
+    if (const std::uint32_t id = find_mapping(mk); id != kNoMapping) {
         // EIM / ADM: the endpoint already has a mapping for this scope and it is reused for the new
         // flow (RFC 4787 §4.1 REQ-1); it cannot move to another address.
-        if (at_cap(it->second.outer_ip)) {
-            refuse(now, "the mapping of " + tcp::format_addr(k.inner) + " is on " +
-                            tcp::format_ip(it->second.outer_ip) + ": " +
-                            describe({cap_refusal(it->second.outer_ip)}, k.inner, k.remote));
+        Mapping& m = map_slots_[id].mapping;
+        if (at_cap(m.outer_ip)) {
+            refuse(now, "the mapping of " + tcp::format_addr(k.inner) + " is on " + tcp::format_ip(m.outer_ip) +
+                            ": " + describe({cap_refusal(m.outer_ip)}, k.inner, k.remote));
             return false;
         }
-        out = &it->second;
+        out = &m;
         return true;
     }
 
     auto create = [&](Outer& o, std::uint16_t port, std::uint16_t lo, std::uint16_t hi) {
-        auto m = mappings_.emplace(mk, Mapping{o.ip, port, 0}).first;
-        owners_.emplace(OwnerKey{o.ip, s, port}, mk);
+        std::uint32_t id;
+        if (!free_maps_.empty()) {
+            id = free_maps_.back();
+            free_maps_.pop_back();
+            map_slots_[id] = MapSlot{mk, Mapping{o.ip, port, 0}};
+        } else {
+            id = static_cast<std::uint32_t>(map_slots_.size());
+            map_slots_.push_back(MapSlot{mk, Mapping{o.ip, port, 0}});
+        }
+        map_index_.insert(tuple_of(mk), id, map_tuple());
+        owner_index_.insert(owner_tuple(o.ip, s, port), id, owner_of());
         if (o.port_refs[port]++ == 0) ++o.distinct;
         ScopeStat& st = scope_stats_[ScopeStatKey{o.ip, block_id(port), s}];
         ++st.ports;
@@ -398,11 +446,10 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         } else if (st.ports >= kBitsAt && static_cast<std::uint64_t>(hi - lo) + 1 > kBitsAt) {
             // The scope got busy: index its used ports (this one included) in a bitmap from now on.
             st.bits.activate();
-            for (auto it = owners_.lower_bound(OwnerKey{o.ip, s, lo});
-                 it != owners_.end() && it->first.outer_ip == o.ip && it->first.scope == s && it->first.port <= hi; ++it)
-                st.bits.set(it->first.port);
+            for (std::uint32_t p = lo; p <= hi; ++p)
+                if (!port_free(o.ip, s, static_cast<std::uint16_t>(p))) st.bits.set(static_cast<std::uint16_t>(p));
         }
-        out = &m->second;
+        out = &map_slots_[id].mapping;
     };
 
     std::vector<Refusal> refusals;
@@ -466,7 +513,9 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
 // ---------------------------------------------------------------------------------------------
 // The state machine (conntrack's TCP tracking, simplified to the three timeout classes)
 
-void Nat::track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg, bool from_inside) {
+void Nat::track(SimTime now, std::uint32_t id, const tcp::Segment& seg, bool from_inside) {
+    const FlowKey& k = flow_slots_[id].key;
+    Flow& f = flow_slots_[id].flow;
     if (seg.rst()) {
         // RST either way: the entry lingers with the transitory timeout. Published figures differ:
         // conntrack CLOSE 10 s, Azure NAT gateway RST 16 s, App Service 15 s, Cloud NAT transitory
@@ -488,23 +537,23 @@ void Nat::track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg,
             set_state(k, f, f.fin_in && f.fin_out ? NatEntryState::TimeWait : NatEntryState::Transitory);
         }
     }
-    touch(now, k, f);
+    touch(now, id);
 }
 
 Nat::Outbound Nat::outbound(SimTime now, const tcp::Segment& seg) {
     expire(now);
     const FlowKey k{seg.src, seg.dst};
     const bool new_syn = seg.syn() && !seg.ack_set();
-    if (auto it = flows_.find(k); it != flows_.end()) {
-        Flow& f = it->second;
+    if (const std::uint32_t id = find_flow(k); id != kNoFlow) {
+        Flow& f = flow_slots_[id].flow;
         if (new_syn && (f.state == NatEntryState::TimeWait || f.rst || f.fin_in || f.fin_out)) {
             // A new SYN on a closing or closed entry reopens it with the same outer address and
             // port: nf_conntrack_proto_tcp.c, TIME_WAIT + SYN -> SYN_SENT ("reopened connection").
             f.synack_in = f.fin_in = f.fin_out = f.rst = false;
             set_state(k, f, NatEntryState::Transitory);
-            touch(now, k, f);
+            touch(now, id);
         } else {
-            track(now, k, f, seg, true);  // includes a retransmitted SYN: state kept, deadline refreshed
+            track(now, id, seg, true);  // includes a retransmitted SYN: state kept, deadline refreshed
         }
         tcp::Segment out = seg;
         out.src = tcp::SockAddr{f.outer_ip, f.outer_port};
@@ -532,10 +581,9 @@ Nat::Outbound Nat::outbound(SimTime now, const tcp::Segment& seg) {
     f.outer_ip = m->outer_ip;
     f.outer_port = m->outer_port;
     f.state = NatEntryState::Transitory;  // SYN seen, not established
-    f.deadline = now + timeout(f.state);
-    auto it = flows_.emplace(k, f).first;
-    tally_add(k, it->second, it->second.state, +1);
-    deadlines_.insert({it->second.deadline, k});
+    const std::uint32_t id = add_flow(k, f);
+    tally_add(k, f, f.state, +1);
+    deadlines_.set(id, now + timeout(f.state), key_order());
     tcp::Segment out = seg;
     out.src = tcp::SockAddr{f.outer_ip, f.outer_port};
     return Outbound{Outbound::Kind::Forward, out};
@@ -546,15 +594,15 @@ std::optional<tcp::Segment> Nat::inbound(SimTime now, const tcp::Segment& seg) {
     // Filtering follows the mapping kind (RFC 4787 §5): EIM lets any remote endpoint reach the
     // mapping (endpoint-independent filtering), ADM only the remote address, APDM only the remote
     // address and port the flow went to: exactly the owner of (outer, scope(remote), port).
-    auto o = owners_.find(OwnerKey{seg.dst.ip, scope_of(seg.src), seg.dst.port});
-    if (o == owners_.end()) return std::nullopt;
-    const tcp::SockAddr inner = o->second.inner;
+    const std::uint32_t m = find_owner(seg.dst.ip, scope_of(seg.src), seg.dst.port);
+    if (m == kNoMapping) return std::nullopt;
+    const tcp::SockAddr inner = map_slots_[m].key.inner;
     tcp::Segment out = seg;
     out.dst = inner;
     // A segment of a tracked flow moves its state; one from another remote that the filtering
     // lets through (EIM, ADM) is translated without creating or refreshing an entry.
     const FlowKey k{inner, seg.src};
-    if (auto it = flows_.find(k); it != flows_.end()) track(now, k, it->second, seg, false);
+    if (const std::uint32_t id = find_flow(k); id != kNoFlow) track(now, id, seg, false);
     return out;
 }
 
@@ -573,11 +621,12 @@ void Nat::add_address(std::uint32_t a) {
 
 void Nat::remove_address(std::uint32_t a) {
     if (find_outer(a) == nullptr) return;
-    for (auto it = flows_.begin(); it != flows_.end();) {
-        auto next = std::next(it);
-        if (it->second.outer_ip == a) erase_flow(it);
-        it = next;
-    }
+    // Its flows go in key order (slot order is no order at all).
+    std::vector<std::uint32_t> gone;
+    for (std::uint32_t id = 0; id < flow_slots_.size(); ++id)
+        if (deadlines_.contains(id) && flow_slots_[id].flow.outer_ip == a) gone.push_back(id);
+    std::sort(gone.begin(), gone.end(), key_order());
+    for (std::uint32_t id : gone) erase_flow(id);
     // Hosts whose block was there lose it: their next flow gets a new block elsewhere.
     for (auto it = blocks_.begin(); it != blocks_.end();) it = it->second.outer_ip == a ? blocks_.erase(it) : std::next(it);
     outer_.erase(std::remove_if(outer_.begin(), outer_.end(), [a](const Outer& o) { return o.ip == a; }), outer_.end());
@@ -586,18 +635,11 @@ void Nat::remove_address(std::uint32_t a) {
 
 void Nat::expire(SimTime now) {
     // An entry lives while now < deadline; at the deadline its outer port is free again.
-    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
-        const FlowKey k = deadlines_.begin()->second;
-        auto it = flows_.find(k);
-        if (it == flows_.end()) {
-            deadlines_.erase(deadlines_.begin());  // cannot happen; keeps the loop finite
-            continue;
-        }
-        erase_flow(it);
-    }
+    // Entries go in (deadline, FlowKey) order.
+    for (std::uint32_t id; (id = deadlines_.pop_due(now, key_order())) != DeadlineQueue::kNone;) erase_flow(id);
 }
 
-SimTime Nat::next_expiry() const { return deadlines_.empty() ? SimTime::never() : deadlines_.begin()->first; }
+SimTime Nat::next_expiry() const { return deadlines_.next(key_order()); }
 
 NatCounts Nat::counts() const { return counts_; }
 
@@ -612,15 +654,15 @@ std::uint64_t Nat::capacity_ports() const {
 }
 
 std::optional<tcp::SockAddr> Nat::outer_of(tcp::SockAddr inner, tcp::SockAddr remote) const {
-    auto it = flows_.find(FlowKey{inner, remote});
-    if (it == flows_.end()) return std::nullopt;
-    return tcp::SockAddr{it->second.outer_ip, it->second.outer_port};
+    const std::uint32_t id = find_flow(FlowKey{inner, remote});
+    if (id == kNoFlow) return std::nullopt;
+    return tcp::SockAddr{flow_slots_[id].flow.outer_ip, flow_slots_[id].flow.outer_port};
 }
 
 std::optional<NatEntryState> Nat::state_of(tcp::SockAddr inner, tcp::SockAddr remote) const {
-    auto it = flows_.find(FlowKey{inner, remote});
-    if (it == flows_.end()) return std::nullopt;
-    return it->second.state;
+    const std::uint32_t id = find_flow(FlowKey{inner, remote});
+    if (id == kNoFlow) return std::nullopt;
+    return flow_slots_[id].flow.state;
 }
 
 }  // namespace tcpsim::net

@@ -20,6 +20,8 @@
 //   case 9); Linux MASQUERADE and Cloud NAT keep a host on one address (hash of the inner address).
 #pragma once
 
+#include "host/tuple_index.hpp"
+#include "net/deadline_queue.hpp"
 #include "tcp/segment.hpp"
 
 #include <tcpsim/rng.hpp>
@@ -29,7 +31,6 @@
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -110,8 +111,8 @@ public:
     [[nodiscard]] SimTime last_exhaustion_time() const { return last_exhaustion_at_; }
 
     // Introspection for reports and tests.
-    [[nodiscard]] std::size_t entries() const { return flows_.size(); }
-    [[nodiscard]] std::size_t mappings() const { return mappings_.size(); }
+    [[nodiscard]] std::size_t entries() const { return flow_index_.size(); }
+    [[nodiscard]] std::size_t mappings() const { return map_index_.size(); }
     // The outer endpoint of the live entry for this inner 4-tuple, if any.
     [[nodiscard]] std::optional<tcp::SockAddr> outer_of(tcp::SockAddr inner, tcp::SockAddr remote) const;
     [[nodiscard]] std::optional<NatEntryState> state_of(tcp::SockAddr inner, tcp::SockAddr remote) const;
@@ -142,18 +143,16 @@ private:
         std::uint16_t outer_port = 0;
         std::uint32_t flows = 0;  // entries using it
     };
-    // (outer ip, scope, outer port): ports ordered last, so one scope's used ports are contiguous.
-    struct OwnerKey {
-        std::uint32_t outer_ip = 0;
-        Scope scope;
-        std::uint16_t port = 0;
-        auto operator<=>(const OwnerKey&) const = default;
+    // A mapping's slot: its key and what it maps to. Its owner key (outer ip, scope, outer port)
+    // says which mapping holds an outer port for a scope.
+    struct MapSlot {
+        MapKey key;
+        Mapping mapping;
     };
     struct Flow {
         std::uint32_t outer_ip = 0;
         std::uint16_t outer_port = 0;
         NatEntryState state = NatEntryState::Transitory;
-        SimTime deadline;
         bool synack_in = false;  // SYN,ACK seen from outside
         bool fin_out = false, fin_in = false, rst = false;
     };
@@ -164,7 +163,7 @@ private:
         [[nodiscard]] std::uint64_t entries() const { return by_state[0] + by_state[1] + by_state[2]; }
     };
     // The used ports of one busy scope as a bitmap with a summary of full words, so that finding a
-    // free port stays cheap when the scope is nearly full (a walk of the ordered map would be as
+    // free port stays cheap when the scope is nearly full (looking ports up one by one would take as
     // long as the run of used ports, and fallback scans make such runs grow, as linear probing does).
     // Held by value (empty until a scope gets busy) so that a Nat stays copyable.
     struct PortBits {
@@ -176,7 +175,7 @@ private:
         void clear(std::uint16_t p);
         [[nodiscard]] std::optional<std::uint16_t> next_free(std::uint32_t from, std::uint32_t to) const;
     };
-    // Bitmaps are kept only for scopes this busy over ranges this wide; below, the map walk is short.
+    // Bitmaps are kept only for scopes this busy over ranges this wide; below, the run is short.
     static constexpr std::uint64_t kBitsAt = 256;
     struct ScopeStat : Tally {
         PortBits bits;
@@ -205,6 +204,17 @@ private:
         std::array<std::uint64_t, 3> by_state{};
     };
 
+    // A flow's slot: its key and its entry. The deadline is kept by deadlines_.
+    struct FlowSlot {
+        FlowKey key;
+        Flow flow;
+    };
+    static host::FourTuple tuple_of(const FlowKey& k) { return {k.inner.ip, k.remote.ip, k.inner.port, k.remote.port}; }
+    static host::FourTuple tuple_of(const MapKey& k) { return {k.inner.ip, k.scope.ip, k.inner.port, k.scope.port}; }
+    static host::FourTuple owner_tuple(std::uint32_t outer_ip, Scope s, std::uint16_t port) {
+        return {outer_ip, s.ip, port, s.port};
+    }
+
     [[nodiscard]] Scope scope_of(tcp::SockAddr remote) const;
     [[nodiscard]] Duration timeout(NatEntryState s) const;
     [[nodiscard]] std::uint32_t block_id(std::uint16_t port) const;
@@ -219,24 +229,61 @@ private:
                                            std::uint16_t hi, std::uint16_t& cursor);
     // Index of the first outer address to try for this inner host; the others follow in pool order.
     [[nodiscard]] std::size_t first_address(std::uint32_t inner_ip) const;
-    // Makes (or reuses) the mapping for a new flow; false on exhaustion (reason set).
+    // Makes (or reuses) the mapping for a new flow; false on exhaustion (reason set). `out` stays
+    // valid until the next mapping is made.
     bool map_flow(SimTime now, const FlowKey& k, Mapping*& out);
+    // The id of the mapping with this key, or of the one holding this outer port for this scope;
+    // kNoMapping when there is none.
+    static constexpr std::uint32_t kNoMapping = host::TupleIndex::kNone;
+    [[nodiscard]] std::uint32_t find_mapping(const MapKey& k) const;
+    [[nodiscard]] std::uint32_t find_owner(std::uint32_t outer_ip, Scope s, std::uint16_t port) const;
+    [[nodiscard]] auto map_tuple() const {
+        return [this](std::uint32_t id) { return tuple_of(map_slots_[id].key); };
+    }
+    [[nodiscard]] auto owner_of() const {
+        return [this](std::uint32_t id) {
+            const MapSlot& m = map_slots_[id];
+            return owner_tuple(m.mapping.outer_ip, m.key.scope, m.mapping.outer_port);
+        };
+    }
     void refuse(SimTime now, std::string why);
     void set_state(const FlowKey& k, Flow& f, NatEntryState s);
-    void touch(SimTime now, const FlowKey& k, Flow& f);
-    void track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg, bool from_inside);
-    void erase_flow(std::map<FlowKey, Flow>::iterator it);
+    // The id of the flow with this key, or kNoFlow.
+    static constexpr std::uint32_t kNoFlow = host::TupleIndex::kNone;
+    [[nodiscard]] std::uint32_t find_flow(const FlowKey& k) const;
+    // The index's key of a flow id, and the order of flow ids with equal deadlines.
+    [[nodiscard]] auto flow_tuple() const {
+        return [this](std::uint32_t id) { return tuple_of(flow_slots_[id].key); };
+    }
+    [[nodiscard]] auto key_order() const {
+        return [this](std::uint32_t a, std::uint32_t b) { return flow_slots_[a].key < flow_slots_[b].key; };
+    }
+    std::uint32_t add_flow(const FlowKey& k, const Flow& f);
+    void touch(SimTime now, std::uint32_t id);
+    void track(SimTime now, std::uint32_t id, const tcp::Segment& seg, bool from_inside);
+    void erase_flow(std::uint32_t id);
     void tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta);
+    // One live flow's entry changes state from `from` to `to` (from != to).
+    void tally_move(const FlowKey& k, const Flow& f, NatEntryState from, NatEntryState to);
     [[nodiscard]] std::string describe(const std::vector<Refusal>& r, tcp::SockAddr inner, tcp::SockAddr remote) const;
 
     NatConfig cfg_;
     Rng port_rng_;
     std::uint64_t addr_key_;  // keys the inner-address hash that picks an outer address
     std::vector<Outer> outer_;
-    std::map<FlowKey, Flow> flows_;
-    std::map<MapKey, Mapping> mappings_;
-    std::map<OwnerKey, MapKey> owners_;
-    std::set<std::pair<SimTime, FlowKey>> deadlines_;
+    // The flows: slots by id (ids of erased flows are reused), found by key through an
+    // open-addressing index, as the host's socket table does (DESIGN.md §6).
+    std::vector<FlowSlot> flow_slots_;
+    std::vector<std::uint32_t> free_flows_;
+    host::TupleIndex flow_index_;
+    // The mappings: slots by id (reused), found by key and by owner through two indexes.
+    std::vector<MapSlot> map_slots_;
+    std::vector<std::uint32_t> free_maps_;
+    host::TupleIndex map_index_;
+    host::TupleIndex owner_index_;
+    // Flow ids by (deadline, FlowKey): entries expire in that order. Mutable: next_expiry()
+    // puts records that came up early back at their deadlines, which changes no deadline.
+    mutable DeadlineQueue deadlines_;
     std::map<ScopeStatKey, ScopeStat> scope_stats_;
     std::map<DestKey, Tally> dest_stats_;
     std::map<std::uint32_t, Block> blocks_;  // inner address -> its block
