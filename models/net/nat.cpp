@@ -234,13 +234,17 @@ std::size_t Nat::first_address(std::uint32_t inner_ip) const {
 // ---------------------------------------------------------------------------------------------
 // Bookkeeping
 
-void Nat::tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta) {
-    const auto d = static_cast<std::uint64_t>(delta);  // modular: +1 or -1
+void Nat::count_in(NatEntryState s, std::uint64_t d) {
     switch (s) {
         case NatEntryState::Transitory: counts_.transitory += d; break;
         case NatEntryState::Established: counts_.established += d; break;
         case NatEntryState::TimeWait: counts_.time_wait += d; break;
     }
+}
+
+void Nat::tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta) {
+    const auto d = static_cast<std::uint64_t>(delta);  // modular: +1 or -1
+    count_in(s, d);
     auto bump = [&](auto& map, const auto& key) {
         auto it = map.try_emplace(key).first;
         it->second.by_state[idx(s)] += d;
@@ -255,14 +259,8 @@ void Nat::tally_move(const FlowKey& k, const Flow& f, NatEntryState from, NatEnt
     // could erase a tally that fell to zero and make it again at once, the same: the scope tally
     // never falls to zero (the flow's mapping holds a port in it), a destination tally that did
     // counted this flow alone.
-    for (const NatEntryState s : {from, to}) {
-        const auto d = s == from ? ~std::uint64_t{0} : std::uint64_t{1};  // modular: -1 or +1
-        switch (s) {
-            case NatEntryState::Transitory: counts_.transitory += d; break;
-            case NatEntryState::Established: counts_.established += d; break;
-            case NatEntryState::TimeWait: counts_.time_wait += d; break;
-        }
-    }
+    count_in(from, ~std::uint64_t{0});  // modular: -1
+    count_in(to, 1);
     auto move = [&](auto& map, const auto& key) {
         auto it = map.try_emplace(key).first;
         --it->second.by_state[idx(from)];

@@ -262,6 +262,8 @@ private:
     void touch(SimTime now, std::uint32_t id);
     void track(SimTime now, std::uint32_t id, const tcp::Segment& seg, bool from_inside);
     void erase_flow(std::uint32_t id);
+    // The gateway-wide count of entries in state s moves by d (modular: 1 or ~0 for -1).
+    void count_in(NatEntryState s, std::uint64_t d);
     void tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta);
     // One live flow's entry changes state from `from` to `to` (from != to).
     void tally_move(const FlowKey& k, const Flow& f, NatEntryState from, NatEntryState to);

@@ -170,6 +170,9 @@ private:
     template <class IoT>
     void reopen_from_time_wait(SimTime now, IoT& io, const Segment& seg);
 
+    // CLOSE or shutdown(SHUT_WR) with the FIN to send (§3.10.4): ESTABLISHED, SYN-RECEIVED, CLOSE-WAIT.
+    template <class IoT>
+    void queue_fin(SimTime now, IoT& io, std::string_view why);
     template <class IoT>
     void on_established(IoT& io);
     template <class IoT>

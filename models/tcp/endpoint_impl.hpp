@@ -362,6 +362,15 @@ std::uint32_t Endpoint::receive(SimTime now, IoT& io, std::uint32_t max_bytes) {
 }
 
 template <class IoT>
+void Endpoint::queue_fin(SimTime now, IoT& io, std::string_view why) {
+    // §3.10.4: queue a FIN after the data; ESTABLISHED (or SYN-RECEIVED) enters FIN-WAIT-1,
+    // CLOSE-WAIT enters LAST-ACK.
+    tcb_.fin_queued = true;
+    transition_to(io, state_ == State::CloseWait ? State::LastAck : State::FinWait1, Trigger::Close, why);
+    output(now, io);
+}
+
+template <class IoT>
 Errno Endpoint::close(SimTime now, IoT& io) {
     // RFC 1122 4.2.2.13: closing with received data unread SHOULD send RST; SO_LINGER {1, 0}
     // aborts as well (Linux tcp_close(): "data_was_unread" and sock_flag(SOCK_LINGER) && !linger).
@@ -392,16 +401,7 @@ Errno Endpoint::close(SimTime now, IoT& io) {
             }
             [[fallthrough]];
         case State::Established:
-            // §3.10.4: queue a FIN after the data; enter FIN-WAIT-1.
-            tcb_.fin_queued = true;
-            transition_to(io, State::FinWait1, Trigger::Close, "close()");
-            output(now, io);
-            return Errno::Ok;
-        case State::CloseWait:
-            tcb_.fin_queued = true;
-            transition_to(io, State::LastAck, Trigger::Close, "close()");
-            output(now, io);
-            return Errno::Ok;
+        case State::CloseWait: queue_fin(now, io, "close()"); return Errno::Ok;
         case State::FinWait2:
             // Orphaned FIN-WAIT-2 gets a lifetime (Linux tcp_close() arms tcp_fin_timeout).
             if (!was_orphaned && cfg_.fin_wait2_timeout.count() > 0)
@@ -425,15 +425,7 @@ Errno Endpoint::shutdown_write(SimTime now, IoT& io) {
             return Errno::Ok;
         case State::SynReceived:
         case State::Established:
-            tcb_.fin_queued = true;
-            transition_to(io, State::FinWait1, Trigger::Close, "shutdown(SHUT_WR)");
-            output(now, io);
-            return Errno::Ok;
-        case State::CloseWait:
-            tcb_.fin_queued = true;
-            transition_to(io, State::LastAck, Trigger::Close, "shutdown(SHUT_WR)");
-            output(now, io);
-            return Errno::Ok;
+        case State::CloseWait: queue_fin(now, io, "shutdown(SHUT_WR)"); return Errno::Ok;
         case State::FinWait1:
         case State::FinWait2:
         case State::Closing:
