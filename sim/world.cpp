@@ -209,6 +209,24 @@ void World::settle_pending() {
     pending_free_.clear();
 }
 
+void World::deliver(int h, const tcp::Segment& seg) {
+    if (stopped_hosts_[static_cast<std::size_t>(h)]) return;
+    ++stats_.segments_delivered;
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const host::Demux d = hh.demux(seg);
+    if (d.kind == host::Demux::Kind::Connection && !recording_) {
+        // Most segments: an existing connection that is not a handshake's last ACK to a
+        // listener's child (the accept-queue check in deliver_other()) takes the segment straight away.
+        host::Socket& s = hh.at(d.socket);
+        if (!s.is_listener && s.ep.state() != tcp::State::SynReceived) {
+            SocketIo io(*this, h, d.socket, s);
+            s.ep.on_segment(engine_.now(), io, seg);
+            return;
+        }
+    }
+    deliver_other(h, seg, d);
+}
+
 void World::dispatch_one(const Event& ev) {
     switch (ev.kind) {
         case kDeliver: {
@@ -460,22 +478,9 @@ void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
     engine_.schedule(at, kDeliver, static_cast<std::uint32_t>(to), slot);
 }
 
-void World::deliver(int h, const tcp::Segment& seg) {
-    if (stopped_hosts_[static_cast<std::size_t>(h)]) return;
-    ++stats_.segments_delivered;
+void World::deliver_other(int h, const tcp::Segment& seg, const host::Demux& d) {
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const host::Demux d = hh.demux(seg);
     SocketId sid = d.socket;
-    if (d.kind == host::Demux::Kind::Connection && !recording_) {
-        // Most segments: an existing connection that is not a handshake's last ACK to a
-        // listener's child (the accept-queue check below) takes the segment straight away.
-        host::Socket& s = hh.at(sid);
-        if (!s.is_listener && s.ep.state() != tcp::State::SynReceived) {
-            SocketIo io(*this, h, sid, s);
-            s.ep.on_segment(engine_.now(), io, seg);
-            return;
-        }
-    }
     std::optional<tcp::Seq> reopen_iss;  // a SYN that a Linux TIME-WAIT lets through (TW_SYN)
     if (d.kind == host::Demux::Kind::TimeWait) {
         if (recording_) {

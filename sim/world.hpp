@@ -150,7 +150,10 @@ private:
     void settle_pending();
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
-    void deliver(int host, const tcp::Segment& seg);
+    // A segment arrives at a host. The common case (an existing connection past its handshake)
+    // is inlined into the event loop; every other case goes on in deliver_other().
+    [[gnu::always_inline]] inline void deliver(int host, const tcp::Segment& seg);
+    void deliver_other(int host, const tcp::Segment& seg, const host::Demux& d);
     // Both inlined into their few callers: every segment goes through them.
     [[gnu::always_inline]] inline void transmit(int from_host, std::string_view sock, const tcp::Segment& seg);
     void forward(int from_node, const tcp::Segment& seg);  // over the link to the next hop

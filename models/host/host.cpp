@@ -436,11 +436,9 @@ bool Host::recycle_drops_syn(SimTime now, const tcp::Segment& syn) const {
     return !syn.has_ts || tcp::seq_diff(it->second.ts, syn.tsval) > 1;
 }
 
-Demux Host::demux(const tcp::Segment& seg) {
-    const FourTuple t{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port};
-    if (const SocketId c = connection(t); c != kNoSocket) return Demux{Demux::Kind::Connection, c, nullptr};
+Demux Host::demux_other(const FourTuple& t) {
     if (TimeWaitSock* w = tw_.find(t)) return Demux{Demux::Kind::TimeWait, kNoSocket, w};
-    if (auto l = listeners_.find(seg.dst.port); l != listeners_.end()) return Demux{Demux::Kind::Listener, l->second, nullptr};
+    if (auto l = listeners_.find(t.lport); l != listeners_.end()) return Demux{Demux::Kind::Listener, l->second, nullptr};
     return Demux{};
 }
 

@@ -173,7 +173,11 @@ public:
     // The endpoint entered TIME-WAIT: keep a mini-socket (or nothing, past tcp_max_tw_buckets).
     // Returns true when the full socket can be released.
     bool enter_time_wait(SimTime now, SocketId id);
-    [[nodiscard]] Demux demux(const tcp::Segment& seg);
+    [[nodiscard]] Demux demux(const tcp::Segment& seg) {  // inline: every arriving segment asks
+        const FourTuple t{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port};
+        if (const SocketId c = connection(t); c != kNoSocket) return Demux{Demux::Kind::Connection, c, nullptr};
+        return demux_other(t);
+    }
     // What a segment does to a Linux TIME-WAIT mini-socket (tcp_v4_rcv() do_time_wait): the
     // reply to send, if any, and, for an accepted SYN (TW_SYN), the listener that takes it and
     // the ISN to use. The entry may be gone afterwards.
@@ -254,6 +258,7 @@ private:
     };
     [[nodiscard]] ConnKey conn_key() const { return ConnKey{&sockets_}; }
     [[nodiscard]] SocketId connection(const FourTuple& t) const { return connections_.find(t, conn_key()); }
+    [[nodiscard]] Demux demux_other(const FourTuple& t);  // demux() when no connection has the 4-tuple
     std::map<std::uint16_t, SocketId> listeners_;
     std::uint16_t next_port_ = 32768;
 
