@@ -17,11 +17,35 @@ void World::set_timer(int h, SocketId sock, host::Socket& s, tcp::TimerKind kind
     }
     engine_.arm(t, deadline, kTimer, static_cast<std::uint32_t>(h),
                 (static_cast<std::uint64_t>(sock) << 2) | static_cast<std::uint64_t>(kind));
-    if (recording_) {
-        auto& r = records_[record(RecordKind::TimerSet, h, sock)];
-        r.text = std::string(tcp::to_string(kind));
-        r.deadline = deadline;
-    }
+    if (recording_) [[unlikely]] record_timer_set(h, sock, kind, deadline);
+}
+
+void World::record_timer_set(int h, SocketId sock, tcp::TimerKind kind, SimTime deadline) {
+    auto& r = records_[record(RecordKind::TimerSet, h, sock)];
+    r.text = std::string(tcp::to_string(kind));
+    r.deadline = deadline;
+}
+
+void World::record_send(int h, std::string_view sock, const tcp::Segment& seg) {
+    auto& r = records_[record(RecordKind::Send, h, kNoSocket)];
+    r.socket = std::string(sock);
+    r.seg = seg;
+}
+
+void World::record_held_back(Duration extra) { records_.back().text = fmt::format("held back {}", format_duration(extra)); }
+
+void World::record_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
+    records_[record(RecordKind::Notice, h, sock)].text =
+        err == Errno::Ok ? std::string(tcp::to_string(n)) : fmt::format("{} ({})", tcp::to_string(n), to_string(err));
+}
+
+void World::record_transition(int h, SocketId sock, const tcp::Transition& row, std::string_view why) {
+    focus(h, sock);
+    auto& r = records_[record(RecordKind::Transition, h, sock)];
+    r.row = row.id;
+    r.from = row.from;
+    r.to = row.to;
+    r.text = std::string(why);
 }
 
 void World::on_notice(int h, SocketId sock, host::Socket& s, tcp::Notice n, Errno err) {
@@ -29,11 +53,7 @@ void World::on_notice(int h, SocketId sock, host::Socket& s, tcp::Notice n, Errn
         pending_time_wait_.emplace_back(h, sock);
         return;
     }
-    if (recording_) {
-        auto& r = records_[record(RecordKind::Notice, h, sock)];
-        r.text = err == Errno::Ok ? std::string(tcp::to_string(n))
-                                  : fmt::format("{} ({})", tcp::to_string(n), to_string(err));
-    }
+    if (recording_) [[unlikely]] record_notice(h, sock, n, err);
     // The application hears of it once the endpoint's call has returned (never re-entrantly).
     if (app_notices_ & (1u << static_cast<unsigned>(n))) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
     switch (n) {
@@ -78,13 +98,7 @@ public:
         ++w_.stats_.transitions;
         w_.count_state(host_, row.from, -1);
         w_.count_state(host_, row.to, +1);
-        if (!w_.recording_) return;
-        w_.focus(host_, sock_);
-        auto& r = w_.records_[w_.record(RecordKind::Transition, host_, sock_)];
-        r.row = row.id;
-        r.from = row.from;
-        r.to = row.to;
-        r.text = std::string(why);
+        if (w_.recording_) [[unlikely]] w_.record_transition(host_, sock_, row, why);
     }
     [[gnu::always_inline]] void notify(tcp::Notice n, Errno err) override { w_.on_notice(host_, sock_, s_, n, err); }
     void redeliver(const tcp::Segment& seg) override { w_.enqueue_delivery(host_, seg, w_.engine_.now()); }
@@ -171,13 +185,17 @@ void World::dispatch(const Event& ev) {
     settle();
 }
 
-void World::settle_pending() {
+void World::notify_app() {
     // Notices for the application, in order; its calls may raise more, which are heard in turn.
     for (std::size_t i = 0; i < pending_app_notices_.size(); ++i) {
         const AppNotice an = pending_app_notices_[i];
         app_->on_notice(*this, an.host, an.sock, an.notice, an.err);
     }
     pending_app_notices_.clear();
+}
+
+void World::settle_pending() {
+    // After the application's notices (notify_app()):
     // Sockets that entered TIME-WAIT during the event: a Linux host keeps a mini-socket instead.
     for (std::size_t i = 0; i < pending_time_wait_.size(); ++i) {
         const auto [h, sock] = pending_time_wait_[i];
@@ -317,11 +335,7 @@ void World::reap(int h, SocketId sock) {
 void World::transmit(int from_host, std::string_view sock, const tcp::Segment& seg) {
     if (stopped_hosts_[static_cast<std::size_t>(from_host)]) return;
     ++stats_.segments_sent;
-    if (recording_) {
-        auto& r = records_[record(RecordKind::Send, from_host, kNoSocket)];
-        r.socket = std::string(sock);
-        r.seg = seg;
-    }
+    if (recording_) [[unlikely]] record_send(from_host, sock, seg);
     // A destination the sender owns (127/8 or one of its addresses) goes over the loopback.
     if (hosts_[static_cast<std::size_t>(from_host)].owns(seg.dst.ip)) {
         enqueue_delivery(from_host, seg, engine_.now() + Duration::us(10));
@@ -334,7 +348,7 @@ void World::transmit(int from_host, std::string_view sock, const tcp::Segment& s
     SimTime arrival;
     const net::Fate fate = link.transmit(engine_.now(), from_host, seg, link_rng_, arrival);
     if (fate == net::Fate::Delayed) {
-        if (recording_) records_.back().text = fmt::format("held back {}", format_duration(arrival - engine_.now() - link.params().latency));
+        if (recording_) [[unlikely]] record_held_back(arrival - engine_.now() - link.params().latency);
     } else if (fate != net::Fate::Delivered) {
         if (fate == net::Fate::DroppedByRule) ++stats_.segments_dropped;
         else ++stats_.segments_lost;
