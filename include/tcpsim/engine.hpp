@@ -60,7 +60,7 @@ public:
     }
 
     // One-shot event at an absolute time (never in the past: clamped to now).
-    [[gnu::always_inline]] void schedule(SimTime at, std::uint32_t kind, std::uint32_t target, std::uint64_t arg = 0) {
+    void schedule(SimTime at, std::uint32_t kind, std::uint32_t target, std::uint64_t arg = 0) {
         insert<true>(Event{std::max(at, now_), next_seq_++, arg, kind, target});
     }
 
@@ -249,7 +249,7 @@ private:
     // bucket is only a hint, checked against the lane's delay. Which lane or heap an entry goes
     // to changes the cost only, never the order.
     template <bool kFresh>
-    [[gnu::always_inline]] void insert(const Event ev) {  // by value: the fast path writes it straight into the lane
+    void insert(const Event ev) {  // by value: the fast path writes it straight into the lane
         if (++size_ > counters_.peak_queue_size) counters_.peak_queue_size = size_;
         const std::int64_t d = ev.time.ns() - now_.ns();
         const std::uint64_t hd = delay_hash(d);

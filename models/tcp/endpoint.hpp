@@ -135,7 +135,7 @@ public:
 
     // -- events
     template <class IoT>
-    [[gnu::always_inline]] inline void on_segment(SimTime now, IoT& io, const Segment& seg);
+    void on_segment(SimTime now, IoT& io, const Segment& seg);
     template <class IoT>
     void on_timer(SimTime now, IoT& io, TimerKind kind);
 
