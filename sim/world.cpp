@@ -195,8 +195,8 @@ void World::notify_app() {
 }
 
 void World::settle_pending() {
-    // After the application's notices (notify_app()):
-    // Sockets that entered TIME-WAIT during the event: a Linux host keeps a mini-socket instead.
+    // Sockets that entered TIME-WAIT during the event (or during the application's calls after
+    // it): a Linux host keeps a mini-socket instead.
     for (std::size_t i = 0; i < pending_time_wait_.size(); ++i) {
         const auto [h, sock] = pending_time_wait_[i];
         host::Host& hh = hosts_[static_cast<std::size_t>(h)];

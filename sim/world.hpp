@@ -139,9 +139,9 @@ private:
 
     void dispatch(const Event& ev);
     void dispatch_one(const Event& ev);
-    // After each event: the application's notices, TIME-WAIT conversions and the hosts' expiry
-    // timers, and the slots given back. Most events leave none of these: one check skips it.
-    // (The application's notices come first, and on their own: about half the events leave some.)
+    // After each event: the application's notices first (about half the events leave some), then
+    // TIME-WAIT conversions, the hosts' expiry timers and the slots given back (most events leave
+    // none of these: one check skips them).
     void settle() {
         if (!pending_app_notices_.empty()) notify_app();
         if (pending_time_wait_.empty() && pending_free_.empty() && tw_changes_ == tw_changes_seen_) return;
