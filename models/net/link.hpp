@@ -49,8 +49,8 @@ public:
     void add_rule(const DropRule& r) { rules_.push_back(r); }
 
     // Decides the fate of a segment sent at `now` from host `from`; on delivery `arrival` is set.
-    // Always inlined: every segment goes through it, and the plain-link case is a few instructions.
-    [[gnu::always_inline]] Fate transmit(SimTime now, int from, const tcp::Segment& seg, Rng& rng, SimTime& arrival) {
+    // Inline: every segment goes through it, and the plain-link case is a few instructions.
+    Fate transmit(SimTime now, int from, const tcp::Segment& seg, Rng& rng, SimTime& arrival) {
         // A plain link (no rules, no loss, no jitter) draws nothing: FIFO after its latency.
         if (rules_.empty() && p_.loss_ppm == 0 && p_.jitter.count() == 0) {
             SimTime& last = last_arrival_[ends_[0] == from ? 0 : 1];
