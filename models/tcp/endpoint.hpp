@@ -183,6 +183,23 @@ private:
     void enter_closed(IoT& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
                       const Segment* last = nullptr);
     void learn_syn_options(SimTime now, const Segment& seg);
+    // The peer's SYN taken (§3.10.7.2 third, §3.10.7.3 fourth): IRS, RCV.NXT, its options, and
+    // the send window it offers.
+    void take_peer_syn(SimTime now, const Segment& seg) {
+        tcb_.irs = seg.seq;
+        tcb_.rcv_nxt = seg.seq + 1;
+        learn_syn_options(now, seg);
+        tcb_.snd_wnd = seg.wnd;
+        tcb_.max_snd_wnd = seg.wnd;
+        tcb_.snd_wl1 = seg.seq;
+    }
+    // Our SYN's sequence number (§3.10.1): SND.UNA = ISS, SND.NXT = ISS + 1; no data queued yet.
+    void set_iss(Seq iss) {
+        tcb_.iss = iss;
+        tcb_.snd_una = iss;
+        tcb_.snd_nxt = iss + 1;
+        tcb_.data_end = iss + 1;
+    }
     void round_rcv_buffer();
     [[nodiscard]] std::uint32_t receive_window() const;
     void update_ts_recent(SimTime now, const Segment& seg);

@@ -301,10 +301,7 @@ Errno Endpoint::open_active(SimTime now, IoT& io, SockAddr local, SockAddr remot
     reset_tcb(local, remote, true);
     passive_ = false;
     // §3.10.1: select an ISS, send <SEQ=ISS><CTL=SYN>, SND.UNA = ISS, SND.NXT = ISS+1.
-    tcb_.iss = choose_iss(now);
-    tcb_.snd_una = tcb_.iss;
-    tcb_.snd_nxt = tcb_.iss + 1;
-    tcb_.data_end = tcb_.iss + 1;
+    set_iss(choose_iss(now));
     transition_to(io, State::SynSent, Trigger::ActiveOpen, "connect()");
     io.send(make(now, flag::Syn, tcb_.iss, 0));
     arm_rto(now, io);
@@ -318,10 +315,8 @@ Errno Endpoint::send(SimTime now, IoT& io, std::uint32_t bytes) {
         case State::Listen:
             // §3.10.2: with a foreign socket specified, become active and send a SYN.
             if (!tcb_.remote_specified) return Errno::NotConn;
-            tcb_.iss = choose_iss(now);
-            tcb_.snd_una = tcb_.iss;
-            tcb_.snd_nxt = tcb_.iss + 1;
-            tcb_.data_end = tcb_.iss + 1 + bytes;
+            set_iss(choose_iss(now));
+            tcb_.data_end += bytes;
             passive_ = false;
             transition_to(io, State::SynSent, Trigger::Send, "send() on a fully specified LISTEN");
             io.send(make(now, flag::Syn, tcb_.iss, 0));
@@ -551,16 +546,8 @@ void Endpoint::on_segment_listen(SimTime now, IoT& io, const Segment& seg) {
     // The local socket becomes the one the SYN was addressed to (a listener may be bound to any
     // of the host's addresses; Linux's request sock takes ir_loc_addr from the SYN).
     tcb_.local = seg.dst;
-    tcb_.irs = seg.seq;
-    tcb_.rcv_nxt = seg.seq + 1;
-    learn_syn_options(now, seg);
-    tcb_.snd_wnd = seg.wnd;
-    tcb_.max_snd_wnd = seg.wnd;
-    tcb_.snd_wl1 = seg.seq;
-    tcb_.iss = choose_iss(now);
-    tcb_.snd_una = tcb_.iss;
-    tcb_.snd_nxt = tcb_.iss + 1;
-    tcb_.data_end = tcb_.iss + 1;
+    take_peer_syn(now, seg);
+    set_iss(choose_iss(now));
     // Text in the SYN waits for ESTABLISHED; a FIN in it is dropped (the FreeBSD suite's
     // rcv-syn-fin-* scripts expect the FIN to be sent again, in both of their modes).
     tcb_.syn_data = seg.len;
@@ -592,13 +579,8 @@ void Endpoint::on_segment_syn_sent(SimTime now, IoT& io, const Segment& seg) {
     }
     // fourth: SYN (only reached when the ACK is acceptable or absent).
     if (!seg.syn()) return;  // fifth: neither SYN nor RST: drop
-    tcb_.irs = seg.seq;
-    tcb_.rcv_nxt = seg.seq + 1;
-    learn_syn_options(now, seg);
+    take_peer_syn(now, seg);
     round_rcv_buffer();  // an active opener's socket learns the MSS from the SYN (FreeBSD tcp_mss())
-    tcb_.snd_wnd = seg.wnd;
-    tcb_.max_snd_wnd = seg.wnd;
-    tcb_.snd_wl1 = seg.seq;
     tcb_.snd_wl2 = seg.ack;
     if (ack_ok) {
         ack_advanced(now, io, seg.ack);
@@ -657,18 +639,10 @@ void Endpoint::reopen_from_time_wait(SimTime now, IoT& io, const Segment& seg) {
     const SockAddr local = tcb_.local;
     const SockAddr remote = tcb_.remote;
     reset_tcb(local, remote, true);
-    tcb_.irs = seg.seq;
-    tcb_.rcv_nxt = seg.seq + 1;
-    learn_syn_options(now, seg);
-    tcb_.snd_wnd = seg.wnd;
-    tcb_.max_snd_wnd = seg.wnd;
-    tcb_.snd_wl1 = seg.seq;
+    take_peer_syn(now, seg);
     Seq iss = old_snd_nxt + cfg_.reopen_iss_increment;
     if (iss == 0) iss = 1;
-    tcb_.iss = iss;
-    tcb_.snd_una = iss;
-    tcb_.snd_nxt = iss + 1;
-    tcb_.data_end = iss + 1;
+    set_iss(iss);
     passive_ = true;
     orphaned_ = false;
     transition_to(io, State::SynReceived, Trigger::SynInTimeWait, "SYN accepted in TIME-WAIT");
