@@ -1,5 +1,6 @@
 # The training run of the profile-guided build (cmake/pgo.cmake): runs the instrumented ${TCPSIM}
-# on the benchmark's workloads (at 2% of their size) and on every shipped capacity scenario, which
+# on the benchmark's workloads (at 2% of their size) and on every shipped capacity and what-if
+# scenario (between them: the OS profiles, NAT, load balancers, proxies, keep-alive pools), which
 # writes fresh counts to ${DATA}; then touches ${STAMP}. Counts of an earlier run are removed first
 # (they would add up with the new ones, and may describe code that changed since).
 file(REMOVE_RECURSE ${DATA})
@@ -11,7 +12,7 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "PGO training: `tcpsim bench` failed (${rc})")
 endif()
 
-file(GLOB scenarios ${SRC}/scenarios/capacity/*.json)
+file(GLOB scenarios ${SRC}/scenarios/capacity/*.json ${SRC}/scenarios/what-if/*.json)
 list(SORT scenarios)
 foreach(s IN LISTS scenarios)
   execute_process(COMMAND ${TCPSIM} run ${s} OUTPUT_QUIET RESULT_VARIABLE rc)
