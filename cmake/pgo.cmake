@@ -25,6 +25,7 @@ elseif(TCPSIM_PGO)
   endif()
   include(ExternalProject)
   set(train_dir ${CMAKE_BINARY_DIR}/pgo/build)
+  string(TOUPPER "${CMAKE_BUILD_TYPE}" build_type)
   # With make, the training build shares this build's job slots ($(MAKE)); otherwise it runs alone.
   if(CMAKE_GENERATOR MATCHES "Make")
     set(train_build $(MAKE) tcpsim)
@@ -34,6 +35,9 @@ elseif(TCPSIM_PGO)
   ExternalProject_Add(tcpsim_pgo_build
       SOURCE_DIR ${PROJECT_SOURCE_DIR}
       BINARY_DIR ${train_dir}
+      # The same compiler and flags: the counts match the code only if both builds compile it alike.
+      CMAKE_CACHE_ARGS -DCMAKE_CXX_FLAGS:STRING=${CMAKE_CXX_FLAGS}
+                       -DCMAKE_CXX_FLAGS_${build_type}:STRING=${CMAKE_CXX_FLAGS_${build_type}}
       CMAKE_ARGS -DCMAKE_BUILD_TYPE=${CMAKE_BUILD_TYPE}
                  -DCMAKE_CXX_COMPILER=${CMAKE_CXX_COMPILER}
                  -DTCPSIM_WERROR=${TCPSIM_WERROR}
