@@ -4,7 +4,8 @@
 #   1. a training build in ${CMAKE_BINARY_DIR}/pgo/build: the same sources and flags, plus
 #      -fprofile-generate, only the `tcpsim` program (an ExternalProject of this same source tree);
 #   2. a training run of it (cmake/pgo_train.cmake): the benchmark's workloads at a small scale and
-#      the shipped capacity scenarios. It writes the branch and call counts (.gcda) to pgo/data;
+#      the shipped capacity and what-if scenarios. It writes the branch and call counts (.gcda) to
+#      pgo/data (a change to those scenarios alone does not start it again);
 #   3. this build, whose libraries and program are compiled with -fprofile-use from those counts.
 # The simulation's results do not depend on it (the golden outputs are checked on this build).
 # A change to any source re-runs 1 and 2 and recompiles every object of 3 (the counts changed);
