@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -17,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -181,6 +183,16 @@ BenchResult run_bench_workload(const BenchWorkload& wl) {
         r.error = e.what();
     }
     return r;
+}
+
+std::string pin_to_cpu(int cpu) {
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return fmt::format("no CPU {} (0 to {})", cpu, CPU_SETSIZE - 1);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(static_cast<std::size_t>(cpu), &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0)
+        return fmt::format("CPU {} is not one this process may run on ({})", cpu, std::strerror(errno));
+    return {};
 }
 
 std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each) {

@@ -45,6 +45,10 @@ BenchResult run_bench_workload(const BenchWorkload& w);
 
 // Runs each in a forked child (its own peak RSS); the table or JSON for people and tools.
 std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each);
+// Pins this process (and the workload processes it forks) to one CPU, as `taskset -c cpu` does:
+// on a machine whose CPUs run at different speeds, figures compare only on the same CPU.
+// Returns what went wrong, or an empty string.
+std::string pin_to_cpu(int cpu);
 std::string format_bench_table(const std::vector<BenchResult>& rs);
 std::string format_bench_json(const std::vector<BenchResult>& rs);
 

@@ -261,6 +261,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> bench_names;
     bool bench_tiny = false, bench_no_fork = false;
     double bench_scale = 1.0;
+    int bench_cpu = -1;
     CLI::App* bench = app.add_subcommand("bench", "Run the fixed benchmark workloads and print their speed and memory");
     bench->add_option("-w,--workload", bench_names,
                       "Workloads to run (repeatable or comma list): churn, exhaust, nat, scale-1e4 .. scale-1e7 (default: all)")
@@ -269,6 +270,7 @@ int main(int argc, char** argv) {
     bench->add_flag("--tiny", bench_tiny, "A run of a second or two (--scale 0.001), for CI");
     bench->add_flag("--json", json, "Print the figures as JSON");
     bench->add_flag("--no-fork", bench_no_fork, "Run every workload in this process (peak memory is then the largest so far)");
+    bench->add_option("--cpu", bench_cpu, "Run on this CPU only (as taskset -c N): compare figures on one CPU");
     bench->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
     // ---- end tcpsim bench ----
 
@@ -313,6 +315,12 @@ int main(int argc, char** argv) {
                     return 2;
                 }
                 chosen.push_back(*it);
+            }
+            if (bench->count("--cpu") > 0) {
+                if (const std::string e = pin_to_cpu(bench_cpu); !e.empty()) {
+                    std::fprintf(stderr, "tcpsim: error: bench --cpu %d: %s\n", bench_cpu, e.c_str());
+                    return 2;
+                }
             }
             const std::vector<BenchResult> rs = run_bench(chosen, !bench_no_fork);
             write_output(out_path, json ? format_bench_json(rs) : format_bench_table(rs));
