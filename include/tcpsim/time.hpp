@@ -46,9 +46,13 @@ public:
 
     constexpr auto operator<=>(const SimTime&) const = default;
     constexpr SimTime operator+(Duration d) const {
-        // Saturate so that "now + a long timeout" never wraps into the past.
-        if (d.count() > 0 && ns_ > std::numeric_limits<std::int64_t>::max() - d.count()) return never();
-        return SimTime{ns_ + d.count()};
+        // Saturate so that "now + a long timeout" never wraps into the past. The sum overflows
+        // upwards exactly when d > 0 and ns_ > max - d; one add and its overflow flag test it
+        // (an addition on every segment and timer: the two compares cost 1% of the churn run).
+        std::int64_t sum;
+        if (__builtin_add_overflow(ns_, d.count(), &sum)) [[unlikely]]
+            return d.count() > 0 ? never() : SimTime{std::numeric_limits<std::int64_t>::min()};
+        return SimTime{sum};
     }
     constexpr SimTime operator-(Duration d) const { return SimTime{ns_ - d.count()}; }
     constexpr Duration operator-(SimTime o) const { return Duration::ns(ns_ - o.ns_); }

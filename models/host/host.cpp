@@ -118,6 +118,27 @@ void Host::note_tuple(const FourTuple& t, int delta, bool time_wait) {
     }
 }
 
+void Host::move_tuple(const FourTuple& t, bool to_time_wait) {
+    DestPorts* d = dest_.empty() ? nullptr : find_dest(DestKey{t.lip, t.rip, t.rport});
+    if (d == nullptr) {  // not counted: the two steps decide whether it is now
+        note_tuple(t, -1, !to_time_wait);
+        note_tuple(t, +1, to_time_wait);
+        return;
+    }
+    // The entry stays: its count does not change, and an entry that exists has a count or bits.
+    if (d->conn.empty()) return;
+    const std::uint64_t m = 1ull << (t.lport & 63);
+    const std::size_t w = t.lport >> 6;
+    if (to_time_wait) {
+        d->conn[w] &= ~m;
+        d->tw[w] |= m;
+    } else {
+        d->tw[w] &= ~m;
+        d->young[w] &= ~m;
+        d->conn[w] |= m;
+    }
+}
+
 void Host::recount_tuples() {
     dest_.clear();
     dest_last_.valid = false;
@@ -186,16 +207,18 @@ bool Host::range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote) {
     return d->in_range >= usable;
 }
 
-void Host::bind_connection(SocketId id, const FourTuple& t) {
+void Host::bind_connection(SocketId id, const FourTuple& t, bool from_time_wait) {
     Socket& s = sockets_[id];
     if (s.registered != Socket::Registered::None) unbind(id);  // its key changes: out of the index first
     const SocketId current = connection(t);
     s.tuple = t;
     s.registered = Socket::Registered::Connection;
     if (current == kNoSocket) {
-        note_tuple(t, +1, false);
+        if (from_time_wait) move_tuple(t, false);
+        else note_tuple(t, +1, false);
         connections_.insert(t, id, conn_key());
     } else {
+        if (from_time_wait) note_tuple(t, -1, true);
         connections_.replace(t, id, conn_key());  // the 4-tuple now leads to this socket
     }
 }
@@ -286,9 +309,10 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
         // in_pcbconnect_setup() finds the 4-tuple and returns EADDRINUSE for a bound port
         // (tcp-stack-semantics.md §3 "Ports" and misconception 10).
         if (c == TupleCheck::Busy) return stack_.ports.bind_rule == BindRule::Bsd ? Errno::AddrInUse : Errno::AddrNotAvail;
-        if (c == TupleCheck::ReuseTimeWait) take_over_time_wait(t, tw_slot, reuse_isn);
+        const bool reuse = c == TupleCheck::ReuseTimeWait;
+        if (reuse) take_over_time_wait(t, tw_slot, reuse_isn);
         local = tcp::SockAddr{saddr, s.bound_port};
-        bind_connection(id, t);
+        bind_connection(id, t, reuse);
         return Errno::Ok;
     }
     age_young(now);
@@ -326,7 +350,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     s.bound_port = port;
     s.explicit_port = false;
     local = tcp::SockAddr{saddr, port};
-    bind_connection(id, t);
+    bind_connection(id, t, reuse);
     return Errno::Ok;
 }
 
@@ -395,14 +419,26 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
     tw.loopback = (t.local.ip >> 24) == 127 || (t.remote.ip >> 24) == 127;
     tw.generation = ++tw_serial_;
     const std::uint16_t port = s.bound_port;
-    release(id);
     kill_time_wait(tuple);  // an older entry of the same 4-tuple gives way (cannot happen in practice)
     const TimeWaitTable::Slot slot = tw_.insert(tw);
-    note_tuple(tuple, +1, true);
+    // The socket's 4-tuple and port pass to the entry in place (what release() then adding
+    // the entry would leave behind).
+    const bool indexed = s.registered == Socket::Registered::Connection && connections_.erase_if_id(s.tuple, id, conn_key());
+    if (s.registered == Socket::Registered::Listener) unbind(id);
+    s.registered = Socket::Registered::None;
+    if (indexed && s.tuple == tuple) {
+        move_tuple(tuple, true);
+    } else {
+        if (indexed) note_tuple(s.tuple, -1, false);
+        note_tuple(tuple, +1, true);
+    }
     // The TIME-WAIT keeps the port's bucket (inet_twsk_bind_hash()).
-    if (port != 0)
-        ports_.add_owner(port, PortOwner{kTimeWaitOwnerBit | slot, s.bound_addr, tw.reuseaddr, tw.reuseport, false, true},
-                         !s.explicit_port);
+    if (port != 0) {
+        ports_.transfer_owner(port, id,
+                              PortOwner{kTimeWaitOwnerBit | slot, s.bound_addr, tw.reuseaddr, tw.reuseport, false, true},
+                              !s.explicit_port);
+        s.bound_port = 0;
+    }
     Duration length = stack_.linux_tw.length;
     if (stack_.tw_recycle && !tw.ts_recent_stamp.is_never()) {
         // tcp_tw_remember_stamp(): keep the newest TSval per peer (or replace one older than
@@ -445,7 +481,11 @@ Demux Host::demux_other(const FourTuple& t) {
 void Host::take_over_time_wait(const FourTuple& t, TimeWaitTable::Slot slot, std::optional<tcp::Seq>& reuse_isn) {
     reuse_isn = linux_reuse_isn(tw_.at(slot));
     ++tw_ends_.taken_over;
-    kill_time_wait_at(t, slot);
+    // kill_time_wait_at() but for the count of the 4-tuple, which passes to the connection
+    // (bind_connection(..., true) next).
+    ports_.remove_owner(t.lport, kTimeWaitOwnerBit | slot);
+    tw_.erase(slot);
+    time_wait_changed();
 }
 
 void Host::kill_time_wait(const FourTuple& t) {

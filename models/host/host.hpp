@@ -140,7 +140,8 @@ public:
 
     // Registration in the lookup tables.
     void bind_listener(SocketId id, std::uint16_t port);
-    void bind_connection(SocketId id, const FourTuple& t);
+    // from_time_wait: t was a TIME-WAIT entry's, just taken over (take_over_time_wait()).
+    void bind_connection(SocketId id, const FourTuple& t, bool from_time_wait = false);
     void unbind(SocketId id);
 
     // Demultiplexing of an arriving segment: the connection for its 4-tuple, else a listener
@@ -340,6 +341,9 @@ private:
         return dest_last_.entry;
     }
     void note_tuple(const FourTuple& t, int delta, bool time_wait);
+    // note_tuple(t, -1, !to_time_wait) then note_tuple(t, +1, to_time_wait) in one lookup: a
+    // connection becoming a TIME-WAIT entry or the reverse (the counts do not change).
+    void move_tuple(const FourTuple& t, bool to_time_wait);
     DestPorts& dest_bits(std::uint32_t saddr, const tcp::SockAddr& remote);
     void recount_tuples();
     [[nodiscard]] bool range_full_toward(std::uint32_t saddr, const tcp::SockAddr& remote);

@@ -168,6 +168,23 @@ void PortTable::remove_owner(std::uint16_t port, OwnerId id) {
     }
 }
 
+void PortTable::transfer_owner(std::uint16_t port, OwnerId from, const PortOwner& to, bool by_connect) {
+    Bucket& b = buckets_[port];
+    const std::uint32_t at = position(from);
+    if (!b.exists || at >= b.owners.size() || b.owners[at].id != from) {  // not where expected: the two steps
+        remove_owner(port, from);
+        add_owner(port, to, by_connect);
+        return;
+    }
+    // The bucket as remove-then-add leaves it: recreated (its mode from this owner) when
+    // `from` was its only owner, else closed to connect() by a bind()-made owner.
+    if (b.owners.size() == 1) b.connect_owned = by_connect;
+    else if (!by_connect) b.connect_owned = false;
+    b.owners[at] = to;
+    position(from) = kNoPosition;
+    position(to.id) = at;
+}
+
 void PortTable::update_owner(std::uint16_t port, const PortOwner& o) {
     Bucket& b = buckets_[port];
     for (auto& t : b.owners)

@@ -96,6 +96,9 @@ public:
 
     void add_owner(std::uint16_t port, const PortOwner& o, bool by_connect);
     void remove_owner(std::uint16_t port, OwnerId id);
+    // remove_owner(port, from) then add_owner(port, to, by_connect), with the same bucket as
+    // the result, in one step: `to` takes `from`'s place (a socket becoming a TIME-WAIT entry).
+    void transfer_owner(std::uint16_t port, OwnerId from, const PortOwner& to, bool by_connect);
     // A listener that stops listening, or a socket that becomes a TIME-WAIT entry.
     void update_owner(std::uint16_t port, const PortOwner& o);
 
