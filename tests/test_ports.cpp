@@ -168,3 +168,70 @@ TEST_CASE("ports [linux]: IP_LOCAL_PORT_RANGE narrows the walk to the socket's r
           Errno::Ok);
     CHECK(port >= 32768);
 }
+
+TEST_CASE("ports: transfer_owner leaves every port as remove_owner then add_owner would", "[ports]") {
+    // A socket becoming a TIME-WAIT entry hands its owner entry over in one step. Checked against
+    // the two steps it replaces on random buckets of 0 to 4 owners (bound or connect()-made,
+    // with and without SO_REUSEADDR): which ports are in use, and what bind() and connect()
+    // answer on every port (each probe's owner is removed again).
+    Rng rng(7);
+    PortPolicy pol;
+    pol.lo = 40000;
+    pol.hi = 40007;
+    constexpr OwnerId kTimeWait = 0x80000000u;  // Host's kTimeWaitOwnerBit
+    auto same_answers = [](PortTable& a, PortTable& b, OwnerId probe_id) {
+        REQUIRE(a.bucket_count() == b.bucket_count());
+        for (std::uint16_t p = 40000; p <= 40007; ++p) {
+            REQUIRE(a.in_use(p) == b.in_use(p));
+            for (bool reuse : {false, true}) {
+                const PortOwner probe{probe_id, 0, reuse, false, false, false};
+                const Errno ea = a.bind_port(probe, p);
+                REQUIRE(ea == b.bind_port(probe, p));
+                if (ea == Errno::Ok) {
+                    a.remove_owner(p, probe_id);
+                    b.remove_owner(p, probe_id);
+                }
+            }
+        }
+        std::uint16_t pa = 0, pb = 0;
+        bool ra = false, rb = false;
+        auto free_tuple = [](std::uint16_t) { return TupleCheck::Free; };
+        const Errno ea = a.connect_port(SimTime::zero(), PortOwner{probe_id, kSrc}, kA, 80, free_tuple, pa, ra);
+        REQUIRE(ea == b.connect_port(SimTime::zero(), PortOwner{probe_id, kSrc}, kA, 80, free_tuple, pb, rb));
+        REQUIRE(pa == pb);
+        if (ea == Errno::Ok) {
+            a.remove_owner(pa, probe_id);
+            b.remove_owner(pb, probe_id);
+        }
+    };
+    int transfers = 0;
+    for (int round = 0; round < 300; ++round) {
+        PortTable one(pol, 3), two(pol, 3);
+        std::vector<std::pair<std::uint16_t, PortOwner>> owners;
+        OwnerId next = 1;
+        for (std::uint16_t port = 40000; port <= 40007; ++port) {
+            const auto n = rng.below(5);
+            for (std::uint64_t k = 0; k < n; ++k) {
+                const PortOwner o{next++, 0, rng.below(2) == 0, false, false, false};
+                const bool by_connect = rng.below(2) == 0;
+                one.add_owner(port, o, by_connect);
+                two.add_owner(port, o, by_connect);
+                owners.emplace_back(port, o);
+            }
+        }
+        if (owners.empty()) continue;
+        const auto [port, from] = owners[rng.below(owners.size())];
+        const PortOwner to{kTimeWait | next, 0, rng.below(2) == 0, false, false, true};
+        const bool by_connect = rng.below(2) == 0;
+        one.transfer_owner(port, from.id, to, by_connect);
+        two.remove_owner(port, from.id);
+        two.add_owner(port, to, by_connect);
+        ++transfers;
+        same_answers(one, two, next + 1);
+        // And once the entry has gone too (its bucket may go with it or stay).
+        one.remove_owner(port, to.id);
+        two.remove_owner(port, to.id);
+        same_answers(one, two, next + 1);
+    }
+    CHECK(transfers > 250);
+}
