@@ -559,10 +559,10 @@ void World::deliver_other(int h, const tcp::Segment& seg, const host::Demux& d) 
     hh.at(sid).ep.on_segment(engine_.now(), io, seg);
 }
 
-SocketId World::sock_create(int h, std::string name, host::SocketOptions opt) {
+SocketId World::sock_create(int h, const std::string& name, host::SocketOptions opt) {
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     const HostSpec& spec = sc_.hosts[static_cast<std::size_t>(h)];
-    const SocketId sid = new_socket_timers(h, hh.create(std::move(name), opt));
+    const SocketId sid = new_socket_timers(h, hh.create(name, opt));
     hh.at(sid).ep.set_isn_source(&isn_, spec.isn);
     hh.at(sid).ep.set_ts_offset(spec.ts_offset);
     return sid;

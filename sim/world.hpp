@@ -77,7 +77,7 @@ public:
     }
 
     // -- socket calls for applications (they return what the modelled OS returns)
-    host::SocketId sock_create(int h, std::string name, host::SocketOptions opt);
+    host::SocketId sock_create(int h, const std::string& name, host::SocketOptions opt);
     Errno sock_bind(int h, host::SocketId id, std::uint16_t port, std::uint32_t addr = 0);
     Errno sock_listen(int h, host::SocketId id, std::uint16_t port);
     Errno sock_connect(int h, host::SocketId id, const tcp::SockAddr& remote);
