@@ -185,10 +185,4 @@ void PortTable::transfer_owner(std::uint16_t port, OwnerId from, const PortOwner
     position(to.id) = at;
 }
 
-void PortTable::update_owner(std::uint16_t port, const PortOwner& o) {
-    Bucket& b = buckets_[port];
-    for (auto& t : b.owners)
-        if (t.id == o.id) t = o;
-}
-
 }  // namespace tcpsim::host

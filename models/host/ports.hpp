@@ -99,8 +99,6 @@ public:
     // remove_owner(port, from) then add_owner(port, to, by_connect), with the same bucket as
     // the result, in one step: `to` takes `from`'s place (a socket becoming a TIME-WAIT entry).
     void transfer_owner(std::uint16_t port, OwnerId from, const PortOwner& to, bool by_connect);
-    // A listener that stops listening, or a socket that becomes a TIME-WAIT entry.
-    void update_owner(std::uint16_t port, const PortOwner& o);
 
     // What one owner costs: its entry in the bucket and its position record.
     [[nodiscard]] static constexpr std::size_t bytes_per_owner() { return sizeof(PortOwner) + sizeof(std::uint32_t); }
