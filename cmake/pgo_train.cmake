@@ -6,19 +6,20 @@
 file(REMOVE_RECURSE ${DATA})
 file(MAKE_DIRECTORY ${DATA})
 
-execute_process(COMMAND ${TCPSIM} bench --scale 0.02 --no-fork
-                OUTPUT_QUIET RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
-  message(FATAL_ERROR "PGO training: `tcpsim bench` failed (${rc})")
-endif()
+# Runs `tcpsim ARGN`; a failure stops the build.
+function(train)
+  execute_process(COMMAND ${TCPSIM} ${ARGN} OUTPUT_QUIET RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    string(JOIN " " what ${ARGN})
+    message(FATAL_ERROR "PGO training: `tcpsim ${what}` failed (${rc})")
+  endif()
+endfunction()
 
+train(bench --scale 0.02 --no-fork)
 file(GLOB scenarios ${SRC}/scenarios/capacity/*.json ${SRC}/scenarios/what-if/*.json)
 list(SORT scenarios)
 foreach(s IN LISTS scenarios)
-  execute_process(COMMAND ${TCPSIM} run ${s} OUTPUT_QUIET RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "PGO training: `tcpsim run ${s}` failed (${rc})")
-  endif()
+  train(run ${s})
 endforeach()
 
 file(TOUCH ${STAMP})

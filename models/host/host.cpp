@@ -223,15 +223,18 @@ void Host::bind_connection(SocketId id, const FourTuple& t, bool from_time_wait)
     }
 }
 
-void Host::unbind(SocketId id) {
+bool Host::unbind(SocketId id, bool keep_count) {
     Socket& s = sockets_[id];
+    bool removed = false;
     if (s.registered == Socket::Registered::Listener) {
         auto l = listeners_.find(s.listen_port);
         if (l != listeners_.end() && l->second == id) listeners_.erase(l);
     } else if (s.registered == Socket::Registered::Connection && connections_.erase_if_id(s.tuple, id, conn_key())) {
-        note_tuple(s.tuple, -1, false);
+        removed = true;
+        if (!keep_count) note_tuple(s.tuple, -1, false);
     }
     s.registered = Socket::Registered::None;
+    return removed;
 }
 
 SocketId Host::lookup(const tcp::Segment& seg) const {
@@ -421,17 +424,11 @@ bool Host::enter_time_wait(SimTime now, SocketId id) {
     const std::uint16_t port = s.bound_port;
     kill_time_wait(tuple);  // an older entry of the same 4-tuple gives way (cannot happen in practice)
     const TimeWaitTable::Slot slot = tw_.insert(tw);
-    // The socket's 4-tuple and port pass to the entry in place (what release() then adding
-    // the entry would leave behind).
-    const bool indexed = s.registered == Socket::Registered::Connection && connections_.erase_if_id(s.tuple, id, conn_key());
-    if (s.registered == Socket::Registered::Listener) unbind(id);
-    s.registered = Socket::Registered::None;
-    if (indexed && s.tuple == tuple) {
-        move_tuple(tuple, true);
-    } else {
-        if (indexed) note_tuple(s.tuple, -1, false);
-        note_tuple(tuple, +1, true);
-    }
+    // The socket's 4-tuple count and port pass to the entry in place (what release() then
+    // adding the entry would leave behind).
+    const bool same_tuple = s.registered == Socket::Registered::Connection && s.tuple == tuple;
+    if (unbind(id, same_tuple) && same_tuple) move_tuple(tuple, true);
+    else note_tuple(tuple, +1, true);
     // The TIME-WAIT keeps the port's bucket (inet_twsk_bind_hash()).
     if (port != 0) {
         ports_.transfer_owner(port, id,
@@ -481,11 +478,7 @@ Demux Host::demux_other(const FourTuple& t) {
 void Host::take_over_time_wait(const FourTuple& t, TimeWaitTable::Slot slot, std::optional<tcp::Seq>& reuse_isn) {
     reuse_isn = linux_reuse_isn(tw_.at(slot));
     ++tw_ends_.taken_over;
-    // kill_time_wait_at() but for the count of the 4-tuple, which passes to the connection
-    // (bind_connection(..., true) next).
-    ports_.remove_owner(t.lport, kTimeWaitOwnerBit | slot);
-    tw_.erase(slot);
-    time_wait_changed();
+    kill_time_wait_at(t, slot, true);  // its count passes to the connection (bind_connection(..., true) next)
 }
 
 void Host::kill_time_wait(const FourTuple& t) {
@@ -493,9 +486,9 @@ void Host::kill_time_wait(const FourTuple& t) {
     if (slot != TimeWaitTable::kNone) kill_time_wait_at(t, slot);
 }
 
-void Host::kill_time_wait_at(const FourTuple& t, TimeWaitTable::Slot slot) {
+void Host::kill_time_wait_at(const FourTuple& t, TimeWaitTable::Slot slot, bool keep_count) {
     ports_.remove_owner(t.lport, kTimeWaitOwnerBit | slot);
-    note_tuple(t, -1, true);
+    if (!keep_count) note_tuple(t, -1, true);
     tw_.erase(slot);
     time_wait_changed();
 }

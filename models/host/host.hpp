@@ -142,7 +142,9 @@ public:
     void bind_listener(SocketId id, std::uint16_t port);
     // from_time_wait: t was a TIME-WAIT entry's, just taken over (take_over_time_wait()).
     void bind_connection(SocketId id, const FourTuple& t, bool from_time_wait = false);
-    void unbind(SocketId id);
+    // Out of the lookup tables; true when a connection entry was removed. keep_count: its
+    // 4-tuple's count stays, for the caller to hand on (move_tuple()).
+    bool unbind(SocketId id, bool keep_count = false);
 
     // Demultiplexing of an arriving segment: the connection for its 4-tuple, else a listener
     // on its destination port, else none (the caller answers as CLOSED).
@@ -203,7 +205,8 @@ public:
     }
     void kill_time_wait(const FourTuple& t);
     // The same for an entry whose slot the caller found already (one lookup instead of two).
-    void kill_time_wait_at(const FourTuple& t, TimeWaitTable::Slot slot);
+    // keep_count: its 4-tuple's count stays, for the caller to hand on (move_tuple()).
+    void kill_time_wait_at(const FourTuple& t, TimeWaitTable::Slot slot, bool keep_count = false);
     void restart_time_wait(SimTime now, TimeWaitSock& tw);
     // Removes the entries whose timer fired by `now`; returns how many.
     std::size_t expire_time_waits(SimTime now);
