@@ -195,88 +195,112 @@ std::string pin_to_cpu(int cpu) {
     return {};
 }
 
-std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each) {
-    std::vector<BenchResult> out;
-    for (const BenchWorkload& wl : ws) {
-        if (!fork_each) {
-            out.push_back(run_bench_workload(wl));
-            continue;
-        }
-        int fds[2];
-        if (pipe(fds) != 0) throw std::runtime_error("bench: pipe() failed");
-        std::fflush(stdout);
-        const pid_t pid = fork();
-        if (pid < 0) throw std::runtime_error("bench: fork() failed");
-        if (pid == 0) {
-            close(fds[0]);
-            const BenchResult r = run_bench_workload(wl);
-            nlohmann::json j;
-            j["attempted"] = r.attempted;
-            j["succeeded"] = r.succeeded;
-            j["failed"] = r.failed;
-            j["events"] = r.events;
-            j["wall_s"] = r.wall_s;
-            j["sim_s"] = r.sim_s;
-            j["peak_rss_kib"] = r.peak_rss_kib;
-            j["base_rss_kib"] = r.base_rss_kib;
-            j["peak_time_wait"] = r.peak_time_wait;
-            j["peak_established"] = r.peak_established;
-            j["taken_over"] = r.time_wait_taken_over;
-            j["expired"] = r.time_wait_expired;
-            j["b_tw"] = r.bytes_per_time_wait;
-            j["first_failure_s"] = r.first_failure_s;
-            j["b_est"] = r.bytes_per_established;
-            j["ok"] = r.ok;
-            j["error"] = r.error;
-            const std::string s = j.dump();
-            std::size_t off = 0;
-            while (off < s.size()) {
-                const ssize_t k = write(fds[1], s.data() + off, s.size() - off);
-                if (k <= 0) break;
-                off += static_cast<std::size_t>(k);
-            }
-            close(fds[1]);
-            _exit(0);
+namespace {
+
+// One run of `wl`, in a forked child unless !fork_each.
+BenchResult run_once(const BenchWorkload& wl, bool fork_each) {
+    if (!fork_each) return run_bench_workload(wl);
+    int fds[2];
+    if (pipe(fds) != 0) throw std::runtime_error("bench: pipe() failed");
+    std::fflush(stdout);
+    const pid_t pid = fork();
+    if (pid < 0) throw std::runtime_error("bench: fork() failed");
+    if (pid == 0) {
+        close(fds[0]);
+        const BenchResult r = run_bench_workload(wl);
+        nlohmann::json j;
+        j["attempted"] = r.attempted;
+        j["succeeded"] = r.succeeded;
+        j["failed"] = r.failed;
+        j["events"] = r.events;
+        j["wall_s"] = r.wall_s;
+        j["sim_s"] = r.sim_s;
+        j["peak_rss_kib"] = r.peak_rss_kib;
+        j["base_rss_kib"] = r.base_rss_kib;
+        j["peak_time_wait"] = r.peak_time_wait;
+        j["peak_established"] = r.peak_established;
+        j["taken_over"] = r.time_wait_taken_over;
+        j["expired"] = r.time_wait_expired;
+        j["b_tw"] = r.bytes_per_time_wait;
+        j["first_failure_s"] = r.first_failure_s;
+        j["b_est"] = r.bytes_per_established;
+        j["ok"] = r.ok;
+        j["error"] = r.error;
+        const std::string s = j.dump();
+        std::size_t off = 0;
+        while (off < s.size()) {
+            const ssize_t k = write(fds[1], s.data() + off, s.size() - off);
+            if (k <= 0) break;
+            off += static_cast<std::size_t>(k);
         }
         close(fds[1]);
-        std::string s;
-        char buf[4096];
-        for (;;) {
-            const ssize_t k = read(fds[0], buf, sizeof buf);
-            if (k <= 0) break;
-            s.append(buf, static_cast<std::size_t>(k));
+        _exit(0);
+    }
+    close(fds[1]);
+    std::string s;
+    char buf[4096];
+    for (;;) {
+        const ssize_t k = read(fds[0], buf, sizeof buf);
+        if (k <= 0) break;
+        s.append(buf, static_cast<std::size_t>(k));
+    }
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    BenchResult r;
+    r.name = wl.name;
+    if (s.empty()) {
+        r.error = fmt::format("the child process ended without a result (status {})", status);
+    } else {
+        const nlohmann::json j = nlohmann::json::parse(s);
+        r.attempted = j["attempted"];
+        r.succeeded = j["succeeded"];
+        r.failed = j["failed"];
+        r.events = j["events"];
+        r.wall_s = j["wall_s"];
+        r.sim_s = j["sim_s"];
+        r.peak_rss_kib = j["peak_rss_kib"];
+        r.base_rss_kib = j["base_rss_kib"];
+        r.peak_time_wait = j["peak_time_wait"];
+        r.peak_established = j["peak_established"];
+        r.time_wait_taken_over = j["taken_over"];
+        r.time_wait_expired = j["expired"];
+        r.bytes_per_time_wait = j["b_tw"];
+        r.first_failure_s = j["first_failure_s"];
+        r.bytes_per_established = j["b_est"];
+        r.ok = j["ok"];
+        r.error = j["error"];
+    }
+    return r;
+}
+
+double rate_of(const BenchResult& r) { return static_cast<double>(r.attempted) / std::max(r.wall_s, 1e-9); }
+
+}  // namespace
+
+std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each, int repeat) {
+    std::vector<BenchResult> out;
+    for (const BenchWorkload& wl : ws) {
+        std::vector<BenchResult> runs;
+        for (int i = 0; i < std::max(repeat, 1); ++i) {
+            runs.push_back(run_once(wl, fork_each));
+            if (!runs.back().ok) break;
         }
-        close(fds[0]);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        BenchResult r;
-        r.name = wl.name;
-        if (s.empty()) {
-            r.error = fmt::format("the child process ended without a result (status {})", status);
-        } else {
-            const nlohmann::json j = nlohmann::json::parse(s);
-            r.attempted = j["attempted"];
-            r.succeeded = j["succeeded"];
-            r.failed = j["failed"];
-            r.events = j["events"];
-            r.wall_s = j["wall_s"];
-            r.sim_s = j["sim_s"];
-            r.peak_rss_kib = j["peak_rss_kib"];
-            r.base_rss_kib = j["base_rss_kib"];
-            r.peak_time_wait = j["peak_time_wait"];
-            r.peak_established = j["peak_established"];
-            r.time_wait_taken_over = j["taken_over"];
-            r.time_wait_expired = j["expired"];
-            r.bytes_per_time_wait = j["b_tw"];
-            r.first_failure_s = j["first_failure_s"];
-            r.bytes_per_established = j["b_est"];
-            r.ok = j["ok"];
-            r.error = j["error"];
+        if (!runs.back().ok) {
+            out.push_back(runs.back());
+            continue;
         }
+        // The median by wall time (of an even number, the faster of the middle two).
+        std::stable_sort(runs.begin(), runs.end(), [](const BenchResult& a, const BenchResult& b) { return a.wall_s < b.wall_s; });
+        BenchResult r = runs[(runs.size() - 1) / 2];
+        r.runs = static_cast<int>(runs.size());
+        r.rate_min = rate_of(runs.back());
+        r.rate_max = rate_of(runs.front());
         out.push_back(r);
     }
     return out;
 }
+
 
 namespace {
 // Measured: the run's growth in resident memory over the live entries at the peak.
@@ -297,10 +321,14 @@ std::string format_bench_table(const std::vector<BenchResult>& rs) {
         }
         const double wall = std::max(r.wall_s, 1e-9);
         out += fmt::format("{:<10} {:>10} {:>9} {:>8.2f} {:>12.0f} {:>11.0f} {:>9.1f} {:>9.1f} {:>8.0f} {:>8.0f} {:>9} {:>9} {:>10.0f}\n", r.name,
-                           r.attempted, r.failed, r.wall_s, static_cast<double>(r.attempted) / wall,
+                           r.attempted, r.failed, r.wall_s, rate_of(r),
                            static_cast<double>(r.events) / wall, r.sim_s / wall, static_cast<double>(r.peak_rss_kib) / 1024.0,
                            r.bytes_per_time_wait, r.bytes_per_established, r.peak_time_wait, r.peak_established, rss_per_live(r));
     }
+    for (const BenchResult& r : rs)
+        if (r.ok && r.runs > 1)
+            out += fmt::format("{}: {} runs, lifecycles/s lowest {:.0f}, median {:.0f} (the row above), highest {:.0f}\n", r.name, r.runs,
+                               r.rate_min, rate_of(r), r.rate_max);
     out +=
         "lifecycles: connection attempts (handshake, request/response, teardown, TIME-WAIT end, at segment level), failed\n"
         "ones included; peak MiB: VmHWM of the child process that ran the workload; B/TW, B/ESTAB: bytes one live\n"
@@ -327,7 +355,10 @@ std::string format_bench_json(const std::vector<BenchResult>& rs) {
         j["events"] = r.events;
         j["wall_s"] = r.wall_s;
         j["sim_s"] = r.sim_s;
-        j["lifecycles_per_s"] = static_cast<double>(r.attempted) / wall;
+        j["lifecycles_per_s"] = rate_of(r);
+        j["runs"] = r.runs;
+        j["lifecycles_per_s_lowest"] = r.rate_min;
+        j["lifecycles_per_s_highest"] = r.rate_max;
         j["events_per_s"] = static_cast<double>(r.events) / wall;
         j["sim_over_wall"] = r.sim_s / wall;
         j["peak_rss_kib"] = r.peak_rss_kib;

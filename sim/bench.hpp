@@ -33,6 +33,10 @@ struct BenchResult {
     double first_failure_s = -1;      // simulated time of the first failure (-1: none)
     double bytes_per_time_wait = 0;   // structural: what one entry costs in the host's tables
     double bytes_per_established = 0; // structural: both ends of one live connection
+    // With --repeat: how many runs there were (this result is the median one by wall time) and
+    // the lowest and highest lifecycles per wall second among them.
+    int runs = 1;
+    double rate_min = 0, rate_max = 0;
     bool ok = false;
     std::string error;
 };
@@ -43,8 +47,11 @@ std::vector<BenchWorkload> bench_workloads(double scale);
 // Runs one workload in this process.
 BenchResult run_bench_workload(const BenchWorkload& w);
 
-// Runs each in a forked child (its own peak RSS); the table or JSON for people and tools.
-std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each);
+// Runs each in a forked child (its own peak RSS), `repeat` times in a row; for each workload the
+// result of its median run by wall time, with the spread of all of them (a machine that is
+// shared, or whose clock drifts, gives figures apart by tens of percent from one run to the
+// next). The table or JSON for people and tools.
+std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each, int repeat = 1);
 // Pins this process (and the workload processes it forks) to one CPU, as `taskset -c cpu` does:
 // on a machine whose CPUs run at different speeds, figures compare only on the same CPU.
 // Returns what went wrong, or an empty string.

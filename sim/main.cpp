@@ -262,6 +262,7 @@ int main(int argc, char** argv) {
     bool bench_tiny = false, bench_no_fork = false;
     double bench_scale = 1.0;
     int bench_cpu = -1;
+    int bench_repeat = 1;
     CLI::App* bench = app.add_subcommand("bench", "Run the fixed benchmark workloads and print their speed and memory");
     bench->add_option("-w,--workload", bench_names,
                       "Workloads to run (repeatable or comma list): churn, exhaust, nat, scale-1e4 .. scale-1e7 (default: all)")
@@ -271,6 +272,8 @@ int main(int argc, char** argv) {
     bench->add_flag("--json", json, "Print the figures as JSON");
     bench->add_flag("--no-fork", bench_no_fork, "Run every workload in this process (peak memory is then the largest so far)");
     bench->add_option("--cpu", bench_cpu, "Run on this CPU only (as taskset -c N): compare figures on one CPU");
+    bench->add_option("--repeat", bench_repeat, "Run each workload N times; show the median run and the lowest and highest rate")
+        ->check(CLI::Range(1, 1000));
     bench->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
     // ---- end tcpsim bench ----
 
@@ -322,7 +325,7 @@ int main(int argc, char** argv) {
                     return 2;
                 }
             }
-            const std::vector<BenchResult> rs = run_bench(chosen, !bench_no_fork);
+            const std::vector<BenchResult> rs = run_bench(chosen, !bench_no_fork, bench_repeat);
             write_output(out_path, json ? format_bench_json(rs) : format_bench_table(rs));
             for (const BenchResult& r : rs)
                 if (!r.ok) return 1;
