@@ -1,0 +1,602 @@
+// See reference/nat_maps.hpp: the NAT model of commit b1bc349, the reference of a randomized test.
+#include "reference/nat_maps.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <iterator>
+
+namespace tcpsim::net::reference {
+
+namespace {
+
+constexpr std::size_t idx(NatEntryState s) { return static_cast<std::size_t>(s); }
+
+// "(12 established, 52 time-wait)": the entries holding the ports, non-zero states only.
+std::string state_phrase(const std::array<std::uint64_t, 3>& n) {
+    std::string s;
+    auto add = [&](std::uint64_t v, const char* name) {
+        if (v == 0) return;
+        s += s.empty() ? " (" : ", ";
+        s += std::to_string(v) + " " + name;
+    };
+    add(n[idx(NatEntryState::Established)], "established");
+    add(n[idx(NatEntryState::Transitory)], "transitory");
+    add(n[idx(NatEntryState::TimeWait)], "time-wait");
+    if (!s.empty()) s += ")";
+    return s;
+}
+
+std::string address_list(const std::vector<std::uint32_t>& ips) {
+    std::string s;
+    for (std::size_t i = 0; i < ips.size() && i < 4; ++i) s += (i == 0 ? "" : ", ") + tcp::format_ip(ips[i]);
+    if (ips.size() > 4) s += " and " + std::to_string(ips.size() - 4) + " more";
+    return s;
+}
+
+}  // namespace
+
+
+
+
+MapNat::MapNat(NatConfig cfg, std::uint64_t seed)
+    : cfg_(std::move(cfg)),
+      port_rng_(Rng::substream(seed, "nat-ports")),
+      addr_key_(Rng::substream(seed, "nat-address").next_u64()) {
+    std::vector<std::uint32_t> pool;
+    pool.swap(cfg_.outer);
+    for (std::uint32_t a : pool) add_address(a);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+MapNat::Scope MapNat::scope_of(tcp::SockAddr remote) const {
+    // RFC 4787 §4.1: EIM reuses the mapping for every remote endpoint; ADM for one remote address;
+    // APDM for one remote address and port (so an outer port is free again for any other
+    // destination: port overloading, RFC 4787 §4.2.1, what gives per-destination budgets).
+    switch (cfg_.mapping) {
+        case NatMapping::EndpointIndependent: return Scope{};
+        case NatMapping::AddressDependent: return Scope{remote.ip, 0};
+        case NatMapping::AddressAndPortDependent: return Scope{remote.ip, remote.port};
+    }
+    return Scope{remote.ip, remote.port};
+}
+
+Duration MapNat::timeout(NatEntryState s) const {
+    switch (s) {
+        case NatEntryState::Transitory: return cfg_.transitory_timeout;
+        case NatEntryState::Established: return cfg_.established_timeout;
+        case NatEntryState::TimeWait: return cfg_.time_wait_timeout;
+    }
+    return cfg_.transitory_timeout;
+}
+
+std::uint32_t MapNat::blocks_per_address() const {
+    if (cfg_.ports_per_host == 0 || cfg_.port_hi < cfg_.port_lo) return 0;
+    return (static_cast<std::uint32_t>(cfg_.port_hi - cfg_.port_lo) + 1) / cfg_.ports_per_host;
+}
+
+std::uint32_t MapNat::block_id(std::uint16_t port) const {
+    if (cfg_.assign != NatAssign::Blocks || cfg_.ports_per_host == 0) return 0;
+    return static_cast<std::uint32_t>(port - cfg_.port_lo) / cfg_.ports_per_host;
+}
+
+MapNat::Outer* MapNat::find_outer(std::uint32_t ip) {
+    for (Outer& o : outer_)
+        if (o.ip == ip) return &o;
+    return nullptr;
+}
+
+const MapNat::Outer* MapNat::find_outer(std::uint32_t ip) const {
+    for (const Outer& o : outer_)
+        if (o.ip == ip) return &o;
+    return nullptr;
+}
+
+std::uint64_t MapNat::dest_entries(std::uint32_t outer_ip, tcp::SockAddr remote) const {
+    auto it = dest_stats_.find(DestKey{outer_ip, remote.ip, remote.port});
+    return it == dest_stats_.end() ? 0 : it->second.entries();
+}
+
+bool MapNat::port_free(std::uint32_t outer_ip, Scope s, std::uint16_t port) const {
+    return owners_.find(OwnerKey{outer_ip, s, port}) == owners_.end();
+}
+
+void MapNat::PortBits::set(std::uint16_t p) {
+    std::uint64_t& w = word[p >> 6];
+    w |= std::uint64_t{1} << (p & 63);
+    if (w == ~std::uint64_t{0}) full[p >> 12] |= std::uint64_t{1} << ((p >> 6) & 63);
+}
+
+void MapNat::PortBits::clear(std::uint16_t p) {
+    word[p >> 6] &= ~(std::uint64_t{1} << (p & 63));
+    full[p >> 12] &= ~(std::uint64_t{1} << ((p >> 6) & 63));
+}
+
+std::optional<std::uint16_t> MapNat::PortBits::next_free(std::uint32_t from, std::uint32_t to) const {
+    if (from > to) return std::nullopt;
+    std::uint32_t wi = from >> 6;
+    // The first word, from `from` on.
+    if (const std::uint64_t free = ~word[wi] & (~std::uint64_t{0} << (from & 63)); free != 0) {
+        const std::uint32_t p = (wi << 6) + static_cast<std::uint32_t>(std::countr_zero(free));
+        return p <= to ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(p)) : std::nullopt;
+    }
+    // Then the first word after it that is not full, through the summary.
+    for (std::uint32_t w = wi + 1; w < 1024 && (w << 6) <= to;) {
+        const std::uint64_t not_full = ~full[w >> 6] & (~std::uint64_t{0} << (w & 63));
+        if (not_full == 0) {
+            w = ((w >> 6) + 1) << 6;
+            continue;
+        }
+        const std::uint32_t nw = ((w >> 6) << 6) + static_cast<std::uint32_t>(std::countr_zero(not_full));
+        const std::uint32_t p = (nw << 6) + static_cast<std::uint32_t>(std::countr_zero(~word[nw]));
+        return p <= to ? std::optional<std::uint16_t>(static_cast<std::uint16_t>(p)) : std::nullopt;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::uint16_t> MapNat::first_free(std::uint32_t outer_ip, Scope s, const PortBits* bits, std::uint16_t lo,
+                                             std::uint16_t hi, std::uint16_t start) const {
+    // Busy scopes have a bitmap: a word-at-a-time search. Otherwise walk the scope's used ports in
+    // order from `start`: the first gap is the answer, after at most (ports in use + 1) steps,
+    // few since such scopes hold fewer than kBitsAt ports (or the range is that narrow).
+    auto scan = [&](std::uint32_t from, std::uint32_t to) -> std::optional<std::uint16_t> {
+        if (bits != nullptr) return bits->next_free(from, to);
+        auto it = owners_.lower_bound(OwnerKey{outer_ip, s, static_cast<std::uint16_t>(from)});
+        for (std::uint32_t p = from; p <= to; ++p, ++it) {
+            const bool used = it != owners_.end() && it->first.outer_ip == outer_ip && it->first.scope == s &&
+                              it->first.port == p;
+            if (!used) return static_cast<std::uint16_t>(p);
+        }
+        return std::nullopt;
+    };
+    if (auto p = scan(start, hi)) return p;
+    if (start > lo) return scan(lo, static_cast<std::uint32_t>(start) - 1);
+    return std::nullopt;
+}
+
+std::optional<std::uint16_t> MapNat::pick_port(Outer& o, Scope s, std::uint16_t inner_port, std::uint16_t lo,
+                                            std::uint16_t hi, std::uint16_t& cursor) {
+    const std::uint32_t range = static_cast<std::uint32_t>(hi - lo) + 1;
+    const PortBits* bits = nullptr;
+    if (auto st = scope_stats_.find(ScopeStatKey{o.ip, block_id(lo), s}); st != scope_stats_.end()) {
+        if (st->second.ports >= range) return std::nullopt;  // every port of the scope is held: no scan
+        if (st->second.bits.active()) bits = &st->second.bits;
+    }
+    auto sequential = [&]() -> std::optional<std::uint16_t> {
+        // The next free port after the last one given, wrapping (RFC 4787 §4.2.1 leaves the
+        // order to the NAT; this is the simple "next port" allocator).
+        const std::uint16_t start = (cursor < lo || cursor >= hi) ? lo : static_cast<std::uint16_t>(cursor + 1);
+        auto p = first_free(o.ip, s, bits, lo, hi, start);
+        if (p) cursor = *p;
+        return p;
+    };
+    switch (cfg_.assign) {
+        case NatAssign::Preserve:
+            // RFC 4787 §4.2.1 port preservation: the inner port when it is free on this address
+            // for this scope; otherwise the next free one.
+            if (inner_port >= lo && inner_port <= hi && port_free(o.ip, s, inner_port)) return inner_port;
+            return sequential();
+        case NatAssign::Sequential:
+        case NatAssign::Blocks:  // inside the host's own block
+            return sequential();
+        case NatAssign::Random: {
+            // Uniform draws (RFC 6056-style randomisation as Azure NAT gateway and AWS describe
+            // "random port"); after a few busy draws, scan from the last one so a free port is
+            // always found when there is one. Deterministic: one seeded substream.
+            std::uint16_t p = lo;
+            for (int tries = 0; tries < 8; ++tries) {
+                p = static_cast<std::uint16_t>(lo + port_rng_.below(range));
+                if (port_free(o.ip, s, p)) return p;
+            }
+            return first_free(o.ip, s, bits, lo, hi, p);
+        }
+    }
+    return std::nullopt;
+}
+
+std::size_t MapNat::first_address(std::uint32_t inner_ip) const {
+    // fill_first (Azure LB: a second frontend address is used only when the first's ports are
+    // consumed, capacity-cases.md case 9): lowest index first. Otherwise an inner host keeps one
+    // address while it has room, picked by a keyed hash of its address (Linux MASQUERADE hashes
+    // the source address to pick from a range, nf_nat_core find_best_ips_proto(); Cloud NAT binds
+    // a VM's ports to NAT addresses), then the others in pool order, wrapping.
+    if (cfg_.fill_first || outer_.empty()) return 0;
+    return static_cast<std::size_t>(Rng(addr_key_ ^ inner_ip).next_u64() % outer_.size());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bookkeeping
+
+void MapNat::tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta) {
+    const auto d = static_cast<std::uint64_t>(delta);  // modular: +1 or -1
+    switch (s) {
+        case NatEntryState::Transitory: counts_.transitory += d; break;
+        case NatEntryState::Established: counts_.established += d; break;
+        case NatEntryState::TimeWait: counts_.time_wait += d; break;
+    }
+    auto bump = [&](auto& map, const auto& key) {
+        auto it = map.try_emplace(key).first;
+        it->second.by_state[idx(s)] += d;
+        if (it->second.entries() == 0 && it->second.ports == 0) map.erase(it);
+    };
+    bump(scope_stats_, ScopeStatKey{f.outer_ip, block_id(f.outer_port), scope_of(k.remote)});
+    bump(dest_stats_, DestKey{f.outer_ip, k.remote.ip, k.remote.port});
+}
+
+void MapNat::set_state(const FlowKey& k, Flow& f, NatEntryState s) {
+    if (f.state == s) return;
+    tally_add(k, f, f.state, -1);
+    tally_add(k, f, s, +1);
+    f.state = s;
+}
+
+void MapNat::touch(SimTime now, const FlowKey& k, Flow& f) {
+    // Every segment refreshes the entry's idle deadline with its state's timeout (RFC 5382 REQ-5,
+    // conntrack: each packet re-arms the timeout of the current state).
+    deadlines_.erase({f.deadline, k});
+    f.deadline = now + timeout(f.state);
+    deadlines_.insert({f.deadline, k});
+}
+
+void MapNat::erase_flow(std::map<FlowKey, Flow>::iterator it) {
+    const FlowKey k = it->first;
+    const Flow& f = it->second;
+    tally_add(k, f, f.state, -1);
+    deadlines_.erase({f.deadline, k});
+    const MapKey mk{k.inner, scope_of(k.remote)};
+    if (auto m = mappings_.find(mk); m != mappings_.end() && --m->second.flows == 0) {
+        // The last entry of the mapping is gone: its outer port is free again for that scope.
+        const std::uint32_t oip = m->second.outer_ip;
+        const std::uint16_t port = m->second.outer_port;
+        owners_.erase(OwnerKey{oip, mk.scope, port});
+        if (Outer* o = find_outer(oip); o != nullptr && --o->port_refs[port] == 0) --o->distinct;
+        if (auto st = scope_stats_.find(ScopeStatKey{oip, block_id(port), mk.scope}); st != scope_stats_.end()) {
+            --st->second.ports;
+            if (st->second.bits.active()) st->second.bits.clear(port);
+            if (st->second.ports == 0 && st->second.entries() == 0) scope_stats_.erase(st);
+        }
+        mappings_.erase(m);
+    }
+    flows_.erase(it);
+}
+
+void MapNat::refuse(SimTime now, std::string why) {
+    ++exhaustion_drops_;
+    last_reason_ = std::move(why);
+    last_exhaustion_at_ = now;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mapping a new flow
+
+std::string MapNat::describe(const std::vector<Refusal>& r, tcp::SockAddr inner, tcp::SockAddr remote) const {
+    std::string dest;
+    switch (cfg_.mapping) {
+        case NatMapping::EndpointIndependent: dest = " (endpoint-independent: to any destination)"; break;
+        case NatMapping::AddressDependent: dest = " to " + tcp::format_ip(remote.ip); break;
+        case NatMapping::AddressAndPortDependent: dest = " to " + tcp::format_addr(remote); break;
+    }
+    if (r.empty()) return "no outer address in the pool";
+    if (cfg_.assign == NatAssign::Blocks) {
+        const Refusal& x = r.front();
+        if (x.at_cap)
+            return tcp::format_ip(x.outer_ip) + " (holding " + tcp::format_ip(inner.ip) + "'s block) has " +
+                   std::to_string(x.ports) + " entries to " + tcp::format_addr(remote) +
+                   ", the per-destination cap" + state_phrase(x.by_state);
+        const auto b = blocks_.find(inner.ip);
+        const std::uint32_t lo = cfg_.port_lo + (b == blocks_.end() ? 0 : b->second.index * cfg_.ports_per_host);
+        return "all " + std::to_string(cfg_.ports_per_host) + " ports of " + tcp::format_ip(inner.ip) +
+               "'s block (" + tcp::format_ip(x.outer_ip) + ":" + std::to_string(lo) + "-" +
+               std::to_string(lo + cfg_.ports_per_host - 1) + ") hold a mapping" + dest + state_phrase(x.by_state);
+    }
+    std::vector<std::uint32_t> full_ips, cap_ips;
+    std::array<std::uint64_t, 3> full_states{}, cap_states{};
+    std::uint64_t full_ports = 0;
+    for (const Refusal& x : r) {
+        auto& states = x.at_cap ? cap_states : full_states;
+        for (std::size_t i = 0; i < 3; ++i) states[i] += x.by_state[i];
+        if (x.at_cap) {
+            cap_ips.push_back(x.outer_ip);
+        } else {
+            full_ips.push_back(x.outer_ip);
+            full_ports += x.ports;
+        }
+    }
+    // Addresses named in pool order, whatever order they were tried in.
+    auto pool_order = [&](std::vector<std::uint32_t>& ips) {
+        std::vector<std::uint32_t> sorted;
+        for (const Outer& o : outer_)
+            if (std::find(ips.begin(), ips.end(), o.ip) != ips.end()) sorted.push_back(o.ip);
+        ips.swap(sorted);
+    };
+    pool_order(full_ips);
+    pool_order(cap_ips);
+    std::string s;
+    if (!full_ips.empty()) {
+        s = "all " + std::to_string(full_ports) + " ports of " +
+            (full_ips.size() == 1 ? "" : std::to_string(full_ips.size()) + " addresses ") + address_list(full_ips) +
+            " hold a mapping" + dest + state_phrase(full_states);
+    }
+    if (!cap_ips.empty()) {
+        if (!s.empty()) s += "; ";
+        s += address_list(cap_ips) + (cap_ips.size() == 1 ? " holds " : " each hold ") +
+             std::to_string(cfg_.per_destination_cap) + " entries to " + tcp::format_addr(remote) +
+             ", the per-destination cap" + state_phrase(cap_states);
+    }
+    return s;
+}
+
+bool MapNat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
+    const Scope s = scope_of(k.remote);
+    const MapKey mk{k.inner, s};
+    auto at_cap = [&](std::uint32_t oip) {
+        // AWS NAT gateway: at most 55,000 simultaneous connections per address to one unique
+        // destination (dst IP, dst port, protocol); an address at the cap cannot take the flow.
+        return cfg_.per_destination_cap != 0 && dest_entries(oip, k.remote) >= cfg_.per_destination_cap;
+    };
+    auto cap_refusal = [&](std::uint32_t oip) {
+        Refusal x{oip, true, dest_entries(oip, k.remote), {}};
+        if (auto d = dest_stats_.find(DestKey{oip, k.remote.ip, k.remote.port}); d != dest_stats_.end())
+            x.by_state = d->second.by_state;
+        return x;
+    };
+    auto full_refusal = [&](std::uint32_t oip, std::uint16_t lo) {
+        Refusal x{oip, false, 0, {}};
+        if (auto st = scope_stats_.find(ScopeStatKey{oip, block_id(lo), s}); st != scope_stats_.end()) {
+            x.ports = st->second.ports;
+            x.by_state = st->second.by_state;
+        }
+        return x;
+    };
+
+    if (auto it = mappings_.find(mk); it != mappings_.end()) {
+        // EIM / ADM: the endpoint already has a mapping for this scope and it is reused for the new
+        // flow (RFC 4787 §4.1 REQ-1); it cannot move to another address.
+        if (at_cap(it->second.outer_ip)) {
+            refuse(now, "the mapping of " + tcp::format_addr(k.inner) + " is on " +
+                            tcp::format_ip(it->second.outer_ip) + ": " +
+                            describe({cap_refusal(it->second.outer_ip)}, k.inner, k.remote));
+            return false;
+        }
+        out = &it->second;
+        return true;
+    }
+
+    auto create = [&](Outer& o, std::uint16_t port, std::uint16_t lo, std::uint16_t hi) {
+        auto m = mappings_.emplace(mk, Mapping{o.ip, port, 0}).first;
+        owners_.emplace(OwnerKey{o.ip, s, port}, mk);
+        if (o.port_refs[port]++ == 0) ++o.distinct;
+        ScopeStat& st = scope_stats_[ScopeStatKey{o.ip, block_id(port), s}];
+        ++st.ports;
+        if (st.bits.active()) {
+            st.bits.set(port);
+        } else if (st.ports >= kBitsAt && static_cast<std::uint64_t>(hi - lo) + 1 > kBitsAt) {
+            // The scope got busy: index its used ports (this one included) in a bitmap from now on.
+            st.bits.activate();
+            for (auto it = owners_.lower_bound(OwnerKey{o.ip, s, lo});
+                 it != owners_.end() && it->first.outer_ip == o.ip && it->first.scope == s && it->first.port <= hi; ++it)
+                st.bits.set(it->first.port);
+        }
+        out = &m->second;
+    };
+
+    std::vector<Refusal> refusals;
+    if (cfg_.assign == NatAssign::Blocks) {
+        // Cloud NAT static port allocation ("minimum ports per VM", 64 by default): an inner address
+        // gets one block of ports_per_host ports on its first flow, blocks in order of first
+        // appearance on the lowest-index address that has one left, and uses only those ports.
+        // The block stays with the host (static allocation; dynamic port allocation is not modelled).
+        auto b = blocks_.find(k.inner.ip);
+        if (b == blocks_.end()) {
+            const std::uint32_t per = blocks_per_address();
+            Outer* home = nullptr;
+            for (Outer& o : outer_) {
+                if (o.blocks_given < per) {
+                    home = &o;
+                    break;
+                }
+            }
+            if (home == nullptr) {
+                refuse(now, "no port block left for " + tcp::format_ip(k.inner.ip) + ": all " +
+                                std::to_string(std::uint64_t{per} * outer_.size()) + " blocks of " +
+                                std::to_string(cfg_.ports_per_host) + " ports on " + std::to_string(outer_.size()) +
+                                " address(es) are assigned");
+                return false;
+            }
+            const std::uint32_t index = home->blocks_given++;
+            const auto block_hi = static_cast<std::uint16_t>(cfg_.port_lo + (index + 1) * cfg_.ports_per_host - 1);
+            b = blocks_.emplace(k.inner.ip, Block{home->ip, index, block_hi}).first;
+        }
+        Block& blk = b->second;
+        Outer* o = find_outer(blk.outer_ip);
+        const auto lo = static_cast<std::uint16_t>(cfg_.port_lo + blk.index * cfg_.ports_per_host);
+        const auto hi = static_cast<std::uint16_t>(lo + cfg_.ports_per_host - 1);
+        if (at_cap(o->ip)) {
+            refusals.push_back(cap_refusal(o->ip));
+        } else if (auto p = pick_port(*o, s, k.inner.port, lo, hi, blk.cursor)) {
+            create(*o, *p, lo, hi);
+            return true;
+        } else {
+            refusals.push_back(full_refusal(o->ip, lo));
+        }
+    } else {
+        const std::size_t n = outer_.size(), start = first_address(k.inner.ip);
+        for (std::size_t i = 0; i < n; ++i) {
+            Outer& o = outer_[(start + i) % n];
+            if (at_cap(o.ip)) {
+                refusals.push_back(cap_refusal(o.ip));
+                continue;
+            }
+            if (auto p = pick_port(o, s, k.inner.port, cfg_.port_lo, cfg_.port_hi, o.cursor)) {
+                create(o, *p, cfg_.port_lo, cfg_.port_hi);
+                return true;
+            }
+            refusals.push_back(full_refusal(o.ip, cfg_.port_lo));
+        }
+    }
+    refuse(now, describe(refusals, k.inner, k.remote));
+    return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The state machine (conntrack's TCP tracking, simplified to the three timeout classes)
+
+void MapNat::track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg, bool from_inside) {
+    if (seg.rst()) {
+        // RST either way: the entry lingers with the transitory timeout. Published figures differ:
+        // conntrack CLOSE 10 s, Azure NAT gateway RST 16 s, App Service 15 s, Cloud NAT transitory
+        // 30 s; the configuration's transitory_timeout is the one used.
+        f.rst = true;
+        set_state(k, f, NatEntryState::Transitory);
+    } else {
+        // Handshake, simplified: the SYN,ACK from outside, then the inner host's ACK -> established
+        // (conntrack: SYN_SENT -> SYN_RECV on SYN,ACK -> ESTABLISHED on the ACK).
+        if (!from_inside && seg.syn() && seg.ack_set() && f.state == NatEntryState::Transitory) f.synack_in = true;
+        if (from_inside && !seg.syn() && seg.ack_set() && f.state == NatEntryState::Transitory && f.synack_in &&
+            !f.fin_in && !f.fin_out && !f.rst)
+            set_state(k, f, NatEntryState::Established);
+        if (seg.fin()) {
+            // A FIN one way: half-closed, transitory (Cloud NAT counts it as transitory). FINs both
+            // ways: time-wait (conntrack TIME_WAIT 120 s, Cloud NAT 120 s, Azure NAT gateway 65 s).
+            // The last ACK is not required: the second FIN is enough.
+            (from_inside ? f.fin_out : f.fin_in) = true;
+            set_state(k, f, f.fin_in && f.fin_out ? NatEntryState::TimeWait : NatEntryState::Transitory);
+        }
+    }
+    touch(now, k, f);
+}
+
+MapNat::Outbound MapNat::outbound(SimTime now, const tcp::Segment& seg) {
+    expire(now);
+    const FlowKey k{seg.src, seg.dst};
+    const bool new_syn = seg.syn() && !seg.ack_set();
+    if (auto it = flows_.find(k); it != flows_.end()) {
+        Flow& f = it->second;
+        if (new_syn && (f.state == NatEntryState::TimeWait || f.rst || f.fin_in || f.fin_out)) {
+            // A new SYN on a closing or closed entry reopens it with the same outer address and
+            // port: nf_conntrack_proto_tcp.c, TIME_WAIT + SYN -> SYN_SENT ("reopened connection").
+            f.synack_in = f.fin_in = f.fin_out = f.rst = false;
+            set_state(k, f, NatEntryState::Transitory);
+            touch(now, k, f);
+        } else {
+            track(now, k, f, seg, true);  // includes a retransmitted SYN: state kept, deadline refreshed
+        }
+        tcp::Segment out = seg;
+        out.src = tcp::SockAddr{f.outer_ip, f.outer_port};
+        return Outbound{Outbound::Kind::Forward, out};
+    }
+    // No entry: only a SYN may create one. A mid-stream segment is dropped, as cloud NATs do
+    // (Linux with nf_conntrack_tcp_loose=1 would pick the flow up; not modelled).
+    if (!new_syn) return Outbound{Outbound::Kind::Drop, seg};
+
+    Mapping* m = nullptr;
+    if (!map_flow(now, k, m)) {
+        if (cfg_.on_exhaustion == NatOnExhaustion::Drop) return Outbound{Outbound::Kind::Drop, seg, true};
+        // Reset to the inner host, as a closed port answers a SYN (RFC 9293 §3.10.7.1: the SYN
+        // has no ACK, so <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>), source = the destination.
+        tcp::Segment rst;
+        rst.src = seg.dst;
+        rst.dst = seg.src;
+        rst.seq = 0;
+        rst.ack = seg.seq + seg.seg_len();
+        rst.flags = tcp::flag::Rst | tcp::flag::Ack;
+        return Outbound{Outbound::Kind::Reset, rst, true};
+    }
+    ++m->flows;
+    Flow f;
+    f.outer_ip = m->outer_ip;
+    f.outer_port = m->outer_port;
+    f.state = NatEntryState::Transitory;  // SYN seen, not established
+    f.deadline = now + timeout(f.state);
+    auto it = flows_.emplace(k, f).first;
+    tally_add(k, it->second, it->second.state, +1);
+    deadlines_.insert({it->second.deadline, k});
+    tcp::Segment out = seg;
+    out.src = tcp::SockAddr{f.outer_ip, f.outer_port};
+    return Outbound{Outbound::Kind::Forward, out};
+}
+
+std::optional<tcp::Segment> MapNat::inbound(SimTime now, const tcp::Segment& seg) {
+    expire(now);
+    // Filtering follows the mapping kind (RFC 4787 §5): EIM lets any remote endpoint reach the
+    // mapping (endpoint-independent filtering), ADM only the remote address, APDM only the remote
+    // address and port the flow went to: exactly the owner of (outer, scope(remote), port).
+    auto o = owners_.find(OwnerKey{seg.dst.ip, scope_of(seg.src), seg.dst.port});
+    if (o == owners_.end()) return std::nullopt;
+    const tcp::SockAddr inner = o->second.inner;
+    tcp::Segment out = seg;
+    out.dst = inner;
+    // A segment of a tracked flow moves its state; one from another remote that the filtering
+    // lets through (EIM, ADM) is translated without creating or refreshing an entry.
+    const FlowKey k{inner, seg.src};
+    if (auto it = flows_.find(k); it != flows_.end()) track(now, k, it->second, seg, false);
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pool and the table
+
+void MapNat::add_address(std::uint32_t a) {
+    if (find_outer(a) != nullptr) return;
+    Outer o;
+    o.ip = a;
+    o.port_refs.assign(65536, 0);
+    o.cursor = cfg_.port_hi;  // so that the first Sequential port is port_lo
+    outer_.push_back(std::move(o));
+    cfg_.outer.push_back(a);
+}
+
+void MapNat::remove_address(std::uint32_t a) {
+    if (find_outer(a) == nullptr) return;
+    for (auto it = flows_.begin(); it != flows_.end();) {
+        auto next = std::next(it);
+        if (it->second.outer_ip == a) erase_flow(it);
+        it = next;
+    }
+    // Hosts whose block was there lose it: their next flow gets a new block elsewhere.
+    for (auto it = blocks_.begin(); it != blocks_.end();) it = it->second.outer_ip == a ? blocks_.erase(it) : std::next(it);
+    outer_.erase(std::remove_if(outer_.begin(), outer_.end(), [a](const Outer& o) { return o.ip == a; }), outer_.end());
+    cfg_.outer.erase(std::remove(cfg_.outer.begin(), cfg_.outer.end(), a), cfg_.outer.end());
+}
+
+void MapNat::expire(SimTime now) {
+    // An entry lives while now < deadline; at the deadline its outer port is free again.
+    while (!deadlines_.empty() && deadlines_.begin()->first <= now) {
+        const FlowKey k = deadlines_.begin()->second;
+        auto it = flows_.find(k);
+        if (it == flows_.end()) {
+            deadlines_.erase(deadlines_.begin());  // cannot happen; keeps the loop finite
+            continue;
+        }
+        erase_flow(it);
+    }
+}
+
+SimTime MapNat::next_expiry() const { return deadlines_.empty() ? SimTime::never() : deadlines_.begin()->first; }
+
+NatCounts MapNat::counts() const { return counts_; }
+
+std::size_t MapNat::ports_in_use(std::uint32_t outer) const {
+    const Outer* o = find_outer(outer);
+    return o == nullptr ? 0 : o->distinct;
+}
+
+std::uint64_t MapNat::capacity_ports() const {
+    if (cfg_.port_hi < cfg_.port_lo) return 0;
+    return outer_.size() * (static_cast<std::uint64_t>(cfg_.port_hi - cfg_.port_lo) + 1);
+}
+
+std::optional<tcp::SockAddr> MapNat::outer_of(tcp::SockAddr inner, tcp::SockAddr remote) const {
+    auto it = flows_.find(FlowKey{inner, remote});
+    if (it == flows_.end()) return std::nullopt;
+    return tcp::SockAddr{it->second.outer_ip, it->second.outer_port};
+}
+
+std::optional<NatEntryState> MapNat::state_of(tcp::SockAddr inner, tcp::SockAddr remote) const {
+    auto it = flows_.find(FlowKey{inner, remote});
+    if (it == flows_.end()) return std::nullopt;
+    return it->second.state;
+}
+
+}  // namespace tcpsim::net::reference

@@ -1,0 +1,220 @@
+// The NAT gateway model as it was before its tables were rebuilt for speed (commit b1bc349:
+// flows and mappings in std::map, deadlines in a std::set), kept unchanged apart from its name
+// as the reference for tests/test_nat_reference.cpp, which drives it and net::Nat with the same
+// random segments and requires the same answers. Not part of the simulator.
+//
+// The original description follows.
+//
+// A NAT gateway's translation table (conntrack-like): TCP flows from inner hosts are given an
+// outer (public) address and port, inbound segments are translated back, and entries live until
+// an idle timeout that depends on the flow's state. A pure model: no I/O, no clock, no scheduling;
+// the caller passes `now` and delivers what comes back (DESIGN.md §3 "sans-IO", §4 "NAT").
+//
+// Sources for the behaviours, cited again where each is implemented:
+// - Mapping and filtering: RFC 4787 §4.1 (endpoint-independent, address-dependent,
+//   address-and-port-dependent mapping), §5 (filtering of the same three kinds); RFC 5382 §4
+//   (the same for TCP). Port overloading to different destinations: RFC 4787 §4.2.1.
+// - TCP timeouts: RFC 5382 §5 / RFC 7857 §2.1 (established idle >= 2 h 4 min = 7440 s, transitory
+//   >= 4 min); Linux nf_conntrack (Documentation/networking/nf_conntrack-sysctl.rst: established
+//   432000 s = 5 days, time_wait 120 s, syn_sent 120 s, close 10 s); Google Cloud NAT (established
+//   1200 s, transitory 30 s, time_wait 120 s); Azure NAT gateway (FIN 65 s, RST 16 s, half-open
+//   30 s); reference/capacity-cases.md §B cases 7-15.
+// - Port reservation: Google Cloud NAT static "minimum ports per VM" blocks (64 by default):
+//   floor(64512 / 64) = 1008 VMs per address (capacity-cases.md case 15).
+// - Per-destination concurrency: AWS NAT gateway 55,000 simultaneous connections per address to
+//   each unique destination (dst IP, dst port, protocol) (case 8); Azure NAT gateway 50,000 (13).
+// - Address packing: Azure Load Balancer uses its frontend addresses one at a time (`fill_first`,
+//   case 9); Linux MASQUERADE and Cloud NAT keep a host on one address (hash of the inner address).
+#pragma once
+
+#include "tcp/segment.hpp"
+#include "net/nat.hpp"
+
+#include <tcpsim/rng.hpp>
+#include <tcpsim/time.hpp>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace tcpsim::net::reference {
+
+class MapNat {
+public:
+    MapNat(NatConfig cfg, std::uint64_t seed);
+
+    // A segment from an inner host toward the outside. Forward: `seg` is the translated segment
+    // (src rewritten). Drop: a SYN refused on exhaustion (Drop mode), or a non-SYN without an
+    // entry. Reset: a SYN refused on exhaustion (Reset mode); `seg` is the RST|ACK to hand back to
+    // the inner host (RFC 9293 §3.10.7.1: <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>).
+    struct Outbound {
+        enum class Kind : std::uint8_t { Forward, Drop, Reset } kind;
+        tcp::Segment seg;
+        bool exhausted = false;  // a SYN refused for lack of a port (Drop or Reset)
+    };
+    Outbound outbound(SimTime now, const tcp::Segment& seg);
+    // A segment arriving at an outer address: translated (dst rewritten to the inner endpoint), or
+    // nullopt when no mapping accepts it under the filtering of the mapping mode.
+    std::optional<tcp::Segment> inbound(SimTime now, const tcp::Segment& seg);
+
+    void add_address(std::uint32_t a);     // appended to the pool (no-op when present)
+    void remove_address(std::uint32_t a);  // its entries, mappings and port blocks are dropped
+    // Drops entries whose deadline has come (an entry lives while now < deadline). Also done
+    // lazily at the start of outbound() and inbound().
+    void expire(SimTime now);
+    [[nodiscard]] SimTime next_expiry() const;  // earliest deadline of a live entry; never() if none
+    [[nodiscard]] NatCounts counts() const;     // live entries by state (call expire(now) first)
+    [[nodiscard]] std::uint64_t exhaustion_drops() const { return exhaustion_drops_; }
+    [[nodiscard]] std::size_t ports_in_use(std::uint32_t outer) const;  // distinct ports with a mapping
+    [[nodiscard]] std::uint64_t capacity_ports() const;                 // addresses x ports in range
+    [[nodiscard]] const NatConfig& config() const { return cfg_; }
+    // Why the last SYN was refused, e.g. "all 64 ports of 10.0.0.5's block (198.51.100.1:1024-1087)
+    // hold a mapping to 203.0.113.9:443 (12 established, 52 time-wait)". Empty before any.
+    [[nodiscard]] const std::string& last_exhaustion_reason() const { return last_reason_; }
+    [[nodiscard]] SimTime last_exhaustion_time() const { return last_exhaustion_at_; }
+
+    // Introspection for reports and tests.
+    [[nodiscard]] std::size_t entries() const { return flows_.size(); }
+    [[nodiscard]] std::size_t mappings() const { return mappings_.size(); }
+    // The outer endpoint of the live entry for this inner 4-tuple, if any.
+    [[nodiscard]] std::optional<tcp::SockAddr> outer_of(tcp::SockAddr inner, tcp::SockAddr remote) const;
+    [[nodiscard]] std::optional<NatEntryState> state_of(tcp::SockAddr inner, tcp::SockAddr remote) const;
+    // Blocks: the number of blocks each outer address holds, and how many inner hosts have one.
+    [[nodiscard]] std::uint32_t blocks_per_address() const;
+    [[nodiscard]] std::size_t hosts_with_block() const { return blocks_.size(); }
+
+private:
+    // What a mapping is shared by (RFC 4787 §4.1): nothing (EIM), the remote address (ADM), the
+    // remote address and port (APDM). An outer port is held by at most one mapping per scope.
+    struct Scope {
+        std::uint32_t ip = 0;
+        std::uint16_t port = 0;
+        auto operator<=>(const Scope&) const = default;
+    };
+    struct FlowKey {
+        tcp::SockAddr inner;
+        tcp::SockAddr remote;
+        auto operator<=>(const FlowKey&) const = default;
+    };
+    struct MapKey {
+        tcp::SockAddr inner;
+        Scope scope;
+        auto operator<=>(const MapKey&) const = default;
+    };
+    struct Mapping {
+        std::uint32_t outer_ip = 0;
+        std::uint16_t outer_port = 0;
+        std::uint32_t flows = 0;  // entries using it
+    };
+    // (outer ip, scope, outer port): ports ordered last, so one scope's used ports are contiguous.
+    struct OwnerKey {
+        std::uint32_t outer_ip = 0;
+        Scope scope;
+        std::uint16_t port = 0;
+        auto operator<=>(const OwnerKey&) const = default;
+    };
+    struct Flow {
+        std::uint32_t outer_ip = 0;
+        std::uint16_t outer_port = 0;
+        NatEntryState state = NatEntryState::Transitory;
+        SimTime deadline;
+        bool synack_in = false;  // SYN,ACK seen from outside
+        bool fin_out = false, fin_in = false, rst = false;
+    };
+    // Entries by state, and (for the "why") ports held, per some key.
+    struct Tally {
+        std::array<std::uint64_t, 3> by_state{};
+        std::uint64_t ports = 0;
+        [[nodiscard]] std::uint64_t entries() const { return by_state[0] + by_state[1] + by_state[2]; }
+    };
+    // The used ports of one busy scope as a bitmap with a summary of full words, so that finding a
+    // free port stays cheap when the scope is nearly full (a walk of the ordered map would be as
+    // long as the run of used ports, and fallback scans make such runs grow, as linear probing does).
+    // Held by value (empty until a scope gets busy) so that a MapNat stays copyable.
+    struct PortBits {
+        std::vector<std::uint64_t> word;  // 1024 words: one bit per port
+        std::vector<std::uint64_t> full;  // 16 words: bit i set when word[i] has all 64 bits set
+        [[nodiscard]] bool active() const { return !word.empty(); }
+        void activate() { word.assign(1024, 0); full.assign(16, 0); }
+        void set(std::uint16_t p);
+        void clear(std::uint16_t p);
+        [[nodiscard]] std::optional<std::uint16_t> next_free(std::uint32_t from, std::uint32_t to) const;
+    };
+    // Bitmaps are kept only for scopes this busy over ranges this wide; below, the map walk is short.
+    static constexpr std::uint64_t kBitsAt = 256;
+    struct ScopeStat : Tally {
+        PortBits bits;
+    };
+    // (outer ip, block, scope): ports of one scope on one address (one block of it under Blocks).
+    using ScopeStatKey = std::tuple<std::uint32_t, std::uint32_t, Scope>;
+    // (outer ip, dst ip, dst port): the per-destination cap's count (AWS: per unique destination).
+    using DestKey = std::tuple<std::uint32_t, std::uint32_t, std::uint16_t>;
+    struct Outer {
+        std::uint32_t ip = 0;
+        std::vector<std::uint32_t> port_refs;  // mappings per port, all scopes
+        std::size_t distinct = 0;              // ports with port_refs > 0
+        std::uint16_t cursor = 0;              // Sequential: the last port given
+        std::uint32_t blocks_given = 0;        // Blocks: blocks assigned, in order
+    };
+    struct Block {
+        std::uint32_t outer_ip = 0;
+        std::uint32_t index = 0;  // block number on that address
+        std::uint16_t cursor = 0; // last port given inside the block
+    };
+    // Why one outer address could not take the flow (for the reason text).
+    struct Refusal {
+        std::uint32_t outer_ip = 0;
+        bool at_cap = false;  // else: every port of the scope (or block) is held
+        std::uint64_t ports = 0;
+        std::array<std::uint64_t, 3> by_state{};
+    };
+
+    [[nodiscard]] Scope scope_of(tcp::SockAddr remote) const;
+    [[nodiscard]] Duration timeout(NatEntryState s) const;
+    [[nodiscard]] std::uint32_t block_id(std::uint16_t port) const;
+    Outer* find_outer(std::uint32_t ip);
+    [[nodiscard]] const Outer* find_outer(std::uint32_t ip) const;
+    [[nodiscard]] std::uint64_t dest_entries(std::uint32_t outer_ip, tcp::SockAddr remote) const;
+    [[nodiscard]] bool port_free(std::uint32_t outer_ip, Scope s, std::uint16_t port) const;
+    // First free port of the scope in [lo, hi], searching from `start` upward and wrapping.
+    [[nodiscard]] std::optional<std::uint16_t> first_free(std::uint32_t outer_ip, Scope s, const PortBits* bits,
+                                                          std::uint16_t lo, std::uint16_t hi, std::uint16_t start) const;
+    std::optional<std::uint16_t> pick_port(Outer& o, Scope s, std::uint16_t inner_port, std::uint16_t lo,
+                                           std::uint16_t hi, std::uint16_t& cursor);
+    // Index of the first outer address to try for this inner host; the others follow in pool order.
+    [[nodiscard]] std::size_t first_address(std::uint32_t inner_ip) const;
+    // Makes (or reuses) the mapping for a new flow; false on exhaustion (reason set).
+    bool map_flow(SimTime now, const FlowKey& k, Mapping*& out);
+    void refuse(SimTime now, std::string why);
+    void set_state(const FlowKey& k, Flow& f, NatEntryState s);
+    void touch(SimTime now, const FlowKey& k, Flow& f);
+    void track(SimTime now, const FlowKey& k, Flow& f, const tcp::Segment& seg, bool from_inside);
+    void erase_flow(std::map<FlowKey, Flow>::iterator it);
+    void tally_add(const FlowKey& k, const Flow& f, NatEntryState s, std::int64_t delta);
+    [[nodiscard]] std::string describe(const std::vector<Refusal>& r, tcp::SockAddr inner, tcp::SockAddr remote) const;
+
+    NatConfig cfg_;
+    Rng port_rng_;
+    std::uint64_t addr_key_;  // keys the inner-address hash that picks an outer address
+    std::vector<Outer> outer_;
+    std::map<FlowKey, Flow> flows_;
+    std::map<MapKey, Mapping> mappings_;
+    std::map<OwnerKey, MapKey> owners_;
+    std::set<std::pair<SimTime, FlowKey>> deadlines_;
+    std::map<ScopeStatKey, ScopeStat> scope_stats_;
+    std::map<DestKey, Tally> dest_stats_;
+    std::map<std::uint32_t, Block> blocks_;  // inner address -> its block
+    NatCounts counts_;
+    std::uint64_t exhaustion_drops_ = 0;
+    std::string last_reason_;
+    SimTime last_exhaustion_at_ = SimTime::never();
+};
+
+}  // namespace tcpsim::net::reference
