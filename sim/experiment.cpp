@@ -242,77 +242,124 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
     if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
     std::ostringstream ss;
     ss << in.rdbuf();
-    json doc;
-    try {
-        doc = json::parse(ss.str());
-    } catch (const json::parse_error& e) {
-        throw ScenarioError(fmt::format("{}: invalid JSON: {}", path, e.what()));
-    }
+    const json doc = parse_json(ss.str(), path);
+    // The format of tools/kernel/experiment.cpp (which runs the same file against the kernel),
+    // with the same limits; every error names the JSON pointer.
     Reader r(path);
-    const bool loopback = doc.value("loopback", false);
+    constexpr std::uint64_t kMaxMs = 180000;      // tools/kernel kMaxObserveMs
+    constexpr std::uint64_t kMaxRepeat = 5000;    // tools/kernel kMaxAttempts
+    r.only_keys(doc, "", {"name", "description", "client", "server", "loopback", "schedule", "observe_ms", "sample_every_ms"});
+    const bool loopback = r.boolean(doc, "", "loopback", false);
+    (void)r.str(doc, "", "description", false);
+    (void)r.uint(doc, "", "sample_every_ms", false, 500, kMaxMs);
+    auto side = [&](const char* key) -> const json& {
+        const json* v = r.field(doc, key);
+        if (v == nullptr) r.fail("", fmt::format("missing required key \"{}\"", key));
+        r.only_keys(*v, std::string("/") + key, {"addresses", "sysctls", "listeners"});
+        return *v;
+    };
+    const json& client = side("client");
+    const json& server = side("server");
+    auto array_at = [&](const json& obj, const std::string& ptr, const char* key) -> const json* {
+        const json* v = r.field(obj, key);
+        if (v != nullptr && !v->is_array()) r.fail(ptr + "/" + key, fmt::format("expected an array, found {}", v->type_name()));
+        return v;
+    };
+    if (r.field(client, "listeners")) r.fail("/client/listeners", "listeners belong to the server");
 
     Scenario sc;
     sc.file = path;
     sc.name = r.str(doc, "", "name", true);
     sc.seed = seed;
-    const std::int64_t observe_ms = static_cast<std::int64_t>(r.uint(doc, "", "observe_ms", true, 0, 180000));
+    const std::int64_t observe_ms = static_cast<std::int64_t>(r.uint(doc, "", "observe_ms", true, 0, kMaxMs));
     sc.duration = Duration::ms(observe_ms + 5000);
     sc.default_link.latency = Duration::us(50);  // a veth pair between two namespaces
     // Two hosts joined by a veth-like link, or (loopback) one host playing both roles, whose
     // addresses are the server's and whose sysctls are the client's (one namespace).
+    for (const char* key : {"client", "server"}) {
+        const json& obj = doc.at(key);
+        if (const json* a = array_at(obj, std::string("/") + key, "addresses")) {
+            for (std::size_t i = 0; i < a->size(); ++i) {
+                tcp::SockAddr x;
+                if (!(*a)[i].is_string() || !parse_addr((*a)[i].get<std::string>() + ":0", x))
+                    r.fail(fmt::format("/{}/addresses/{}", key, i), fmt::format("expected an address \"A.B.C.D\", found {}", (*a)[i].dump()));
+            }
+        }
+    }
     auto server_ip = [&]() -> std::uint32_t {
-        const json& a = doc.at("server").value("addresses", json::array());
+        const json* a = r.field(server, "addresses");
         tcp::SockAddr x;
-        if (!a.empty() && parse_addr(a[0].get<std::string>() + ":0", x)) return x.ip;
+        if (a != nullptr && !a->empty() && parse_addr((*a)[0].get<std::string>() + ":0", x)) return x.ip;
         return 0x0A4D0002;  // 10.77.0.2
     }();
-    auto make_host = [&](const char* name, std::uint32_t ip, const json& sysctls, const std::string& p) {
+    auto make_host = [&](const char* name, std::uint32_t ip, const json& side_obj, const std::string& p) {
         HostSpec hs;
         hs.name = name;
         hs.ip = ip;
         hs.profile = profile;
         host::Profile prof = load_profile(profile);
-        for (const auto& [k, v] : sysctls.items()) {
-            const std::string value = v.is_string() ? v.get<std::string>() : v.dump();
-            if (host::set_sysctl(prof, k, value) != host::SysctlResult::Applied)
-                r.fail(p + "/sysctls/" + k, fmt::format("the {} profile cannot apply {}={}", profile, k, value));
+        if (const json* sysctls = r.field(side_obj, "sysctls")) {
+            if (!sysctls->is_object()) r.fail(p + "/sysctls", fmt::format("expected an object, found {}", sysctls->type_name()));
+            for (const auto& [k, v] : sysctls->items()) {
+                const std::string value = v.is_string() ? v.get<std::string>() : v.dump();
+                if (host::set_sysctl(prof, k, value) != host::SysctlResult::Applied)
+                    r.fail(p + "/sysctls/" + k, fmt::format("the {} profile cannot apply {}={}", profile, k, value));
+            }
         }
         hs.tcp = prof.tcp;
         hs.stack = prof.stack;
         sc.hosts.push_back(hs);
     };
-    const json empty = json::object();
     if (loopback) {
-        make_host("host", server_ip, doc.at("client").value("sysctls", empty), "/client");
+        make_host("host", server_ip, client, "/client");
     } else {
-        make_host("client", 0x0A4D0001, doc.at("client").value("sysctls", empty), "/client");  // 10.77.0.1
-        make_host("server", server_ip, doc.at("server").value("sysctls", empty), "/server");
+        make_host("client", 0x0A4D0001, client, "/client");  // 10.77.0.1
+        make_host("server", server_ip, server, "/server");
     }
     std::vector<Listener> listeners;
-    for (const auto& l : doc.at("server").value("listeners", json::array()))
-        listeners.push_back(Listener{l.at("port").get<std::uint16_t>(), l.value("reuseaddr", false)});
-    std::vector<Step> steps;
-    const json& sched = doc.at("schedule");
-    for (std::size_t i = 0; i < sched.size(); ++i) {
-        const json& s = sched[i];
-        const std::string p = fmt::format("/schedule/{}", i);
-        Step st;
-        st.at_ms = s.value("at_ms", 0);
-        st.repeat = s.value("repeat", 1);
-        st.every_ms = s.value("every_ms", 0);
-        st.op = s.value("op", "connect");
-        if (st.op != "connect" && st.op != "listen_restart") r.fail(p + "/op", fmt::format("op \"{}\" is not modelled", st.op));
-        if (!parse_addr(s.value("to", ""), st.to)) r.fail(p + "/to", "expected \"A.B.C.D:PORT\"");
-        if (!loopback) st.to.ip = server_ip;  // the server host
-        st.close = s.value("close", "client-first");
-        if (s.contains("bind") && s.at("bind").is_object()) {
-            st.bind = "port";
-            st.bind_port = s.at("bind").at("port").get<std::uint16_t>();
-        } else {
-            st.bind = s.value("bind", "none");
+    if (const json* ls = array_at(server, "/server", "listeners")) {
+        for (std::size_t i = 0; i < ls->size(); ++i) {
+            const json& l = (*ls)[i];
+            const std::string p = fmt::format("/server/listeners/{}", i);
+            r.only_keys(l, p, {"address", "port", "reuseaddr"});
+            (void)r.str(l, p, "address", false);
+            const auto port = static_cast<std::uint16_t>(r.uint(l, p, "port", true, 0, 65535));
+            if (port == 0) r.fail(p + "/port", "expected a port from 1 to 65535, found 0");
+            listeners.push_back(Listener{port, r.boolean(l, p, "reuseaddr", false)});
         }
-        st.reuseaddr = s.value("reuseaddr", false);
-        st.server_close_delay_ms = s.value("server_close_delay_ms", 0);
+    }
+    std::vector<Step> steps;
+    const json* sched = array_at(doc, "", "schedule");
+    if (sched == nullptr) r.fail("", "missing required key \"schedule\"");
+    for (std::size_t i = 0; i < sched->size(); ++i) {
+        const json& s = (*sched)[i];
+        const std::string p = fmt::format("/schedule/{}", i);
+        r.only_keys(s, p, {"at_ms", "repeat", "every_ms", "op", "to", "close", "bind", "reuseaddr", "server_close_delay_ms"});
+        Step st;
+        st.at_ms = static_cast<std::int64_t>(r.uint(s, p, "at_ms", false, 0, kMaxMs));
+        st.repeat = static_cast<std::int64_t>(r.uint(s, p, "repeat", false, 1, kMaxRepeat));
+        if (st.repeat == 0) r.fail(p + "/repeat", "expected at least 1, found 0");
+        st.every_ms = static_cast<std::int64_t>(r.uint(s, p, "every_ms", false, 0, kMaxMs));
+        st.op = r.str(s, p, "op", false, "connect");
+        if (st.op != "connect" && st.op != "listen_restart") r.fail(p + "/op", fmt::format("op \"{}\" is not modelled", st.op));
+        if (!parse_addr(r.str(s, p, "to", true), st.to)) r.fail(p + "/to", "expected \"A.B.C.D:PORT\"");
+        if (!loopback) st.to.ip = server_ip;  // the server host
+        st.close = r.str(s, p, "close", false, "client-first");
+        if (st.close != "client-first" && st.close != "server-first" && st.close != "none" && st.close != "client-abort" &&
+            st.close != "client-only")
+            r.fail(p + "/close", fmt::format("expected one of client-first, server-first, none, client-abort, client-only, found \"{}\"", st.close));
+        if (const json* b = r.field(s, "bind"); b != nullptr && b->is_object()) {
+            r.only_keys(*b, p + "/bind", {"port"});
+            st.bind = "port";
+            st.bind_port = static_cast<std::uint16_t>(r.uint(*b, p + "/bind", "port", true, 0, 65535));
+            if (st.bind_port == 0) r.fail(p + "/bind/port", "expected a port from 1 to 65535, found 0");
+        } else {
+            st.bind = r.str(s, p, "bind", false, "none");
+            if (st.bind != "none" && st.bind != "port0" && st.bind != "port0-no-port")
+                r.fail(p + "/bind", fmt::format("expected \"none\", \"port0\", \"port0-no-port\" or {{\"port\": N}}, found \"{}\"", st.bind));
+        }
+        st.reuseaddr = r.boolean(s, p, "reuseaddr", false);
+        st.server_close_delay_ms = static_cast<std::int64_t>(r.uint(s, p, "server_close_delay_ms", false, 0, kMaxMs));
         steps.push_back(st);
     }
     ExperimentApp app(std::move(steps), std::move(listeners), 0, loopback ? 0 : 1);

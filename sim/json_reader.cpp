@@ -15,6 +15,35 @@ bool parse_ipv4(const std::string& s, std::uint32_t& out) {
     return true;
 }
 
+namespace {
+
+std::string line_col(const std::string& text, std::size_t byte) {
+    std::size_t line = 1, col = 1;
+    for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
+        if (text[i] == '\n') {
+            ++line;
+            col = 1;
+        } else {
+            ++col;
+        }
+    }
+    return fmt::format("{}:{}", line, col);
+}
+
+}  // namespace
+
+json parse_json(const std::string& text, const std::string& name) {
+    try {
+        return json::parse(text);
+    } catch (const json::parse_error& e) {
+        // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ..."
+        std::string what = e.what();
+        const auto colon = what.find(": ");
+        const std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
+        throw ScenarioError(fmt::format("{}:{}: invalid JSON: {}", name, line_col(text, e.byte == 0 ? 0 : e.byte - 1), detail));
+    }
+}
+
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
     r.only_keys(obj, ptr,
                 {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries", "syn_linear_timeouts", "syn_sent_bad_ack_retry",

@@ -132,6 +132,10 @@ private:
 
 
 bool parse_ipv4(const std::string& s, std::uint32_t& out);
+
+// Parses `text`, the content of file `name`; a syntax error (or invalid UTF-8) throws a
+// ScenarioError "NAME:LINE:COLUMN: invalid JSON: what is wrong".
+json parse_json(const std::string& text, const std::string& name);
 // "HOST:PORT" with PORT in 1..65535.
 std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr);
 // The forecast sections: servers, clients, proxies, nats, balancers, stop, report_interval.

@@ -58,12 +58,7 @@ host::Profile load_profile(const std::string& name) {
         if (e.name != name) continue;
         const std::string file = fmt::format("models/profiles/{}.json", name);
         Reader r(file);
-        json doc;
-        try {
-            doc = json::parse(e.text);
-        } catch (const json::parse_error& err) {
-            throw ScenarioError(fmt::format("{}: invalid JSON: {}", file, err.what()));
-        }
+        const json doc = parse_json(std::string(e.text), file);
         r.only_keys(doc, "", {"name", "description", "sources", "tcp", "stack", "sysctls"});
         host::Profile p;
         p.name = r.str(doc, "", "name", true);

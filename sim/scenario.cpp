@@ -53,18 +53,6 @@ int Scenario::host_index(const std::string& n) const {
 
 namespace {
 
-std::string line_col(const std::string& text, std::size_t byte) {
-    std::size_t line = 1, col = 1;
-    for (std::size_t i = 0; i < byte && i < text.size(); ++i) {
-        if (text[i] == '\n') {
-            ++line;
-            col = 1;
-        } else {
-            ++col;
-        }
-    }
-    return fmt::format("{}:{}", line, col);
-}
 
 void read_link_params(const Reader& r, const json& obj, const std::string& ptr, net::LinkParams& p) {
     p.latency = r.duration(obj, ptr, "latency", false, p.latency);
@@ -90,16 +78,7 @@ namespace {
 
 Scenario parse_scenario_doc(const std::string& text, const std::string& name, const std::vector<Override>& sets) {
     Reader r(name);
-    json doc;
-    try {
-        doc = json::parse(text);
-    } catch (const json::parse_error& e) {
-        // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ..."
-        std::string what = e.what();
-        const auto colon = what.find(": ");
-        const std::string detail = colon == std::string::npos ? what : what.substr(colon + 2);
-        throw ScenarioError(fmt::format("{}:{}: invalid JSON: {}", name, line_col(text, e.byte == 0 ? 0 : e.byte - 1), detail));
-    }
+    json doc = parse_json(text, name);
 
     apply_overrides(doc, sets, name);
 
