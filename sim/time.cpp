@@ -56,10 +56,13 @@ bool parse_duration(const std::string& text, Duration& out) {
     else if (unit == "m" || unit == "min") mult = 60LL * 1'000'000'000;
     else if (unit == "h") mult = 3600LL * 1'000'000'000;
     else return false;
-    if (whole > (INT64_MAX / mult) - 1) return false;
-    const std::int64_t frac_ns = frac * mult / frac_scale;
-    if (frac * mult % frac_scale != 0) return false;  // finer than a nanosecond
-    out = Duration::ns(whole * mult + frac_ns);
+    // In 128 bits: up to 9 decimals of hours (frac * mult) do not fit in 64.
+    __extension__ typedef __int128 Wide;
+    const Wide frac_ns = static_cast<Wide>(frac) * mult;
+    if (frac_ns % frac_scale != 0) return false;  // finer than a nanosecond
+    const Wide total = static_cast<Wide>(whole) * mult + frac_ns / frac_scale;
+    if (total > kMaxParsedDuration.count()) return false;
+    out = Duration::ns(static_cast<std::int64_t>(total));
     return true;
 }
 

@@ -222,3 +222,27 @@ TEST_CASE("arrivals: Poisson arrivals repeat for a seed, differ between seeds, a
     CHECK(static_cast<double>(c.size()) == Approx(20000).epsilon(0.03));
     for (std::size_t i = 1; i < a.size(); ++i) REQUIRE(a[i] > a[i - 1]);
 }
+
+TEST_CASE("arrivals: a rate so low that its gap does not fit in int64 nanoseconds never arrives again", "[arrivals]") {
+    // 1e9 / 1e-12 = 1e21 ns: beyond int64, which once wrapped to a gap of 1 ns (found by fuzzing).
+    for (double rate : {1e-12, 1e-300, 5e-324}) {
+        INFO(rate);
+        CHECK(interval_at(rate) == Duration::ns(INT64_MAX / 4));
+    }
+    CHECK(interval_at(1e-8) == Duration::s(100'000'000));  // still exact below the limit
+    Rng rng(7);
+    // A mean near the int64 limit: draws above 1e18 ns are "never", none wraps below zero.
+    int never = 0;
+    for (int i = 0; i < 100; ++i) {
+        const Duration d = exponential(rng, Duration::ns(INT64_MAX / 2));
+        CHECK(d > Duration::ns(0));
+        never += d == Duration::ns(INT64_MAX / 4) ? 1 : 0;
+    }
+    CHECK(never > 50);  // P(draw > 1e18 ns) = e^(-1e18 / 4.6e18) = 0.80
+    ArrivalSpec spec;
+    spec.kind = ArrivalKind::Constant;
+    spec.rate = 1e-12;
+    spec.start = SimTime::zero();
+    spec.stop = SimTime::zero() + Duration::s(2);
+    CHECK(ArrivalProcess(spec).next(SimTime::zero(), rng).is_never());
+}

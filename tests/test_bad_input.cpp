@@ -179,6 +179,25 @@ std::vector<Bad> bad_inputs() {
         {"action after the duration", doc(R"("actions": [{"at": "61s", "do": "stop_host", "host": "a"}])"), "/actions/0/at",
          {"the action is at 61", "lasts 60s"}},
         {"stop_host of an unknown host", doc(R"("actions": [{"at": "1s", "do": "stop_host", "host": "c"}])"), "/actions/0/host", {"no host named \"c\""}},
+        // Values so large that the model's arithmetic would overflow (found by fuzzing).
+        {"a run of more than 100,000 hours", R"({"duration": "100001h", "hosts": [{"name": "a", "address": "10.0.0.1"}]})",
+         "/duration", {"at most 100000h", "\"100001h\""}},
+        {"an MSL near the int64 limit (2 * MSL would overflow)", doc(R"("tcp": {"msl": "2562046h"})"), "/tcp/msl", {"at most 100000h"}},
+        {"tcp_fin_timeout above INT_MAX / HZ",
+         R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.tcp_fin_timeout": 8589935}}]})",
+         "/hosts/0/sysctls/net.ipv4.tcp_fin_timeout", {"not a valid value"}},
+        {"FreeBSD msl above an int of milliseconds",
+         R"({"duration": "1s", "profile": "freebsd", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.inet.tcp.msl": 2147483648}}]})",
+         "/hosts/0/sysctls/net.inet.tcp.msl", {"not a valid value"}},
+        {"FreeBSD rexmit_initial near the int64 limit",
+         R"({"duration": "1s", "profile": "freebsd", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.inet.tcp.rexmit_initial": 9223372036854775807}}]})",
+         "/hosts/0/sysctls/net.inet.tcp.rexmit_initial", {"not a valid value"}},
+        {"tcp_max_tw_buckets above an int",
+         R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.tcp_max_tw_buckets": 4294967296}}]})",
+         "/hosts/0/sysctls/net.ipv4.tcp_max_tw_buckets", {"not a valid value"}},
+        {"a port range with a third number",
+         R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.ip_local_port_range": "1024 2048 3"}}]})",
+         "/hosts/0/sysctls/net.ipv4.ip_local_port_range", {"not a valid value"}},
     };
 }
 
@@ -226,6 +245,9 @@ TEST_CASE("bad input: the corrected scenarios are accepted", "[bad-input]") {
                                          {"at": "30s", "do": "nat_add_address", "nat": "gw", "address": "203.0.113.2"}])"),
              doc(R"("actions": [{"at": "1s", "do": "sysctl", "host": "a", "name": "net.ipv4.ip_local_port_range", "value": "32768 61000"}])"),
              doc(R"("actions": [{"at": "60s", "do": "stop_host", "host": "a"}])"),
+             std::string(R"({"duration": "100000h", "hosts": [{"name": "a", "address": "10.0.0.1"}]})"),
+             std::string(R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.tcp_fin_timeout": 8589934}}]})"),
+             std::string(R"({"duration": "1s", "profile": "freebsd", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.inet.tcp.msl": 2147483647}}]})"),
          }) {
         INFO(good);
         CHECK(error_of(good) == "ACCEPTED");

@@ -301,6 +301,17 @@ TEST_CASE("time: durations parse with units and print exactly", "[time]") {
     CHECK_FALSE(parse_duration("1.5xs", d));
     CHECK_FALSE(parse_duration("-1s", d));
     CHECK_FALSE(parse_duration("0.0000000001s", d));  // finer than a nanosecond
+    // Nine decimals of minutes or hours: exact (their product overflowed 64 bits once).
+    REQUIRE(parse_duration("0.999999999m", d));
+    CHECK(d == Duration::ns(59'999'999'940));
+    REQUIRE(parse_duration("1.999999999h", d));
+    CHECK(d == Duration::ns(7'199'999'996'400));
+    // Up to kMaxParsedDuration (100,000 h), not beyond.
+    REQUIRE(parse_duration("100000h", d));
+    CHECK(d == kMaxParsedDuration);
+    CHECK_FALSE(parse_duration("100000.000000001h", d));
+    CHECK_FALSE(parse_duration("2562046h", d));
+    CHECK_FALSE(parse_duration("9223372036854775807ns", d));
     CHECK(format_duration(60_s) == "60s");
     CHECK(format_duration(250_ms) == "250ms");
     CHECK(format_seconds(SimTime::zero() + 1500_ms) == "1.500000");

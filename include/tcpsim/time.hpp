@@ -74,8 +74,13 @@ constexpr Duration operator""_s(unsigned long long v) { return Duration::s(stati
 std::string format_seconds(SimTime t);
 // "1.5s", "250ms", "30us", "7ns": the shortest exact unit.
 std::string format_duration(Duration d);
+// The longest duration a scenario, profile or command line may give: 100,000 hours (11 years).
+// Far beyond any TCP timer or run, and far enough below the 292 years of int64 nanoseconds that
+// the model's sums and doublings of such values (2 * MSL, a deadline after a run) cannot overflow.
+inline constexpr Duration kMaxParsedDuration = Duration::s(100'000LL * 3600);
+
 // Parses "60s", "250ms", "10us", "5ns", "2m", "1h" (integer with unit, or a decimal like "1.5s").
-// Returns false on a malformed string.
+// Returns false on a malformed string, or one longer than kMaxParsedDuration.
 bool parse_duration(const std::string& text, Duration& out);
 
 }  // namespace tcpsim

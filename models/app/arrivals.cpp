@@ -26,16 +26,22 @@ double portable_log(double x) {
     return 2.0 * sum + e * 0.69314718055994530942;
 }
 
+// Gaps of 10^18 ns (31 years) and more are all "never" (INT64_MAX / 4): a double that large
+// does not convert to int64 safely, and no run lasts that long (kMaxParsedDuration).
+constexpr double kFarAway = 1e18;
+
 Duration exponential(Rng& rng, Duration mean) {
     // u in (0, 1]: never 0, so the log is finite.
     const double u = (static_cast<double>(rng.next_u64() >> 11) + 1.0) * (1.0 / 9007199254740992.0);
     const double d = -portable_log(u) * static_cast<double>(mean.count());
+    if (!(d < kFarAway)) return Duration::ns(INT64_MAX / 4);  // beyond any run (and any int64)
     return Duration::ns(std::max<std::int64_t>(1, static_cast<std::int64_t>(d + 0.5)));
 }
 
 Duration interval_at(double rate) {
     if (rate <= 0) return Duration::ns(INT64_MAX / 4);
     const double ns = 1e9 / rate;
+    if (!(ns < kFarAway)) return Duration::ns(INT64_MAX / 4);  // a rate so low that no arrival comes
     return Duration::ns(std::max<std::int64_t>(1, static_cast<std::int64_t>(ns + 0.5)));
 }
 

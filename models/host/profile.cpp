@@ -1,5 +1,7 @@
 #include "host/profile.hpp"
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <sstream>
 
@@ -30,10 +32,14 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         if (!numeric) return SysctlResult::BadValue;
         p.tcp.drop_synfin = v != 0;
     } else if (name == "net.inet.tcp.rexmit_initial") {
-        if (!numeric || v <= 0) return SysctlResult::BadValue;
-        p.tcp.rto_initial = Duration::ms(v);  // milliseconds
+        // Milliseconds in an int (sysctl_msec_to_ticks(): CTLTYPE_INT).
+        if (!numeric || v <= 0 || v > INT32_MAX) return SysctlResult::BadValue;
+        p.tcp.rto_initial = Duration::ms(v);
     } else if (name == "net.inet.tcp.msl") {
-        if (!numeric || v <= 0) return SysctlResult::BadValue;
+        // FreeBSD / macOS: MSL in milliseconds, an int (sysctl_msec_to_ticks()); TIME-WAIT lasts
+        // 2 * MSL (tcp_timer.h TCPTV_2MSL; capacity-cases.md case 6: msl 15000 -> 30 s, msl
+        // 1000 -> 2 s).
+        if (!numeric || v <= 0 || v > INT32_MAX) return SysctlResult::BadValue;
         p.tcp.msl = Duration::ms(v);
         p.tcp.time_wait = Duration::ns(0);  // TIME-WAIT = 2*msl
     } else if (name == "net.inet.tcp.rfc1323") {
@@ -55,7 +61,8 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
     } else if (name == "net.ipv4.ip_local_port_range") {
         std::istringstream in(value);
         std::int64_t lo = 0, hi = 0;
-        if (!(in >> lo >> hi) || lo < 1 || hi > 65535 || lo > hi) return SysctlResult::BadValue;
+        std::string rest;
+        if (!(in >> lo >> hi) || (in >> rest) || lo < 1 || hi > 65535 || lo > hi) return SysctlResult::BadValue;
         p.stack.ports.lo = static_cast<std::uint16_t>(lo);
         p.stack.ports.hi = static_cast<std::uint16_t>(hi);
     } else if (name == "net.ipv4.ip_local_reserved_ports") {
@@ -85,10 +92,12 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         p.tcp.timestamps = v != 0;
         p.stack.linux_tw.timestamps = v != 0;
     } else if (name == "net.ipv4.tcp_max_tw_buckets") {
-        if (!numeric || v < 0) return SysctlResult::BadValue;
+        if (!numeric || v < 0 || v > INT32_MAX) return SysctlResult::BadValue;  // an int (proc_dointvec)
         p.stack.max_tw_buckets = static_cast<std::uint32_t>(v);
     } else if (name == "net.ipv4.tcp_fin_timeout") {
-        if (!numeric || v < 0) return SysctlResult::BadValue;
+        // Seconds, kept in jiffies in an int: proc_dointvec_jiffies() refuses a value above
+        // INT_MAX / HZ (kernel/sysctl.c, do_proc_dointvec_jiffies_conv()).
+        if (!numeric || v < 0 || v > INT32_MAX / std::max<std::int64_t>(p.stack.hz, 1)) return SysctlResult::BadValue;
         p.tcp.fin_wait2_timeout = Duration::s(v);
     } else if (name == "net.ipv4.tcp_rfc1337") {
         if (!numeric) return SysctlResult::BadValue;
@@ -110,12 +119,6 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         // (TechNet cc938217 / cc757512; capacity-cases.md case 5).
         if (!numeric || v < 30 || v > 300) return SysctlResult::BadValue;
         p.tcp.time_wait = Duration::s(v);
-    } else if (name == "net.inet.tcp.msl") {
-        // FreeBSD / macOS: MSL in milliseconds; TIME-WAIT lasts 2 * MSL (tcp_timer.h TCPTV_2MSL;
-        // capacity-cases.md case 6: msl 15000 -> 30 s, msl 1000 -> 2 s).
-        if (!numeric || v < 1 || v > 600000) return SysctlResult::BadValue;
-        p.tcp.msl = Duration::ms(v);
-        p.tcp.time_wait = Duration::ns(0);
     } else if (value != it->second) {
         return SysctlResult::NotModelled;
     }
