@@ -168,6 +168,10 @@ private:
     std::optional<tcp::Seq> sut_isn_;
     std::vector<SocketId> pending_time_wait_;
     void settle();
+public:
+    [[nodiscard]] int line() const { return current_line_; }  // the script line being run
+
+private:
     [[nodiscard]] tcp::State state_of(SocketId id) const {
         const host::Socket& s = host_.at(id);
         return s.alive ? s.ep.state() : tcp::State::Closed;  // a TIME-WAIT handed to a mini-socket reads CLOSED
@@ -636,11 +640,15 @@ void Harness::do_command(const ScriptLine& l) {
     if (std::regex_match(cmd, m, sockstat)) {
         const std::string opts = m[1];
         const std::string state = m[2];
+        if (m[3].length() > 9) skip(l, fmt::format("sockstat count {} is out of range", m[3].str()));
         const int want = std::stoi(m[3]);
         int port = -1;
         std::smatch pm;
         static const std::regex portre(R"(-p\s+([0-9]+))");
-        if (std::regex_search(opts, pm, portre)) port = std::stoi(pm[1]);
+        if (std::regex_search(opts, pm, portre)) {
+            if (pm[1].length() > 5 || std::stoi(pm[1]) > 65535) skip(l, fmt::format("sockstat port {} is out of range", pm[1].str()));
+            port = std::stoi(pm[1]);
+        }
         int count = 0;
         for (std::size_t i = 0; i < host_.size(); ++i) {
             const auto id = static_cast<SocketId>(i);
@@ -757,7 +765,11 @@ ScriptResult run_script(const std::string& path, const RunOptions& opt) {
     try {
         const Script sc = parse_script(ss.str(), path, opt.defines);
         Harness h(sc, std::move(profile));
-        h.run();
+        try {
+            h.run();
+        } catch (const std::exception& e) {  // not one of ours (they are no std::exception): where it happened
+            throw Skip{h.line(), std::string("the harness could not run it: ") + e.what()};
+        }
         r.verdict = Verdict::Passed;
     } catch (const Unsupported& u) {
         r.verdict = Verdict::Skipped;

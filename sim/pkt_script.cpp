@@ -68,6 +68,7 @@ bool parse_seconds(const std::string& s, std::int64_t& us) {
     std::int64_t whole = 0, frac = 0, scale = 1;
     bool digits = false;
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+        if (whole >= 100'000'000) return false;  // 3 years and more: no script waits that long
         whole = whole * 10 + (s[i++] - '0');
         digits = true;
     }

@@ -141,3 +141,24 @@ TEST_CASE("pkt: unknown sysctls and unsupported calls skip the script with the r
     const ScriptResult c = run_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 sendfile(3, 4, 0, 10) = 10\n");
     CHECK(c.verdict == Verdict::Skipped);
 }
+
+TEST_CASE("pkt: numbers out of range skip the script at their line, not overflow", "[pkt]") {
+    // Found by fuzzing: these overflowed 64-bit arithmetic (UBSan) or escaped as "stoi" at line 0.
+    const ScriptResult t = run_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+99999999999999999999 close(3) = 0\n");
+    CHECK(t.verdict == Verdict::Skipped);
+    CHECK(t.lineno == 2);
+    const ScriptResult u = run_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+99999999999 close(3) = 0\n");
+    CHECK(u.verdict == Verdict::Skipped);
+    CHECK(u.lineno == 2);
+    const ScriptResult m = run_text("0 `sysctl -w net.inet.tcp.msl=9223372036854775807`\n", "freebsd");
+    CHECK(m.verdict == Verdict::Skipped);
+    CHECK(m.reason.find("not a valid value") != std::string::npos);
+    const ScriptResult k = run_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 `sockstat -4 -p 80 | grep -c LISTEN | grep 99999999999999`\n",
+                                    "freebsd");
+    CHECK(k.verdict == Verdict::Skipped);
+    CHECK(k.lineno == 2);
+    CHECK(k.reason.find("out of range") != std::string::npos);
+    // Still fine just below: 99,999,999 s is a time (the script then runs to it).
+    const ScriptResult ok = run_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+99999999 close(3) = 0\n");
+    CHECK(ok.verdict == Verdict::Passed);
+}
