@@ -1,5 +1,7 @@
 #include "capacity.hpp"
 
+#include "json_reader.hpp"
+
 #include "scenario.hpp"
 #include "text_table.hpp"
 
@@ -50,7 +52,7 @@ CapacityResult find_capacity(const std::string& text, const std::string& file, c
         const json* v = value_at(doc, p);
         if (!v) throw ScenarioError(fmt::format("{}: {}: no such value in the scenario (--rate)", file, p));
         if (!v->is_number() || v->get<double>() <= 0)
-            throw ScenarioError(fmt::format("{}: {}: --rate needs a positive number here, found {}", file, p, v->dump()));
+            throw ScenarioError(fmt::format("{}: {}: --rate needs a positive number here, found {}", file, p, Reader::show(*v)));
         base_rates.push_back(v->get<double>());
         base_total += v->get<double>();
     }

@@ -25,6 +25,9 @@ class Reader {
 public:
     explicit Reader(std::string file) : file_(std::move(file)) {}
 
+    // A JSON value as text for an error message; invalid UTF-8 (from --set) is replaced, not thrown.
+    static std::string show(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+
     [[noreturn]] void fail(const std::string& ptr, const std::string& what) const {
         throw ScenarioError(fmt::format("{}: {}: {}", file_, ptr.empty() ? "/" : ptr, what));
     }
@@ -92,7 +95,7 @@ public:
             return dflt;
         }
         if (!v->is_number_integer() || (v->is_number_integer() && !v->is_number_unsigned() && v->get<std::int64_t>() < 0))
-            fail(ptr + "/" + key, fmt::format("expected a non-negative integer, found {}", v->dump()));
+            fail(ptr + "/" + key, fmt::format("expected a non-negative integer, found {}", show(*v)));
         const auto x = v->get<std::uint64_t>();
         if (x > max) fail(ptr + "/" + key, fmt::format("{} is out of range (at most {})", x, max));
         return x;
@@ -101,7 +104,7 @@ public:
     bool boolean(const json& obj, const std::string& ptr, const char* key, bool dflt) const {
         const json* v = field(obj, key);
         if (!v) return dflt;
-        if (!v->is_boolean()) fail(ptr + "/" + key, fmt::format("expected true or false, found {}", v->dump()));
+        if (!v->is_boolean()) fail(ptr + "/" + key, fmt::format("expected true or false, found {}", show(*v)));
         return v->get<bool>();
     }
 
@@ -114,7 +117,8 @@ public:
         Duration d;
         if (!v->is_string() || !parse_duration(v->get<std::string>(), d))
             fail(ptr + "/" + key,
-                 fmt::format("expected a duration such as \"60s\", \"250ms\" or \"10us\", found {}", v->dump()));
+                 fmt::format("expected a duration such as \"60s\", \"250ms\" or \"10us\" (at most {}h), found {}",
+                             kMaxParsedDuration.count() / 3'600'000'000'000LL, show(*v)));
         return d;
     }
 
@@ -122,7 +126,7 @@ public:
         const json* v = field(obj, key);
         if (!v) return dflt;
         if (!v->is_number() || v->get<double>() < 0.0 || v->get<double>() > 1.0)
-            fail(ptr + "/" + key, fmt::format("expected a probability between 0 and 1, found {}", v->dump()));
+            fail(ptr + "/" + key, fmt::format("expected a probability between 0 and 1, found {}", show(*v)));
         return v->get<double>();
     }
 

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -115,7 +116,8 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
         doc["skipped"] = skipped;
         doc["scripts"] = table;
         totals = {passed, failed, skipped};
-        return doc.dump(2) + "\n";
+        // A script's reason quotes its line, which may hold any bytes: invalid UTF-8 is replaced.
+        return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     }
     out += fmt::format("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
     totals = {passed, failed, skipped};
@@ -298,6 +300,8 @@ int main(int argc, char** argv) {
         for (const std::string& a : vary_args) vary.push_back(parse_vary(a));
         if (!shard_arg.empty()) shard = parse_shard(shard_arg);
         for (const std::string& a : rate_args) (void)parse_override(a + "=0");  // a pointer
+        // CLI::Range lets NaN through (every comparison with it is false).
+        if (!std::isfinite(tolerance)) throw UsageError(fmt::format("--tolerance: {} is not a number from 0.001 to 50", tolerance));
     } catch (const UsageError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
         return 2;
@@ -403,9 +407,11 @@ int main(int argc, char** argv) {
                 js = sweep_json(t);
                 cs = sweep_csv(t);
             }
-            if (!json_path.empty()) write_output(json_path, js);
-            if (!csv_path.empty()) write_output(csv_path, cs);
-            write_output(out_path, text);
+            std::vector<std::pair<std::string, std::string>> files;
+            if (!json_path.empty()) files.emplace_back(json_path, js);
+            if (!csv_path.empty()) files.emplace_back(csv_path, cs);
+            files.emplace_back(out_path, text);
+            write_outputs(files);
             return 0;
         }
         if (*profiles) {
@@ -447,6 +453,7 @@ int main(int argc, char** argv) {
             }
         } else {
             const Scenario sc = load_scenario(scenario_path, sets);
+            std::vector<std::pair<std::string, std::string>> files;
             if (*trace) {
                 if (sc.hosts.size() != 2) {
                     std::fprintf(stderr, "tcpsim: error: %s: /hosts: a trace shows exactly two hosts; this scenario has %zu\n",
@@ -457,12 +464,16 @@ int main(int argc, char** argv) {
                 w.run();
                 text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
             } else {
-                // Every output is computed before any is written: an error leaves no file behind.
+                // Every output is computed before any is written, and written all or none: an
+                // error leaves no file behind.
                 const ForecastRun fr = run_forecast(sc);
-                if (!json_path.empty()) write_output(json_path, fr.json);
-                if (!csv_path.empty()) write_output(csv_path, fr.csv);
+                if (!json_path.empty()) files.emplace_back(json_path, fr.json);
+                if (!csv_path.empty()) files.emplace_back(csv_path, fr.csv);
                 text = fr.text;
             }
+            files.emplace_back(out_path, text);
+            write_outputs(files);
+            return 0;
         }
         write_output(out_path, text);
     } catch (const ScenarioError& e) {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 namespace tcpsim {
 
 using nlohmann::json;
@@ -35,7 +37,13 @@ Override parse_override(const std::string& arg) {
     } catch (const json::exception& e) {
         throw UsageError(fmt::format("--set {}: not a JSON pointer ({})", arg, e.what()));
     }
-    o.value = parse_override_value(arg.substr(eq + 1));
+    const std::string text = arg.substr(eq + 1);
+    try {
+        (void)json(text).dump();  // JSON text is UTF-8: a value that is not cannot go into the outputs
+    } catch (const json::type_error&) {
+        throw UsageError(fmt::format("--set {}: the value is not valid UTF-8", o.pointer));
+    }
+    o.value = parse_override_value(text);
     return o;
 }
 
@@ -96,7 +104,7 @@ void set_one(json& doc, const Override& o, const std::string& file) {
             if (!append) {
                 if (t.empty() || t.find_first_not_of("0123456789") != std::string::npos || (t.size() > 1 && t[0] == '0'))
                     fail(fmt::format("{} is an array: \"{}\" is not an index", at.empty() ? "/" : at, t));
-                k = std::stoul(t);
+                k = t.size() > 9 ? SIZE_MAX : std::stoul(t);  // past any end (and std::stoul's range)
             }
             if (append) k = cur->size();
             if (k > cur->size() || (k == cur->size() && !last))

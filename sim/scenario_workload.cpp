@@ -20,7 +20,7 @@ E choice(const Reader& r, const json& obj, const std::string& p, const char* key
     if (!v) return dflt;
     std::string list;
     for (const auto& [n, e] : options) list += fmt::format("{}\"{}\"", list.empty() ? "" : ", ", n);
-    if (!v->is_string()) r.fail(p + "/" + key, fmt::format("expected one of {}, found {}", list, v->dump()));
+    if (!v->is_string()) r.fail(p + "/" + key, fmt::format("expected one of {}, found {}", list, Reader::show(*v)));
     for (const auto& [n, e] : options)
         if (v->get<std::string>() == n) return e;
     r.fail(p + "/" + key, fmt::format("\"{}\" is not one of {}", v->get<std::string>(), list));
@@ -33,10 +33,10 @@ double positive_rate(const Reader& r, const json& obj, const std::string& p, con
         if (required) r.fail(p, fmt::format("missing required key \"{}\"", key));
         return dflt;
     }
-    if (!v->is_number()) r.fail(p + "/" + key, fmt::format("expected a rate in connections per second, found {}", v->dump()));
+    if (!v->is_number()) r.fail(p + "/" + key, fmt::format("expected a rate in connections per second, found {}", Reader::show(*v)));
     const double x = v->get<double>();
     if (!(x > 0 || (allow_zero && x == 0)) || x > 1e8)
-        r.fail(p + "/" + key, fmt::format("{} is out of range (a rate {} and at most 100000000 per second)", v->dump(),
+        r.fail(p + "/" + key, fmt::format("{} is out of range (a rate {} and at most 100000000 per second)", Reader::show(*v),
                                           allow_zero ? "of 0 or more" : "above 0"));
     return x;
 }
@@ -50,7 +50,7 @@ std::vector<std::uint32_t> address_list(const Reader& r, const json& obj, const 
         std::uint32_t ip = 0;
         const std::string ap = fmt::format("{}/{}/{}", p, key, k);
         if (!(*v)[k].is_string() || !parse_ipv4((*v)[k].get<std::string>(), ip))
-            r.fail(ap, fmt::format("{} is not an IPv4 address", (*v)[k].dump()));
+            r.fail(ap, fmt::format("{} is not an IPv4 address", Reader::show((*v)[k])));
         out.push_back(ip);
     }
     return out;
@@ -62,13 +62,13 @@ std::pair<std::uint16_t, std::uint16_t> port_range(const Reader& r, const json& 
     if (!v) return dflt;
     const std::string q = p + "/" + key;
     if (!v->is_array() || v->size() != 2 || !(*v)[0].is_number_integer() || !(*v)[1].is_number_integer())
-        r.fail(q, fmt::format("expected [LOW, HIGH], found {}", v->dump()));
+        r.fail(q, fmt::format("expected [LOW, HIGH], found {}", Reader::show(*v)));
     auto port_at = [&](std::size_t k) -> std::int64_t {
         const json& x = (*v)[k];
         // A number above INT64_MAX is unsigned in nlohmann: compare it as such (as int64 it wraps).
         const bool ok = x.is_number_unsigned() ? x.get<std::uint64_t>() >= 1 && x.get<std::uint64_t>() <= 65535
                                                : x.get<std::int64_t>() >= 1 && x.get<std::int64_t>() <= 65535;
-        if (!ok) r.fail(fmt::format("{}/{}", q, k), fmt::format("{} is not a port between 1 and 65535", x.dump()));
+        if (!ok) r.fail(fmt::format("{}/{}", q, k), fmt::format("{} is not a port between 1 and 65535", Reader::show(x)));
         return x.get<std::int64_t>();
     };
     const auto lo = port_at(0), hi = port_at(1);
@@ -107,7 +107,7 @@ void read_nat_config(const Reader& r, const json& n, const std::string& p, net::
             c.ports_per_host = azure_default_ports(pool);
         } else {
             if (!pp->is_number_integer())
-                r.fail(p + "/ports_per_host", fmt::format("expected a number of ports or \"azure-default\", found {}", pp->dump()));
+                r.fail(p + "/ports_per_host", fmt::format("expected a number of ports or \"azure-default\", found {}", Reader::show(*pp)));
             c.ports_per_host = static_cast<std::uint32_t>(r.uint(n, p, "ports_per_host", true, 64, 65535));
             if (c.ports_per_host == 0) r.fail(p + "/ports_per_host", "a block has at least one port");
         }
