@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tcpsim {
 
@@ -14,5 +16,10 @@ public:
 
 // path empty or "-": standard output.
 void write_output(const std::string& path, const std::string& text);
+
+// Several outputs of one command (path, text), all or none: every file is written to its
+// temporary first, and only when all of them are written do they replace their targets; a
+// failure removes the temporaries and leaves every target as it was. Standard output last.
+void write_outputs(const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace tcpsim
