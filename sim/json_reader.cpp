@@ -1,6 +1,9 @@
 #include "json_reader.hpp"
 
 #include <cstdio>
+#include <set>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -32,9 +35,67 @@ std::string line_col(const std::string& text, std::size_t byte) {
 
 }  // namespace
 
+namespace {
+
+// RFC 6901: "~" and "/" in a key are escaped in a JSON pointer.
+std::string pointer_token(const std::string& key) {
+    std::string out;
+    for (char c : key) {
+        if (c == '~') out += "~0";
+        else if (c == '/') out += "~1";
+        else out += c;
+    }
+    return out;
+}
+
+}  // namespace
+
 json parse_json(const std::string& text, const std::string& name) {
+    // A NUL byte would end the text early for some readers: refused wherever it is.
+    if (const auto nul = text.find('\0'); nul != std::string::npos)
+        throw ScenarioError(fmt::format("{}:{}: invalid JSON: a NUL byte", name, line_col(text, nul)));
+    // A key given twice in one object: RFC 8259 §4 leaves its meaning open and the parser would
+    // keep the last silently, so it is refused with its JSON pointer. The parser's callback
+    // walks the document: one frame per open object or array, with the keys seen so far or the
+    // index of the element being read.
+    struct Frame {
+        bool object;
+        std::set<std::string> keys;
+        std::string key;
+        std::size_t index = 0;
+    };
+    std::vector<Frame> open;
+    auto element_done = [&] {
+        if (!open.empty() && !open.back().object) ++open.back().index;
+    };
+    const json::parser_callback_t check = [&](int, json::parse_event_t ev, json& parsed) {
+        switch (ev) {
+            case json::parse_event_t::object_start: open.push_back(Frame{true, {}, {}, 0}); break;
+            case json::parse_event_t::array_start: open.push_back(Frame{false, {}, {}, 0}); break;
+            case json::parse_event_t::key: {
+                Frame& f = open.back();
+                f.key = parsed.get<std::string>();
+                if (!f.keys.insert(f.key).second) {
+                    std::string ptr;
+                    for (const Frame& x : open) {
+                        ptr += '/';
+                        ptr += x.object ? pointer_token(x.key) : std::to_string(x.index);
+                    }
+                    throw ScenarioError(fmt::format("{}: {}: the key \"{}\" is given twice in this object", name, ptr, f.key));
+                }
+                break;
+            }
+            case json::parse_event_t::object_end:
+            case json::parse_event_t::array_end:
+                open.pop_back();
+                element_done();
+                break;
+            case json::parse_event_t::value: element_done(); break;
+        }
+        return true;
+    };
     try {
-        return json::parse(text);
+        return json::parse(text, check);
     } catch (const json::parse_error& e) {
         // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ..."
         std::string what = e.what();

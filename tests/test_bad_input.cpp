@@ -179,6 +179,13 @@ std::vector<Bad> bad_inputs() {
         {"action after the duration", doc(R"("actions": [{"at": "61s", "do": "stop_host", "host": "a"}])"), "/actions/0/at",
          {"the action is at 61", "lasts 60s"}},
         {"stop_host of an unknown host", doc(R"("actions": [{"at": "1s", "do": "stop_host", "host": "c"}])"), "/actions/0/host", {"no host named \"c\""}},
+        // Taken silently before (found by fuzzing): a key twice (the last one won), a NUL byte.
+        {"a key given twice", R"({"duration": "1s", "duration": "5s", "hosts": [{"name": "a", "address": "10.0.0.1"}]})",
+         "/duration", {"the key \"duration\" is given twice"}},
+        {"a key given twice in an object inside an array",
+         R"({"duration": "1s", "hosts": [{"name": "a", "address": "10.0.0.1"}, {"name": "b", "address": "10.0.0.2", "name": "c"}]})",
+         "/hosts/1/name", {"the key \"name\" is given twice"}},
+        {"a NUL byte after the document", std::string("{\"duration\": \"1s\"}\0 and more", 28), "1:19", {"invalid JSON", "a NUL byte"}},
         // Values so large that the model's arithmetic would overflow (found by fuzzing).
         {"a run of more than 100,000 hours", R"({"duration": "100001h", "hosts": [{"name": "a", "address": "10.0.0.1"}]})",
          "/duration", {"at most 100000h", "\"100001h\""}},
