@@ -282,7 +282,7 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
             for (std::size_t i = 0; i < a->size(); ++i) {
                 tcp::SockAddr x;
                 if (!(*a)[i].is_string() || !parse_addr((*a)[i].get<std::string>() + ":0", x))
-                    r.fail(fmt::format("/{}/addresses/{}", key, i), fmt::format("expected an address \"A.B.C.D\", found {}", (*a)[i].dump()));
+                    r.fail(fmt::format("/{}/addresses/{}", key, i), fmt::format("expected an address \"A.B.C.D\", found {}", Reader::show((*a)[i])));
             }
         }
     }

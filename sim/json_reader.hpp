@@ -137,8 +137,9 @@ private:
 
 bool parse_ipv4(const std::string& s, std::uint32_t& out);
 
-// Parses `text`, the content of file `name`; a syntax error (or invalid UTF-8) throws a
-// ScenarioError "NAME:LINE:COLUMN: invalid JSON: what is wrong".
+// Parses `text`, the content of file `name`; a syntax error, invalid UTF-8 or a NUL byte throws
+// a ScenarioError "NAME:LINE:COLUMN: invalid JSON: what is wrong", a key given twice in one
+// object "NAME: /POINTER/KEY: the key ... is given twice in this object".
 json parse_json(const std::string& text, const std::string& name);
 // "HOST:PORT" with PORT in 1..65535.
 std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr);

@@ -32,11 +32,12 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         if (!numeric) return SysctlResult::BadValue;
         p.tcp.drop_synfin = v != 0;
     } else if (name == "net.inet.tcp.rexmit_initial") {
-        // Milliseconds in an int (sysctl_msec_to_ticks(): CTLTYPE_INT).
+        // Milliseconds in an int (sys/kern/kern_sysctl.c sysctl_msec_to_ticks() reads it with
+        // sysctl_handle_int()).
         if (!numeric || v <= 0 || v > INT32_MAX) return SysctlResult::BadValue;
         p.tcp.rto_initial = Duration::ms(v);
     } else if (name == "net.inet.tcp.msl") {
-        // FreeBSD / macOS: MSL in milliseconds, an int (sysctl_msec_to_ticks()); TIME-WAIT lasts
+        // FreeBSD / macOS: MSL in milliseconds, an int (kern_sysctl.c sysctl_msec_to_ticks()); TIME-WAIT lasts
         // 2 * MSL (tcp_timer.h TCPTV_2MSL; capacity-cases.md case 6: msl 15000 -> 30 s, msl
         // 1000 -> 2 s).
         if (!numeric || v <= 0 || v > INT32_MAX) return SysctlResult::BadValue;
