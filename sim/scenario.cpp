@@ -154,7 +154,8 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
             prof.tcp = hs.tcp;
             for (const auto& [k, v] : sys->items()) {
                 if (!v.is_string() && !v.is_number_integer()) r.fail(p + "/sysctls/" + k, "expected a string or an integer");
-                const std::string value = v.is_string() ? v.get<std::string>() : std::to_string(v.get<std::int64_t>());
+                // A number as written (an unsigned one above 2^63 read as int64 would print -1).
+                const std::string value = v.is_string() ? v.get<std::string>() : Reader::show(v);
                 switch (host::set_sysctl(prof, k, value)) {
                     case host::SysctlResult::Applied: break;
                     case host::SysctlResult::Unknown:

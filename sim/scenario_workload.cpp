@@ -487,6 +487,10 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                 r.only_keys(*rt, p + "/retry", {"attempts", "backoff"});
                 cs.retry.attempts = static_cast<std::uint32_t>(r.uint(*rt, p + "/retry", "attempts", true, 0, 1000));
                 cs.retry.backoff = r.duration(*rt, p + "/retry", "backoff", false, cs.retry.backoff);
+                // A closed-loop process waits its back-off after a failure (Workloads::next_in_loop());
+                // with none, a process whose connect() fails at once would retry at one instant.
+                if (cs.arrival.kind == app::ArrivalKind::ClosedLoop && cs.retry.backoff <= Duration::ns(0))
+                    r.fail(p + "/retry/backoff", "a closed-loop client needs a back-off above 0 (its processes would retry at one instant)");
             }
             cs.response_timeout = r.duration(c, p, "response_timeout", false, cs.response_timeout);
             if (cs.closer == Closer::Server) {

@@ -186,6 +186,12 @@ std::vector<Bad> bad_inputs() {
          R"({"duration": "1s", "hosts": [{"name": "a", "address": "10.0.0.1"}, {"name": "b", "address": "10.0.0.2", "name": "c"}]})",
          "/hosts/1/name", {"the key \"name\" is given twice"}},
         {"a NUL byte after the document", std::string("{\"duration\": \"1s\"}\0 and more", 28), "1:19", {"invalid JSON", "a NUL byte"}},
+        {"a closed-loop client without a retry back-off",
+         doc(kServer + ", " + client(R"("retry": {"attempts": 3, "backoff": "0s"})", R"({"type": "closed_loop", "processes": 4, "requests": 100})")),
+         "/clients/0/retry/backoff", {"back-off above 0"}},
+        {"a sysctl number above 2^63",
+         R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.tcp_fin_timeout": 18446744073709551615}}]})",
+         "/hosts/0/sysctls/net.ipv4.tcp_fin_timeout", {"\"18446744073709551615\" is not a valid value"}},
         // Values so large that the model's arithmetic would overflow (found by fuzzing).
         {"a run of more than 100,000 hours", R"({"duration": "100001h", "hosts": [{"name": "a", "address": "10.0.0.1"}]})",
          "/duration", {"at most 100000h", "\"100001h\""}},
@@ -252,6 +258,7 @@ TEST_CASE("bad input: the corrected scenarios are accepted", "[bad-input]") {
                                          {"at": "30s", "do": "nat_add_address", "nat": "gw", "address": "203.0.113.2"}])"),
              doc(R"("actions": [{"at": "1s", "do": "sysctl", "host": "a", "name": "net.ipv4.ip_local_port_range", "value": "32768 61000"}])"),
              doc(R"("actions": [{"at": "60s", "do": "stop_host", "host": "a"}])"),
+             doc(kServer + ", " + client(R"("retry": {"attempts": 3, "backoff": "0s"})")),  // open loop: retries are counted
              std::string(R"({"duration": "100000h", "hosts": [{"name": "a", "address": "10.0.0.1"}]})"),
              std::string(R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.tcp_fin_timeout": 8589934}}]})"),
              std::string(R"({"duration": "1s", "profile": "freebsd", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.inet.tcp.msl": 2147483647}}]})"),
