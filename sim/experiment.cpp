@@ -276,22 +276,22 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
     sc.default_link.latency = Duration::us(50);  // a veth pair between two namespaces
     // Two hosts joined by a veth-like link, or (loopback) one host playing both roles, whose
     // addresses are the server's and whose sysctls are the client's (one namespace).
-    for (const char* key : {"client", "server"}) {
-        const json& obj = doc.at(key);
+    // Each side's addresses, checked and read once; the server's first one is its address.
+    auto addresses = [&](const json& obj, const char* key) {
+        std::vector<std::uint32_t> out;
         if (const json* a = array_at(obj, std::string("/") + key, "addresses")) {
             for (std::size_t i = 0; i < a->size(); ++i) {
                 tcp::SockAddr x;
                 if (!(*a)[i].is_string() || !parse_addr((*a)[i].get<std::string>() + ":0", x))
                     r.fail(fmt::format("/{}/addresses/{}", key, i), fmt::format("expected an address \"A.B.C.D\", found {}", Reader::show((*a)[i])));
+                out.push_back(x.ip);
             }
         }
-    }
-    auto server_ip = [&]() -> std::uint32_t {
-        const json* a = r.field(server, "addresses");
-        tcp::SockAddr x;
-        if (a != nullptr && !a->empty() && parse_addr((*a)[0].get<std::string>() + ":0", x)) return x.ip;
-        return 0x0A4D0002;  // 10.77.0.2
-    }();
+        return out;
+    };
+    (void)addresses(client, "client");
+    const std::vector<std::uint32_t> server_addrs = addresses(server, "server");
+    const std::uint32_t server_ip = server_addrs.empty() ? 0x0A4D0002 : server_addrs.front();  // 10.77.0.2
     auto make_host = [&](const char* name, std::uint32_t ip, const json& side_obj, const std::string& p) {
         HostSpec hs;
         hs.name = name;
