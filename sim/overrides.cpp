@@ -96,7 +96,10 @@ void set_one(json& doc, const Override& o, const std::string& file) {
                 else (*cur)[t] = o.value;
                 return;
             }
-            if (!cur->contains(t)) (*cur)[t] = json::object();  // a new object on the way: /hosts/0/sysctls/KEY
+            // A member that is not there yet is made on the way: an object (/hosts/0/sysctls/KEY),
+            // or an array when the next token appends to it (/actions/- in a scenario without
+            // actions: the natural way to add a what-if action).
+            if (!cur->contains(t)) (*cur)[t] = tokens[i + 1] == "-" ? json::array() : json::object();
             cur = &(*cur)[t];
         } else if (cur->is_array()) {
             const bool append = t == "-";

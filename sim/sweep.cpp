@@ -158,6 +158,19 @@ std::string sweep_json(const SweepTable& t) {
     return j.dump(2) + "\n";
 }
 
+namespace {
+
+// A count in a shard file: a whole number >= 0. (get<std::size_t>() would wrap a negative one and
+// convert a huge float with undefined behaviour; the error quoted the result, e.g. "/runs: 0".)
+std::size_t count_at(const json& j, const char* key, const std::string& where, const std::string& file) {
+    const json& v = j.at(key);
+    if (!v.is_number_unsigned())
+        throw ScenarioError(fmt::format("{}: {}: {} is not a count (a whole number, 0 or more)", file, where, v.dump()));
+    return v.get<std::size_t>();
+}
+
+}  // namespace
+
 SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& inputs) {
     if (inputs.empty()) throw ScenarioError("merge: no shard files given");
     SweepTable t;
@@ -179,7 +192,7 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
                 t.spec.seed = j.at("seed").get<std::uint64_t>();
                 for (const json& s : j.at("overrides")) t.spec.sets.push_back(parse_override(s.get<std::string>()));
                 for (const json& v : j.at("vary")) t.spec.vary.push_back(Vary{v.at("pointer").get<std::string>(), v.at("values").get<std::vector<json>>()});
-                runs = j.at("runs").get<std::size_t>();
+                runs = count_at(j, "runs", "/runs", file);
                 if (runs != t.spec.runs()) throw ScenarioError(fmt::format("{}: /runs: {} does not match the --vary lists", file, runs));
             } else if (key.dump() != spec_key) {
                 throw ScenarioError(fmt::format("{}: a shard of another sweep than {} (scenario, seed, --set or --vary differ)", file,
@@ -188,7 +201,7 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
             const json& rs = j.at("rows");
             for (std::size_t k = 0; k < rs.size(); ++k) {
                 SweepRow r;
-                const std::size_t run = rs[k].at("run").get<std::size_t>();
+                const std::size_t run = count_at(rs[k], "run", fmt::format("/rows/{}/run", k), file);
                 if (run == 0 || run > runs) throw ScenarioError(fmt::format("{}: /rows/{}/run: {} is not between 1 and {}", file, k, run, runs));
                 r.index = run - 1;
                 for (const Vary& v : t.spec.vary) r.values.push_back(rs[k].at("set").at(v.pointer));

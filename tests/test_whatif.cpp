@@ -50,6 +50,13 @@ TEST_CASE("--set: values are JSON when they parse, strings otherwise; null remov
     CHECK_THROWS_WITH(apply_overrides(doc, {parse_override("/hosts/5/name=x")}, "t.json"),
                       Catch::Contains("t.json: --set /hosts/5/name=x: /hosts has 2 elements: index 5 is past its end"));
     CHECK_THROWS_WITH(apply_overrides(doc, {parse_override("/seed/x=1")}, "t.json"), Catch::Contains("/seed is a number"));
+    // Appending to a member that is not there makes it an array (it was made an object, and the
+    // append then failed with "expected an array"); any other missing member is an object.
+    apply_overrides(doc, {parse_override("/actions/-={\"at\": \"1s\"}"), parse_override("/actions/-=2"),
+                          parse_override("/extra/0=x")},
+                    "t.json");
+    CHECK(doc["actions"] == json::parse(R"([{"at": "1s"}, 2])"));
+    CHECK(doc["extra"] == json::parse(R"({"0": "x"})"));
 }
 
 TEST_CASE("--vary lists split at top-level commas only; shards are I/N") {
@@ -95,6 +102,18 @@ TEST_CASE("a sweep's shards merge into the table one machine prints, and threads
     CHECK(*one.rows[2].outcome.first_failure_s == Approx(1000.0 / 120).epsilon(0.001));
     CHECK_THROWS_WITH(merge_shards({{"a.json", sweep_json(a)}}), Catch::Contains("1 of 3 runs are in none of the files"));
     CHECK_THROWS_WITH(merge_shards({{"a.json", sweep_json(a)}, {"a2.json", sweep_json(a)}}), Catch::Contains("also in a.json"));
+    // A count that is not a whole number >= 0 is quoted as written (it was wrapped or converted:
+    // "/runs: 0 does not match"; found by fuzzing).
+    for (const char* bad : {"1e30", "-1", "2.5", "\"3\""}) {
+        json broken = json::parse(sweep_json(a));
+        broken["runs"] = json::parse(bad);
+        CHECK_THROWS_WITH(merge_shards({{"a.json", broken.dump()}}),
+                          Catch::Contains(std::string("a.json: /runs: ") + json::parse(bad).dump() + " is not a count"));
+        broken = json::parse(sweep_json(a));
+        broken["rows"][1]["run"] = json::parse(bad);
+        CHECK_THROWS_WITH(merge_shards({{"a.json", broken.dump()}}),
+                          Catch::Contains(std::string("a.json: /rows/1/run: ") + json::parse(bad).dump() + " is not a count"));
+    }
 }
 
 TEST_CASE("capacity: a short run's capacity is the ports over its duration, the same with any number of threads") {
