@@ -50,10 +50,35 @@ std::string pointer_token(const std::string& key) {
 
 }  // namespace
 
+std::size_t json_too_deep(const std::string& text) {
+    int depth = 0;
+    bool quoted = false, escaped = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (quoted) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') quoted = false;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == '[' || c == '{') {
+            if (++depth > kMaxJsonDepth) return i;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        }
+    }
+    return std::string::npos;
+}
+
 json parse_json(const std::string& text, const std::string& name) {
     // A NUL byte would end the text early for some readers: refused wherever it is.
     if (const auto nul = text.find('\0'); nul != std::string::npos)
         throw ScenarioError(fmt::format("{}:{}: invalid JSON: a NUL byte", name, line_col(text, nul)));
+    // The JSON library writes and compares documents recursively: a document nested 100,000 deep
+    // overflowed the stack when the scenario was echoed into the --json output (found by fuzzing).
+    if (const auto deep = json_too_deep(text); deep != std::string::npos)
+        throw ScenarioError(fmt::format("{}:{}: invalid JSON: nested deeper than {} arrays and objects", name, line_col(text, deep),
+                                        kMaxJsonDepth));
     // A key given twice in one object: RFC 8259 §4 leaves its meaning open and the parser would
     // keep the last silently, so it is refused with its JSON pointer. The parser's callback
     // walks the document: one frame per open object or array, with the keys seen so far or the

@@ -137,9 +137,16 @@ private:
 
 bool parse_ipv4(const std::string& s, std::uint32_t& out);
 
-// Parses `text`, the content of file `name`; a syntax error, invalid UTF-8 or a NUL byte throws
-// a ScenarioError "NAME:LINE:COLUMN: invalid JSON: what is wrong", a key given twice in one
-// object "NAME: /POINTER/KEY: the key ... is given twice in this object".
+// Arrays and objects nested deeper than this are refused (no input of tcpsim needs more than a
+// handful; the JSON library recurses once per level when it writes or compares a document).
+inline constexpr int kMaxJsonDepth = 64;
+// The byte where `text` opens its (kMaxJsonDepth+1)-th nested array or object, npos if it never
+// does (brackets inside strings do not count).
+std::size_t json_too_deep(const std::string& text);
+// Parses `text`, the content of file `name`; a syntax error, invalid UTF-8, a NUL byte or nesting
+// deeper than kMaxJsonDepth throws a ScenarioError "NAME:LINE:COLUMN: invalid JSON: what is
+// wrong", a key given twice in one object "NAME: /POINTER/KEY: the key ... is given twice in this
+// object".
 json parse_json(const std::string& text, const std::string& name);
 // "HOST:PORT" with PORT in 1..65535.
 std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr);

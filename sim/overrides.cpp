@@ -1,5 +1,6 @@
 #include "overrides.hpp"
 
+#include "json_reader.hpp"
 #include "scenario.hpp"
 
 #include <fmt/format.h>
@@ -25,6 +26,18 @@ json parse_override_value(const std::string& text) {
     return v;
 }
 
+json parse_checked_value(const std::string& text, const std::string& option) {
+    try {
+        (void)json(text).dump();  // JSON text is UTF-8: a value that is not cannot go into the outputs
+    } catch (const json::type_error&) {
+        throw UsageError(fmt::format("{}: the value is not valid UTF-8", option));
+    }
+    json v = parse_override_value(text);
+    if (!v.is_string() && json_too_deep(text) != std::string::npos)  // see parse_json()
+        throw UsageError(fmt::format("{}: the value is nested deeper than {} arrays and objects", option, kMaxJsonDepth));
+    return v;
+}
+
 Override parse_override(const std::string& arg) {
     const auto eq = arg.find('=');
     if (eq == std::string::npos) throw UsageError(fmt::format("--set {}: expected POINTER=VALUE, e.g. /clients/0/arrival/rate=600", arg));
@@ -37,13 +50,7 @@ Override parse_override(const std::string& arg) {
     } catch (const json::exception& e) {
         throw UsageError(fmt::format("--set {}: not a JSON pointer ({})", arg, e.what()));
     }
-    const std::string text = arg.substr(eq + 1);
-    try {
-        (void)json(text).dump();  // JSON text is UTF-8: a value that is not cannot go into the outputs
-    } catch (const json::type_error&) {
-        throw UsageError(fmt::format("--set {}: the value is not valid UTF-8", o.pointer));
-    }
-    o.value = parse_override_value(text);
+    o.value = parse_checked_value(arg.substr(eq + 1), "--set " + o.pointer);
     return o;
 }
 

@@ -29,6 +29,9 @@ struct Override {
 Override parse_override(const std::string& arg);
 // Reads one VALUE (JSON when it parses, else the string itself).
 nlohmann::json parse_override_value(const std::string& text);
+// The same for a value given on the command line: one that is not valid UTF-8, or JSON nested
+// deeper than kMaxJsonDepth, throws UsageError "OPTION: what is wrong".
+nlohmann::json parse_checked_value(const std::string& text, const std::string& option);
 // Splits "v1,v2,..." at the commas outside brackets, braces and quotes.
 std::vector<std::string> split_values(const std::string& list);
 

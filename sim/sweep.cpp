@@ -22,7 +22,7 @@ Vary parse_vary(const std::string& arg) {
     v.pointer = o.pointer;
     for (const std::string& s : split_values(arg.substr(eq + 1))) {
         if (s.empty()) throw UsageError(fmt::format("--vary {}: an empty value in the list", arg));
-        v.values.push_back(parse_override_value(s));
+        v.values.push_back(parse_checked_value(s, "--vary " + v.pointer));
     }
     return v;
 }

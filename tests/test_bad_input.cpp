@@ -4,6 +4,7 @@
 // Never accepted, never another exception (nlohmann type_error, std::out_of_range, ...).
 #include "fixture.hpp"
 
+#include "json_reader.hpp"
 #include "scenario.hpp"
 
 #include <set>
@@ -208,6 +209,11 @@ std::vector<Bad> bad_inputs() {
         {"tcp_max_tw_buckets above an int",
          R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.tcp_max_tw_buckets": 4294967296}}]})",
          "/hosts/0/sysctls/net.ipv4.tcp_max_tw_buckets", {"not a valid value"}},
+        // Nested deeper than any input needs: echoed into the --json output, 100,000 levels
+        // overflowed the stack (found by fuzzing). The place is the bracket that opens level 65.
+        {"arrays nested 100,000 deep",
+         R"({"duration": "1s", "x": )" + std::string(100000, '[') + std::string(100000, ']') + "}", "1:88",
+         {"invalid JSON", "nested deeper than 64 arrays and objects"}},
         {"a port range with a third number",
          R"({"duration": "1s", "profile": "linux", "hosts": [{"name": "a", "address": "10.0.0.1", "sysctls": {"net.ipv4.ip_local_port_range": "1024 2048 3"}}]})",
          "/hosts/0/sysctls/net.ipv4.ip_local_port_range", {"not a valid value"}},
@@ -266,4 +272,16 @@ TEST_CASE("bad input: the corrected scenarios are accepted", "[bad-input]") {
         INFO(good);
         CHECK(error_of(good) == "ACCEPTED");
     }
+}
+
+TEST_CASE("bad input: nesting is counted outside strings only", "[bad-input]") {
+    const std::string brackets(200, '[');
+    CHECK(json_too_deep(R"({"name": ")" + brackets + R"("})") == std::string::npos);
+    CHECK(json_too_deep(R"({"name": "\"[", "x": )" + std::string(63, '[') + std::string(63, ']') + "}") == std::string::npos);
+    CHECK(json_too_deep(R"({"name": "\"[", "x": )" + std::string(64, '{') + "}") == 84);  // the 64th '{' opens level 65
+    // On the command line: a --set or --vary value nested too deep is refused the same way.
+    CHECK_THROWS_WITH(parse_override("/x=" + std::string(65, '[') + std::string(65, ']')),
+                      "--set /x: the value is nested deeper than 64 arrays and objects");
+    CHECK(parse_override("/x=" + std::string(64, '[') + std::string(64, ']')).value.is_array());
+    CHECK(parse_override("/x=" + std::string(65, '[')).value.is_string());  // not JSON: the text itself
 }
