@@ -1,6 +1,9 @@
 #include "json_reader.hpp"
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -46,6 +49,38 @@ std::string pointer_token(const std::string& key) {
         else out += c;
     }
     return out;
+}
+
+}  // namespace
+
+namespace {
+
+// The number token that starts at byte `at` of `text`.
+std::string number_at(const std::string& text, std::size_t at) {
+    std::size_t end = at;
+    while (end < text.size() && std::strchr("+-0123456789.eE", text[end]) != nullptr && text[end] != '\0') ++end;
+    return text.substr(at, end - at);
+}
+
+// The byte where the first number outside strings starts that a double cannot hold (its value
+// would be infinite), npos if none does.
+std::size_t first_overflowing_number(const std::string& text) {
+    bool quoted = false, escaped = false;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (quoted) {
+            if (escaped) escaped = false;
+            else if (c == '\\') escaped = true;
+            else if (c == '"') quoted = false;
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            const std::string n = number_at(text, i);
+            if (std::isinf(std::strtod(n.c_str(), nullptr))) return i;
+            i += n.size() - 1;
+        }
+    }
+    return std::string::npos;
 }
 
 }  // namespace
@@ -121,6 +156,12 @@ json parse_json(const std::string& text, const std::string& name) {
     };
     try {
         return json::parse(text, check);
+    } catch (const json::out_of_range& e) {
+        // A number beyond a double's range (1e400): the library names the number, not its place.
+        const std::size_t at = first_overflowing_number(text);
+        throw ScenarioError(fmt::format("{}:{}: invalid JSON: a number beyond the range of a double ({})", name,
+                                        line_col(text, at == std::string::npos ? 0 : at),
+                                        at == std::string::npos ? std::string(e.what()) : number_at(text, at)));
     } catch (const json::parse_error& e) {
         // e.what() is "[json.exception.parse_error.101] parse error at line L, column C: ..."
         std::string what = e.what();
