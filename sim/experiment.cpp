@@ -371,37 +371,42 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
     return app.summary();
 }
 
-namespace {
-ExperimentSummary summary_of(const json& doc, std::string& kernel_version);
-}  // namespace
-
 ExperimentSummary read_kernel_summary(const std::string& path, std::string& kernel_version) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
-    json doc;
-    try {
-        doc = json::parse(in);
-        return summary_of(doc, kernel_version);
-    } catch (const json::exception& e) {
-        throw ScenarioError(fmt::format("{}: {}", path, e.what()));
-    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    // The kernel tool's JSON output: every place named by its JSON pointer (the fields were read
+    // with nlohmann's at()/get(), whose messages named neither the file's place nor the field).
+    const json doc = parse_json(ss.str(), path);
+    const Reader r(path);
+    constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;  // counts of calls and sockets: exact in a double
+    if (!doc.is_object()) r.fail("", fmt::format("expected an object (the JSON output of the kernel tool), found {}", doc.type_name()));
+    kernel_version = r.str(doc, "", "kernel", false, "?");
+    const json* s = r.field(doc, "summary");
+    if (s == nullptr) r.fail("", "missing required key \"summary\" (is this the JSON output of the kernel tool?)");
+    if (!s->is_object()) r.fail("/summary", fmt::format("expected an object, found {}", s->type_name()));
+    ExperimentSummary out;
+    out.succeeded = r.uint(*s, "/summary", "succeeded", true, 0, kMaxCount);
+    out.failed = r.uint(*s, "/summary", "failed", true, 0, kMaxCount);
+    const json* by = r.field(*s, "failures_by_errno");
+    if (by == nullptr) r.fail("/summary", "missing required key \"failures_by_errno\"");
+    if (!by->is_object()) r.fail("/summary/failures_by_errno", fmt::format("expected an object, found {}", by->type_name()));
+    for (const auto& [k, v] : by->items()) out.failures_by_errno[k] = r.uint(*by, "/summary/failures_by_errno", k.c_str(), true, 0, kMaxCount);
+    auto ms = [&](const char* key) -> std::optional<std::int64_t> {
+        const json* v = r.field(*s, key);
+        if (v == nullptr) r.fail("/summary", fmt::format("missing required key \"{}\"", key));
+        if (v->is_null()) return std::nullopt;
+        // A time in the run: milliseconds from 0 to the kernel tool's longest schedule and more.
+        return static_cast<std::int64_t>(r.uint(*s, "/summary", key, true, 0, std::uint64_t{1} << 53));
+    };
+    out.first_failure_ms = ms("first_failure_ms");
+    out.first_recovery_ms = ms("first_recovery_ms");
+    if (const json* st = r.field(*s, "max_states"); st != nullptr && st->is_object())
+        if (const json* c = r.field(*st, "client"); c != nullptr && c->is_object())
+            out.max_client_time_wait = r.uint(*c, "/summary/max_states/client", "TIME_WAIT", false, 0, kMaxCount);
+    return out;
 }
-
-namespace {
-ExperimentSummary summary_of(const json& doc, std::string& kernel_version) {
-    kernel_version = doc.value("kernel", "?");
-    const json& s = doc.at("summary");
-    ExperimentSummary r;
-    r.succeeded = s.at("succeeded").get<std::uint64_t>();
-    r.failed = s.at("failed").get<std::uint64_t>();
-    for (const auto& [k, v] : s.at("failures_by_errno").items()) r.failures_by_errno[k] = v.get<std::uint64_t>();
-    if (!s.at("first_failure_ms").is_null()) r.first_failure_ms = s.at("first_failure_ms").get<std::int64_t>();
-    if (!s.at("first_recovery_ms").is_null()) r.first_recovery_ms = s.at("first_recovery_ms").get<std::int64_t>();
-    if (s.contains("max_states") && s.at("max_states").contains("client"))
-        r.max_client_time_wait = s.at("max_states").at("client").value("TIME_WAIT", 0);
-    return r;
-}
-}  // namespace
 
 std::vector<ComparisonRow> compare_summaries(const ExperimentSummary& k, const ExperimentSummary& s, std::int64_t tol) {
     std::vector<ComparisonRow> rows;
