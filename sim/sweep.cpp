@@ -1,5 +1,6 @@
 #include "sweep.hpp"
 
+#include "json_reader.hpp"
 #include "scenario.hpp"
 #include "text_table.hpp"
 
@@ -178,42 +179,67 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
     std::map<std::size_t, std::pair<SweepRow, std::string>> rows;  // by index
     std::size_t runs = 0;
     for (const auto& [file, text] : inputs) {
-        json j = json::parse(text, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) throw ScenarioError(fmt::format("{}: not a JSON document (the --json output of tcpsim sweep)", file));
-        try {
-            if (j.value("tool", "") != "sweep") throw ScenarioError(fmt::format("{}: /tool: not the --json output of tcpsim sweep", file));
-            // Everything but the shard and its rows must be the same in every file.
-            json key = j;
-            key.erase("shard");
-            key.erase("rows");
-            if (spec_key.empty()) {
-                spec_key = key.dump();
-                t.spec.file = j.at("scenario").get<std::string>();
-                t.spec.seed = j.at("seed").get<std::uint64_t>();
-                for (const json& s : j.at("overrides")) t.spec.sets.push_back(parse_override(s.get<std::string>()));
-                for (const json& v : j.at("vary")) t.spec.vary.push_back(Vary{v.at("pointer").get<std::string>(), v.at("values").get<std::vector<json>>()});
-                runs = count_at(j, "runs", "/runs", file);
-                if (runs != t.spec.runs()) throw ScenarioError(fmt::format("{}: /runs: {} does not match the --vary lists", file, runs));
-            } else if (key.dump() != spec_key) {
-                throw ScenarioError(fmt::format("{}: a shard of another sweep than {} (scenario, seed, --set or --vary differ)", file,
-                                                inputs.front().first));
+        // Every place named by its line:column or JSON pointer: a shard may have been cut or edited.
+        const json j = parse_json(text, file);
+        const Reader r(file);
+        auto need = [&](const json& obj, const std::string& at, const char* key) -> const json& {
+            if (!obj.is_object()) r.fail(at, fmt::format("expected an object, found {}", obj.type_name()));
+            const json* v = r.field(obj, key);
+            if (v == nullptr) r.fail(at, fmt::format("missing required key \"{}\"", key));
+            return *v;
+        };
+        auto array = [&](const json& obj, const std::string& at, const char* key) -> const json& {
+            const json& v = need(obj, at, key);
+            if (!v.is_array()) r.fail(at + "/" + key, fmt::format("expected an array, found {}", v.type_name()));
+            return v;
+        };
+        const json* tool = j.is_object() ? r.field(j, "tool") : nullptr;
+        if (tool == nullptr || *tool != "sweep") r.fail("/tool", "not the --json output of tcpsim sweep");
+        // Everything but the shard and its rows must be the same in every file.
+        json key = j;
+        key.erase("shard");
+        key.erase("rows");
+        if (spec_key.empty()) {
+            spec_key = key.dump();
+            t.spec.file = r.str(j, "", "scenario", true);
+            t.spec.seed = r.uint(j, "", "seed", true, 0, UINT64_MAX);
+            const json& sets = array(j, "", "overrides");
+            for (std::size_t k = 0; k < sets.size(); ++k) {
+                const std::string at = fmt::format("/overrides/{}", k);
+                if (!sets[k].is_string()) r.fail(at, fmt::format("expected a string, found {}", sets[k].type_name()));
+                try {
+                    t.spec.sets.push_back(parse_override(sets[k].get<std::string>()));
+                } catch (const UsageError& e) {
+                    r.fail(at, e.what());
+                }
             }
-            const json& rs = j.at("rows");
-            for (std::size_t k = 0; k < rs.size(); ++k) {
-                SweepRow r;
-                const std::size_t run = count_at(rs[k], "run", fmt::format("/rows/{}/run", k), file);
-                if (run == 0 || run > runs) throw ScenarioError(fmt::format("{}: /rows/{}/run: {} is not between 1 and {}", file, k, run, runs));
-                r.index = run - 1;
-                for (const Vary& v : t.spec.vary) r.values.push_back(rs[k].at("set").at(v.pointer));
-                r.outcome = Outcome::from_json(rs[k]);
-                if (auto it = rows.find(r.index); it != rows.end())
-                    throw ScenarioError(fmt::format("{}: run {} is also in {}", file, run, it->second.second));
-                rows.emplace(r.index, std::make_pair(r, file));
+            const json& vary = array(j, "", "vary");
+            for (std::size_t k = 0; k < vary.size(); ++k) {
+                const std::string at = fmt::format("/vary/{}", k);
+                const json& values = array(vary[k], at, "values");
+                if (values.empty()) r.fail(at + "/values", "expected at least one value");
+                t.spec.vary.push_back(Vary{r.str(vary[k], at, "pointer", true), values.get<std::vector<json>>()});
             }
-        } catch (const json::exception& e) {
-            throw ScenarioError(fmt::format("{}: not a tcpsim sweep --json output: {}", file, e.what()));
-        } catch (const UsageError& e) {
-            throw ScenarioError(fmt::format("{}: {}", file, e.what()));
+            runs = count_at(j, "runs", "/runs", file);
+            if (runs != t.spec.runs()) throw ScenarioError(fmt::format("{}: /runs: {} does not match the --vary lists", file, runs));
+        } else if (key.dump() != spec_key) {
+            throw ScenarioError(fmt::format("{}: a shard of another sweep than {} (scenario, seed, --set or --vary differ)", file,
+                                            inputs.front().first));
+        }
+        const json& rs = array(j, "", "rows");
+        for (std::size_t k = 0; k < rs.size(); ++k) {
+            const std::string at = fmt::format("/rows/{}", k);
+            SweepRow row;
+            (void)need(rs[k], at, "run");
+            const std::size_t run = count_at(rs[k], "run", at + "/run", file);
+            if (run == 0 || run > runs) throw ScenarioError(fmt::format("{}: {}/run: {} is not between 1 and {}", file, at, run, runs));
+            row.index = run - 1;
+            const json& set = need(rs[k], at, "set");
+            for (const Vary& v : t.spec.vary) row.values.push_back(need(set, at + "/set", v.pointer.c_str()));
+            row.outcome = Outcome::from_json(rs[k], r, at);
+            if (auto it = rows.find(row.index); it != rows.end())
+                throw ScenarioError(fmt::format("{}: {}/run: run {} is also in {}", file, at, run, it->second.second));
+            rows.emplace(row.index, std::make_pair(row, file));
         }
     }
     std::string missing;

@@ -1,6 +1,7 @@
 #include "whatif_run.hpp"
 
 #include "forecast.hpp"
+#include "json_reader.hpp"
 #include "scenario.hpp"
 
 #include <fmt/format.h>
@@ -39,26 +40,44 @@ nlohmann::ordered_json Outcome::to_json() const {
     return j;
 }
 
-Outcome Outcome::from_json(const nlohmann::json& j) {
+Outcome Outcome::from_json(const nlohmann::json& j, const Reader& r, const std::string& ptr) {
+    // Each field checked with its JSON pointer: a shard file may have been edited or cut.
+    auto need = [&](const nlohmann::json& obj, const std::string& at, const char* key) -> const nlohmann::json& {
+        if (!obj.is_object()) r.fail(at, fmt::format("expected an object, found {}", obj.type_name()));
+        const nlohmann::json* v = r.field(obj, key);
+        if (v == nullptr) r.fail(at, fmt::format("missing required key \"{}\"", key));
+        return *v;
+    };
+    auto number = [&](const nlohmann::json& obj, const std::string& at, const char* key) {
+        const nlohmann::json& v = need(obj, at, key);
+        if (!v.is_number()) r.fail(at + "/" + key, fmt::format("expected a number, found {}", Reader::show(v)));
+        return v.get<double>();
+    };
+    constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;  // exact in a double, far above any run's count
     Outcome o;
-    const nlohmann::json& f = j.at("first_failure");
+    const nlohmann::json& f = need(j, ptr, "first_failure");
     if (!f.is_null()) {
-        o.first_failure_s = f.at("time_s").get<double>();
-        o.first_kind = f.at("kind").get<std::string>();
-        o.first_node = f.at("node").get<std::string>();
-        o.first_why = f.at("why").get<std::string>();
+        const std::string at = ptr + "/first_failure";
+        if (!f.is_object()) r.fail(at, fmt::format("expected an object or null, found {}", f.type_name()));
+        o.first_failure_s = number(f, at, "time_s");
+        o.first_kind = r.str(f, at, "kind", true);
+        o.first_node = r.str(f, at, "node", true);
+        o.first_why = r.str(f, at, "why", true);
     }
-    o.attempted = j.at("attempted").get<std::uint64_t>();
-    o.succeeded = j.at("succeeded").get<std::uint64_t>();
-    o.failed = j.at("failed").get<std::uint64_t>();
-    for (const auto& [k, v] : j.at("failures_by_errno").items()) o.failures_by_errno[k] = v.get<std::uint64_t>();
-    o.offered = j.at("offered_per_s").get<double>();
-    o.sustained = j.at("sustained_per_s").get<double>();
-    if (!j.at("analytic_per_s").is_null()) o.analytic = j.at("analytic_per_s").get<double>();
-    o.analytic_basis = j.at("analytic_basis").get<std::string>();
-    if (!j.at("analytic_workload").is_null()) o.analytic_workload = j.at("analytic_workload").get<int>();
-    o.time_wait_hold = j.at("time_wait_hold");
-    o.simulated_s = j.at("simulated_s").get<double>();
+    o.attempted = r.uint(j, ptr, "attempted", true, 0, kMaxCount);
+    o.succeeded = r.uint(j, ptr, "succeeded", true, 0, kMaxCount);
+    o.failed = r.uint(j, ptr, "failed", true, 0, kMaxCount);
+    const nlohmann::json& fe = need(j, ptr, "failures_by_errno");
+    if (!fe.is_object()) r.fail(ptr + "/failures_by_errno", fmt::format("expected an object, found {}", fe.type_name()));
+    for (const auto& [k, v] : fe.items()) o.failures_by_errno[k] = r.uint(fe, ptr + "/failures_by_errno", k.c_str(), true, 0, kMaxCount);
+    o.offered = number(j, ptr, "offered_per_s");
+    o.sustained = number(j, ptr, "sustained_per_s");
+    if (!need(j, ptr, "analytic_per_s").is_null()) o.analytic = number(j, ptr, "analytic_per_s");
+    o.analytic_basis = r.str(j, ptr, "analytic_basis", true);
+    if (!need(j, ptr, "analytic_workload").is_null())
+        o.analytic_workload = static_cast<int>(r.uint(j, ptr, "analytic_workload", true, 0, INT32_MAX));
+    o.time_wait_hold = need(j, ptr, "time_wait_hold");
+    o.simulated_s = number(j, ptr, "simulated_s");
     return o;
 }
 

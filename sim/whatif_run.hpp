@@ -18,6 +18,8 @@
 
 namespace tcpsim {
 
+class Reader;
+
 struct Outcome {
     std::optional<double> first_failure_s;  // the first failure of any kind
     std::string first_kind, first_node, first_why;
@@ -33,7 +35,9 @@ struct Outcome {
     // "28.232 s EADDRNOTAVAIL on client", or "none"
     [[nodiscard]] std::string first_failure_text() const;
     [[nodiscard]] nlohmann::ordered_json to_json() const;
-    static Outcome from_json(const nlohmann::json& j);  // inverse of to_json (merge reads shards)
+    // The inverse of to_json (merge reads shards): j is at `ptr` of r's file; a field missing or
+    // of the wrong kind throws ScenarioError with its JSON pointer.
+    static Outcome from_json(const nlohmann::json& j, const Reader& r, const std::string& ptr);
     bool operator==(const Outcome&) const = default;
 };
 

@@ -114,6 +114,18 @@ TEST_CASE("a sweep's shards merge into the table one machine prints, and threads
         CHECK_THROWS_WITH(merge_shards({{"a.json", broken.dump()}}),
                           Catch::Contains(std::string("a.json: /rows/1/run: ") + json::parse(bad).dump() + " is not a count"));
     }
+    // A field missing or of the wrong kind is named by its JSON pointer (it was the JSON
+    // library's "key 'attempted' not found"), a syntax error by its line:column.
+    json cut = json::parse(sweep_json(a));
+    cut["rows"][1].erase("attempted");
+    CHECK_THROWS_WITH(merge_shards({{"a.json", cut.dump()}}), "a.json: /rows/1: missing required key \"attempted\"");
+    cut = json::parse(sweep_json(a));
+    cut["rows"][0]["first_failure"] = 3;
+    CHECK_THROWS_WITH(merge_shards({{"a.json", cut.dump()}}), "a.json: /rows/0/first_failure: expected an object or null, found number");
+    cut = json::parse(sweep_json(a));
+    cut["vary"][0]["values"] = "30,80";
+    CHECK_THROWS_WITH(merge_shards({{"a.json", cut.dump()}}), "a.json: /vary/0/values: expected an array, found string");
+    CHECK_THROWS_WITH(merge_shards({{"a.json", "{\"tool\": \"sweep\",\n  \"runs\": 3,,}"}}), Catch::StartsWith("a.json:2:13: invalid JSON"));
 }
 
 TEST_CASE("capacity: a short run's capacity is the ports over its duration, the same with any number of threads") {
