@@ -229,7 +229,8 @@ def json_mutation(rng, doc, allow_cli):
     k = rng.random()
     if k < 0.45:
         nv = value_for(rng, path, v, doc)
-        if allow_cli and rng.random() < 0.12 and not isinstance(nv, Raw) and not (isinstance(nv, str) and len(nv) > 5000):
+        if allow_cli and rng.random() < 0.12 and not isinstance(nv, Raw) and "\\u0000" not in json.dumps(nv) \
+                and not (isinstance(nv, str) and len(nv) > 5000):
             return {"desc": "--set %s" % p, "ops": [{"op": "cliset", "ptr": p, "value": nv}]}
         return {"desc": "replace %s" % p, "ops": [{"op": "set", "path": list(path), "value": nv}]}
     if k < 0.55:
@@ -690,6 +691,12 @@ class Fuzzer:
         self.findings = {}
         self.seen_slow = 0
         self.log = open(os.path.join(a.out, "log.jsonl"), "a")
+        for d in sorted(os.listdir(a.out)):  # findings of earlier campaigns in the same --out
+            p = os.path.join(a.out, d, "case.json")
+            if os.path.exists(p):
+                c = json.load(open(p))
+                self.findings[c["signature"]] = {"class": c["class"], "dest": os.path.dirname(p), "count": 0,
+                                                 "target": c["target"], "stderr": "(earlier campaign)"}
         self.doc_cache = {}
         self.pkt_corpus = []
         for t in self.targets:
@@ -794,7 +801,11 @@ class Fuzzer:
         if not self.a.release_bin or self.a.release_bin == self.a.bin:
             return "HANG"
         cls, rc, out, err, dt, argv, d = self.run_case(t, case, self.a.release_bin)
-        return "HANG" if cls == "HANG" else "SLOW"
+        if cls != "HANG":
+            return "SLOW"
+        # The unmutated seed (same shortening) timing out too is a long workload, not a hang.
+        cls = self.run_case(t, dict(case, mutations=[]), self.a.release_bin)[0]
+        return "SLOW" if cls == "HANG" else "HANG"
 
     def minimise(self, t, case, cls, sig):
         if len(case["mutations"]) == 1 and not case["shorten"]:
@@ -850,7 +861,12 @@ class Fuzzer:
         while time.time() < t_end and not stop[0] and (not self.a.cases or i < self.a.cases):
             i += 1
             t, case = self.new_case()
-            cls, rc, out, err, dt, argv, d = self.run_case(t, case, self.a.bin)
+            try:
+                cls, rc, out, err, dt, argv, d = self.run_case(t, case, self.a.bin)
+            except (ValueError, OSError) as e:  # a mutant the OS cannot pass (argv with NUL...)
+                self.counts[t.name]["FUZZER-SKIP"] += 1
+                print("[%d] skipped: %s" % (i, e), flush=True)
+                continue
             if cls == "HANG":
                 cls = self.triage_hang(t, case)
             self.counts[t.name][cls] += 1
