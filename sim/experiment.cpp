@@ -397,8 +397,7 @@ ExperimentSummary read_kernel_summary(const std::string& path, std::string& kern
         const json* v = r.field(*s, key);
         if (v == nullptr) r.fail("/summary", fmt::format("missing required key \"{}\"", key));
         if (v->is_null()) return std::nullopt;
-        // A time in the run: milliseconds from 0 to the kernel tool's longest schedule and more.
-        return static_cast<std::int64_t>(r.uint(*s, "/summary", key, true, 0, std::uint64_t{1} << 53));
+        return static_cast<std::int64_t>(r.uint(*s, "/summary", key, true, 0, kMaxCount));  // ms into the run
     };
     out.first_failure_ms = ms("first_failure_ms");
     out.first_recovery_ms = ms("first_recovery_ms");

@@ -62,9 +62,10 @@ std::string number_at(const std::string& text, std::size_t at) {
     return text.substr(at, end - at);
 }
 
-// The byte where the first number outside strings starts that a double cannot hold (its value
-// would be infinite), npos if none does.
-std::size_t first_overflowing_number(const std::string& text) {
+// Calls visit(i) for each byte i of `text` that is outside JSON strings, in order; visit
+// returns true to stop there. Returns the byte it stopped at, npos if it never did.
+template <class Visit>
+std::size_t find_outside_strings(const std::string& text, Visit visit) {
     bool quoted = false, escaped = false;
     for (std::size_t i = 0; i < text.size(); ++i) {
         const char c = text[i];
@@ -74,35 +75,33 @@ std::size_t first_overflowing_number(const std::string& text) {
             else if (c == '"') quoted = false;
         } else if (c == '"') {
             quoted = true;
-        } else if (c == '-' || (c >= '0' && c <= '9')) {
-            const std::string n = number_at(text, i);
-            if (std::isinf(std::strtod(n.c_str(), nullptr))) return i;
-            i += n.size() - 1;
+        } else if (visit(i)) {
+            return i;
         }
     }
     return std::string::npos;
+}
+
+// The byte where the first number starts that a double cannot hold (its value would be
+// infinite), npos if none does. (A token's later digits are looked at again: harmless.)
+std::size_t first_overflowing_number(const std::string& text) {
+    return find_outside_strings(text, [&](std::size_t i) {
+        const char c = text[i];
+        const bool starts = (c == '-' || (c >= '0' && c <= '9')) && (i == 0 || std::strchr("+-0123456789.eE", text[i - 1]) == nullptr);
+        return starts && std::isinf(std::strtod(number_at(text, i).c_str(), nullptr));
+    });
 }
 
 }  // namespace
 
 std::size_t json_too_deep(const std::string& text) {
     int depth = 0;
-    bool quoted = false, escaped = false;
-    for (std::size_t i = 0; i < text.size(); ++i) {
+    return find_outside_strings(text, [&](std::size_t i) {
         const char c = text[i];
-        if (quoted) {
-            if (escaped) escaped = false;
-            else if (c == '\\') escaped = true;
-            else if (c == '"') quoted = false;
-        } else if (c == '"') {
-            quoted = true;
-        } else if (c == '[' || c == '{') {
-            if (++depth > kMaxJsonDepth) return i;
-        } else if ((c == ']' || c == '}') && depth > 0) {
-            --depth;
-        }
-    }
-    return std::string::npos;
+        if (c == '[' || c == '{') return ++depth > kMaxJsonDepth;
+        if ((c == ']' || c == '}') && depth > 0) --depth;
+        return false;
+    });
 }
 
 json parse_json(const std::string& text, const std::string& name) {
