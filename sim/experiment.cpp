@@ -383,27 +383,28 @@ ExperimentSummary read_kernel_summary(const std::string& path, std::string& kern
     constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;  // counts of calls and sockets: exact in a double
     if (!doc.is_object()) r.fail("", fmt::format("expected an object (the JSON output of the kernel tool), found {}", doc.type_name()));
     kernel_version = r.str(doc, "", "kernel", false, "?");
-    const json* s = r.field(doc, "summary");
-    if (s == nullptr) r.fail("", "missing required key \"summary\" (is this the JSON output of the kernel tool?)");
-    if (!s->is_object()) r.fail("/summary", fmt::format("expected an object, found {}", s->type_name()));
+    if (r.field(doc, "summary") == nullptr) r.fail("", "missing required key \"summary\" (is this the JSON output of the kernel tool?)");
+    const json* s = &r.required(doc, "", "summary");
+    r.only_object(*s, "/summary");
     ExperimentSummary out;
     out.succeeded = r.uint(*s, "/summary", "succeeded", true, 0, kMaxCount);
     out.failed = r.uint(*s, "/summary", "failed", true, 0, kMaxCount);
-    const json* by = r.field(*s, "failures_by_errno");
-    if (by == nullptr) r.fail("/summary", "missing required key \"failures_by_errno\"");
-    if (!by->is_object()) r.fail("/summary/failures_by_errno", fmt::format("expected an object, found {}", by->type_name()));
+    const json* by = &r.required(*s, "/summary", "failures_by_errno");
+    r.only_object(*by, "/summary/failures_by_errno");
     for (const auto& [k, v] : by->items()) out.failures_by_errno[k] = r.uint(*by, "/summary/failures_by_errno", k.c_str(), true, 0, kMaxCount);
     auto ms = [&](const char* key) -> std::optional<std::int64_t> {
-        const json* v = r.field(*s, key);
-        if (v == nullptr) r.fail("/summary", fmt::format("missing required key \"{}\"", key));
-        if (v->is_null()) return std::nullopt;
+        if (r.required(*s, "/summary", key).is_null()) return std::nullopt;
         return static_cast<std::int64_t>(r.uint(*s, "/summary", key, true, 0, kMaxCount));  // ms into the run
     };
     out.first_failure_ms = ms("first_failure_ms");
     out.first_recovery_ms = ms("first_recovery_ms");
-    if (const json* st = r.field(*s, "max_states"); st != nullptr && st->is_object())
-        if (const json* c = r.field(*st, "client"); c != nullptr && c->is_object())
+    if (const json* st = r.field(*s, "max_states"); st != nullptr) {
+        r.only_object(*st, "/summary/max_states");
+        if (const json* c = r.field(*st, "client"); c != nullptr) {
+            r.only_object(*c, "/summary/max_states/client");
             out.max_client_time_wait = r.uint(*c, "/summary/max_states/client", "TIME_WAIT", false, 0, kMaxCount);
+        }
+    }
     return out;
 }
 

@@ -32,6 +32,17 @@ public:
         throw ScenarioError(fmt::format("{}: {}: {}", file_, ptr.empty() ? "/" : ptr, what));
     }
 
+    void only_object(const json& v, const std::string& ptr) const {
+        if (!v.is_object()) fail(ptr, fmt::format("expected an object, found {}", v.type_name()));
+    }
+    // obj[key], which must be there; obj (at ptr) must be an object.
+    const json& required(const json& obj, const std::string& ptr, const char* key) const {
+        only_object(obj, ptr);
+        const json* v = field(obj, key);
+        if (v == nullptr) fail(ptr, fmt::format("missing required key \"{}\"", key));
+        return *v;
+    }
+
     void only_keys(const json& obj, const std::string& ptr, std::initializer_list<const char*> allowed) const {
         if (!obj.is_object()) fail(ptr, fmt::format("expected an object, found {}", obj.type_name()));
         for (const auto& [key, value] : obj.items()) {

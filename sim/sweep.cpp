@@ -182,14 +182,8 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
         // Every place named by its line:column or JSON pointer: a shard may have been cut or edited.
         const json j = parse_json(text, file);
         const Reader r(file);
-        auto need = [&](const json& obj, const std::string& at, const char* key) -> const json& {
-            if (!obj.is_object()) r.fail(at, fmt::format("expected an object, found {}", obj.type_name()));
-            const json* v = r.field(obj, key);
-            if (v == nullptr) r.fail(at, fmt::format("missing required key \"{}\"", key));
-            return *v;
-        };
         auto array = [&](const json& obj, const std::string& at, const char* key) -> const json& {
-            const json& v = need(obj, at, key);
+            const json& v = r.required(obj, at, key);
             if (!v.is_array()) r.fail(at + "/" + key, fmt::format("expected an array, found {}", v.type_name()));
             return v;
         };
@@ -230,12 +224,12 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
         for (std::size_t k = 0; k < rs.size(); ++k) {
             const std::string at = fmt::format("/rows/{}", k);
             SweepRow row;
-            (void)need(rs[k], at, "run");
+            (void)r.required(rs[k], at, "run");
             const std::size_t run = count_at(rs[k], "run", at + "/run", file);
             if (run == 0 || run > runs) throw ScenarioError(fmt::format("{}: {}/run: {} is not between 1 and {}", file, at, run, runs));
             row.index = run - 1;
-            const json& set = need(rs[k], at, "set");
-            for (const Vary& v : t.spec.vary) row.values.push_back(need(set, at + "/set", v.pointer.c_str()));
+            const json& set = r.required(rs[k], at, "set");
+            for (const Vary& v : t.spec.vary) row.values.push_back(r.required(set, at + "/set", v.pointer.c_str()));
             row.outcome = Outcome::from_json(rs[k], r, at);
             if (auto it = rows.find(row.index); it != rows.end())
                 throw ScenarioError(fmt::format("{}: {}/run: run {} is also in {}", file, at, run, it->second.second));

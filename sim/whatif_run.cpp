@@ -42,20 +42,14 @@ nlohmann::ordered_json Outcome::to_json() const {
 
 Outcome Outcome::from_json(const nlohmann::json& j, const Reader& r, const std::string& ptr) {
     // Each field checked with its JSON pointer: a shard file may have been edited or cut.
-    auto need = [&](const nlohmann::json& obj, const std::string& at, const char* key) -> const nlohmann::json& {
-        if (!obj.is_object()) r.fail(at, fmt::format("expected an object, found {}", obj.type_name()));
-        const nlohmann::json* v = r.field(obj, key);
-        if (v == nullptr) r.fail(at, fmt::format("missing required key \"{}\"", key));
-        return *v;
-    };
     auto number = [&](const nlohmann::json& obj, const std::string& at, const char* key) {
-        const nlohmann::json& v = need(obj, at, key);
+        const nlohmann::json& v = r.required(obj, at, key);
         if (!v.is_number()) r.fail(at + "/" + key, fmt::format("expected a number, found {}", Reader::show(v)));
         return v.get<double>();
     };
     constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;  // exact in a double, far above any run's count
     Outcome o;
-    const nlohmann::json& f = need(j, ptr, "first_failure");
+    const nlohmann::json& f = r.required(j, ptr, "first_failure");
     if (!f.is_null()) {
         const std::string at = ptr + "/first_failure";
         if (!f.is_object()) r.fail(at, fmt::format("expected an object or null, found {}", f.type_name()));
@@ -67,16 +61,16 @@ Outcome Outcome::from_json(const nlohmann::json& j, const Reader& r, const std::
     o.attempted = r.uint(j, ptr, "attempted", true, 0, kMaxCount);
     o.succeeded = r.uint(j, ptr, "succeeded", true, 0, kMaxCount);
     o.failed = r.uint(j, ptr, "failed", true, 0, kMaxCount);
-    const nlohmann::json& fe = need(j, ptr, "failures_by_errno");
-    if (!fe.is_object()) r.fail(ptr + "/failures_by_errno", fmt::format("expected an object, found {}", fe.type_name()));
+    const nlohmann::json& fe = r.required(j, ptr, "failures_by_errno");
+    r.only_object(fe, ptr + "/failures_by_errno");
     for (const auto& [k, v] : fe.items()) o.failures_by_errno[k] = r.uint(fe, ptr + "/failures_by_errno", k.c_str(), true, 0, kMaxCount);
     o.offered = number(j, ptr, "offered_per_s");
     o.sustained = number(j, ptr, "sustained_per_s");
-    if (!need(j, ptr, "analytic_per_s").is_null()) o.analytic = number(j, ptr, "analytic_per_s");
+    if (!r.required(j, ptr, "analytic_per_s").is_null()) o.analytic = number(j, ptr, "analytic_per_s");
     o.analytic_basis = r.str(j, ptr, "analytic_basis", true);
-    if (!need(j, ptr, "analytic_workload").is_null())
+    if (!r.required(j, ptr, "analytic_workload").is_null())
         o.analytic_workload = static_cast<int>(r.uint(j, ptr, "analytic_workload", true, 0, INT32_MAX));
-    o.time_wait_hold = need(j, ptr, "time_wait_hold");
+    o.time_wait_hold = r.required(j, ptr, "time_wait_hold");
     o.simulated_s = number(j, ptr, "simulated_s");
     return o;
 }
