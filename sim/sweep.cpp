@@ -175,7 +175,7 @@ std::size_t count_at(const json& j, const char* key, const std::string& where, c
 SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& inputs) {
     if (inputs.empty()) throw ScenarioError("merge: no shard files given");
     SweepTable t;
-    std::string spec_key;
+    json spec_key;  // the first file's document without its shard and rows
     std::map<std::size_t, std::pair<SweepRow, std::string>> rows;  // by index
     std::size_t runs = 0;
     for (const auto& [file, text] : inputs) {
@@ -193,8 +193,8 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
         json key = j;
         key.erase("shard");
         key.erase("rows");
-        if (spec_key.empty()) {
-            spec_key = key.dump();
+        if (spec_key.is_null()) {
+            spec_key = key;
             t.spec.file = r.str(j, "", "scenario", true);
             t.spec.seed = r.uint(j, "", "seed", true, 0, UINT64_MAX);
             const json& sets = array(j, "", "overrides");
@@ -216,9 +216,15 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
             }
             runs = count_at(j, "runs", "/runs", file);
             if (runs != t.spec.runs()) throw ScenarioError(fmt::format("{}: /runs: {} does not match the --vary lists", file, runs));
-        } else if (key.dump() != spec_key) {
-            throw ScenarioError(fmt::format("{}: a shard of another sweep than {} (scenario, seed, --set or --vary differ)", file,
-                                            inputs.front().first));
+        } else if (key != spec_key) {
+            // The first member that differs (json objects iterate in key order: deterministic).
+            std::string which;
+            for (const auto& [k, v] : key.items())
+                if (which.empty() && (!spec_key.contains(k) || spec_key.at(k) != v)) which = k;
+            for (const auto& [k, v] : spec_key.items())
+                if (which.empty() && !key.contains(k)) which = k;
+            throw ScenarioError(fmt::format("{}: /{}: a shard of another sweep than {} (its \"{}\" differs)", file, which,
+                                            inputs.front().first, which));
         }
         const json& rs = array(j, "", "rows");
         for (std::size_t k = 0; k < rs.size(); ++k) {

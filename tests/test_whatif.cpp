@@ -126,6 +126,10 @@ TEST_CASE("a sweep's shards merge into the table one machine prints, and threads
     cut["vary"][0]["values"] = "30,80";
     CHECK_THROWS_WITH(merge_shards({{"a.json", cut.dump()}}), "a.json: /vary/0/values: expected an array, found string");
     CHECK_THROWS_WITH(merge_shards({{"a.json", "{\"tool\": \"sweep\",\n  \"runs\": 3,,}"}}), Catch::StartsWith("a.json:2:13: invalid JSON"));
+    json other = json::parse(sweep_json(b));
+    other["seed"] = 2;
+    CHECK_THROWS_WITH(merge_shards({{"a.json", sweep_json(a)}, {"b.json", other.dump()}}),
+                      "b.json: /seed: a shard of another sweep than a.json (its \"seed\" differs)");
 }
 
 TEST_CASE("capacity: a short run's capacity is the ports over its duration, the same with any number of threads") {

@@ -58,6 +58,7 @@ def dump(v, out, ind=0):
         out.append("{")
         for i, (k, x) in enumerate(v.items()):
             out.append(("," if i else "") + pad)
+            k = str(k)  # a mutation may key an object by a number
             if k.startswith(DUPKEY):
                 k = k[len(DUPKEY):]
             out.append(json.dumps(k) + ": ")
@@ -91,7 +92,7 @@ def to_jsonable(v):
     if isinstance(v, Raw):
         return {"$raw": v.text[:200] + ("..." if len(v.text) > 200 else "")}
     if isinstance(v, dict):
-        return {k.replace(DUPKEY, "$dup:"): to_jsonable(x) for k, x in v.items()}
+        return {str(k).replace(DUPKEY, "$dup:"): to_jsonable(x) for k, x in v.items()}
     if isinstance(v, list):
         return [to_jsonable(x) for x in v]
     if isinstance(v, str) and len(v) > 200:
