@@ -163,10 +163,9 @@ namespace {
 
 // A count in a shard file: a whole number >= 0. (get<std::size_t>() would wrap a negative one and
 // convert a huge float with undefined behaviour; the error quoted the result, e.g. "/runs: 0".)
-std::size_t count_at(const json& j, const char* key, const std::string& where, const std::string& file) {
-    const json& v = j.at(key);
-    if (!v.is_number_unsigned())
-        throw ScenarioError(fmt::format("{}: {}: {} is not a count (a whole number, 0 or more)", file, where, v.dump()));
+std::size_t count_at(const Reader& r, const json& obj, const std::string& at, const char* key) {
+    const json& v = r.required(obj, at, key);
+    if (!v.is_number_unsigned()) r.fail(at + "/" + key, fmt::format("{} is not a count (a whole number, 0 or more)", v.dump()));
     return v.get<std::size_t>();
 }
 
@@ -214,7 +213,7 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
                 if (values.empty()) r.fail(at + "/values", "expected at least one value");
                 t.spec.vary.push_back(Vary{r.str(vary[k], at, "pointer", true), values.get<std::vector<json>>()});
             }
-            runs = count_at(j, "runs", "/runs", file);
+            runs = count_at(r, j, "", "runs");
             if (runs != t.spec.runs()) throw ScenarioError(fmt::format("{}: /runs: {} does not match the --vary lists", file, runs));
         } else if (key != spec_key) {
             // The first member that differs (json objects iterate in key order: deterministic).
@@ -230,8 +229,7 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
         for (std::size_t k = 0; k < rs.size(); ++k) {
             const std::string at = fmt::format("/rows/{}", k);
             SweepRow row;
-            (void)r.required(rs[k], at, "run");
-            const std::size_t run = count_at(rs[k], "run", at + "/run", file);
+            const std::size_t run = count_at(r, rs[k], at, "run");
             if (run == 0 || run > runs) throw ScenarioError(fmt::format("{}: {}/run: {} is not between 1 and {}", file, at, run, runs));
             row.index = run - 1;
             const json& set = r.required(rs[k], at, "set");

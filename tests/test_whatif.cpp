@@ -120,6 +120,9 @@ TEST_CASE("a sweep's shards merge into the table one machine prints, and threads
     cut["rows"][1].erase("attempted");
     CHECK_THROWS_WITH(merge_shards({{"a.json", cut.dump()}}), "a.json: /rows/1: missing required key \"attempted\"");
     cut = json::parse(sweep_json(a));
+    cut.erase("runs");
+    CHECK_THROWS_WITH(merge_shards({{"a.json", cut.dump()}}), "a.json: /: missing required key \"runs\"");
+    cut = json::parse(sweep_json(a));
     cut["rows"][0]["first_failure"] = 3;
     CHECK_THROWS_WITH(merge_shards({{"a.json", cut.dump()}}), "a.json: /rows/0/first_failure: expected an object or null, found number");
     cut = json::parse(sweep_json(a));
