@@ -260,11 +260,6 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
     };
     const json& client = side("client");
     const json& server = side("server");
-    auto array_at = [&](const json& obj, const std::string& ptr, const char* key) -> const json* {
-        const json* v = r.field(obj, key);
-        if (v != nullptr && !v->is_array()) r.fail(ptr + "/" + key, fmt::format("expected an array, found {}", v->type_name()));
-        return v;
-    };
     if (r.field(client, "listeners")) r.fail("/client/listeners", "listeners belong to the server");
 
     Scenario sc;
@@ -279,7 +274,7 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
     // Each side's addresses, checked and read once; the server's first one is its address.
     auto addresses = [&](const json& obj, const char* key) {
         std::vector<std::uint32_t> out;
-        if (const json* a = array_at(obj, std::string("/") + key, "addresses")) {
+        if (const json* a = r.array(obj, std::string("/") + key, "addresses", false)) {
             for (std::size_t i = 0; i < a->size(); ++i) {
                 tcp::SockAddr x;
                 if (!(*a)[i].is_string() || !parse_addr((*a)[i].get<std::string>() + ":0", x))
@@ -317,7 +312,7 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
         make_host("server", server_ip, server, "/server");
     }
     std::vector<Listener> listeners;
-    if (const json* ls = array_at(server, "/server", "listeners")) {
+    if (const json* ls = r.array(server, "/server", "listeners", false)) {
         for (std::size_t i = 0; i < ls->size(); ++i) {
             const json& l = (*ls)[i];
             const std::string p = fmt::format("/server/listeners/{}", i);
@@ -329,7 +324,7 @@ ExperimentSummary run_experiment_unchecked(const std::string& path, const std::s
         }
     }
     std::vector<Step> steps;
-    const json* sched = array_at(doc, "", "schedule");
+    const json* sched = r.array(doc, "", "schedule", false);
     if (sched == nullptr) r.fail("", "missing required key \"schedule\"");
     for (std::size_t i = 0; i < sched->size(); ++i) {
         const json& s = (*sched)[i];
@@ -380,21 +375,20 @@ ExperimentSummary read_kernel_summary(const std::string& path, std::string& kern
     // with nlohmann's at()/get(), whose messages named neither the file's place nor the field).
     const json doc = parse_json(ss.str(), path);
     const Reader r(path);
-    constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;  // counts of calls and sockets: exact in a double
     if (!doc.is_object()) r.fail("", fmt::format("expected an object (the JSON output of the kernel tool), found {}", doc.type_name()));
     kernel_version = r.str(doc, "", "kernel", false, "?");
     if (r.field(doc, "summary") == nullptr) r.fail("", "missing required key \"summary\" (is this the JSON output of the kernel tool?)");
     const json* s = &r.required(doc, "", "summary");
     r.only_object(*s, "/summary");
     ExperimentSummary out;
-    out.succeeded = r.uint(*s, "/summary", "succeeded", true, 0, kMaxCount);
-    out.failed = r.uint(*s, "/summary", "failed", true, 0, kMaxCount);
+    out.succeeded = r.uint(*s, "/summary", "succeeded", true, 0, Reader::kMaxCount);
+    out.failed = r.uint(*s, "/summary", "failed", true, 0, Reader::kMaxCount);
     const json* by = &r.required(*s, "/summary", "failures_by_errno");
     r.only_object(*by, "/summary/failures_by_errno");
-    for (const auto& [k, v] : by->items()) out.failures_by_errno[k] = r.uint(*by, "/summary/failures_by_errno", k.c_str(), true, 0, kMaxCount);
+    for (const auto& [k, v] : by->items()) out.failures_by_errno[k] = r.uint(*by, "/summary/failures_by_errno", k.c_str(), true, 0, Reader::kMaxCount);
     auto ms = [&](const char* key) -> std::optional<std::int64_t> {
         if (r.required(*s, "/summary", key).is_null()) return std::nullopt;
-        return static_cast<std::int64_t>(r.uint(*s, "/summary", key, true, 0, kMaxCount));  // ms into the run
+        return static_cast<std::int64_t>(r.uint(*s, "/summary", key, true, 0, Reader::kMaxCount));  // ms into the run
     };
     out.first_failure_ms = ms("first_failure_ms");
     out.first_recovery_ms = ms("first_recovery_ms");
@@ -402,7 +396,7 @@ ExperimentSummary read_kernel_summary(const std::string& path, std::string& kern
         r.only_object(*st, "/summary/max_states");
         if (const json* c = r.field(*st, "client"); c != nullptr) {
             r.only_object(*c, "/summary/max_states/client");
-            out.max_client_time_wait = r.uint(*c, "/summary/max_states/client", "TIME_WAIT", false, 0, kMaxCount);
+            out.max_client_time_wait = r.uint(*c, "/summary/max_states/client", "TIME_WAIT", false, 0, Reader::kMaxCount);
         }
     }
     return out;

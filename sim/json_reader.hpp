@@ -42,9 +42,17 @@ public:
         if (v == nullptr) fail(ptr, fmt::format("missing required key \"{}\"", key));
         return *v;
     }
+    // obj[key] if it is there (nullptr if not and not required), which must be an array.
+    const json* array(const json& obj, const std::string& ptr, const char* key, bool required_key) const {
+        const json* v = required_key ? &required(obj, ptr, key) : field(obj, key);
+        if (v != nullptr && !v->is_array()) fail(ptr + "/" + key, fmt::format("expected an array, found {}", v->type_name()));
+        return v;
+    }
+    // The bound of a count read from a tool's output (calls, runs, sockets): exact in a double.
+    static constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;
 
     void only_keys(const json& obj, const std::string& ptr, std::initializer_list<const char*> allowed) const {
-        if (!obj.is_object()) fail(ptr, fmt::format("expected an object, found {}", obj.type_name()));
+        only_object(obj, ptr);
         for (const auto& [key, value] : obj.items()) {
             (void)value;
             bool ok = false;

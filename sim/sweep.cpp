@@ -159,18 +159,6 @@ std::string sweep_json(const SweepTable& t) {
     return j.dump(2) + "\n";
 }
 
-namespace {
-
-// A count in a shard file: a whole number >= 0. (get<std::size_t>() would wrap a negative one and
-// convert a huge float with undefined behaviour; the error quoted the result, e.g. "/runs: 0".)
-std::size_t count_at(const Reader& r, const json& obj, const std::string& at, const char* key) {
-    const json& v = r.required(obj, at, key);
-    if (!v.is_number_unsigned()) r.fail(at + "/" + key, fmt::format("{} is not a count (a whole number, 0 or more)", v.dump()));
-    return v.get<std::size_t>();
-}
-
-}  // namespace
-
 SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& inputs) {
     if (inputs.empty()) throw ScenarioError("merge: no shard files given");
     SweepTable t;
@@ -181,11 +169,6 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
         // Every place named by its line:column or JSON pointer: a shard may have been cut or edited.
         const json j = parse_json(text, file);
         const Reader r(file);
-        auto array = [&](const json& obj, const std::string& at, const char* key) -> const json& {
-            const json& v = r.required(obj, at, key);
-            if (!v.is_array()) r.fail(at + "/" + key, fmt::format("expected an array, found {}", v.type_name()));
-            return v;
-        };
         const json* tool = j.is_object() ? r.field(j, "tool") : nullptr;
         if (tool == nullptr || *tool != "sweep") r.fail("/tool", "not the --json output of tcpsim sweep");
         // Everything but the shard and its rows must be the same in every file.
@@ -196,7 +179,7 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
             spec_key = key;
             t.spec.file = r.str(j, "", "scenario", true);
             t.spec.seed = r.uint(j, "", "seed", true, 0, UINT64_MAX);
-            const json& sets = array(j, "", "overrides");
+            const json& sets = *r.array(j, "", "overrides", true);
             for (std::size_t k = 0; k < sets.size(); ++k) {
                 const std::string at = fmt::format("/overrides/{}", k);
                 if (!sets[k].is_string()) r.fail(at, fmt::format("expected a string, found {}", sets[k].type_name()));
@@ -206,14 +189,14 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
                     r.fail(at, e.what());
                 }
             }
-            const json& vary = array(j, "", "vary");
+            const json& vary = *r.array(j, "", "vary", true);
             for (std::size_t k = 0; k < vary.size(); ++k) {
                 const std::string at = fmt::format("/vary/{}", k);
-                const json& values = array(vary[k], at, "values");
+                const json& values = *r.array(vary[k], at, "values", true);
                 if (values.empty()) r.fail(at + "/values", "expected at least one value");
                 t.spec.vary.push_back(Vary{r.str(vary[k], at, "pointer", true), values.get<std::vector<json>>()});
             }
-            runs = count_at(r, j, "", "runs");
+            runs = r.uint(j, "", "runs", true, 0, Reader::kMaxCount);
             if (runs != t.spec.runs()) throw ScenarioError(fmt::format("{}: /runs: {} does not match the --vary lists", file, runs));
         } else if (key != spec_key) {
             // The first member that differs (json objects iterate in key order: deterministic).
@@ -225,11 +208,11 @@ SweepTable merge_shards(const std::vector<std::pair<std::string, std::string>>& 
             throw ScenarioError(fmt::format("{}: /{}: a shard of another sweep than {} (its \"{}\" differs)", file, which,
                                             inputs.front().first, which));
         }
-        const json& rs = array(j, "", "rows");
+        const json& rs = *r.array(j, "", "rows", true);
         for (std::size_t k = 0; k < rs.size(); ++k) {
             const std::string at = fmt::format("/rows/{}", k);
             SweepRow row;
-            const std::size_t run = count_at(r, rs[k], at, "run");
+            const std::uint64_t run = r.uint(rs[k], at, "run", true, 0, Reader::kMaxCount);
             if (run == 0 || run > runs) throw ScenarioError(fmt::format("{}: {}/run: {} is not between 1 and {}", file, at, run, runs));
             row.index = run - 1;
             const json& set = r.required(rs[k], at, "set");

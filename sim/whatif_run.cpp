@@ -47,7 +47,6 @@ Outcome Outcome::from_json(const nlohmann::json& j, const Reader& r, const std::
         if (!v.is_number()) r.fail(at + "/" + key, fmt::format("expected a number, found {}", Reader::show(v)));
         return v.get<double>();
     };
-    constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 53;  // exact in a double, far above any run's count
     Outcome o;
     const nlohmann::json& f = r.required(j, ptr, "first_failure");
     if (!f.is_null()) {
@@ -58,12 +57,12 @@ Outcome Outcome::from_json(const nlohmann::json& j, const Reader& r, const std::
         o.first_node = r.str(f, at, "node", true);
         o.first_why = r.str(f, at, "why", true);
     }
-    o.attempted = r.uint(j, ptr, "attempted", true, 0, kMaxCount);
-    o.succeeded = r.uint(j, ptr, "succeeded", true, 0, kMaxCount);
-    o.failed = r.uint(j, ptr, "failed", true, 0, kMaxCount);
+    o.attempted = r.uint(j, ptr, "attempted", true, 0, Reader::kMaxCount);
+    o.succeeded = r.uint(j, ptr, "succeeded", true, 0, Reader::kMaxCount);
+    o.failed = r.uint(j, ptr, "failed", true, 0, Reader::kMaxCount);
     const nlohmann::json& fe = r.required(j, ptr, "failures_by_errno");
     r.only_object(fe, ptr + "/failures_by_errno");
-    for (const auto& [k, v] : fe.items()) o.failures_by_errno[k] = r.uint(fe, ptr + "/failures_by_errno", k.c_str(), true, 0, kMaxCount);
+    for (const auto& [k, v] : fe.items()) o.failures_by_errno[k] = r.uint(fe, ptr + "/failures_by_errno", k.c_str(), true, 0, Reader::kMaxCount);
     o.offered = number(j, ptr, "offered_per_s");
     o.sustained = number(j, ptr, "sustained_per_s");
     if (!r.required(j, ptr, "analytic_per_s").is_null()) o.analytic = number(j, ptr, "analytic_per_s");
