@@ -225,4 +225,12 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
     if (cfg.msl.count() <= 0) r.fail(ptr + "/msl", "msl must be positive");
 }
 
+std::string unknown_name(const std::string& what, const std::string& name, const std::vector<std::string>& known) {
+    std::string list;
+    for (std::size_t i = 0; i < known.size() && i < 12; ++i) list += fmt::format("{}{}", i ? ", " : "", known[i]);
+    if (known.size() > 12) list += fmt::format(", ... ({} in all)", known.size());
+    return fmt::format("no {} named \"{}\"{} ({})", what, name, did_you_mean(name, known),
+                       known.empty() ? std::string("there are none") : "known: " + list);
+}
+
 }  // namespace tcpsim

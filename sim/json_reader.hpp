@@ -2,6 +2,7 @@
 // non-negotiable 4), shared by the scenario and profile loaders.
 #pragma once
 
+#include "did_you_mean.hpp"
 #include "scenario.hpp"
 #include "tcp/config.hpp"
 
@@ -70,24 +71,7 @@ public:
 
     // The allowed word nearest to `word` by edit distance, if it is near enough to be a typo.
     static std::string closest(const std::string& word, std::initializer_list<const char*> allowed) {
-        std::string best;
-        std::size_t best_d = word.size() / 3 + 2;
-        for (const char* a : allowed) {
-            const std::string cand(a);
-            std::vector<std::size_t> prev(cand.size() + 1), cur(cand.size() + 1);
-            for (std::size_t j = 0; j <= cand.size(); ++j) prev[j] = j;
-            for (std::size_t i = 1; i <= word.size(); ++i) {
-                cur[0] = i;
-                for (std::size_t j = 1; j <= cand.size(); ++j)
-                    cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (word[i - 1] == cand[j - 1] ? 0 : 1)});
-                prev.swap(cur);
-            }
-            if (prev[cand.size()] < best_d) {
-                best_d = prev[cand.size()];
-                best = cand;
-            }
-        }
-        return best;
+        return closest_word(word, allowed);
     }
 
     const json* field(const json& obj, const char* key) const {
@@ -167,6 +151,9 @@ std::size_t json_too_deep(const std::string& text);
 // wrong", a key given twice in one object "NAME: /POINTER/KEY: the key ... is given twice in this
 // object".
 json parse_json(const std::string& text, const std::string& name);
+// "no host named "servr": did you mean "server"? (hosts: client, server)": `what` is the kind of
+// name ("host", "host or balancer"), `known` the names it could have been (at most 12 are listed).
+std::string unknown_name(const std::string& what, const std::string& name, const std::vector<std::string>& known);
 // "HOST:PORT" with PORT in 1..65535.
 std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr);
 // The forecast sections: servers, clients, proxies, nats, balancers, stop, report_interval.

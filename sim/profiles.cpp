@@ -1,5 +1,6 @@
 #include "profiles.hpp"
 
+#include "did_you_mean.hpp"
 #include "json_reader.hpp"
 #include "profiles_data.hpp"
 
@@ -13,6 +14,23 @@ std::vector<std::string> profile_names() {
     std::vector<std::string> out;
     for (const auto& p : embedded_profiles()) out.emplace_back(p.name);
     return out;
+}
+
+// "the linux profile has no sysctl X: did you mean Y? (its sysctls: ...)", with a pointer to the
+// profile that has it when another one does (tcp_tw_recycle: linux-4.9, removed in Linux 4.12:
+// ../shared/reference/capacity-cases.md, and the kernel commit "tcp: remove tcp_tw_recycle").
+std::string unknown_sysctl(const std::string& profile_name, const host::Profile& prof, const std::string& k) {
+    std::vector<std::string> known;
+    for (const auto& [name, value] : prof.sysctls) known.push_back(name);  // a std::map: sorted
+    std::vector<std::string> others;
+    for (const std::string& other : profile_names())
+        if (other != profile_name && load_profile(other).sysctls.count(k) > 0) others.push_back(other);
+    // A sysctl of another profile is no typo: name that profile instead of the nearest word.
+    std::string msg = fmt::format("the {} profile has no sysctl {}{}", profile_name, k, others.empty() ? did_you_mean(k, known) : "");
+    if (!others.empty())
+        msg += fmt::format(" ({} has it: \"profile\": \"{}\"{})", comma_list(others), others.front(),
+                           k == "net.ipv4.tcp_tw_recycle" ? "; Linux 4.12 removed tcp_tw_recycle" : "");
+    return msg + fmt::format(" (its sysctls: {})", comma_list(known));
 }
 
 void read_stack(const Reader& r, const json& obj, const std::string& ptr, host::StackConfig& s) {

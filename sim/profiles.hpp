@@ -12,6 +12,9 @@ std::vector<std::string> profile_names();
 // Throws ScenarioError naming the profile file and the place on a bad profile, or when there is
 // no profile of that name.
 host::Profile load_profile(const std::string& name);
+// The error for a sysctl that profile `name` (data `prof`) does not have: the nearest of its
+// sysctls, the other profiles that have it, and the list of its own.
+std::string unknown_sysctl(const std::string& name, const host::Profile& prof, const std::string& sysctl);
 
 class Reader;
 }  // namespace tcpsim

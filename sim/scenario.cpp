@@ -2,6 +2,7 @@
 
 #include "json_reader.hpp"
 #include "profiles.hpp"
+#include "read_file.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -51,7 +52,14 @@ int Scenario::host_index(const std::string& n) const {
     return -1;
 }
 
+std::vector<std::string> Scenario::host_names() const {
+    std::vector<std::string> names;
+    for (const HostSpec& h : hosts) names.push_back(h.name);
+    return names;
+}
+
 namespace {
+
 
 
 void read_link_params(const Reader& r, const json& obj, const std::string& ptr, net::LinkParams& p) {
@@ -161,7 +169,7 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
                     case host::SysctlResult::Unknown:
                         r.fail(p + "/sysctls/" + k, hs.profile.empty()
                                                         ? std::string("sysctls need a profile (\"profile\": \"linux\", ...)")
-                                                        : fmt::format("the {} profile has no sysctl {}", hs.profile, k));
+                                                        : unknown_sysctl(hs.profile, prof, k));
                     case host::SysctlResult::NotModelled:
                         r.fail(p + "/sysctls/" + k, fmt::format("{} is not modelled: only its default value ({}) can be simulated",
                                                                 k, prof.sysctls[k]));
@@ -184,7 +192,7 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
         read_link_params(r, *dl, "/default_link", sc.default_link);
     }
     auto host_ref = [&](const std::string& n, const std::string& p) {
-        if (sc.host_index(n) < 0) r.fail(p, fmt::format("no host named \"{}\"", n));
+        if (sc.host_index(n) < 0) r.fail(p, unknown_name("host", n, sc.host_names()));
         return n;
     };
     if (const json* links = r.field(doc, "links")) {
@@ -376,13 +384,7 @@ Scenario parse_scenario(const std::string& text, const std::string& name, const 
     }
 }
 
-std::string read_scenario_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+std::string read_scenario_text(const std::string& path) { return read_text_file(path); }
 
 Scenario load_scenario(const std::string& path, const std::vector<Override>& sets) {
     return parse_scenario(read_scenario_text(path), path, sets);

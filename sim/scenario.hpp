@@ -84,6 +84,7 @@ struct Scenario {
     ForecastSpec forecast;            // servers, clients, proxies, NATs, balancers, what-ifs
 
     [[nodiscard]] int host_index(const std::string& name) const;
+    [[nodiscard]] std::vector<std::string> host_names() const;
     // Network nodes: hosts, then NAT gateways, then balancers (as World numbers them).
     [[nodiscard]] int node_index(const std::string& name) const;
 };

@@ -153,7 +153,7 @@ ServerClose read_close(const Reader& r, const json& obj, const std::string& p) {
 void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
     ForecastSpec& f = sc.forecast;
     auto host_ref = [&](const std::string& n, const std::string& p) {
-        if (sc.host_index(n) < 0) r.fail(p, fmt::format("no host named \"{}\"", n));
+        if (sc.host_index(n) < 0) r.fail(p, unknown_name("host", n, sc.host_names()));
         return n;
     };
     auto array = [&](const char* key) -> const json* {
@@ -271,7 +271,12 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                 t.ip = *ip;
                 return t;
             }
-        r.fail(p, fmt::format("no host{} named \"{}\"", allow_balancer ? " or balancer" : "", h));
+        std::vector<std::string> known = sc.host_names();
+        if (allow_balancer)
+            if (const json* bs = r.field(doc, "balancers"); bs && bs->is_array())
+                for (const json& b : *bs)
+                    if (b.is_object() && b.contains("name") && b["name"].is_string()) known.push_back(b["name"].get<std::string>());
+        r.fail(p, unknown_name(allow_balancer ? "host or balancer" : "host", h, known));
     };
 
     // Proxies.
@@ -569,7 +574,7 @@ void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario
     }
     w.target = r.str(a, p, "host", true);
     const int h = sc.host_index(w.target);
-    if (h < 0) r.fail(p + "/host", fmt::format("no host named \"{}\"", w.target));
+    if (h < 0) r.fail(p + "/host", unknown_name("host", w.target, sc.host_names()));
     if (w.kind == WhatIfKind::Sysctl) {
         w.name = r.str(a, p, "name", true);
         const json* v = r.field(a, "value");
@@ -581,7 +586,7 @@ void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario
             case host::SysctlResult::Unknown:
                 r.fail(p + "/name", sc.hosts[static_cast<std::size_t>(h)].profile.empty()
                                         ? std::string("sysctls need a profile on the host")
-                                        : fmt::format("the {} profile has no sysctl {}", sc.hosts[static_cast<std::size_t>(h)].profile, w.name));
+                                        : unknown_sysctl(sc.hosts[static_cast<std::size_t>(h)].profile, prof, w.name));
             case host::SysctlResult::NotModelled:
                 r.fail(p + "/name", fmt::format("{} is not modelled: only its default value can be simulated", w.name));
             case host::SysctlResult::BadValue:
