@@ -137,7 +137,7 @@ std::string capacity_text(const CapacityResult& r) {
                            100.0 * (*r.fail - *r.pass) / *r.fail);
     }
     const Outcome& f = *r.at_fail;
-    out += fmt::format("\nBinding constraint (at {:.1f}/s): {} at {:.3f} s on {}\n", *r.fail, f.first_kind, *f.first_failure_s, f.first_node);
+    out += fmt::format("\nBinding constraint (at {:.1f}/s): {} at {:.3f} s on {}\n", *r.fail, f.first_errno, *f.first_failure_s, f.first_host);
     out += wrap("why: " + f.first_why, 2);
     const Outcome& a = r.at_pass ? *r.at_pass : f;
     // The ceiling is per client workload: compare it with the rate of that workload.
@@ -203,11 +203,11 @@ std::string capacity_json(const CapacityResult& r) {
 }
 
 std::string capacity_csv(const CapacityResult& r) {
-    std::string out = "probe,rate_per_s,ok,first_failure_s,first_failure_kind,first_failure_node\n";
+    std::string out = "probe,rate_per_s,ok,first_failure_s,first_failure_errno,first_failure_host\n";
     for (std::size_t k = 0; k < r.probes.size(); ++k) {
         const CapacityProbe& p = r.probes[k];
         out += fmt::format("{},{:.3f},{},", k + 1, p.total, p.ok ? 1 : 0);
-        out += p.outcome.first_failure_s ? fmt::format("{:.6f},{},{}\n", *p.outcome.first_failure_s, p.outcome.first_kind, p.outcome.first_node)
+        out += p.outcome.first_failure_s ? fmt::format("{:.6f},{},{}\n", *p.outcome.first_failure_s, p.outcome.first_errno, p.outcome.first_host)
                                          : std::string(",,\n");
     }
     return out;

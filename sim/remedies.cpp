@@ -457,13 +457,13 @@ std::string remedies_json(const RemedyTable& t) {
 }
 
 std::string remedies_csv(const RemedyTable& t) {
-    std::string out = "remedy,set,applicable,first_failure_s,first_failure_kind,first_failure_node,attempted,succeeded,failed,"
+    std::string out = "remedy,set,applicable,first_failure_s,first_failure_errno,first_failure_host,attempted,succeeded,failed,"
                       "offered_per_s,sustained_per_s,hazard\n";
     for (const RemedyRow& r : t.rows) {
         out += fmt::format("{},{},{}", csv_cell(r.remedy.name), csv_cell(sets_text(r.remedy.sets)), r.outcome ? 1 : 0);
         if (r.outcome) {
             const Outcome& o = *r.outcome;
-            out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_kind, csv_cell(o.first_node)) : std::string(",,,");
+            out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_errno, csv_cell(o.first_host)) : std::string(",,,");
             out += fmt::format(",{},{},{},{:.3f},{:.3f}", o.attempted, o.succeeded, o.failed, o.offered, o.sustained);
         } else {
             out += ",,,,,,,,";

@@ -124,13 +124,13 @@ std::string sweep_text(const SweepTable& t) {
 std::string sweep_csv(const SweepTable& t) {
     std::string out = "run";
     for (const Vary& v : t.spec.vary) out += fmt::format(",{}", csv_cell(v.pointer));
-    out += ",first_failure_s,first_failure_kind,first_failure_node,attempted,succeeded,failed,offered_per_s,sustained_per_s,"
+    out += ",first_failure_s,first_failure_errno,first_failure_host,attempted,succeeded,failed,offered_per_s,sustained_per_s,"
            "ceiling_per_s\n";
     for (const SweepRow& r : t.rows) {
         out += std::to_string(r.index + 1);
         for (const json& v : r.values) out += fmt::format(",{}", csv_cell(cell(v)));
         const Outcome& o = r.outcome;
-        out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_kind, csv_cell(o.first_node)) : std::string(",,,");
+        out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_errno, csv_cell(o.first_host)) : std::string(",,,");
         out += fmt::format(",{},{},{},{:.3f},{:.3f},{}\n", o.attempted, o.succeeded, o.failed, o.offered, o.sustained,
                            o.analytic ? fmt::format("{:.3f}", *o.analytic) : "");
     }

@@ -14,13 +14,13 @@ namespace tcpsim {
 
 std::string Outcome::first_failure_text() const {
     if (!first_failure_s) return "none";
-    return fmt::format("{:.3f} s {} on {}", *first_failure_s, first_kind, first_node);
+    return fmt::format("{:.3f} s {} on {}", *first_failure_s, first_errno, first_host);
 }
 
 nlohmann::ordered_json Outcome::to_json() const {
     nlohmann::ordered_json j;
     if (first_failure_s) {
-        j["first_failure"] = {{"time_s", *first_failure_s}, {"kind", first_kind}, {"node", first_node}, {"why", first_why}};
+        j["first_failure"] = {{"time_s", *first_failure_s}, {"host", first_host}, {"errno", first_errno}, {"why", first_why}};
     } else {
         j["first_failure"] = nullptr;
     }
@@ -53,8 +53,8 @@ Outcome Outcome::from_json(const nlohmann::json& j, const Reader& r, const std::
         const std::string at = ptr + "/first_failure";
         if (!f.is_object()) r.fail(at, fmt::format("expected an object or null, found {}", f.type_name()));
         o.first_failure_s = number(f, at, "time_s");
-        o.first_kind = r.str(f, at, "kind", true);
-        o.first_node = r.str(f, at, "node", true);
+        o.first_host = r.str(f, at, "host", true);
+        o.first_errno = r.str(f, at, "errno", true);
         o.first_why = r.str(f, at, "why", true);
     }
     o.attempted = r.uint(j, ptr, "attempted", true, 0, Reader::kMaxCount);
@@ -79,8 +79,8 @@ Outcome outcome_of(const nlohmann::ordered_json& d) {
     const auto& f = d.at("first_failure");
     if (!f.is_null()) {
         o.first_failure_s = f.at("time_s").get<double>();
-        o.first_kind = f.at("errno").get<std::string>();
-        o.first_node = f.at("host").get<std::string>();
+        o.first_errno = f.at("errno").get<std::string>();
+        o.first_host = f.at("host").get<std::string>();
         o.first_why = f.at("why").get<std::string>();
     }
     o.attempted = d.at("attempted").get<std::uint64_t>();

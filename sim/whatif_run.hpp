@@ -22,7 +22,7 @@ class Reader;
 
 struct Outcome {
     std::optional<double> first_failure_s;  // the first failure of any kind
-    std::string first_kind, first_node, first_why;
+    std::string first_errno, first_host, first_why;
     std::uint64_t attempted = 0, succeeded = 0, failed = 0;
     std::map<std::string, std::uint64_t> failures_by_errno;
     double offered = 0, sustained = 0;      // steady state, per second

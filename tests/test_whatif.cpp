@@ -4,6 +4,7 @@
 // tools/kernel/experiments/rate-just-below-arithmetic.json), the 28,232 ports of the default
 // range (capacity-cases.md case 1), and per-destination port choice (two-destinations.json).
 #include "capacity.hpp"
+#include "forecast.hpp"
 #include "overrides.hpp"
 #include "scenario.hpp"
 #include "sweep.hpp"
@@ -150,7 +151,7 @@ TEST_CASE("capacity: a short run's capacity is the ports over its duration, the 
     REQUIRE(one.pass);
     CHECK(*one.pass <= 1000.0 / 20);
     CHECK(*one.pass >= 1000.0 / 20 * 0.997);
-    CHECK(one.at_fail->first_kind == "EADDRNOTAVAIL");
+    CHECK(one.at_fail->first_errno == "EADDRNOTAVAIL");
 }
 
 TEST_CASE("capacity: Linux default range sustains 28,232 ports per 60-62 s per destination, twice that to two", "[capacity]") {
@@ -163,8 +164,8 @@ TEST_CASE("capacity: Linux default range sustains 28,232 ports per 60-62 s per d
     // nominal hold; the live kernel already fails at 64 ports / 60.8 s (kernel experiment).
     CHECK(*one.pass <= 28232.0 / 60);
     CHECK(*one.pass >= 28232.0 / (60 + 2.048 + 0.01) * (1 - opt.tolerance));
-    CHECK(one.at_fail->first_kind == "EADDRNOTAVAIL");
-    CHECK(one.at_fail->first_node == "client");
+    CHECK(one.at_fail->first_errno == "EADDRNOTAVAIL");
+    CHECK(one.at_fail->first_host == "client");
     // A second destination has its own 28,232 ports: twice the rate in all.
     CapacityOptions two_opt = opt;
     two_opt.rate_pointers = {"/clients/0/arrival/rate", "/clients/1/arrival/rate"};
@@ -172,4 +173,32 @@ TEST_CASE("capacity: Linux default range sustains 28,232 ports per 60-62 s per d
         find_capacity(source("what-if/linux-two-destinations.json"), "linux-two-destinations.json", {}, two_opt);
     REQUIRE(two.pass);
     CHECK(*two.pass == Approx(2 * *one.pass).epsilon(0.005));
+}
+
+TEST_CASE("one vocabulary: a sweep row's first failure uses the keys and values of run --json's") {
+    const std::string text = source("capacity/linux-default-range.json");
+    const std::vector<Override> sets = {parse_override("/duration=20s"),
+                                        parse_override("/hosts/0/sysctls/net.ipv4.ip_local_port_range=40000 40999"),
+                                        parse_override("/clients/0/arrival/rate=80")};
+    const json run = json::parse(run_forecast(parse_scenario(text, "linux-default-range.json", sets)).json);
+    SweepSpec spec;
+    spec.file = "linux-default-range.json";
+    spec.sets = sets;
+    spec.vary = {parse_vary("/seed=1")};
+    const json row = json::parse(sweep_json(run_sweep(text, spec, Shard{1, 1}, 1, false)))["rows"][0];
+    const json& a = run["first_failure"];
+    const json& b = row["first_failure"];
+    REQUIRE(a.is_object());
+    REQUIRE(b.is_object());
+    // Every key of the row's first failure is one of run's, with the same value.
+    for (const auto& [k, v] : b.items()) {
+        INFO(k);
+        REQUIRE(a.contains(k));
+        CHECK(a.at(k) == v);
+    }
+    for (const char* k : {"time_s", "host", "errno", "why"}) CHECK(b.contains(k));
+    for (const char* k : {"attempted", "succeeded", "failed", "failures_by_errno"}) {
+        INFO(k);
+        CHECK(row.at(k) == run.at(k));
+    }
 }
