@@ -2,10 +2,12 @@
 #include "bench.hpp"
 #include "capacity.hpp"
 #include "diagram.hpp"
+#include "did_you_mean.hpp"
 #include "experiment.hpp"
 #include "forecast.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
+#include "read_file.hpp"
 #include "remedies.hpp"
 #include "profiles_data.hpp"
 #include "output.hpp"
@@ -152,6 +154,23 @@ std::string profiles_table() {
     return out;
 }
 
+// Every command-line error: "tcpsim: error: SUBCOMMAND: what (naming the option)", then where the
+// options are listed.
+std::string usage_failure(const CLI::App* app, const CLI::Error& e) {
+    std::string sub;
+    for (const CLI::App* s : app->get_subcommands()) sub = s->get_name();
+    return fmt::format("tcpsim: error: {}{}\nRun 'tcpsim{}{} --help' for the options.\n", sub.empty() ? "" : sub + ": ", e.what(),
+                       sub.empty() ? "" : " ", sub);
+}
+
+// A first argument that is no subcommand: "did you mean" the nearest one.
+std::string unknown_subcommand(const CLI::App& app, const std::string& word) {
+    std::vector<std::string> names;
+    for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; })) names.push_back(s->get_name());
+    return fmt::format("tcpsim: error: unknown command \"{}\"{} (commands: {})\nRun 'tcpsim --help' for the commands.\n", word,
+                       did_you_mean(word, names), comma_list(names));
+}
+
 int fail_scenario(const std::exception& e) {
     std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
     return 1;
@@ -171,23 +190,28 @@ int main(int argc, char** argv) {
     std::string json_path, csv_path;
     std::vector<std::string> set_args;
     const char* set_help = "Override a scenario value: POINTER=VALUE (JSON pointer; VALUE as JSON, else a string), repeatable";
+    std::uint64_t seed = 0;
+    const char* seed_help = "Seed of the run (the scenario's \"seed\" otherwise; the same as --set /seed=N)";
     CLI::App* run = app.add_subcommand("run", "Run a scenario and forecast port exhaustion: when, where and why");
     run->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     run->add_option("-o,--output", out_path, "Write the report to FILE (atomically) instead of stdout");
     run->add_option("--json", json_path, "Also write the forecast as JSON to FILE");
     run->add_option("--csv", csv_path, "Also write a time series (per report interval) as CSV to FILE");
     run->add_option("--set", set_args, set_help);
+    run->add_option("--seed", seed, seed_help);
 
     CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
     trace->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     trace->add_flag("--json", json, "Print the events as JSON instead of a ladder");
     trace->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
     trace->add_option("--set", set_args, set_help);
+    trace->add_option("--seed", seed, seed_help);
 
     CLI::App* diagram = app.add_subcommand("diagram", "Write the TCP state diagram as Graphviz DOT");
     diagram->add_option("--scenario", scenario_path, "Mark the edges a run of this scenario exercised");
     diagram->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
     diagram->add_option("--set", set_args, set_help);
+    diagram->add_option("--seed", seed, seed_help);
 
     std::string profile = "linux";
     std::vector<std::string> defines;
@@ -228,6 +252,7 @@ int main(int argc, char** argv) {
     };
     auto add_runs = [&](CLI::App* c) {
         c->add_option("--set", set_args, set_help);
+        c->add_option("--seed", seed, seed_help);
         c->add_option("-j,--jobs", jobs, "Runs at once (default: one per core)");
         c->add_flag("-q,--quiet", quiet, "No progress bar on stderr");
     };
@@ -279,6 +304,15 @@ int main(int argc, char** argv) {
     bench->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
     // ---- end tcpsim bench ----
 
+    app.failure_message(usage_failure);
+    if (argc > 1 && argv[1][0] != '-') {
+        bool known = false;
+        for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; })) known = known || s->get_name() == argv[1];
+        if (!known) {
+            std::fputs(unknown_subcommand(app, argv[1]).c_str(), stderr);
+            return 2;
+        }
+    }
     try {
         app.parse(argc, argv);
     } catch (const CLI::CallForHelp& e) {
@@ -297,6 +331,10 @@ int main(int argc, char** argv) {
     Shard shard;
     try {
         for (const std::string& a : set_args) sets.push_back(parse_override(a));
+        // --seed after every --set: it is the last word on /seed.
+        for (const CLI::App* c : app.get_subcommands())
+            if (c->get_option_no_throw("--seed") != nullptr && c->count("--seed") > 0 && c->get_name() != "experiment")
+                sets.push_back(Override{"/seed", seed});
         for (const std::string& a : vary_args) vary.push_back(parse_vary(a));
         if (!shard_arg.empty()) shard = parse_shard(shard_arg);
         for (const std::string& a : rate_args) (void)parse_override(a + "=0");  // a pointer
@@ -394,13 +432,7 @@ int main(int argc, char** argv) {
                     t = run_sweep(src, spec, shard, worker_count(jobs), !quiet && stderr_is_terminal());
                 } else {
                     std::vector<std::pair<std::string, std::string>> in;
-                    for (const std::string& f : shard_inputs) {
-                        std::ifstream is(f, std::ios::binary);
-                        if (!is) throw ScenarioError(fmt::format("{}: cannot open the file", f));
-                        std::ostringstream ss;
-                        ss << is.rdbuf();
-                        in.emplace_back(f, ss.str());
-                    }
+                    for (const std::string& f : shard_inputs) in.emplace_back(f, read_text_file(f));
                     t = merge_shards(in);
                 }
                 text = sweep_text(t);
