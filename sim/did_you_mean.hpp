@@ -23,14 +23,15 @@ inline std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 // The candidate nearest to `word` when it is near enough to be a typo (fewer than a third of the
-// word's letters plus two edits), else "". Ties go to the first candidate: deterministic.
+// word's letters plus two edits, and not every letter), else "". Ties go to the first candidate: deterministic.
 template <class Range>
 std::string closest_word(std::string_view word, const Range& candidates) {
     std::string best;
     std::size_t best_d = word.size() / 3 + 2;
     for (const auto& c : candidates) {
         const std::string_view cand(c);
-        if (const std::size_t d = edit_distance(word, cand); d < best_d) {
+        // A word all of whose letters change is no typo ("c" for "a").
+        if (const std::size_t d = edit_distance(word, cand); d < best_d && d < std::max(word.size(), cand.size())) {
             best_d = d;
             best = std::string(cand);
         }

@@ -33,7 +33,7 @@ TEST_CASE("scenario: content errors name the JSON pointer", "[scenario]") {
     CHECK(error_of(R"({"hosts": [{"name": "a", "address": "10.0.0.1"}, {"name": "a", "address": "10.0.0.2"}]})") ==
           "s.json: /hosts/1/name: duplicate host name \"a\"");
     CHECK(error_of("{" + kHosts + R"(, "actions": [{"at": "0s", "host": "c", "call": "listen", "sock": "L", "port": 80}]})") ==
-          "s.json: /actions/0/host: no host named \"c\"");
+          "s.json: /actions/0/host: no host named \"c\" (known: a, b)");
     CHECK(error_of("{" + kHosts + R"(, "actions": [{"at": "0s", "host": "a", "call": "dance", "sock": "L"}]})")
               .rfind("s.json: /actions/0/call: unknown call \"dance\"", 0) == 0);
     CHECK(error_of("{" + kHosts + R"(, "actions": [{"at": "0s", "host": "a", "call": "close", "sock": "x"}]})")
