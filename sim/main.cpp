@@ -340,6 +340,11 @@ int main(int argc, char** argv) {
         for (const std::string& a : rate_args) (void)parse_override(a + "=0");  // a pointer
         // CLI::Range lets NaN through (every comparison with it is false).
         if (!std::isfinite(tolerance)) throw UsageError(fmt::format("--tolerance: {} is not a number from 0.001 to 50", tolerance));
+        // Two outputs naming one file (or both standard output) are refused before any run.
+        std::vector<std::pair<std::string, std::string>> outputs{{"-o", out_path}};  // "": stdout
+        if (!json_path.empty()) outputs.emplace_back("--json", json_path);
+        if (!csv_path.empty()) outputs.emplace_back("--csv", csv_path);
+        check_distinct_outputs(outputs);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
         return 2;

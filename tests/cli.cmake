@@ -1,8 +1,9 @@
 # CLI check: runs ${TCPSIM} ${ARGS} in ${WORKDIR}; requires exit code ${CODE}, stderr matching
-# ${STDERR_REGEX} (when given), and that ${NO_FILE} (when given) does not exist afterwards.
-if(NO_FILE)
-  file(REMOVE ${NO_FILE})
-endif()
+# ${STDERR_REGEX} (when given), and that none of the files ${NO_FILE} (a list, when given)
+# exists afterwards.
+foreach(f IN LISTS NO_FILE)
+  file(REMOVE ${f})
+endforeach()
 execute_process(COMMAND ${TCPSIM} ${ARGS} WORKING_DIRECTORY ${WORKDIR}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 if(NOT rc EQUAL CODE)
@@ -11,9 +12,11 @@ endif()
 if(STDERR_REGEX AND NOT err MATCHES "${STDERR_REGEX}")
   message(FATAL_ERROR "tcpsim ${ARGS}: stderr does not match '${STDERR_REGEX}':\n${err}")
 endif()
-if(NO_FILE AND EXISTS ${NO_FILE})
-  message(FATAL_ERROR "tcpsim ${ARGS}: left ${NO_FILE} behind")
-endif()
+foreach(f IN LISTS NO_FILE)
+  if(EXISTS ${f})
+    message(FATAL_ERROR "tcpsim ${ARGS}: left ${f} behind")
+  endif()
+endforeach()
 foreach(f ${NO_TMP_IN})
   file(GLOB leftovers ${f}/*.tmp.*)
   if(leftovers)
