@@ -690,7 +690,7 @@ std::string Forecast::csv() const {
     return out;
 }
 
-ForecastRun run_forecast(const Scenario& sc) {
+ForecastRun run_forecast(const Scenario& sc, const std::function<void(SimTime, std::uint64_t)>& progress) {
     World w(sc, false);
     // The workloads keep no socket id past its connection except through proxies' two halves
     // and scripted actions' socket names: without those, gone sockets give their slots back.
@@ -698,6 +698,7 @@ ForecastRun run_forecast(const Scenario& sc) {
     Forecast fc(sc, w);
     Workloads app(sc, w, fc);
     w.set_app(&app);
+    if (progress) w.set_progress([&](SimTime t) { progress(t, fc.attempted()); });
     app.start();
     w.run();
     fc.finish();

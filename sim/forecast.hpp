@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -142,6 +143,8 @@ struct ForecastRun {
     std::string text, json, csv;
     nlohmann::ordered_json doc;  // the JSON report as data (what-if tools read their rows from it)
 };
-ForecastRun run_forecast(const Scenario& sc);
+// `progress`, when given, is called every World::kProgressEvents events with the simulated time
+// and the connections attempted so far; it may throw (Interrupted) to abandon the run.
+ForecastRun run_forecast(const Scenario& sc, const std::function<void(SimTime, std::uint64_t)>& progress = {});
 
 }  // namespace tcpsim

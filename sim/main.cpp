@@ -7,8 +7,10 @@
 #include "forecast.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
+#include "progress.hpp"
 #include "read_file.hpp"
 #include "remedies.hpp"
+#include "run_size.hpp"
 #include "profiles_data.hpp"
 #include "output.hpp"
 #include "scenario.hpp"
@@ -31,6 +33,7 @@
 #include <set>
 #include <iostream>
 #include <map>
+#include <optional>
 
 namespace {
 
@@ -171,6 +174,31 @@ std::string unknown_subcommand(const CLI::App& app, const std::string& word) {
                        did_you_mean(word, names), comma_list(names));
 }
 
+// The bar is drawn on a terminal, or anywhere with --progress; never with -q.
+bool progress_wanted(bool quiet, bool force) { return !quiet && (force || stderr_is_terminal()); }
+
+// Before a run: one line on stderr when it is estimated to take more than 10 minutes (unless
+// -q); with --max-wall, a run estimated above it is refused (exit 1). nullopt: go ahead.
+std::optional<int> check_run_size(const Scenario& sc, bool quiet, const std::string& max_wall) {
+    const RunSize size = estimate_run_size(sc);
+    double limit = 600;
+    if (!max_wall.empty()) {
+        Duration d;
+        if (!parse_duration(max_wall, d) || d.count() <= 0)
+            throw UsageError(fmt::format("run: --max-wall {}: expected a duration such as 10m or 1h (see --help)", max_wall));
+        limit = static_cast<double>(d.count()) / 1e9;
+    }
+    const std::string warning = run_size_warning(sc, size, limit);
+    if (warning.empty()) return std::nullopt;
+    if (!max_wall.empty()) {
+        std::fprintf(stderr, "%s\ntcpsim: error: the run is estimated above --max-wall %s: not started\n", warning.c_str(),
+                     max_wall.c_str());
+        return 1;
+    }
+    if (!quiet) std::fprintf(stderr, "%s\n", warning.c_str());
+    return std::nullopt;
+}
+
 int fail_scenario(const std::exception& e) {
     std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
     return 1;
@@ -199,6 +227,15 @@ int main(int argc, char** argv) {
     run->add_option("--csv", csv_path, "Also write a time series (per report interval) as CSV to FILE");
     run->add_option("--set", set_args, set_help);
     run->add_option("--seed", seed, seed_help);
+    bool quiet_run = false, force_progress = false;
+    std::string max_wall_arg;
+    auto add_progress = [&](CLI::App* c) {
+        c->add_flag("-q,--quiet", quiet_run, "No progress bar and no size estimate on stderr");
+        c->add_flag("--progress", force_progress, "Draw the progress bar on stderr even when it is not a terminal (logs)");
+    };
+    add_progress(run);
+    run->add_option("--max-wall", max_wall_arg,
+                    "Refuse a run estimated to take longer than this wall time (10m, 1h): exit 1 before it starts");
 
     CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
     trace->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
@@ -206,6 +243,7 @@ int main(int argc, char** argv) {
     trace->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
     trace->add_option("--set", set_args, set_help);
     trace->add_option("--seed", seed, seed_help);
+    add_progress(trace);
 
     CLI::App* diagram = app.add_subcommand("diagram", "Write the TCP state diagram as Graphviz DOT");
     diagram->add_option("--scenario", scenario_path, "Mark the edges a run of this scenario exercised");
@@ -350,6 +388,9 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // run and trace stop between events on Ctrl-C and write nothing (the other subcommands keep the
+    // default action: they have written nothing either until they end).
+    if (*run || *trace) install_interrupt_handlers();
     try {
         std::string text;
         // ---- tcpsim bench (issue #6) ----
@@ -498,12 +539,18 @@ int main(int argc, char** argv) {
                     return 1;
                 }
                 World w(sc, true);
+                RunProgress bar("trace", sc.duration, progress_wanted(quiet_run, force_progress));
+                w.set_progress([&](SimTime t) { bar.tick(t, 0); });
                 w.run();
+                bar.finish();
                 text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
             } else {
                 // Every output is computed before any is written, and written all or none: an
                 // error leaves no file behind.
-                const ForecastRun fr = run_forecast(sc);
+                if (const std::optional<int> refused = check_run_size(sc, quiet_run, max_wall_arg)) return *refused;
+                RunProgress bar("run", sc.duration, progress_wanted(quiet_run, force_progress));
+                const ForecastRun fr = run_forecast(sc, [&](SimTime t, std::uint64_t n) { bar.tick(t, n); });
+                bar.finish();
                 if (!json_path.empty()) files.emplace_back(json_path, fr.json);
                 if (!csv_path.empty()) files.emplace_back(csv_path, fr.csv);
                 text = fr.text;
@@ -513,6 +560,9 @@ int main(int argc, char** argv) {
             return 0;
         }
         write_output(out_path, text);
+    } catch (const Interrupted& e) {
+        std::fprintf(stderr, "\ntcpsim: %s\n", e.what());
+        return 130;
     } catch (const ScenarioError& e) {
         return fail_scenario(e);
     } catch (const UsageError& e) {

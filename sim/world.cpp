@@ -177,7 +177,16 @@ World::World(const Scenario& sc, bool record)
 World::~World() = default;
 
 void World::run() {
-    engine_.run_until(SimTime::zero() + sc_.duration, [this](const Event& ev) { dispatch(ev); });
+    const SimTime end = SimTime::zero() + sc_.duration;
+    if (!progress_) {
+        engine_.run_until(end, [this](const Event& ev) { dispatch(ev); });
+        return;
+    }
+    std::uint64_t n = 0;
+    engine_.run_until(end, [this, &n](const Event& ev) {
+        dispatch(ev);
+        if (++n % kProgressEvents == 0) progress_(ev.time);
+    });
 }
 
 void World::dispatch(const Event& ev) {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string_view>
@@ -65,6 +66,11 @@ public:
     World& operator=(const World&) = delete;
 
     void run();  // until the scenario's duration
+    // Called every kProgressEvents events with the simulated time (progress bars, Ctrl-C): it
+    // may throw to abandon the run, and reads nothing back into it, so outputs are the same with
+    // or without one. Without one the loop is the plain one.
+    void set_progress(std::function<void(SimTime)> hook) { progress_ = std::move(hook); }
+    static constexpr std::uint64_t kProgressEvents = 16384;
     void set_app(App* app) {
         app_ = app;
         app_notices_ = app != nullptr ? app->notices_heard() : 0;
@@ -235,6 +241,7 @@ private:
     std::vector<host::Profile> profiles_;  // each host's profile as configured, for run-time sysctls
     std::vector<StateCounts> state_counts_;
     std::vector<StateCounts> state_peaks_;
+    std::function<void(SimTime)> progress_;
     std::vector<std::uint8_t> stopped_hosts_;  // 1: switched off (bytes: read for every segment)
     // Segments on the wire; a delivery reads its segment in place (stable addresses: the
     // delivery may put more on the wire) and gives the slot back afterwards.
