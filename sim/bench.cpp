@@ -1,4 +1,5 @@
 #include "bench.hpp"
+#include "whatif_run.hpp"
 
 #include "forecast.hpp"
 #include "forecast_app.hpp"
@@ -278,12 +279,16 @@ double rate_of(const BenchResult& r) { return static_cast<double>(r.attempted) /
 
 }  // namespace
 
-std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each, int repeat) {
+std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each, int repeat, bool progress) {
     std::vector<BenchResult> out;
+    // Progress by whole runs: a hook inside a run would be measured with it.
+    ProgressBar bar("bench", ws.size() * static_cast<std::size_t>(std::max(repeat, 1)), progress);
+    std::size_t done = 0;
     for (const BenchWorkload& wl : ws) {
         std::vector<BenchResult> runs;
         for (int i = 0; i < std::max(repeat, 1); ++i) {
             runs.push_back(run_once(wl, fork_each));
+            bar.update(++done);
             if (!runs.back().ok) break;
         }
         if (!runs.back().ok) {
@@ -298,6 +303,7 @@ std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fo
         r.rate_max = rate_of(runs.front());
         out.push_back(r);
     }
+    bar.finish();
     return out;
 }
 

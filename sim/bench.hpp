@@ -51,7 +51,7 @@ BenchResult run_bench_workload(const BenchWorkload& w);
 // result of its median run by wall time, with the spread of all of them (a machine that is
 // shared, or whose clock drifts, gives figures apart by tens of percent from one run to the
 // next). The table or JSON for people and tools.
-std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each, int repeat = 1);
+std::vector<BenchResult> run_bench(const std::vector<BenchWorkload>& ws, bool fork_each, int repeat = 1, bool progress = false);
 // Pins this process (and the workload processes it forks) to one CPU, as `taskset -c cpu` does:
 // on a machine whose CPUs run at different speeds, figures compare only on the same CPU.
 // Returns what went wrong, or an empty string.

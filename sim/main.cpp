@@ -340,6 +340,7 @@ int main(int argc, char** argv) {
     bench->add_option("--repeat", bench_repeat, "Run each workload N times; show the median run and the lowest and highest rate")
         ->check(CLI::Range(1, 1000));
     bench->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    add_progress(bench);
     // ---- end tcpsim bench ----
 
     app.failure_message(usage_failure);
@@ -413,7 +414,8 @@ int main(int argc, char** argv) {
                     return 2;
                 }
             }
-            const std::vector<BenchResult> rs = run_bench(chosen, !bench_no_fork, bench_repeat);
+            const std::vector<BenchResult> rs = run_bench(chosen, !bench_no_fork, bench_repeat,
+                                                        progress_wanted(quiet_run, force_progress));
             write_output(out_path, json ? format_bench_json(rs) : format_bench_table(rs));
             for (const BenchResult& r : rs)
                 if (!r.ok) return 1;
