@@ -197,7 +197,10 @@ int main(int argc, char** argv) {
     double min_pass_rate = 0.0;
     CLI::App* pkt = app.add_subcommand("pkt", "Run packetdrill scripts against a simulated host");
     pkt->add_option("--profile", profile, "OS profile of the system under test")->capture_default_str();
-    pkt->add_option("-D", defines, "Define a preprocessor symbol (#ifdef SYMBOL)");
+    // One symbol per -D (repeatable: -D A -D B, or -DA): a vector option would otherwise take
+    // every following word, scripts included.
+    pkt->add_option("-D", defines, "Define a preprocessor symbol (#ifdef SYMBOL); one per -D, repeatable")
+        ->allow_extra_args(false);
     pkt->add_flag("--json", json, "Print a per-script table as JSON");
     pkt->add_flag("-v,--verbose", verbose, "Also list passed scripts");
     pkt->add_flag("--require-all", require_all, "Exit non-zero when any script is skipped, too");

@@ -1,5 +1,6 @@
 # CLI check: runs ${TCPSIM} ${ARGS} in ${WORKDIR}; requires exit code ${CODE}, stderr matching
-# ${STDERR_REGEX} (when given), and that ${NO_FILE} (when given) does not exist afterwards.
+# ${STDERR_REGEX} and stdout matching ${STDOUT_REGEX} (when given), and that ${NO_FILE} (when
+# given) does not exist afterwards.
 if(NO_FILE)
   file(REMOVE ${NO_FILE})
 endif()
@@ -10,6 +11,9 @@ if(NOT rc EQUAL CODE)
 endif()
 if(STDERR_REGEX AND NOT err MATCHES "${STDERR_REGEX}")
   message(FATAL_ERROR "tcpsim ${ARGS}: stderr does not match '${STDERR_REGEX}':\n${err}")
+endif()
+if(STDOUT_REGEX AND NOT out MATCHES "${STDOUT_REGEX}")
+  message(FATAL_ERROR "tcpsim ${ARGS}: stdout does not match '${STDOUT_REGEX}':\n${out}")
 endif()
 if(NO_FILE AND EXISTS ${NO_FILE})
   message(FATAL_ERROR "tcpsim ${ARGS}: left ${NO_FILE} behind")
