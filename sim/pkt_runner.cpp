@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -24,6 +25,7 @@ std::string_view to_string(Verdict v) {
         case Verdict::Passed: return "passed";
         case Verdict::Failed: return "failed";
         case Verdict::Skipped: return "skipped";
+        case Verdict::Error: return "error";
     }
     return "?";
 }
@@ -754,14 +756,16 @@ ScriptResult run_script(const std::string& path, const RunOptions& opt) {
     ScriptResult r;
     r.path = path;
     host::Profile profile = load_profile(opt.profile);
+    std::error_code ec;
+    const bool folder = std::filesystem::is_directory(path, ec);
     std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        r.verdict = Verdict::Skipped;
-        r.reason = "cannot read the file";
+    std::ostringstream ss;
+    if (in && !folder) ss << in.rdbuf();
+    if (!in || folder || in.bad()) {  // not a script at all: an error, never a skip
+        r.verdict = Verdict::Error;
+        r.reason = folder ? "cannot read the file: it is a folder" : "cannot read the file";
         return r;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
     try {
         const Script sc = parse_script(ss.str(), path, opt.defines);
         Harness h(sc, std::move(profile));
@@ -771,6 +775,10 @@ ScriptResult run_script(const std::string& path, const RunOptions& opt) {
             throw Skip{h.line(), std::string("the harness could not run it: ") + e.what()};
         }
         r.verdict = Verdict::Passed;
+    } catch (const SyntaxError& e) {
+        r.verdict = Verdict::Error;
+        r.lineno = e.lineno;
+        r.reason = e.reason;
     } catch (const Unsupported& u) {
         r.verdict = Verdict::Skipped;
         r.lineno = u.lineno;
