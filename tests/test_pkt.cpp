@@ -216,6 +216,7 @@ TEST_CASE("pkt: every wrong expectation is a failure", "[pkt]") {
         {"+0 read(3, ..., 1000) = 100", "+0 read(3, ..., 1000) = 99"},                        // result
         {"+0 > . 1:1(0) ack 101 win 65535\n", ""},                                            // extra packet
         {"+0.1 < F. 101:101(0) ack 12 win 32767\n", ""},                                      // no reply due
+        {"+0 > . 12:12(0) ack 102 win 65535\n", ""},                                          // extra at the end
     };
     for (const auto& [from, to] : mutations) {
         const ScriptResult r = run_text(replace(kGood, from, to));
@@ -241,6 +242,61 @@ TEST_CASE("pkt: a file that is not a script is an ERROR with its line, not SKIPP
     CHECK(folder.reason.find("cannot read") != std::string::npos);
     // A well-formed script with an unsupported construct is still SKIPPED.
     CHECK(run_text("0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+0 < SE 0:0(0) win 1\n").verdict == Verdict::Skipped);
+}
+
+TEST_CASE("pkt: a segment the host sends after the last line, within the tolerance, is a failure", "[pkt]") {
+    // A passive close that stops after delivering the peer's FIN: the host ACKs it at once, and
+    // no line expects that ACK.
+    const std::string open = R"(--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 32767 <mss 1460>
++0 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.1 < . 1:1(0) ack 1 win 32767
++0 accept(3, ..., ...) = 4
++0.1 < F. 1:1(0) ack 1 win 32767
+)";
+    const ScriptResult r = run_text(open);
+    CHECK(r.verdict == Verdict::Failed);
+    CHECK(r.reason == "unexpected outbound packet");
+    CHECK(r.actual.find("> . 1:1(0) ack 2") != std::string::npos);
+    CHECK(r.lineno == 9);
+    // Expecting the ACK passes.
+    const ScriptResult ok = run_text(open + "+0 > . 1:1(0) ack 2 win 65535\n");
+    INFO(ok.reason << " | " << ok.actual);
+    CHECK(ok.verdict == Verdict::Passed);
+    // A segment due later than one tolerance after the last line is not the script's business:
+    // the harness stops there (packetdrill ends the script at its last line).
+    const ScriptResult later = run_text(open + "+0 > . 1:1(0) ack 2 win 65535\n+0 close(4) = 0\n+0 > F. 1:1(0) ack 2 win 65535\n");
+    INFO(later.reason << " | " << later.actual);
+    CHECK(later.verdict == Verdict::Passed);
+}
+
+TEST_CASE("pkt: what a close() sends with no packet line after it is teardown, not checked", "[pkt]") {
+    // packetdrill stops sniffing at the last line and resets the connection (run.c
+    // close_all_sockets()): the FreeBSD suite ends scripts with close() and no line for its FIN
+    // or RST.
+    const std::string est = R"(--tolerance_usecs=10000
+0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3
++0 bind(3, ..., ...) = 0
++0 listen(3, 1) = 0
++0.1 < S 0:0(0) win 32767 <mss 1460>
++0 > S. 0:0(0) ack 1 win 65535 <mss 1460>
++0.1 < . 1:1(0) ack 1 win 32767
++0 accept(3, ..., ...) = 4
+)";
+    const ScriptResult teardown = run_text(est + "+0 close(4) = 0\n+0 close(3) = 0\n");
+    INFO(teardown.reason << " | " << teardown.actual);
+    CHECK(teardown.verdict == Verdict::Passed);
+    // With a packet line after it, the close() is part of the test: its FIN must be expected.
+    const ScriptResult checked = run_text(est + "+0 close(4) = 0\n+0.1 < . 1:1(0) ack 1 win 32767\n");
+    CHECK(checked.verdict == Verdict::Failed);
+    CHECK(checked.actual.find("> F. 1:1(0)") != std::string::npos);
+    // The reply to a last inbound segment is still checked when a close() follows it.
+    const ScriptResult reply = run_text(est + "+0.1 < F. 1:1(0) ack 1 win 32767\n+0 close(4) = 0\n");
+    CHECK(reply.verdict == Verdict::Failed);
+    CHECK(reply.actual.find("> . 1:1(0) ack 2") != std::string::npos);
 }
 
 TEST_CASE("pkt: unknown sysctls and unsupported calls skip the script with the reason", "[pkt]") {
