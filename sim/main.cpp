@@ -55,9 +55,12 @@ TraceHeader header_of(const Scenario& sc) {
 }
 
 // `tcpsim pkt`: runs scripts (files, or folders searched for *.pkt in sorted order), prints
-// packetdrill-like failures and one summary line.
+// packetdrill-like failures and one summary line. A file that is not packetdrill is an ERROR
+// (also on stderr, as every bad input is) and counts as failed: the closing line keeps its
+// `N passed, N failed, N skipped` shape, and "0 failed" still means all is well.
 struct PktTotals {
-    int passed = 0, failed = 0, skipped = 0;
+    int passed = 0, failed = 0, skipped = 0;  // failed includes errors
+    int errors = 0;
 };
 
 std::string run_pkt(const std::vector<std::string>& inputs, const std::string& profile,
@@ -79,7 +82,7 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
     opt.profile = profile;
     opt.defines = std::set<std::string>(defines.begin(), defines.end());
     load_profile(profile);  // a bad name is a usage problem reported before any script runs
-    int passed = 0, skipped = 0, failed = 0;
+    int passed = 0, skipped = 0, failed = 0, errors = 0;
     std::string out;
     nlohmann::ordered_json table = nlohmann::ordered_json::array();
     for (const std::string& f : files) {
@@ -98,12 +101,20 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
                 out += fmt::format("FAIL {}:{}: {}\n  line:     {}\n  expected: {}\n  actual:   {}\n", f, r.lineno,
                                    r.reason, r.line, r.expected, r.actual);
                 break;
+            case pkt::Verdict::Error: {
+                ++failed;
+                ++errors;
+                const std::string where = r.lineno > 0 ? fmt::format("{}:{}", f, r.lineno) : f;
+                out += fmt::format("ERROR {}: {}\n", where, r.reason);
+                std::fprintf(stderr, "tcpsim: error: %s: %s\n", where.c_str(), r.reason.c_str());
+                break;
+            }
         }
         nlohmann::ordered_json row;
         row["script"] = f;
         row["result"] = std::string(pkt::to_string(r.verdict));
         if (r.verdict != pkt::Verdict::Passed) {
-            row["line"] = r.lineno;
+            row["line"] = r.lineno;  // 0: the file as a whole
             row["reason"] = r.reason;
         }
         if (r.verdict == pkt::Verdict::Failed) {
@@ -119,13 +130,14 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
         doc["passed"] = passed;
         doc["failed"] = failed;
         doc["skipped"] = skipped;
+        doc["errors"] = errors;  // of the failed, the files that are not packetdrill
         doc["scripts"] = table;
-        totals = {passed, failed, skipped};
+        totals = {passed, failed, skipped, errors};
         // A script's reason quotes its line, which may hold any bytes: invalid UTF-8 is replaced.
         return doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
     }
     out += fmt::format("{} passed, {} failed, {} skipped\n", passed, failed, skipped);
-    totals = {passed, failed, skipped};
+    totals = {passed, failed, skipped, errors};
     return out;
 }
 
@@ -259,7 +271,10 @@ int main(int argc, char** argv) {
     double min_pass_rate = 0.0;
     CLI::App* pkt = app.add_subcommand("pkt", "Run packetdrill scripts against a simulated host");
     pkt->add_option("--profile", profile, "OS profile of the system under test")->capture_default_str();
-    pkt->add_option("-D", defines, "Define a preprocessor symbol (#ifdef SYMBOL)");
+    // One symbol per -D (repeatable: -D A -D B, or -DA): a vector option would otherwise take
+    // every following word, scripts included.
+    pkt->add_option("-D", defines, "Define a preprocessor symbol (#ifdef SYMBOL); one per -D, repeatable")
+        ->allow_extra_args(false);
     pkt->add_flag("--json", json, "Print a per-script table as JSON");
     pkt->add_flag("-v,--verbose", verbose, "Also list passed scripts");
     pkt->add_flag("--require-all", require_all, "Exit non-zero when any script is skipped, too");

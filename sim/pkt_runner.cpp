@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -24,6 +25,7 @@ std::string_view to_string(Verdict v) {
         case Verdict::Passed: return "passed";
         case Verdict::Failed: return "failed";
         case Verdict::Skipped: return "skipped";
+        case Verdict::Error: return "error";
     }
     return "?";
 }
@@ -706,7 +708,14 @@ void Harness::run() {
     SimTime prev = SimTime::zero();
     SimTime last = SimTime::zero();
     const Duration tol = Duration::us(sc_.tolerance_us);
-    for (const ScriptLine& l : sc_.lines) {
+    // A close() with no packet line after it is the script's teardown: packetdrill never sniffs
+    // what it sends (it stops at the last line, then closes every socket and resets the
+    // connections: run.c close_all_sockets(), run_packet.c reset_connection()), so neither do we.
+    std::size_t last_packet = 0;
+    for (std::size_t i = 0; i < sc_.lines.size(); ++i)
+        if (sc_.lines[i].kind == LineKind::Packet) last_packet = i + 1;
+    for (std::size_t i = 0; i < sc_.lines.size(); ++i) {
+        const ScriptLine& l = sc_.lines[i];
         current_line_ = l.lineno;
         SimTime t = prev;
         if (l.time_kind == TimeKind::Absolute) t = SimTime::zero() + Duration::us(l.time_us);
@@ -727,24 +736,33 @@ void Harness::run() {
         }
         switch (l.kind) {
             case LineKind::Packet: do_packet(l, t); break;
-            case LineKind::Syscall: do_syscall(l);
+            case LineKind::Syscall: {
+                const std::size_t before = outbound_.size();
+                do_syscall(l);
                 settle();
+                if (i >= last_packet && l.call.name == "close")
+                    outbound_.erase(outbound_.begin() + static_cast<std::ptrdiff_t>(before), outbound_.end());
                 break;
+            }
             case LineKind::Command: do_command(l); break;
             case LineKind::Python: do_python(l); break;
         }
         prev = t;
         last = std::max(last, t);
     }
-    // Packets sent while the script was still running that no line expected.
-    for (const Outbound& o : outbound_) {
-        if (o.time < last) {
-            ScriptLine end;
-            end.lineno = current_line_;
-            end.text = "(end of script)";
-            fail(end, "no further packet", fmt::format("> {} at {} s", describe(o.seg), format_seconds(o.time)),
-                 "unexpected outbound packet");
-        }
+    // After the last line the host runs on for one tolerance: a segment it sends by then (still
+    // unmatched from before, in reply to the last inbound segment, or after the last call) is
+    // one no line expected. Later ones (a retransmission after the RTO) are past the script.
+    const SimTime end = last + tol;
+    advance_to(end);
+    if (!outbound_.empty() && outbound_.front().time <= end) {
+        const Outbound& o = outbound_.front();
+        ScriptLine tail;
+        tail.lineno = current_line_;
+        tail.text = "(end of script)";
+        fail(tail, fmt::format("no further packet up to {} s (the last line's time + {} us)", format_seconds(end),
+                               sc_.tolerance_us),
+             fmt::format("> {} at {} s", describe(o.seg), format_seconds(o.time)), "unexpected outbound packet");
     }
 }
 
@@ -754,14 +772,16 @@ ScriptResult run_script(const std::string& path, const RunOptions& opt) {
     ScriptResult r;
     r.path = path;
     host::Profile profile = load_profile(opt.profile);
+    std::error_code ec;
+    const bool folder = std::filesystem::is_directory(path, ec);
     std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        r.verdict = Verdict::Skipped;
-        r.reason = "cannot read the file";
+    std::ostringstream ss;
+    if (in && !folder) ss << in.rdbuf();
+    if (!in || folder || in.bad()) {  // not a script at all: an error, never a skip
+        r.verdict = Verdict::Error;
+        r.reason = folder ? "cannot read the file: it is a folder" : "cannot read the file";
         return r;
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
     try {
         const Script sc = parse_script(ss.str(), path, opt.defines);
         Harness h(sc, std::move(profile));
@@ -771,6 +791,10 @@ ScriptResult run_script(const std::string& path, const RunOptions& opt) {
             throw Skip{h.line(), std::string("the harness could not run it: ") + e.what()};
         }
         r.verdict = Verdict::Passed;
+    } catch (const SyntaxError& e) {
+        r.verdict = Verdict::Error;
+        r.lineno = e.lineno;
+        r.reason = e.reason;
     } catch (const Unsupported& u) {
         r.verdict = Verdict::Skipped;
         r.lineno = u.lineno;

@@ -9,17 +9,19 @@
 
 namespace tcpsim::pkt {
 
-enum class Verdict : std::uint8_t { Passed, Failed, Skipped };
+// Passed and Failed: the script ran. Skipped: well-formed packetdrill using a feature the
+// harness does not run. Error: not a packetdrill script at all (or not readable).
+enum class Verdict : std::uint8_t { Passed, Failed, Skipped, Error };
 std::string_view to_string(Verdict v);
 
 struct ScriptResult {
     std::string path;
     Verdict verdict = Verdict::Passed;
-    int lineno = 0;         // the line that failed or was not supported
+    int lineno = 0;         // the line that failed, was not supported or is not packetdrill (0: the file)
     std::string line;       // its text
     std::string expected;   // what the script expected
     std::string actual;     // what happened
-    std::string reason;     // a skip reason, or a one-line failure summary
+    std::string reason;     // a skip or error reason, or a one-line failure summary
 };
 
 struct RunOptions {
@@ -27,8 +29,9 @@ struct RunOptions {
     std::set<std::string> defines;
 };
 
-// Never throws for a script problem: unreadable or unsupported scripts come back as Skipped
-// with the reason; a bad profile name throws ScenarioError.
+// Never throws for a script problem: unsupported scripts come back as Skipped, unreadable ones
+// and text that is not packetdrill as Error, with the line and the reason; a bad profile name
+// throws ScenarioError.
 ScriptResult run_script(const std::string& path, const RunOptions& opt);
 
 }  // namespace tcpsim::pkt

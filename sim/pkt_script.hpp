@@ -63,14 +63,24 @@ struct Script {
     std::vector<ScriptLine> lines;
 };
 
-// Thrown for a construct the parser does not understand: the script is SKIPPED with the reason.
+// Thrown for packetdrill that the harness does not run (a time range, ECN flags, an option it
+// does not model, ...): the script is SKIPPED with the reason.
 struct Unsupported {
     int lineno;
     std::string reason;
 };
 
+// Thrown for text that is not packetdrill (prose, binary junk, a packet without sequence
+// numbers, an unterminated comment, a script without events, ...): the script is an ERROR.
+// The line is the one where packetdrill's own parser would stop (0: the file as a whole).
+struct SyntaxError {
+    int lineno;
+    std::string reason;
+};
+
 // Parses a script with the given preprocessor symbols defined (#ifdef/#ifndef/#else/#endif).
-// Throws Unsupported for constructs outside the supported subset.
+// Throws SyntaxError for the first line that is not packetdrill, wherever it is; otherwise
+// Unsupported for the first construct outside the supported subset.
 Script parse_script(const std::string& text, const std::string& path, const std::set<std::string>& defines);
 
 }  // namespace tcpsim::pkt

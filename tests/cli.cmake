@@ -1,6 +1,6 @@
 # CLI check: runs ${TCPSIM} ${ARGS} in ${WORKDIR}; requires exit code ${CODE}, stderr matching
-# ${STDERR_REGEX} (when given), and that none of the files ${NO_FILE} (a list, when given)
-# exists afterwards.
+# ${STDERR_REGEX} and stdout matching ${STDOUT_REGEX} (when given), and that none of the files
+# ${NO_FILE} (a list, when given) exists afterwards.
 foreach(f IN LISTS NO_FILE)
   file(REMOVE ${f})
 endforeach()
@@ -11,6 +11,9 @@ if(NOT rc EQUAL CODE)
 endif()
 if(STDERR_REGEX AND NOT err MATCHES "${STDERR_REGEX}")
   message(FATAL_ERROR "tcpsim ${ARGS}: stderr does not match '${STDERR_REGEX}':\n${err}")
+endif()
+if(STDOUT_REGEX AND NOT out MATCHES "${STDOUT_REGEX}")
+  message(FATAL_ERROR "tcpsim ${ARGS}: stdout does not match '${STDOUT_REGEX}':\n${out}")
 endif()
 foreach(f IN LISTS NO_FILE)
   if(EXISTS ${f})

@@ -627,7 +627,7 @@ def classify(target, rc, hung, out, err, input_names, before, after):
     if target == "experiment-compare" and rc == 1 and not err.strip():
         return "OK-RUN"  # the comparison disagrees: exit 1 by design
     if names_place(text, input_names) or (target == "pkt" and re.search(
-            r"(SKIP|FAIL) \S*%s:\d+" % re.escape(input_names[0]), text)):
+            r"(SKIP|FAIL|ERROR) \S*%s:\d+|ERROR \S*%s: " % (re.escape(input_names[0]), re.escape(input_names[0])), text)):
         return "ROUGH" if "json.exception" in err else "OK-ERROR"
     if any(n in text for n in input_names) and re.search(r"at line \d+(, column \d+)?", text):
         return "ROUGH"  # a place, but not as FILE:LINE:COL, and nlohmann's exception text
