@@ -1,6 +1,6 @@
 # `tcpsim remedies` against `tcpsim run --set`: every applicable row of the remedies table must
 # report what a forecast of the same scenario, run by hand with that row's --set values, reports:
-# the first failure (time, kind, place), the failed requests and the sustained rate.
+# the first failure (time, errno, host), the failed requests and the sustained rate.
 # Inputs: TCPSIM, WORKDIR, SCENARIO (relative to WORKDIR), OUT (a scratch folder).
 file(MAKE_DIRECTORY ${OUT})
 execute_process(COMMAND ${TCPSIM} remedies ${SCENARIO} -q --json ${OUT}/remedies.json -o ${OUT}/remedies.txt
@@ -43,8 +43,8 @@ foreach(i RANGE ${last})
   if(NOT ff_type STREQUAL row_ff_type)
     message(FATAL_ERROR "row ${i} (${name}): first failure ${row_ff_type} in the table, ${ff_type} in the run")
   endif()
-  set(pairs "first_failure time_s|first_failure time_s" "first_failure errno|first_failure kind"
-            "first_failure host|first_failure node" "failed|failed" "sustained_rate_per_s|sustained_per_s")
+  set(pairs "first_failure time_s|first_failure time_s" "first_failure errno|first_failure errno"
+            "first_failure host|first_failure host" "failed|failed" "sustained_rate_per_s|sustained_per_s")
   foreach(p ${pairs})
     string(REPLACE "|" ";" p "${p}")
     list(GET p 0 run_path)
