@@ -83,7 +83,7 @@ void Forecast::judge_interval(const Sample& s, SimTime from) {
         const auto most = std::max_element(interval_retx_by_host_.begin(), interval_retx_by_host_.end());
         if (share > *slo.syn_retransmitted)
             breach("syn_retransmitted", from, static_cast<int>(most - interval_retx_by_host_.begin()),
-                   fmt::format("{} connects had to retransmit their SYN, {:.1f}% of the {} begun (at most {})", s.syn_retransmitted,
+                   fmt::format("{} connect(s) had to retransmit their SYN, {:.1f}% of the {} begun (at most {})", s.syn_retransmitted,
                                share * 100, s.opened, percent(*slo.syn_retransmitted)),
                    syn_drop_why());
     }
@@ -104,7 +104,8 @@ void Forecast::judge_interval(const Sample& s, SimTime from) {
         }()
                                : -1;
         breach("failed", from, node,
-               fmt::format("{} of {} requests failed (at most {})", s.failed, requests, slo.failed == 0 ? "none" : percent(slo.failed)),
+               fmt::format("{} of {} requests failed ({})", s.failed, requests,
+                           slo.failed == 0 ? std::string("none allowed") : "at most " + percent(slo.failed)),
                failure_why());
     }
 }

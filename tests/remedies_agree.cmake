@@ -43,8 +43,18 @@ foreach(i RANGE ${last})
   if(NOT ff_type STREQUAL row_ff_type)
     message(FATAL_ERROR "row ${i} (${name}): first failure ${row_ff_type} in the table, ${ff_type} in the run")
   endif()
-  set(pairs "first_failure time_s|first_failure time_s" "first_failure errno|first_failure kind"
-            "first_failure host|first_failure node" "failed|failed" "sustained_rate_per_s|sustained_per_s")
+  string(JSON fb_type TYPE "${run}" first_breach)
+  string(JSON row_fb_type TYPE "${table}" rows ${i} first_breach)
+  if(NOT fb_type STREQUAL row_fb_type)
+    message(FATAL_ERROR "row ${i} (${name}): first breach ${row_fb_type} in the table, ${fb_type} in the run")
+  endif()
+  # One vocabulary: a first failure is time_s/host/errno/why in a run and in a row alike.
+  set(pairs "first_failure time_s|first_failure time_s" "first_failure errno|first_failure errno"
+            "first_failure host|first_failure host" "failed|failed" "sustained_rate_per_s|sustained_per_s"
+            "unfinished total|unfinished")
+  if(NOT fb_type STREQUAL "NULL")
+    list(APPEND pairs "first_breach time_s|first_breach time_s" "first_breach objective|first_breach objective")
+  endif()
   foreach(p ${pairs})
     string(REPLACE "|" ";" p "${p}")
     list(GET p 0 run_path)
