@@ -19,6 +19,7 @@ namespace tcpsim {
 
 struct CapacityOptions {
     std::vector<std::string> rate_pointers;  // empty: the only client workload's arrival rate
+    std::string search_pointer;              // --search: any numeric value (or an array's length) instead of the rate
     double tolerance = 0.002;                 // stop when (fail - pass) / fail is below this
     unsigned threads = 1;
     bool progress = false;
@@ -32,6 +33,12 @@ struct CapacityProbe {
 
 struct CapacityResult {
     std::string file;
+    std::string knob;                       // --search POINTER ("" : the offered rate)
+    bool integer = false;                   // the knob takes whole values
+    bool array = false;                     // the knob is an array's length (addresses added after the last)
+    bool more_helps = false;                // a higher value meets the objectives (ports, processes, addresses)
+    double base = 0;                        // the scenario's own value
+    std::string judge;                      // "the default judge (...)" or "the slo: connect_p99 1s, ..."
     std::uint64_t seed = 1;
     double duration_s = 0;
     std::vector<Override> sets;

@@ -62,14 +62,21 @@ bool reopens_time_wait(const HostSpec& h) {
 }  // namespace
 
 Forecast::Forecast(const Scenario& sc, World& w)
-    : sc_(sc), w_(w), peaks_(sc.hosts.size(), StateCounts{}), per_client_(sc.forecast.clients.size()) {}
+    : sc_(sc), w_(w), peaks_(sc.hosts.size(), StateCounts{}), per_client_(sc.forecast.clients.size()),
+      interval_retx_by_host_(sc.hosts.size(), 0), loop_processes_done_(sc.forecast.clients.size(), 0),
+      client_last_end_(sc.forecast.clients.size(), SimTime::zero()) {}
 
 void Forecast::failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
                        bool request_failed, int client) {
     ++by_errno_[kind];
     ++failures_total_;
     if (request_failed) {
-        if (client >= 0) ++per_client_[static_cast<std::size_t>(client)].failed;
+        if (client >= 0) {
+            ++per_client_[static_cast<std::size_t>(client)].failed;
+            client_last_end_[static_cast<std::size_t>(client)] = w_.now();
+        }
+        work_end_ = w_.now();
+        ++interval_failures_[kind];
         if (last_ok_) onsets_.push_back(Onset{w_.now(), attempted_, succeeded_, failed_, per_client_});
         last_ok_ = false;
         ++failed_;
@@ -163,6 +170,9 @@ void Forecast::finish() {
         cur_.offered += last.offered;
         cur_.completed += last.completed;
         cur_.failed += last.failed;
+        cur_.connects += last.connects;
+        cur_.opened += last.opened;
+        interval_latencies_.merge(last_interval_latencies_);
         for (std::size_t k = 0; k < last.clients.size() && k < per_client_at_sample_.size(); ++k) {
             per_client_at_sample_[k].offered -= last.clients[k].offered;
             per_client_at_sample_[k].completed -= last.clients[k].completed;
@@ -170,10 +180,24 @@ void Forecast::finish() {
         }
     }
     sample();
+    judge_end();
 }
 
 void Forecast::sample() {
     cur_.at = w_.now();
+    const SimTime from = samples_.empty() ? SimTime::zero() : samples_.back().at;
+    cur_.p50 = interval_latencies_.nearest_rank(0.50);
+    cur_.p99 = interval_latencies_.nearest_rank(0.99);
+    cur_.max = interval_latencies_.max();
+    // SYN retransmissions since the last sample, per host (the world counts them).
+    const std::vector<std::uint64_t>& retx = w_.stats().syn_retransmitted;
+    retx_at_sample_.resize(retx.size(), 0);
+    cur_.syn_retransmitted = 0;
+    for (std::size_t h = 0; h < retx.size(); ++h) {
+        interval_retx_by_host_[h] = retx[h] - retx_at_sample_[h];
+        cur_.syn_retransmitted += interval_retx_by_host_[h];
+        retx_at_sample_[h] = retx[h];
+    }
     cur_.states.clear();
     for (int h = 0; h < w_.host_count(); ++h) {
         StateCounts c = w_.state_counts(h);
@@ -205,7 +229,14 @@ void Forecast::sample() {
         per_client_at_sample_[k] = per_client_[k];
     }
     samples_.push_back(cur_);
+    judge_interval(samples_.back(), from);
     cur_ = Sample{};
+    last_interval_latencies_ = interval_latencies_;
+    interval_latencies_.clear();
+    std::fill(interval_retx_by_host_.begin(), interval_retx_by_host_.end(), 0);
+    interval_slowest_host_ = -1;
+    interval_slowest_ = -1;
+    interval_failures_.clear();
     end_ = w_.now();
 }
 
@@ -231,7 +262,11 @@ Forecast::Rates Forecast::steady() const {
         }
         return r;
     }
-    const std::size_t n = samples_.size();
+    // Without failures: the second half of the active period (a closed loop that finished its
+    // work early is judged while it worked, not over the idle rest of the run).
+    std::size_t n = samples_.size();
+    if (const auto done = work_done_at())
+        while (n > 1 && samples_[n - 2].at >= *done) --n;
     const std::size_t begin = n / 2;
     std::uint64_t o = 0, c = 0, fl = 0;
     std::vector<std::uint64_t> co(per_client_.size(), 0), cc(per_client_.size(), 0);
@@ -245,7 +280,7 @@ Forecast::Rates Forecast::steady() const {
         }
     }
     r.from = begin == 0 ? SimTime::zero() : samples_[begin - 1].at;
-    r.to = samples_.back().at;
+    r.to = samples_[n - 1].at;
     const double secs = static_cast<double>((r.to - r.from).count()) / 1e9;
     if (secs <= 0) return r;
     r.offered = static_cast<double>(o) / secs;
@@ -458,11 +493,16 @@ std::string Forecast::text() const {
                            tcp::format_addr(r.local), tcp::format_addr(r.remote));
         out += wrap("why: " + r.why, 16);
     }
-    if (!any) out += "  no failure: the workload ran to the end without an error\n";
+    if (!any && breaches_.empty()) out += "  no failure: the workload ran to the end without an error\n";
+    if (!any && !breaches_.empty()) out += "  no failure with an errno, but the service degraded: see Objectives\n";
     if (!none.empty() && any) out += fmt::format("  none of: {}\n", none);
+    out += "\n";
+    out += objectives_text();
 
-    out += fmt::format("\nRequests: {} attempted, {} succeeded, {} failed; {} connections opened\n", attempted_, succeeded_, failed_,
-                       connections_);
+    out += fmt::format("\nRequests: {} attempted, {} succeeded, {} failed, {} unfinished; {} connections opened\n", attempted_, succeeded_,
+                       failed_, unfinished_.total(), connections_);
+    out += wrap("Unfinished at the end: " + unfinished_text(), 0, 2);
+    out += closed_loop_text();
     if (!by_errno_.empty()) {
         out += "Failures by kind:";
         for (const auto& [k, n] : by_errno_) out += fmt::format(" {} {}", k, n);
@@ -649,7 +689,8 @@ nlohmann::ordered_json Forecast::json_doc() const {
     nlohmann::ordered_json wl = nlohmann::ordered_json::array();
     for (std::size_t k = 0; k < sc_.forecast.clients.size() && k < st.client_completed.size(); ++k)
         wl.push_back({{"name", sc_.forecast.clients[k].name}, {"offered_per_s", round1(st.client_offered[k])},
-                      {"completed_per_s", round1(st.client_completed[k])}});
+                      {"completed_per_s", round1(st.client_completed[k])},
+                      {"finished_s", loop_finished_json(k)}});
     j["workloads"] = wl;
     nlohmann::ordered_json lat;
     const auto p50 = percentile(0.50), p99 = percentile(0.99);
@@ -667,11 +708,14 @@ nlohmann::ordered_json Forecast::json_doc() const {
             end_states[sc_.hosts[h].name] = p;
         }
     j["end_states"] = end_states;
+    const nlohmann::ordered_json verdict = verdict_json();
+    for (auto it = verdict.begin(); it != verdict.end(); ++it) j[it.key()] = *it;
+    j["intervals"] = intervals_json();
     return j;
 }
 
 std::string Forecast::csv() const {
-    std::string out = "time_s,offered,completed,failed";
+    std::string out = "time_s,offered,completed,failed,opened,syn_retransmitted,connects,connect_p50_ms,connect_p99_ms,connect_max_ms";
     for (const HostSpec& h : sc_.hosts)
         for (tcp::State s : kShown) out += fmt::format(",{}.{}", h.name, state_label(s));
     for (std::size_t i = 0; i < w_.nat_count(); ++i)
@@ -681,7 +725,9 @@ std::string Forecast::csv() const {
             out += fmt::format(",{0}.transitory,{0}.established,{0}.time_wait,{0}.ports_in_use", w_.balancer_name(i));
     out += "\n";
     for (const Sample& s : samples_) {
-        out += fmt::format("{},{},{},{}", format_seconds(s.at), s.offered, s.completed, s.failed);
+        out += fmt::format("{},{},{},{},{},{},{}", format_seconds(s.at), s.offered, s.completed, s.failed, s.opened, s.syn_retransmitted,
+                           s.connects);
+        for (const auto& v : {s.p50, s.p99, s.max}) out += v ? fmt::format(",{:.3f}", static_cast<double>(*v) / 1e6) : std::string(",");
         for (const StateCounts& c : s.states)
             for (tcp::State st : kShown) out += fmt::format(",{}", c[static_cast<std::size_t>(st)]);
         for (const auto& n : s.nats) out += fmt::format(",{},{},{},{}", n[0], n[1], n[2], n[3]);
@@ -701,6 +747,7 @@ ForecastRun run_forecast(const Scenario& sc, const std::function<void(SimTime, s
     if (progress) w.set_progress([&](SimTime t) { progress(t, fc.attempted()); });
     app.start();
     w.run();
+    fc.set_unfinished(app.unfinished());
     fc.finish();
     ForecastRun fr{fc.text(), "", fc.csv(), fc.json_doc()};
     fr.json = fr.doc.dump(2) + "\n";

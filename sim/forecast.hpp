@@ -36,6 +36,25 @@ struct FailureRecord {
     std::vector<std::pair<std::string, std::int64_t>> held;  // (state, count) toward that destination / on that box
 };
 
+// Work left at the end of a run, named (never "0 failed" alone: DESIGN.md §7 Verdicts).
+struct Unfinished {
+    std::uint64_t opening = 0;     // connections still opening (SYN-SENT) at the end
+    std::uint64_t opening_retransmitted = 0;  // of which had to send their SYN again
+    std::uint64_t awaiting = 0;    // requests sent and waiting for a response
+    std::uint64_t retrying = 0;    // failed requests waiting for their retry back-off
+    std::uint64_t never_sent = 0;  // closed loops: requests never sent, their process still waiting
+    [[nodiscard]] std::uint64_t total() const { return opening + awaiting + retrying + never_sent; }
+};
+
+// An objective's first breach: when (the end of the report interval), where, and why (the mechanism).
+struct Breach {
+    std::string objective;  // "syn_retransmitted", "connect_p99", "connect_max", "connect_p50", "failed", "unfinished"
+    SimTime from, at;       // the report interval (from == at: judged at the end of the run)
+    std::string host;       // where it was measured
+    std::string measured;   // "52.0% of 400 connects needed a retransmitted SYN (at most 1%)"
+    std::string why;        // "SYNs dropped by backend's TIME-WAIT (FreeBSD tcp_twcheck: SEQ not above RCV.NXT)..."
+};
+
 struct ClientCounts {
     std::uint64_t offered = 0, completed = 0, failed = 0;
 };
@@ -46,6 +65,10 @@ struct Sample {
     std::uint64_t offered = 0, completed = 0, failed = 0;  // during the interval
     std::vector<StateCounts> states;                        // per host, TIME-WAIT incl. mini-sockets
     std::vector<std::array<std::uint64_t, 4>> nats;         // per NAT/balancer SNAT: transitory, established, time-wait, ports in use
+    std::uint64_t opened = 0;             // connects begun in the interval
+    std::uint64_t syn_retransmitted = 0;  // connects whose SYN was first sent again in the interval
+    std::uint64_t connects = 0;           // connects established in the interval
+    std::optional<std::int64_t> p50, p99, max;              // their connect latency (ns)
 };
 
 class Forecast {
@@ -63,9 +86,17 @@ public:
         ++cur_.completed;
         ++per_client_[client].completed;
         last_ok_ = true;
+        work_end_ = client_last_end_[client] = w_.now();
     }
-    void connection_opened() { ++connections_; }
-    void connect_latency(Duration d) { latencies_.add(d.count()); }
+    void connection_opened() {
+        ++connections_;
+        ++cur_.opened;
+    }
+    // A connect completed on `host` after d; `syn_retransmitted`: its SYN had to be sent again.
+    void connect_latency(Duration d, bool syn_retransmitted, int host);
+    // A closed loop's process has sent all its requests and had them answered or failed.
+    void loop_process_done(std::uint32_t client);
+    void set_unfinished(const Unfinished& u) { unfinished_ = u; }
     // A failed call or a refused SYN; `counts_as_failure` is false for a middlebox drop (the
     // client's own timeout reports it a second time as ETIMEDOUT).
     void failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
@@ -83,6 +114,7 @@ public:
     [[nodiscard]] std::uint64_t succeeded() const { return succeeded_; }
     [[nodiscard]] std::uint64_t failed() const { return failed_; }
     [[nodiscard]] const std::optional<FailureRecord>& first_failure() const { return first_any_; }
+    [[nodiscard]] const std::vector<Breach>& breaches() const { return breaches_; }
 
 private:
     struct Rates {
@@ -91,6 +123,20 @@ private:
         std::vector<double> client_offered, client_completed;  // per client workload
     };
     [[nodiscard]] Rates steady() const;
+    // -- verdicts (verdict.cpp)
+    void judge_interval(const Sample& s, SimTime from);
+    void judge_end();
+    void breach(const std::string& objective, SimTime from, int node, std::string measured, std::string why);
+    [[nodiscard]] std::string syn_drop_why() const;
+    [[nodiscard]] std::string failure_why() const;
+    [[nodiscard]] std::string judge_text() const;
+    [[nodiscard]] std::string objectives_text() const;
+    [[nodiscard]] std::string unfinished_text() const;
+    [[nodiscard]] std::string closed_loop_text() const;
+    [[nodiscard]] nlohmann::ordered_json verdict_json() const;
+    [[nodiscard]] nlohmann::ordered_json intervals_json() const;
+    [[nodiscard]] nlohmann::ordered_json loop_finished_json(std::size_t client) const;
+    [[nodiscard]] std::optional<SimTime> work_done_at() const;  // every closed loop finished (no open arrivals)
     struct Analytic {
         double rate = 0;    // connections per second, 0: no estimate
         std::string basis;  // "28232 ports / 60 s TIME-WAIT on client toward 10.0.0.2:80"
@@ -136,6 +182,18 @@ private:
     };
     std::optional<LastFailure> last_;
     SimTime end_ = SimTime::zero();
+    // Verdicts: this interval's connects, the first breach of each objective, the work left.
+    ValueCounts interval_latencies_, last_interval_latencies_;
+    std::vector<std::uint64_t> retx_at_sample_;  // each host's SYN retransmissions counted so far at the last sample
+    std::vector<std::uint64_t> interval_retx_by_host_;
+    int interval_slowest_host_ = -1;
+    std::int64_t interval_slowest_ = -1;
+    std::map<std::string, std::uint64_t> interval_failures_;  // by kind, requests only
+    std::vector<Breach> breaches_;  // in the order they happened
+    Unfinished unfinished_;
+    std::vector<std::uint32_t> loop_processes_done_;  // per client workload
+    std::vector<SimTime> client_last_end_;            // per client workload: its last answer or failure
+    SimTime work_end_ = SimTime::zero();              // the last answer or failure of any request
 };
 
 // Runs a scenario's workloads to its duration or stop condition; returns the forecast.

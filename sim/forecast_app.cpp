@@ -142,12 +142,16 @@ void Workloads::on_app_event(World& w, std::uint64_t arg) {
         }
         case EvKind::LoopNext: {
             std::uint32_t& left = loop_left_[loop_base_[ev.index] + static_cast<std::size_t>(ev.process)];
+            if (left == 0) fc_.loop_process_done(ev.index);
             if (left == 0 || w.now() >= f.clients[ev.index].arrival.stop) return;
             if (left != UINT32_MAX) --left;
             start_request(ev.index, ev.process, 0);
             return;
         }
-        case EvKind::Retry: start_request(ev.index, ev.process, ev.attempt); return;
+        case EvKind::Retry:
+            --retries_pending_;
+            start_request(ev.index, ev.process, ev.attempt);
+            return;
         case EvKind::Respond: {
             if (host_stopped_[static_cast<std::size_t>(ev.host)]) return;
             Conn& c = conn(ev.host, ev.sock);
@@ -322,6 +326,7 @@ void Workloads::client_failed(std::uint32_t ci, std::int32_t process, std::uint3
     const ClientSpec& cs = sc_.forecast.clients[ci];
     fc_.failure(kind, client_host_[ci], syscall, local, remote, true, static_cast<int>(ci));
     if (attempt < cs.retry.attempts) {
+        ++retries_pending_;
         at(w_.now() + cs.retry.backoff, Ev{EvKind::Retry, ci, process, attempt + 1});
         return;
     }
@@ -395,7 +400,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
             switch (n) {
                 case tcp::Notice::Connected: {
                     c.connected = true;
-                    fc_.connect_latency(w.now() - c.connect_at);
+                    fc_.connect_latency(w.now() - c.connect_at, w.host(h).at(s).ep.tcb().handshake_retransmitted, h);
                     c.awaiting = true;
                     c.received = 0;
                     const Exchange x = up ? proxy_exchange_[c.owner] : client_exchange_[c.owner];
@@ -478,6 +483,30 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                 default: return;
             }
     }
+}
+
+// The work left at the end: client connections still opening or waiting for their response,
+// retries waiting for their back-off, and closed-loop requests never sent.
+Unfinished Workloads::unfinished() const {
+    Unfinished u;
+    for (std::size_t h = 0; h < conns_.size(); ++h) {
+        const host::Host& hh = w_.host(static_cast<int>(h));
+        for (std::size_t sid = 0; sid < conns_[h].size() && sid < hh.size(); ++sid) {
+            const Conn& c = conns_[h][sid];
+            const host::Socket& so = hh.at(static_cast<SocketId>(sid));
+            if (c.role != Role::Client || !so.alive || so.serial != c.serial || c.closing) continue;
+            if (!c.connected) {
+                ++u.opening;
+                if (so.ep.tcb().handshake_retransmitted) ++u.opening_retransmitted;
+            } else if (c.awaiting) {
+                ++u.awaiting;
+            }
+        }
+    }
+    u.retrying = retries_pending_;
+    for (std::uint32_t left : loop_left_)
+        if (left != UINT32_MAX) u.never_sent += left;
+    return u;
 }
 
 void Workloads::response_done(int h, SocketId s, Conn& c) {

@@ -28,6 +28,7 @@ public:
                  (1u << static_cast<unsigned>(tcp::Notice::ReturnedToListen)));
     }
     void on_middlebox_exhausted(World& w, int node, const tcp::Segment& syn) override;
+    [[nodiscard]] Unfinished unfinished() const;
     void on_call_failed(World& w, int host, const char* syscall, Errno e, tcp::SockAddr local, tcp::SockAddr remote) override;
     // What the application keeps per live connection (bench figures).
     [[nodiscard]] static std::size_t bytes_per_connection() { return 2 * sizeof(Conn); }
@@ -151,6 +152,7 @@ private:
     std::map<std::pair<int, host::SocketId>, std::pair<Role, std::uint32_t>> listeners_;
     std::vector<std::uint8_t> host_stopped_;  // 1: the what-if switched the host off
     std::uint64_t sock_serial_ = 0;
+    std::uint64_t retries_pending_ = 0;  // Retry events scheduled and not yet fired
 };
 
 }  // namespace tcpsim

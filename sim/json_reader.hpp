@@ -158,6 +158,8 @@ std::string unknown_name(const std::string& what, const std::string& name, const
 std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr);
 // The forecast sections: servers, clients, proxies, nats, balancers, stop, report_interval.
 void read_forecast(const Reader& r, const json& doc, Scenario& sc);
+// "slo": the service objectives (README "The forecast part of a scenario").
+void read_slo(const Reader& r, const json& so, SloSpec& slo);
 // An action with "do" (sysctl, restart_server, nat_add_address, nat_remove_address, stop_host).
 void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario& sc);
 // Checks of the "do" actions that need them in time order (NAT pools as addresses come and go).

@@ -228,7 +228,9 @@ int main(int argc, char** argv) {
     bool json = false;
 
     std::string json_path, csv_path;
-    std::vector<std::string> set_args;
+    std::vector<std::string> set_args, slo_args;
+    const char* slo_help = "A service objective: KEY=VALUE (connect_p50, connect_p99, connect_max: a duration; syn_retransmitted, "
+                           "failed, unfinished: a share 0-1), repeatable; the same as --set /slo/KEY=VALUE";
     const char* set_help = "Override a scenario value: POINTER=VALUE (JSON pointer; VALUE as JSON, else a string), repeatable";
     std::uint64_t seed = 0;
     const char* seed_help = "Seed of the run (the scenario's \"seed\" otherwise; the same as --set /seed=N)";
@@ -238,6 +240,7 @@ int main(int argc, char** argv) {
     run->add_option("--json", json_path, "Also write the forecast as JSON to FILE");
     run->add_option("--csv", csv_path, "Also write a time series (per report interval) as CSV to FILE");
     run->add_option("--set", set_args, set_help);
+    run->add_option("--slo", slo_args, slo_help);
     run->add_option("--seed", seed, seed_help);
     bool quiet_run = false, force_progress = false;
     std::string max_wall_arg;
@@ -294,7 +297,7 @@ int main(int argc, char** argv) {
     // The what-if tools: every run is `tcpsim run` with --set values; outputs are the same bytes
     // for the same scenario, seed and options, whatever the number of threads.
     std::vector<std::string> vary_args, rate_args, shard_inputs;
-    std::string shard_arg;
+    std::string shard_arg, search_arg;
     unsigned jobs = 0;
     bool quiet = false;
     double tolerance = 0.2;
@@ -305,6 +308,7 @@ int main(int argc, char** argv) {
     };
     auto add_runs = [&](CLI::App* c) {
         c->add_option("--set", set_args, set_help);
+        c->add_option("--slo", slo_args, slo_help);
         c->add_option("--seed", seed, seed_help);
         c->add_option("-j,--jobs", jobs, "Runs at once (default: one per core)");
         c->add_flag("-q,--quiet", quiet, "No progress bar on stderr");
@@ -322,6 +326,8 @@ int main(int argc, char** argv) {
     capacity->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     capacity->add_option("--rate", rate_args,
                          "Pointer of a rate to search (repeatable: scaled together); default: the one client's arrival rate");
+    capacity->add_option("--search", search_arg,
+                         "Pointer of any numeric value (or an array of addresses: its length) to search instead of the rate");
     capacity->add_option("--tolerance", tolerance, "Stop when the passing and failing rates are this many percent apart")
         ->check(CLI::Range(0.001, 50.0))
         ->capture_default_str();
@@ -385,6 +391,8 @@ int main(int argc, char** argv) {
     Shard shard;
     try {
         for (const std::string& a : set_args) sets.push_back(parse_override(a));
+        // --slo KEY=VALUE is --set /slo/KEY=VALUE: every run of every tool carries it.
+        for (const std::string& a : slo_args) sets.push_back(parse_override("/slo/" + a));
         // --seed after every --set: it is the last word on /seed.
         for (const CLI::App* c : app.get_subcommands())
             if (c->get_option_no_throw("--seed") != nullptr && c->count("--seed") > 0 && c->get_name() != "experiment")
@@ -392,6 +400,8 @@ int main(int argc, char** argv) {
         for (const std::string& a : vary_args) vary.push_back(parse_vary(a));
         if (!shard_arg.empty()) shard = parse_shard(shard_arg);
         for (const std::string& a : rate_args) (void)parse_override(a + "=0");  // a pointer
+        if (!search_arg.empty()) (void)parse_override(search_arg + "=0");
+        if (!search_arg.empty() && !rate_args.empty()) throw UsageError("--search and --rate: search one thing at a time");
         // CLI::Range lets NaN through (every comparison with it is false).
         if (!std::isfinite(tolerance)) throw UsageError(fmt::format("--tolerance: {} is not a number from 0.001 to 50", tolerance));
         // Two outputs naming one file (or both standard output) are refused before any run.
@@ -473,6 +483,7 @@ int main(int argc, char** argv) {
                 const std::string src = read_scenario_text(scenario_path);
                 CapacityOptions opt;
                 opt.rate_pointers = rate_args;
+                opt.search_pointer = search_arg;
                 opt.tolerance = tolerance / 100.0;
                 opt.threads = worker_count(jobs);
                 opt.progress = !quiet;

@@ -397,23 +397,25 @@ std::string remedies_text(const RemedyTable& t) {
     for (const Override& o : t.sets) out += " --set " + o.text();
     out += "\n\n";
     std::vector<std::vector<std::string>> body;
-    const std::vector<std::string> head = {"#", "remedy", "first failure", "failed", "sustained/s", "hazard"};
+    const std::vector<std::string> head = {"#", "remedy", "first failure", "first breach", "failed", "unfinished", "p99 ms", "sustained/s", "hazard"};
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
         const RemedyRow& r = t.rows[i];
         std::vector<std::string> l = {std::to_string(i), r.remedy.name};
         if (r.outcome) {
             l.push_back(r.outcome->first_failure_text());
+            l.push_back(r.outcome->first_breach_text());
             l.push_back(std::to_string(r.outcome->failed));
+            l.push_back(std::to_string(r.outcome->unfinished));
+            l.push_back(r.outcome->p99_text());
             l.push_back(fmt::format("{:.1f}", r.outcome->sustained));
         } else {
             l.push_back(r.error.empty() ? "not applicable" : "could not apply");
-            l.push_back("-");
-            l.push_back("-");
+            for (int k = 0; k < 5; ++k) l.push_back("-");
         }
         l.push_back(r.outcome ? r.remedy.hazard_short : "");
         body.push_back(l);
     }
-    out += format_table(head, body, {0, 3, 4});
+    out += format_table(head, body, {0, 4, 5, 6, 7});
     out += "\nHow each row was run (tcpsim run FILE with these --set values gives the same figures), and its hazard:\n";
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
         const RemedyRow& r = t.rows[i];
@@ -457,16 +459,20 @@ std::string remedies_json(const RemedyTable& t) {
 }
 
 std::string remedies_csv(const RemedyTable& t) {
-    std::string out = "remedy,set,applicable,first_failure_s,first_failure_errno,first_failure_host,attempted,succeeded,failed,"
+    std::string out = "remedy,set,applicable,first_failure_s,first_failure_errno,first_failure_host,first_breach_s,"
+                      "first_breach_objective,first_breach_host,attempted,succeeded,failed,unfinished,connect_p99_ms,"
                       "offered_per_s,sustained_per_s,hazard\n";
     for (const RemedyRow& r : t.rows) {
         out += fmt::format("{},{},{}", csv_cell(r.remedy.name), csv_cell(sets_text(r.remedy.sets)), r.outcome ? 1 : 0);
         if (r.outcome) {
             const Outcome& o = *r.outcome;
             out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_errno, csv_cell(o.first_host)) : std::string(",,,");
-            out += fmt::format(",{},{},{},{:.3f},{:.3f}", o.attempted, o.succeeded, o.failed, o.offered, o.sustained);
+            out += o.first_breach_s ? fmt::format(",{:.6f},{},{}", *o.first_breach_s, o.breach_objective, csv_cell(o.breach_host))
+                                    : std::string(",,,");
+            out += fmt::format(",{},{},{},{},{},{:.3f},{:.3f}", o.attempted, o.succeeded, o.failed, o.unfinished,
+                               o.connect_p99_ms ? fmt::format("{:.3f}", *o.connect_p99_ms) : "", o.offered, o.sustained);
         } else {
-            out += ",,,,,,,,";
+            out += ",,,,,,,,,,,,,";
         }
         out += fmt::format(",{}\n", csv_cell(r.remedy.hazard));
     }

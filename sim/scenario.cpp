@@ -95,7 +95,7 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
     for (const Override& o : sets) sc.overrides.push_back(o.text());
     r.only_keys(doc, "", {"$schema", "name", "description", "seed", "duration", "profile", "tcp", "hosts", "links",
                           "default_link", "drops", "actions", "servers", "clients", "proxies", "nats", "balancers",
-                          "stop", "report_interval"});
+                          "stop", "slo", "report_interval"});
     sc.name = r.str(doc, "", "name", false, "");
     sc.description = r.str(doc, "", "description", false, "");
     sc.seed = r.uint(doc, "", "seed", false, 1, UINT64_MAX);

@@ -527,12 +527,29 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
     }
 
     if (const json* st = r.field(doc, "stop")) {
-        r.only_keys(*st, "/stop", {"first_failure", "failures"});
+        r.only_keys(*st, "/stop", {"first_failure", "first_breach", "failures"});
         f.stop.first_failure = r.boolean(*st, "/stop", "first_failure", false);
+        f.stop.first_breach = r.boolean(*st, "/stop", "first_breach", false);
         f.stop.failures = r.uint(*st, "/stop", "failures", false, 0, UINT64_MAX);
     }
+    if (const json* so = r.field(doc, "slo")) read_slo(r, *so, f.slo);
+    else f.slo.syn_retransmitted = SloSpec::kDefaultSynRetransmitted;
     f.report_interval = r.duration(doc, "", "report_interval", false, f.report_interval);
     if (f.report_interval.count() <= 0) r.fail("/report_interval", "the report interval must be positive");
+}
+
+void read_slo(const Reader& r, const json& so, SloSpec& slo) {
+    r.only_keys(so, "/slo", {"connect_p50", "connect_p99", "connect_max", "syn_retransmitted", "failed", "unfinished"});
+    slo.given = true;
+    auto latency = [&](const char* key, std::optional<Duration>& out) {
+        if (so.contains(key)) out = r.duration(so, "/slo", key, true, Duration::ns(0));
+    };
+    latency("connect_p50", slo.connect_p50);
+    latency("connect_p99", slo.connect_p99);
+    latency("connect_max", slo.connect_max);
+    if (so.contains("syn_retransmitted")) slo.syn_retransmitted = r.fraction(so, "/slo", "syn_retransmitted", 0);
+    slo.failed = r.fraction(so, "/slo", "failed", 0);
+    if (so.contains("unfinished")) slo.unfinished = r.fraction(so, "/slo", "unfinished", 0);
 }
 
 void read_what_if(const Reader& r, const json& a, const std::string& p, Scenario& sc) {

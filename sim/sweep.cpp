@@ -107,31 +107,37 @@ std::string rate_cell(double r) { return fmt::format("{:.1f}", r); }
 std::string sweep_text(const SweepTable& t) {
     std::vector<std::string> head = {"#"};
     for (const Vary& v : t.spec.vary) head.push_back(v.pointer);
-    for (const char* c : {"first failure", "failed", "sustained/s", "ceiling/s"}) head.push_back(c);
+    for (const char* c : {"first failure", "first breach", "failed", "unfinished", "p99 ms", "sustained/s", "ceiling/s"}) head.push_back(c);
     std::vector<std::vector<std::string>> body;
     for (const SweepRow& r : t.rows) {
         std::vector<std::string> line = {std::to_string(r.index + 1)};
         for (const json& v : r.values) line.push_back(cell(v));
         line.push_back(r.outcome.first_failure_text());
+        line.push_back(r.outcome.first_breach_text());
         line.push_back(std::to_string(r.outcome.failed));
+        line.push_back(std::to_string(r.outcome.unfinished));
+        line.push_back(r.outcome.p99_text());
         line.push_back(rate_cell(r.outcome.sustained));
         line.push_back(r.outcome.analytic ? rate_cell(*r.outcome.analytic) : "-");
         body.push_back(line);
     }
-    return header_line(t) + "\n" + format_table(head, body, {0, head.size() - 3, head.size() - 2, head.size() - 1});
+    return header_line(t) + "\n" + format_table(head, body, {0, head.size() - 5, head.size() - 4, head.size() - 3, head.size() - 2, head.size() - 1});
 }
 
 std::string sweep_csv(const SweepTable& t) {
     std::string out = "run";
     for (const Vary& v : t.spec.vary) out += fmt::format(",{}", csv_cell(v.pointer));
-    out += ",first_failure_s,first_failure_errno,first_failure_host,attempted,succeeded,failed,offered_per_s,sustained_per_s,"
+    out += ",first_failure_s,first_failure_errno,first_failure_host,first_breach_s,first_breach_objective,first_breach_host,attempted,"
+           "succeeded,failed,unfinished,connect_p99_ms,offered_per_s,sustained_per_s,"
            "ceiling_per_s\n";
     for (const SweepRow& r : t.rows) {
         out += std::to_string(r.index + 1);
         for (const json& v : r.values) out += fmt::format(",{}", csv_cell(cell(v)));
         const Outcome& o = r.outcome;
         out += o.first_failure_s ? fmt::format(",{:.6f},{},{}", *o.first_failure_s, o.first_errno, csv_cell(o.first_host)) : std::string(",,,");
-        out += fmt::format(",{},{},{},{:.3f},{:.3f},{}\n", o.attempted, o.succeeded, o.failed, o.offered, o.sustained,
+        out += o.first_breach_s ? fmt::format(",{:.6f},{},{}", *o.first_breach_s, o.breach_objective, csv_cell(o.breach_host)) : std::string(",,,");
+        out += fmt::format(",{},{},{},{},{},{:.3f},{:.3f},{}\n", o.attempted, o.succeeded, o.failed, o.unfinished,
+                           o.connect_p99_ms ? fmt::format("{:.3f}", *o.connect_p99_ms) : "", o.offered, o.sustained,
                            o.analytic ? fmt::format("{:.3f}", *o.analytic) : "");
     }
     return out;

@@ -17,6 +17,13 @@ std::string Outcome::first_failure_text() const {
     return fmt::format("{:.3f} s {} on {}", *first_failure_s, first_errno, first_host);
 }
 
+std::string Outcome::first_breach_text() const {
+    if (!first_breach_s) return "none";
+    return fmt::format("{:.3f} s {} on {}", *first_breach_s, breach_objective, breach_host);
+}
+
+std::string Outcome::p99_text() const { return connect_p99_ms ? fmt::format("{:.3f}", *connect_p99_ms) : std::string("-"); }
+
 nlohmann::ordered_json Outcome::to_json() const {
     nlohmann::ordered_json j;
     if (first_failure_s) {
@@ -37,6 +44,12 @@ nlohmann::ordered_json Outcome::to_json() const {
     j["analytic_workload"] = analytic_workload ? nlohmann::ordered_json(*analytic_workload) : nlohmann::ordered_json(nullptr);
     j["time_wait_hold"] = time_wait_hold;
     j["simulated_s"] = simulated_s;
+    if (first_breach_s)
+        j["first_breach"] = {{"time_s", *first_breach_s}, {"host", breach_host}, {"objective", breach_objective}, {"why", breach_why}};
+    else
+        j["first_breach"] = nullptr;
+    j["unfinished"] = unfinished;
+    j["connect_p99_ms"] = connect_p99_ms ? nlohmann::ordered_json(*connect_p99_ms) : nlohmann::ordered_json(nullptr);
     return j;
 }
 
@@ -71,6 +84,17 @@ Outcome Outcome::from_json(const nlohmann::json& j, const Reader& r, const std::
         o.analytic_workload = static_cast<int>(r.uint(j, ptr, "analytic_workload", true, 0, INT32_MAX));
     o.time_wait_hold = r.required(j, ptr, "time_wait_hold");
     o.simulated_s = number(j, ptr, "simulated_s");
+    const nlohmann::json& b = r.required(j, ptr, "first_breach");
+    if (!b.is_null()) {
+        const std::string at = ptr + "/first_breach";
+        if (!b.is_object()) r.fail(at, fmt::format("expected an object or null, found {}", b.type_name()));
+        o.first_breach_s = number(b, at, "time_s");
+        o.breach_host = r.str(b, at, "host", true);
+        o.breach_objective = r.str(b, at, "objective", true);
+        o.breach_why = r.str(b, at, "why", true);
+    }
+    o.unfinished = r.uint(j, ptr, "unfinished", true, 0, Reader::kMaxCount);
+    if (!r.required(j, ptr, "connect_p99_ms").is_null()) o.connect_p99_ms = number(j, ptr, "connect_p99_ms");
     return o;
 }
 
@@ -94,6 +118,14 @@ Outcome outcome_of(const nlohmann::ordered_json& d) {
     if (!d.at("analytic_workload").is_null()) o.analytic_workload = d.at("analytic_workload").get<int>();
     o.time_wait_hold = d.at("time_wait_hold");
     o.simulated_s = d.at("simulated_s").get<double>();
+    if (const auto& b = d.at("first_breach"); !b.is_null()) {
+        o.first_breach_s = b.at("time_s").get<double>();
+        o.breach_host = b.at("host").get<std::string>();
+        o.breach_objective = b.at("objective").get<std::string>();
+        o.breach_why = b.at("why").get<std::string>();
+    }
+    o.unfinished = d.at("unfinished").at("total").get<std::uint64_t>();
+    if (const auto& p = d.at("connect_latency_ms").at("p99"); !p.is_null()) o.connect_p99_ms = p.get<double>();
     return o;
 }
 

@@ -31,9 +31,19 @@ struct Outcome {
     std::optional<int> analytic_workload;   // the index of the client workload the ceiling limits
     nlohmann::json time_wait_hold;          // the forecast's "time_wait_hold" (null when none)
     double simulated_s = 0;
+    // The first breach of an objective (the scenario's slo, or the default judge).
+    std::optional<double> first_breach_s;
+    std::string breach_objective, breach_host, breach_why;
+    std::uint64_t unfinished = 0;           // work left at the end (opening, awaiting, retrying, never sent)
+    std::optional<double> connect_p99_ms;   // over the whole run
 
     // "28.232 s EADDRNOTAVAIL on client", or "none"
     [[nodiscard]] std::string first_failure_text() const;
+    // "52.000 s syn_retransmitted on clients", or "none"
+    [[nodiscard]] std::string first_breach_text() const;
+    [[nodiscard]] std::string p99_text() const;  // "1.000", or "-" without a connect
+    // Met every objective and failed nothing (the capacity tools' test of a probe).
+    [[nodiscard]] bool ok() const { return !first_failure_s && !first_breach_s; }
     [[nodiscard]] nlohmann::ordered_json to_json() const;
     // The inverse of to_json (merge reads shards): j is at `ptr` of r's file; a field missing or
     // of the wrong kind throws ScenarioError with its JSON pointer.

@@ -131,7 +131,20 @@ struct WhatIfAction {
 
 struct StopSpec {
     bool first_failure = false;
+    bool first_breach = false;   // stop when an objective is first breached (capacity probes)
     std::uint64_t failures = 0;  // stop after this many failures (0: never)
+};
+
+// Service objectives, judged per report interval (DESIGN.md §7 Verdicts). A scenario without
+// "slo" (and without --slo) is judged by the default: at most 1% of an interval's connects may
+// need a retransmitted SYN, and no request may fail.
+struct SloSpec {
+    bool given = false;
+    std::optional<Duration> connect_p50, connect_p99, connect_max;  // of an interval's connects
+    std::optional<double> syn_retransmitted;  // share of an interval's connects that needed a retransmitted SYN
+    double failed = 0;                        // share of an interval's requests that may fail
+    std::optional<double> unfinished;         // share of the requests left unfinished at the end
+    static constexpr double kDefaultSynRetransmitted = 0.01;
 };
 
 struct ForecastSpec {
@@ -142,6 +155,7 @@ struct ForecastSpec {
     std::vector<BalancerSpec> balancers;
     std::vector<WhatIfAction> what_if;  // sorted by time
     StopSpec stop;
+    SloSpec slo;
     Duration report_interval = Duration::s(1);  // --csv rows and steady-state windows
     [[nodiscard]] bool empty() const {
         return servers.empty() && clients.empty() && proxies.empty() && nats.empty() && balancers.empty() && what_if.empty();

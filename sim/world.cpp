@@ -117,6 +117,7 @@ World::World(const Scenario& sc, bool record)
       isn_(Rng::substream(sc.seed, "isn").next_u64(), Rng::substream(sc.seed, "isn-k1").next_u64()),
       rows_hit_(tcp::kTransitions.size(), 0) {
     hosts_.reserve(sc.hosts.size());
+    stats_.syn_retransmitted.assign(sc.hosts.size(), 0);
     for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
         hosts_.emplace_back(sc.hosts[i].name, sc.hosts[i].ip, sc.hosts[i].tcp, sc.hosts[i].stack,
                             Rng::substream(sc.seed, "host:" + sc.hosts[i].name).next_u64());
@@ -246,6 +247,10 @@ void World::deliver(int h, const tcp::Segment& seg) {
         // listener's child (the accept-queue check in deliver_other()) takes the segment straight away.
         host::Socket& s = hh.at(d.socket);
         if (!s.is_listener && s.ep.state() != tcp::State::SynReceived) {
+            if (s.ep.state() == tcp::State::TimeWait && seg.syn() && !seg.ack_set()) [[unlikely]] {
+                deliver_syn_to_time_wait(h, d.socket, seg);
+                return;
+            }
             SocketIo io(*this, h, d.socket, s);
             s.ep.on_segment(engine_.now(), io, seg);
             return;
@@ -273,8 +278,12 @@ void World::dispatch_one(const Event& ev) {
                 focus(h, sock);
                 records_[record(RecordKind::TimerFire, h, sock)].text = std::string(tcp::to_string(kind));
             }
+            // A connect's first SYN retransmission is counted (the verdict's default judge).
+            const bool first_syn = s.ep.state() == tcp::State::SynSent && !s.ep.tcb().handshake_retransmitted;
             SocketIo io(*this, h, sock, s);
             s.ep.on_timer(engine_.now(), io, kind);
+            if (first_syn && hosts_[static_cast<std::size_t>(h)].at(sock).ep.tcb().handshake_retransmitted)
+                ++stats_.syn_retransmitted[static_cast<std::size_t>(h)];
             return;
         }
         case kAction: do_action(sc_.actions[ev.arg]); return;
@@ -463,6 +472,7 @@ void World::middlebox_deliver(int node, const tcp::Segment& seg) {
         const net::Nat::Outbound o = nat.outbound(now, seg);
         if (o.exhausted) {
             ++stats_.middlebox_drops;
+            count_syn_drop(node, SynDrop::NatNoPort, seg);
             if (app_) app_->on_middlebox_exhausted(*this, node, seg);
         }
         if (o.kind != net::Nat::Outbound::Kind::Drop) forward(node, o.seg);
@@ -474,6 +484,7 @@ void World::middlebox_deliver(int node, const tcp::Segment& seg) {
         if (r.seg) forward(node, *r.seg);
         else if (r.exhausted) {
             ++stats_.middlebox_drops;
+            count_syn_drop(node, SynDrop::NatNoPort, seg);
             if (app_) app_->on_middlebox_exhausted(*this, node, seg);
         }
         return;
@@ -501,6 +512,20 @@ void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
     engine_.schedule(at, kDeliver, static_cast<std::uint32_t>(to), slot);
 }
 
+// A new SYN meets a TIME-WAIT TCB: it reopens the connection, is answered (an ACK, an RST), or
+// is dropped in silence (FreeBSD tcp_twcheck() for a SYN not above RCV.NXT): the last is counted.
+void World::deliver_syn_to_time_wait(int h, SocketId sock, const tcp::Segment& seg) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const std::uint64_t sent = stats_.segments_sent;
+    {
+        host::Socket& s = hh.at(sock);
+        SocketIo io(*this, h, sock, s);
+        s.ep.on_segment(engine_.now(), io, seg);
+    }
+    const host::Socket& s = hh.at(sock);  // looked up again: a reopened connection may have made sockets
+    if (s.alive && s.ep.state() == tcp::State::TimeWait && stats_.segments_sent == sent) count_syn_drop(h, SynDrop::TimeWait, seg);
+}
+
 void World::deliver_other(int h, const tcp::Segment& seg, const host::Demux& d) {
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     SocketId sid = d.socket;
@@ -523,6 +548,7 @@ void World::deliver_other(int h, const tcp::Segment& seg, const host::Demux& d) 
     if (!reopen_iss && sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst() &&
         hh.recycle_drops_syn(engine_.now(), seg)) {
         hh.count_recycle_drop();  // tw_recycle: PAWSPassiveRejected, silently
+        count_syn_drop(h, SynDrop::TwRecycle, seg);
         return;
     }
     // A full accept queue (Linux tcp_conn_request() and tcp_check_req(): LISTENOVERFLOWS): the
@@ -535,6 +561,7 @@ void World::deliver_other(int h, const tcp::Segment& seg, const host::Demux& d) 
         const bool new_syn = s.is_listener && seg.syn() && !seg.ack_set();
         if (l != kNoSocket && (new_syn || handshake_ack) && hh.accept_queue_full(l)) {
             ++stats_.listen_overflows;
+            count_syn_drop(h, SynDrop::AcceptQueue, seg);
             if (recording_) {
                 auto& r = records_[record(RecordKind::Drop, h, sid)];
                 r.seg = seg;

@@ -24,6 +24,25 @@
 
 namespace tcpsim {
 
+// Why a SYN (or a handshake's last ACK) vanished without an answer: observations the runner
+// counts where the models drop it, for the verdict's "why" (models never print).
+enum class SynDrop : std::uint8_t {
+    TimeWait,     // a TIME-WAIT kept its 4-tuple and said nothing (FreeBSD tcp_twcheck(): SEQ not above RCV.NXT)
+    AcceptQueue,  // a full accept queue (Linux LISTENOVERFLOWS)
+    NatNoPort,    // a NAT or source-NAT balancer had no port for the flow
+    TwRecycle,    // tcp_tw_recycle's per-peer timestamp check (PAWSPassiveRejected)
+};
+inline constexpr std::size_t kSynDropKinds = 4;
+
+// SYN drops of one kind at one node, for SYNs that came from one node (the balancer or NAT whose
+// address they carried, or the sending host; -1 when the address has no owner).
+struct SynDropKey {
+    int node;
+    SynDrop kind;
+    int from;
+    auto operator<=>(const SynDropKey&) const = default;
+};
+
 struct WorldStats {
     std::uint64_t time_wait_expired = 0;  // TIME-WAIT mini-sockets whose timer fired
     std::uint64_t segments_sent = 0;
@@ -34,6 +53,8 @@ struct WorldStats {
     std::uint64_t listen_overflows = 0;  // SYNs and handshake ACKs dropped on a full accept queue
     std::uint64_t middlebox_drops = 0;   // SYNs a NAT or balancer dropped for lack of a port
     std::map<std::string, std::uint64_t> failures;  // failed calls by errno name
+    std::map<SynDropKey, std::uint64_t> syn_drops;  // SYNs dropped in silence, by where, why and from where
+    std::vector<std::uint64_t> syn_retransmitted;   // per host: connects whose SYN had to be sent again
 };
 
 class World;
@@ -179,6 +200,11 @@ private:
     int route_miss(int from_node, const tcp::Segment& seg, net::Link*& link);
     net::Link& link_between(int a, int b);
     void middlebox_deliver(int node, const tcp::Segment& seg);
+    void count_syn_drop(int node, SynDrop kind, const tcp::Segment& seg) {
+        ++stats_.syn_drops[SynDropKey{node, kind, node_of_ip(seg.src.ip)}];
+    }
+    // A SYN for a connection in TIME-WAIT (a full TCB, not a Linux mini-socket).
+    void deliver_syn_to_time_wait(int host, host::SocketId sock, const tcp::Segment& seg);
     void count_state(int h, tcp::State s, int delta) {
         const auto hi = static_cast<std::size_t>(h), si = static_cast<std::size_t>(s);
         state_counts_[hi][si] += delta;

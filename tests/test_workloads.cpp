@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sstream>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -60,7 +61,7 @@ Csv parse_csv(const std::string& text) {
             continue;
         }
         std::vector<double> row;
-        for (const std::string& s : cells) row.push_back(std::stod(s));
+        for (const std::string& s : cells) row.push_back(s.empty() ? std::nan("") : std::stod(s));  // empty: no connect in the interval
         REQUIRE(row.size() == c.header.size());
         c.rows.push_back(row);
     }

@@ -37,6 +37,16 @@ public:
         last_value_ = v;
         ++*last_;
     }
+    void merge(const ValueCounts& o) {
+        for (const auto& [v, n] : o.counts_) counts_[v] += n;
+        total_ += o.total_;
+        last_ = nullptr;
+    }
+    void clear() {
+        counts_.clear();
+        total_ = 0;
+        last_ = nullptr;
+    }
     [[nodiscard]] std::uint64_t size() const { return total_; }
     [[nodiscard]] bool empty() const { return total_ == 0; }
     [[nodiscard]] std::size_t distinct() const { return counts_.size(); }
