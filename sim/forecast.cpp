@@ -53,9 +53,11 @@ Duration time_wait_of(const HostSpec& h) {
 }
 
 // Does a TIME-WAIT on this host let a new SYN for its 4-tuple open a connection (Linux
-// tcp_timewait_state_process() TW_SYN, FreeBSD tcp_twcheck(), RFC 6191 with timestamps)?
+// tcp_timewait_state_process() TW_SYN, FreeBSD tcp_twcheck(), XNU tcp_input() above the window,
+// RFC 6191 with timestamps)?
 bool reopens_time_wait(const HostSpec& h) {
     return h.stack.linux_minisock || h.tcp.time_wait_input == tcp::TimeWaitInput::FreeBsd ||
+           h.tcp.time_wait_input == tcp::TimeWaitInput::Xnu ||
            (h.tcp.syn_in_time_wait == tcp::SynInTimeWait::Rfc9293 && h.tcp.timestamps);
 }
 

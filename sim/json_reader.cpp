@@ -175,7 +175,8 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
                 {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries", "syn_linear_timeouts", "syn_sent_bad_ack_retry",
                  "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961", "rfc5961_rst", "rfc5961_syn",
                  "drop_synfin", "syn_options", "time_wait_input", "resend_fin_in_acks", "rcv_buffer_rounds_to_mss", "bsd_input", "listen_ignores_syn_ack",
-                 "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack"});
+                 "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack", "handshake_timeout"});
+    cfg.handshake_timeout = r.duration(obj, ptr, "handshake_timeout", false, cfg.handshake_timeout);
     cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);
     cfg.time_wait = r.duration(obj, ptr, "time_wait", false, cfg.time_wait);
     cfg.fin_wait2_timeout = r.duration(obj, ptr, "fin_timeout", false, cfg.fin_wait2_timeout);
@@ -204,7 +205,8 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
         const std::string v = r.str(obj, ptr, "time_wait_input", true);
         if (v == "rfc9293") cfg.time_wait_input = tcp::TimeWaitInput::Rfc9293;
         else if (v == "freebsd") cfg.time_wait_input = tcp::TimeWaitInput::FreeBsd;
-        else r.fail(ptr + "/time_wait_input", fmt::format("expected \"rfc9293\" or \"freebsd\", found \"{}\"", v));
+        else if (v == "xnu") cfg.time_wait_input = tcp::TimeWaitInput::Xnu;
+        else r.fail(ptr + "/time_wait_input", fmt::format("expected \"rfc9293\", \"freebsd\" or \"xnu\", found \"{}\"", v));
     }
     cfg.ts_required = r.boolean(obj, ptr, "ts_required", cfg.ts_required);
     cfg.abort_rst_with_ack = r.boolean(obj, ptr, "abort_rst_with_ack", cfg.abort_rst_with_ack);

@@ -149,6 +149,7 @@ std::string profiles_table() {
         const Duration tw = p.stack.linux_minisock ? p.stack.linux_tw.length : p.tcp.time_wait_length();
         const char* algo = p.stack.ports.connect_algo == host::ConnectPortAlgo::LinuxDoubleHash ? "RFC6056 alg 4"
                            : p.stack.ports.connect_algo == host::ConnectPortAlgo::LinuxHash     ? "RFC6056 alg 3"
+                           : p.stack.ports.connect_algo == host::ConnectPortAlgo::Sequential    ? "in order/host"
                                                                                                 : "RFC6056 alg 1";
         std::string reuse = "-";
         if (p.stack.linux_minisock) reuse = std::to_string(p.stack.tw_reuse);
@@ -159,6 +160,9 @@ std::string profiles_table() {
         } else if (p.tcp.time_wait_input == tcp::TimeWaitInput::FreeBsd) {
             rst = "ignored";
             syn = "SEQ > RCV.NXT, else silence";
+        } else if (p.tcp.time_wait_input == tcp::TimeWaitInput::Xnu) {
+            rst = "ignored at NXT";
+            syn = "SEQ > RCV.NXT+WND, else ACK";
         } else {
             rst = p.tcp.rst_in_time_wait == tcp::RstInTimeWait::Ignore ? "ignored" : "kills at NXT";
             syn = p.tcp.syn_in_time_wait == tcp::SynInTimeWait::Never ? "never (ACK/RST)" : "RFC 6191 timestamps";

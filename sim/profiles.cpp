@@ -35,7 +35,8 @@ std::string unknown_sysctl(const std::string& profile_name, const host::Profile&
 
 void read_stack(const Reader& r, const json& obj, const std::string& ptr, host::StackConfig& s) {
     r.only_keys(obj, ptr, {"time_wait", "connect_port_algorithm", "bind_rule", "hz", "time_wait_length",
-                           "tw_reuse_seconds_clock", "port_range", "nolocaltimewait"});
+                           "tw_reuse_seconds_clock", "port_range", "nolocaltimewait", "autobind_port_per_host"});
+    s.ports.autobind_port_per_host = r.boolean(obj, ptr, "autobind_port_per_host", s.ports.autobind_port_per_host);
     s.nolocaltimewait = r.boolean(obj, ptr, "nolocaltimewait", s.nolocaltimewait);
     if (obj.contains("port_range")) {
         const std::string v = r.str(obj, ptr, "port_range", true);
@@ -58,13 +59,16 @@ void read_stack(const Reader& r, const json& obj, const std::string& ptr, host::
         if (v == "rfc6056-4-linux") s.ports.connect_algo = host::ConnectPortAlgo::LinuxDoubleHash;
         else if (v == "rfc6056-3-linux") s.ports.connect_algo = host::ConnectPortAlgo::LinuxHash;
         else if (v == "rfc6056-1") s.ports.connect_algo = host::ConnectPortAlgo::RandomStart;
-        else r.fail(ptr + "/connect_port_algorithm", "expected \"rfc6056-4-linux\", \"rfc6056-3-linux\" or \"rfc6056-1\"");
+        else if (v == "sequential") s.ports.connect_algo = host::ConnectPortAlgo::Sequential;
+        else r.fail(ptr + "/connect_port_algorithm",
+                    "expected \"rfc6056-4-linux\", \"rfc6056-3-linux\", \"rfc6056-1\" or \"sequential\"");
     }
     if (obj.contains("bind_rule")) {
         const std::string v = r.str(obj, ptr, "bind_rule", true);
         if (v == "linux") s.ports.bind_rule = host::BindRule::Linux;
         else if (v == "bsd") s.ports.bind_rule = host::BindRule::Bsd;
-        else r.fail(ptr + "/bind_rule", "expected \"linux\" or \"bsd\"");
+        else if (v == "windows") s.ports.bind_rule = host::BindRule::Windows;
+        else r.fail(ptr + "/bind_rule", "expected \"linux\", \"bsd\" or \"windows\"");
     }
     s.hz = static_cast<std::int64_t>(r.uint(obj, ptr, "hz", false, static_cast<std::uint64_t>(s.hz), 10000));
     if (s.hz == 0) r.fail(ptr + "/hz", "hz must be positive");
@@ -77,13 +81,23 @@ host::Profile load_profile(const std::string& name) {
         const std::string file = fmt::format("models/profiles/{}.json", name);
         Reader r(file);
         const json doc = parse_json(std::string(e.text), file);
-        r.only_keys(doc, "", {"name", "description", "sources", "tcp", "stack", "sysctls"});
+        r.only_keys(doc, "", {"name", "description", "sources", "assumptions", "tcp", "stack", "sysctls"});
         host::Profile p;
         p.name = r.str(doc, "", "name", true);
         if (p.name != name) r.fail("/name", fmt::format("the profile in {}.json is named \"{}\"", name, p.name));
         p.description = r.str(doc, "", "description", false);
         if (const json* s = r.field(doc, "sources"))
             for (const auto& v : *s) p.sources.push_back(v.get<std::string>());
+        if (const json* a = r.field(doc, "assumptions")) {
+            if (!a->is_array()) r.fail("/assumptions", "expected a list of {behaviour, assumed, experiment}");
+            for (std::size_t i = 0; i < a->size(); ++i) {
+                const std::string ptr = fmt::format("/assumptions/{}", i);
+                const json& item = (*a)[i];
+                r.only_keys(item, ptr, {"behaviour", "assumed", "experiment"});
+                p.assumptions.push_back({r.str(item, ptr, "behaviour", true), r.str(item, ptr, "assumed", true),
+                                         r.str(item, ptr, "experiment", true)});
+            }
+        }
         if (const json* t = r.field(doc, "tcp")) read_tcp(r, *t, "/tcp", p.tcp);
         if (const json* s = r.field(doc, "stack")) read_stack(r, *s, "/stack", p.stack);
         if (const json* s = r.field(doc, "sysctls")) {

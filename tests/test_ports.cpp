@@ -235,3 +235,65 @@ TEST_CASE("ports: transfer_owner leaves every port as remove_owner then add_owne
     }
     CHECK(transfers > 250);
 }
+
+// XNU in_pcbbind() (apple-oss-distributions/xnu bsd/netinet/in_pcb.c) for lport 0, with
+// tcp_use_randomport = 0 (tcp_subr.c, net.inet.tcp.randomize_ports): "++*lastport; if
+// (*lastport < first || *lastport > last) *lastport = first;" from ipi_lastport (zero at boot),
+// and a candidate only when in_pcblookup_local_and_cleanup(..., wild = 1) finds no PCB with
+// that port; "if (count-- < 0) ... error = EADDRNOTAVAIL".
+namespace {
+PortPolicy xnu_policy(std::uint16_t lo, std::uint16_t hi) {
+    PortPolicy p;
+    p.connect_algo = ConnectPortAlgo::Sequential;
+    p.autobind_port_per_host = true;
+    p.bind_rule = BindRule::Bsd;
+    p.lo = lo;
+    p.hi = hi;
+    return p;
+}
+}  // namespace
+
+TEST_CASE("ports [xnu]: connect() takes ports in order from the first, one cursor per host", "[ports][xnu]") {
+    PortTable t(xnu_policy(49152, 65535), 3);
+    Tuples u;
+    std::uint16_t port = 0;
+    REQUIRE(connect_one(t, u, 1, kA, 80, port) == Errno::Ok);
+    CHECK(port == 49152);  // cursor 0 -> 1 -> below first -> first
+    REQUIRE(connect_one(t, u, 2, kB, 443, port) == Errno::Ok);
+    CHECK(port == 49153);  // the same cursor, whatever the destination
+    std::uint16_t bound = 0;
+    REQUIRE(t.bind_any(PortOwner{3, 0}, bound) == Errno::Ok);
+    CHECK(bound == 49154);  // bind(0) is in_pcbbind() with lport 0 too
+    t.remove_owner(49152, 1);  // the first connection is gone: its port is free again, but the
+    REQUIRE(connect_one(t, u, 4, kA, 81, port) == Errno::Ok);
+    CHECK(port == 49155);  // cursor moves on and does not go back
+}
+
+TEST_CASE("ports [xnu]: a port serves one connection per host: 16 ports, 16 connections, any destinations", "[ports][xnu]") {
+    PortTable t(xnu_policy(40000, 40015), 3);
+    Tuples u;
+    std::uint16_t port = 0;
+    for (OwnerId i = 0; i < 16; ++i) REQUIRE(connect_one(t, u, i, i % 2 ? kA : kB, 80, port) == Errno::Ok);
+    // Linux and FreeBSD would give kB its own 16 (T8); XNU's wildcard lookup finds every port held.
+    CHECK(connect_one(t, u, 100, kB, 8080, port) == Errno::AddrNotAvail);
+    std::uint16_t bound = 0;
+    CHECK(t.bind_any(PortOwner{101, 0}, bound) == Errno::AddrNotAvail);
+    // A wrap: the cursor returns to the first port once one is free.
+    t.remove_owner(40003, 3);
+    REQUIRE(connect_one(t, u, 102, kB, 9090, port) == Errno::Ok);
+    CHECK(port == 40003);
+}
+
+TEST_CASE("ports [windows]: SO_REUSEADDR binds over any owner, a listener included", "[ports][windows]") {
+    // learn.microsoft.com "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE": "The SO_REUSEADDR socket
+    // option allows a socket to forcibly bind to a port in use by another socket."
+    PortPolicy p;
+    p.bind_rule = BindRule::Windows;
+    p.connect_algo = ConnectPortAlgo::RandomStart;
+    p.lo = 49152;
+    p.hi = 65535;
+    PortTable t(p, 1);
+    t.add_owner(80, PortOwner{1, 0, false, false, true}, false);  // a listener on *:80
+    CHECK(t.bind_port(PortOwner{2, 0, false}, 80) == Errno::AddrInUse);
+    CHECK(t.bind_port(PortOwner{3, 0, true}, 80) == Errno::Ok);  // BSD would refuse (a listener)
+}

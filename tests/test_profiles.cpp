@@ -88,3 +88,74 @@ TEST_CASE("profiles: SYN in TIME-WAIT rules differ: linux SEQ-or-TS, freebsd SEQ
     CHECK(r.tcp.rst_in_time_wait == tcp::RstInTimeWait::Close);
     CHECK_FALSE(r.tcp.rfc5961_rst);
 }
+
+TEST_CASE("profiles [macos]: XNU's values as its source gives them", "[profiles][xnu]") {
+    const host::Profile m = load_profile("macos");
+    // tcp_timer.h "#define TCPTV_MSL ( 15*TCP_RETRANSHZ)"; tcp_input.c add_to_time_wait(tp, 2 * tcp_msl).
+    CHECK(m.tcp.time_wait_length() == 30_s);
+    // in_pcb.c ipport_firstauto = IPPORT_HIFIRSTAUTO (49152), ipport_lastauto = IPPORT_HILASTAUTO (65535).
+    CHECK(m.stack.ports.lo == 49152);
+    CHECK(m.stack.ports.hi == 65535);
+    // tcp_subr.c tcp_use_randomport = 0: in_pcbbind() walks on from ipi_lastport; its wildcard
+    // lookup refuses any port a PCB holds.
+    CHECK(m.stack.ports.connect_algo == host::ConnectPortAlgo::Sequential);
+    CHECK(m.stack.ports.autobind_port_per_host);
+    CHECK(m.stack.ports.bind_rule == host::BindRule::Bsd);
+    // tcp_input.c: no tcp_twcheck(); TIME_WAIT takes the generic path.
+    CHECK(m.tcp.time_wait_input == tcp::TimeWaitInput::Xnu);
+    // tcp_subr.c tcp_do_timestamps = 1.
+    CHECK(m.tcp.timestamps);
+    // tcp_timer.c tcp_syn_backoff[] = {1, 1, 1, 1, 1, 2, 4, 8, 16, 32, 64, ...} at a 1 s RTO
+    // (TCPTV_RTOBASE): SYNs at 0,1,2,3,4,5,7,11,19,35,67 s; TCPTV_KEEP_INIT 75 s ends the attempt.
+    CHECK(m.tcp.rto_initial == 1_s);
+    CHECK(m.tcp.syn_linear_timeouts == 4);
+    CHECK(m.tcp.syn_retries == 6);
+    CHECK(m.tcp.handshake_timeout == 75_s);
+    // SYN-RECEIVED retransmits with tcp_backoff[] = {1, 2, 4, ...}: 0,1,3,7,15,31,63 s, then 75 s.
+    CHECK(m.tcp.synack_retries == 6);
+    // tcp_timer.h TCP_MAXRXTSHIFT 12, TCPTV_REXMTMAX 64 s, TCPTV_FINWAIT2 60 s.
+    CHECK(m.tcp.data_retries == 12);
+    CHECK(m.tcp.rto_max == 64_s);
+    CHECK(m.tcp.fin_wait2_timeout == 60_s);
+    host::Profile r = m;
+    CHECK(host::set_sysctl(r, "net.inet.tcp.randomize_ports", "1") == host::SysctlResult::Applied);
+    CHECK(r.stack.ports.connect_algo == host::ConnectPortAlgo::RandomStart);
+    CHECK(r.stack.ports.autobind_port_per_host);
+}
+
+TEST_CASE("profiles [windows]: documented defaults; the rest is a named assumption with its experiment", "[profiles][windows]") {
+    const host::Profile w = load_profile("windows");
+    // KB 929851: 49152-65535 since Vista / Server 2008; BizTalk guide: TcpTimedWaitDelay 0x78 = 120 s.
+    CHECK(w.stack.ports.lo == 49152);
+    CHECK(w.stack.ports.hi == 65535);
+    CHECK(w.tcp.time_wait_length() == 120_s);
+    // "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE": SO_REUSEADDR binds over a port in use.
+    CHECK(w.stack.ports.bind_rule == host::BindRule::Windows);
+    const host::Profile l = load_profile("windows-legacy");
+    // MaxUserPort default 5000, first ephemeral port 1025 (Cable Guy, Dec. 2005); KB Q149532 240 s.
+    CHECK(l.stack.ports.lo == 1025);
+    CHECK(l.stack.ports.hi == 5000);
+    CHECK(l.tcp.time_wait_length() == 240_s);
+    // HSC (measured): "dynamic ports are allocated incrementally"; a wildcard bind holds the port.
+    CHECK(l.stack.ports.connect_algo == host::ConnectPortAlgo::Sequential);
+    CHECK(l.stack.ports.autobind_port_per_host);
+    // TcpMaxConnectRetransmissions 2, first retransmission after 3 s, doubling.
+    CHECK(l.tcp.syn_retries == 2);
+    CHECK(l.tcp.rto_initial == 3_s);
+    for (const char* name : {"windows", "windows-legacy", "macos"}) {
+        INFO(name);
+        const host::Profile p = load_profile(name);
+        CHECK_FALSE(p.assumptions.empty());
+        for (const auto& a : p.assumptions) {
+            CHECK_FALSE(a.behaviour.empty());
+            CHECK_FALSE(a.experiment.empty());
+        }
+    }
+    // Every Windows cell the README once marked "(assumed)" is now a named assumption.
+    auto named = [&](const host::Profile& p, const std::string& b) {
+        return std::any_of(p.assumptions.begin(), p.assumptions.end(), [&](const auto& a) { return a.behaviour == b; });
+    };
+    CHECK(named(w, "connect() port choice"));
+    CHECK(named(w, "SYN in TIME-WAIT"));
+    CHECK(named(l, "SYN in TIME-WAIT"));
+}

@@ -311,7 +311,7 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
         // Linux __inet_check_established() -> EADDRNOTAVAIL (reference T13); FreeBSD
         // in_pcbconnect_setup() finds the 4-tuple and returns EADDRINUSE for a bound port
         // (tcp-stack-semantics.md §3 "Ports" and misconception 10).
-        if (c == TupleCheck::Busy) return stack_.ports.bind_rule == BindRule::Bsd ? Errno::AddrInUse : Errno::AddrNotAvail;
+        if (c == TupleCheck::Busy) return stack_.ports.bind_rule != BindRule::Linux ? Errno::AddrInUse : Errno::AddrNotAvail;
         const bool reuse = c == TupleCheck::ReuseTimeWait;
         if (reuse) take_over_time_wait(t, tw_slot, reuse_isn);
         local = tcp::SockAddr{saddr, s.bound_port};

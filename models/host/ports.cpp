@@ -39,6 +39,10 @@ bool PortTable::conflict(const Bucket& b, const PortOwner& o, bool relax) const 
         if (t.id == o.id) continue;
         const bool overlap = o.addr == 0 || t.addr == 0 || o.addr == t.addr;
         if (!overlap) continue;
+        if (policy_.bind_rule == BindRule::Windows) {
+            if (o.reuseaddr) continue;
+            return true;
+        }
         if (policy_.bind_rule == BindRule::Bsd) {
             // FreeBSD in_pcbbind_setup(): with SO_REUSEADDR wildcard matches are not looked up;
             // only an identical, listening (laddr, lport) still conflicts, unless SO_REUSEPORT
@@ -75,8 +79,18 @@ Errno PortTable::bind_any(const PortOwner& o, std::uint16_t& port) {
         const auto pp = static_cast<std::uint16_t>(p);
         if (policy_.reserved.count(pp)) return false;
         const Bucket& b = buckets_[pp];
+        if (policy_.autobind_port_per_host) return !b.exists;  // XNU: no PCB may hold it
         return !b.exists || !conflict(b, o, relax);
     };
+    if (policy_.connect_algo == ConnectPortAlgo::Sequential) {
+        // XNU in_pcbbind() with lport 0: the connect() cursor; with autobind_port_per_host a
+        // port any PCB holds is passed over (the wildcard lookup), otherwise the bind rules.
+        // "completely used?": EADDRNOTAVAIL, as for connect().
+        if (!sequential_walk(low, high, [&](std::uint32_t p) { return free_port(p, false); }, port))
+            return Errno::AddrNotAvail;
+        add_owner(port, o, false);
+        return Errno::Ok;
+    }
     if (policy_.connect_algo == ConnectPortAlgo::RandomStart) {
         const std::uint32_t count = high - low;
         const std::uint32_t start = static_cast<std::uint32_t>(rng_.below(count));

@@ -26,14 +26,24 @@ enum class ConnectPortAlgo : std::uint8_t {
     LinuxDoubleHash,
     // RFC 6056 algorithm 3 (Linux 4.6-5.11): hash offset plus one global counter, same parity split.
     LinuxHash,
-    // RFC 6056 algorithm 1 (FreeBSD in_pcb_lport_dest(); assumed for macOS and Windows): a random
-    // start on every call, then a linear probe.
+    // RFC 6056 algorithm 1 (FreeBSD in_pcb_lport_dest(); XNU in_pcbbind() with
+    // net.inet.tcp.randomize_ports=1): a random start on every call, then a linear probe.
     RandomStart,
+    // XNU in_pcbbind() (bsd/netinet/in_pcb.c) with net.inet.tcp.randomize_ports=0, its default
+    // (tcp_subr.c tcp_use_randomport = 0): one cursor per host (pcbinfo->ipi_lastport, zero at
+    // boot) moves on by one before each try ("++*lastport"), wrapping to the first port; connect()
+    // and bind(0) share it. RFC 6056 calls this the traditional BSD allocation (its section 2.2).
+    Sequential,
 };
 
 enum class BindRule : std::uint8_t {
     Linux,  // both sockets need SO_REUSEADDR (and the old one must not listen); TIME-WAIT inherits it
     Bsd,    // SO_REUSEADDR on the new socket alone lets it share with non-listening owners
+    // Windows (learn.microsoft.com "Using SO_REUSEADDR and SO_EXCLUSIVEADDRUSE"): SO_REUSEADDR
+    // lets a socket "forcibly bind to a port in use by another socket", a listener included,
+    // unless that socket set SO_EXCLUSIVEADDRUSE (not modelled: no owner is exclusive); without
+    // it, any owner on an overlapping address conflicts.
+    Windows,
 };
 
 struct PortPolicy {
@@ -43,6 +53,11 @@ struct PortPolicy {
     std::uint16_t hi = 60999;
     std::set<std::uint16_t> reserved;  // ip_local_reserved_ports (skipped by both autobind paths)
     bool autobind_reuse = false;       // ip_autobind_reuse
+    // XNU in_pcbbind() with lport 0 (connect()'s implicit bind and bind(0)): a candidate is taken
+    // only when in_pcblookup_local(..., INPLOOKUP_WILDCARD) finds no PCB at all with that local
+    // port, whatever its remote end; "REUSEADDR|REUSEPORT don't apply". A port then serves one
+    // connection at a time (TIME-WAIT included), not one per destination as on Linux and FreeBSD.
+    bool autobind_port_per_host = false;
 };
 
 using OwnerId = std::uint32_t;
@@ -143,9 +158,31 @@ private:
     std::uint64_t key0_, key1_;
     std::vector<std::uint16_t> perturb_;  // Linux table_perturb[2^16]
     std::uint32_t hint_ = 0;              // Linux 4.6-5.11 global counter
+    std::uint16_t last_port_ = 0;         // XNU pcbinfo->ipi_lastport (Sequential)
+    // XNU's walk for connect() and bind(0): `free(p)` says whether port p may be taken.
+    template <class Free>
+    bool sequential_walk(std::uint32_t lo, std::uint32_t high, Free&& free, std::uint16_t& port);
 };
 
 // ------------------------------------------------------------------------------------------------
+
+template <class Free>
+bool PortTable::sequential_walk(std::uint32_t lo, std::uint32_t high, Free&& free, std::uint16_t& port) {
+    // XNU in_pcbbind(), counting up: "count = last - first", then up to count + 1 tries of
+    // "++*lastport; if (*lastport < first || *lastport > last) *lastport = first;"; EADDRNOTAVAIL
+    // once "count-- < 0". A full walk brings the cursor back to where it started.
+    const std::uint32_t count = high - lo;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        std::uint32_t next = static_cast<std::uint32_t>(last_port_) + 1;
+        if (next < lo || next >= high) next = lo;
+        last_port_ = static_cast<std::uint16_t>(next);
+        if (free(next)) {
+            port = static_cast<std::uint16_t>(next);
+            return true;
+        }
+    }
+    return false;
+}
 
 template <class Check, class Skip>
 Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t daddr, std::uint16_t dport,
@@ -170,6 +207,8 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
         const Bucket& b = buckets_[pp];
         // A port held by bind() users (explicit or bind(0)) is never taken by connect().
         if (b.exists && !b.connect_owned) return false;
+        // XNU: a port any PCB holds is never taken, whatever the destination.
+        if (b.exists && policy_.autobind_port_per_host) return false;
         const TupleCheck c = check(pp);
         if (c == TupleCheck::Busy) return false;
         reuse_time_wait = c == TupleCheck::ReuseTimeWait;
@@ -178,6 +217,12 @@ Errno PortTable::connect_port(SimTime now, const PortOwner& o, std::uint32_t dad
         return true;
     };
 
+    if (policy_.connect_algo == ConnectPortAlgo::Sequential) {
+        if (known_full) return Errno::AddrNotAvail;  // a full walk leaves the cursor where it was
+        std::uint16_t p = 0;
+        if (!sequential_walk(lo, high, [&](std::uint32_t c) { return try_port(c); }, p)) return Errno::AddrNotAvail;
+        return Errno::Ok;
+    }
     if (policy_.connect_algo == ConnectPortAlgo::RandomStart) {
         // FreeBSD in_pcb_lport_dest(): first + random() % (last - first), then linear, wrapping.
         const std::uint32_t count = high - lo;

@@ -58,6 +58,12 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         if (!numeric || v < 1 || v > 65535) return SysctlResult::BadValue;
         if (name == "net.inet.ip.portrange.first") p.stack.ports.lo = static_cast<std::uint16_t>(v);
         else p.stack.ports.hi = static_cast<std::uint16_t>(v);
+    } else if (name == "net.inet.tcp.randomize_ports") {
+        // XNU bsd/netinet/tcp_subr.c tcp_use_randomport (default 0), read by in_pcbbind(): 0 walks
+        // on from the host's cursor, 1 starts the walk at a random port (in_pcb.c: "*lastport =
+        // first + (rand_port % (first - last))"). Either way a port any PCB holds is skipped.
+        if (!numeric) return SysctlResult::BadValue;
+        p.stack.ports.connect_algo = v != 0 ? ConnectPortAlgo::RandomStart : ConnectPortAlgo::Sequential;
     // -- Linux (Documentation/networking/ip-sysctl.rst; reference §2.1)
     } else if (name == "net.ipv4.ip_local_port_range") {
         std::istringstream in(value);

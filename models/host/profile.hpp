@@ -15,10 +15,19 @@
 
 namespace tcpsim::host {
 
+// A behaviour the profile models without an authoritative source: what is assumed, and the
+// simplest experiment that would settle it (README "Host stacks and OS profiles").
+struct Assumption {
+    std::string behaviour;   // "SYN in TIME-WAIT"
+    std::string assumed;     // what the profile does
+    std::string experiment;  // how to find out
+};
+
 struct Profile {
     std::string name;
     std::string description;
     std::vector<std::string> sources;  // where the values come from
+    std::vector<Assumption> assumptions;
     tcp::TcpConfig tcp;
     StackConfig stack;
     std::map<std::string, std::string> sysctls;  // name -> current value, as `sysctl` prints it

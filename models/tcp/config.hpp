@@ -22,6 +22,10 @@ enum class TimeWaitInput : std::uint8_t {
     // takes it, or it draws an RST); any other segment without ACK is dropped silently; a
     // retransmitted FIN restarts the 2MSL timer; anything but an exact duplicate ACK is ACKed.
     FreeBsd,
+    // XNU tcp_input() (bsd/netinet/tcp_input.c): no tcp_twcheck(); the full TCB stays in
+    // TIME_WAIT and takes the generic BSD input path (Stevens vol. 2 with RFC 5961 added). See
+    // Endpoint::on_segment_time_wait_xnu() for its steps.
+    Xnu,
 };
 
 // What a TIME-WAIT endpoint does with a SYN (no ACK) that arrives for its 4-tuple.
@@ -105,6 +109,12 @@ struct TcpConfig {
     // tcp_timewait_state_process(): tw_snd_nxt + 65535 + 2; RFC 1122 4.2.2.13 asks only for
     // an ISN above the old sequence space).
     std::uint32_t reopen_iss_increment = 65537;
+
+    // XNU TCPTV_KEEP_INIT (tcp_timer.h, 75 s; net.inet.tcp.keepinit): the keep-alive timer armed at
+    // connect() and on a SYN at a listener drops a connection still in SYN-SENT or SYN-RECEIVED
+    // this long after it began (tcp_timer.c tcp_timers() TCPT_KEEP: "if (tp->t_state <
+    // TCPS_ESTABLISHED) goto dropit"), whatever the retransmission count. 0: no such timer.
+    Duration handshake_timeout = Duration::ns(0);
 
     [[nodiscard]] Duration time_wait_length() const { return time_wait.count() > 0 ? time_wait : msl * 2; }
 };

@@ -94,6 +94,8 @@ struct Tcb {
     std::uint32_t unread = 0;    // received bytes the application has not read
     std::uint32_t syn_data = 0;  // text that came with the peer's SYN, queued until ESTABLISHED
     bool handshake_retransmitted = false;  // our SYN or SYN,ACK was sent again (RFC 6298 §5.7)
+    // When cfg.handshake_timeout drops the connection if it is still opening (XNU TCPT_KEEP).
+    SimTime handshake_deadline = SimTime::never();
 
     // RFC 6298
     Duration rto = Duration::s(1);
@@ -166,6 +168,8 @@ private:
     void on_segment_accepted(SimTime now, IoT& io, const Segment& seg, bool need_ack);
     template <class IoT>
     void on_segment_time_wait_freebsd(SimTime now, IoT& io, const Segment& seg);
+    template <class IoT>
+    void on_segment_time_wait_xnu(SimTime now, IoT& io, Segment seg);
     bool time_wait_accepts_syn(const Segment& seg) const;
     template <class IoT>
     void reopen_from_time_wait(SimTime now, IoT& io, const Segment& seg);
@@ -231,7 +235,16 @@ private:
     template <class IoT>
     void set_timer(IoT& io, TimerKind kind, SimTime deadline);
     template <class IoT>
-    void arm_rto(SimTime now, IoT& io) { set_timer(io, TimerKind::Retransmit, now + tcb_.rto); }
+    void arm_rto(SimTime now, IoT& io) {
+        SimTime at = now + tcb_.rto;
+        if (cfg_.handshake_timeout.count() > 0 && (state_ == State::SynSent || state_ == State::SynReceived)) {
+            // XNU: TCPT_KEEP, armed with the first SYN (or SYN,ACK), ends the handshake even
+            // between two retransmissions; the retransmit timer fires there and gives up.
+            if (tcb_.handshake_deadline.is_never()) tcb_.handshake_deadline = now + cfg_.handshake_timeout;
+            if (tcb_.handshake_deadline < at) at = tcb_.handshake_deadline;
+        }
+        set_timer(io, TimerKind::Retransmit, at);
+    }
     void rtt_sample(Duration r);
     [[nodiscard]] int retry_limit() const;
     [[nodiscard]] bool our_fin_acked() const { return tcb_.fin_sent && tcb_.snd_una == tcb_.data_end + 1; }

@@ -469,7 +469,9 @@ void Endpoint::on_timer(SimTime now, IoT& io, TimerKind kind) {
     d = SimTime::never();
     switch (kind) {
         case TimerKind::Retransmit: {
-            if (tcb_.retransmits >= retry_limit()) {
+            const bool handshake_over = (state_ == State::SynSent || state_ == State::SynReceived) &&
+                                        !tcb_.handshake_deadline.is_never() && now >= tcb_.handshake_deadline;
+            if (tcb_.retransmits >= retry_limit() || handshake_over) {
                 // §3.8.3 / RFC 1122 4.2.3.5: give up after R2; the user sees ETIMEDOUT.
                 enter_closed(io, Trigger::RetransmitLimit,
                              "retransmissions exhausted", Notice::TimedOut, Errno::TimedOut);
@@ -677,9 +679,101 @@ void Endpoint::on_segment_time_wait_freebsd(SimTime now, IoT& io, const Segment&
 }
 
 template <class IoT>
+void Endpoint::on_segment_time_wait_xnu(SimTime now, IoT& io, Segment seg) {
+    // XNU tcp_input() (bsd/netinet/tcp_input.c, xnu-11417) for a TCB in TIME_WAIT whose socket the
+    // application has closed, in the order of the code. Last.ACK.sent is RCV.NXT (our ACK of the
+    // peer's FIN); RCV.WND is the free receive buffer (tcp_sbspace()), as bsd_input reads it.
+    const Seq rnxt = tcb_.rcv_nxt;
+    const std::uint32_t wnd = tcb_.rcv_wnd;
+    // RST: "TIME_WAIT STATE: Drop the segment - see Stevens, vol. 2, p. 964 and RFC 1337" when
+    // SEQ is Last.ACK.sent or one below it; another SEQ in the window draws a challenge ACK
+    // (RFC 5961 §3.2, tcps_rstchallenge); anything else is dropped.
+    if (seg.rst()) {
+        const bool at_edge = seg.seq == rnxt || seg.seq + 1 == rnxt;
+        if (!at_edge && seq_ge(seg.seq, rnxt) && seq_lt(seg.seq, rnxt + wnd)) send_ack(now, io, true);
+        return;
+    }
+    // PAWS (RFC 1323): a TSval older than TS.Recent (not 24 days stale) is dropped, ACKed when it
+    // carries data. A SYN is no exception: it never reaches the reopening step below.
+    if (tcb_.ts_ok && seg.has_ts && seq_lt(seg.tsval, tcb_.ts_recent) &&
+        now - tcb_.ts_recent_age < Duration::s(24LL * 24 * 3600)) {
+        if (seg.len > 0) send_ack(now, io);
+        return;
+    }
+    bool ack_now = false;
+    // Old data at the start: "todrop = tp->rcv_nxt - th->th_seq". A SYN there is stripped (and
+    // answered with a rate-limited ACK, tcps_synchallenge); a wholly duplicate segment loses its
+    // FIN and draws an ACK: a retransmitted FIN is ACKed, but the 2MSL timer is NOT restarted
+    // (its FIN never reaches the "case TCPS_TIME_WAIT: add_to_time_wait()" of the FIN step).
+    std::int32_t todrop = static_cast<std::int32_t>(rnxt - seg.seq);
+    if (todrop > 0) {
+        if (seg.syn()) {
+            seg.flags = static_cast<std::uint8_t>(seg.flags & ~flag::Syn);
+            seg.seq += 1;
+            --todrop;
+        }
+        const auto tlen = static_cast<std::int32_t>(seg.len);
+        if (todrop > tlen || (todrop == tlen && !seg.fin())) {
+            seg.flags = static_cast<std::uint8_t>(seg.flags & ~flag::Fin);
+            ack_now = true;
+            todrop = tlen;
+        }
+        seg.seq += static_cast<std::uint32_t>(todrop);
+        seg.len -= static_cast<std::uint32_t>(todrop);
+    }
+    // New data after the application closed (SS_NOFDREF, SS_CANTRCVMORE): "tp = tcp_close(tp);
+    // ... goto dropwithreset" (tcps_rcvafterclose): the TIME-WAIT ends with an RST.
+    if (seg.len > 0) {
+        const Segment rst = seg.ack_set() ? make_rst(now, seg.ack, false) : make_rst(now, Seq{0}, true);
+        enter_closed(io, Trigger::RcvDataAfterClose, "data after close in TIME-WAIT", Notice::Closed, Errno::Ok, &rst);
+        return;
+    }
+    // Beyond the window: "If a new connection request is received while in TIME_WAIT, drop the
+    // old connection and start over if the sequence numbers are above the previous ones": a SYN
+    // with SEQ > RCV.NXT + RCV.WND closes the TCB and is looked up again (findpcb: a listener
+    // takes it). Anything else out there is dropped after an ACK.
+    if (seq_gt(seg.seq, rnxt + wnd)) {
+        if (seg.syn() && !seg.ack_set()) {
+            set_timer(io, TimerKind::TimeWait, SimTime::never());
+            transition_to(io, State::Closed, Trigger::SynInTimeWait, "SYN above the window: looked up again");
+            io.redeliver(seg);
+            io.notify(Notice::Closed, Errno::Ok);
+            return;
+        }
+        send_ack(now, io);
+        return;
+    }
+    // A SYN left in the window: "RFC 5961 Section 4.2: Send challenge ACK for any SYN in
+    // synchronized state" (tcp_syn_data_valid() is false without data).
+    if (seg.syn()) {
+        send_ack(now, io, true);
+        return;
+    }
+    // Without ACK: dropped, after an ACK if one is due.
+    if (!seg.ack_set()) {
+        if (ack_now) send_ack(now, io);
+        return;
+    }
+    // ACK above SND.MAX, or older than SND.UNA - MAX.SND.WND: an ACK (RFC 5961 §5.2).
+    if (seq_gt(seg.ack, tcb_.snd_nxt) || seq_lt(seg.ack, tcb_.snd_una - tcb_.max_snd_wnd)) {
+        send_ack(now, io);
+        return;
+    }
+    // Everything of ours is acknowledged, so this is a duplicate ACK (no timer restart). A FIN
+    // still here sits at RCV.NXT: the FIN step's "case TCPS_TIME_WAIT: add_to_time_wait(tp, 2 *
+    // tcp_msl)" restarts the timer (no ACK: TF_ACKNOW is set only for a first FIN).
+    if (seg.fin()) set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
+    if (ack_now) send_ack(now, io);
+}
+
+template <class IoT>
 void Endpoint::on_segment_synchronized(SimTime now, IoT& io, Segment seg) {
     if (state_ == State::TimeWait && cfg_.time_wait_input == TimeWaitInput::FreeBsd) {
         on_segment_time_wait_freebsd(now, io, seg);
+        return;
+    }
+    if (state_ == State::TimeWait && cfg_.time_wait_input == TimeWaitInput::Xnu) {
+        on_segment_time_wait_xnu(now, io, seg);
         return;
     }
     // TIME-WAIT specifics that precede the generic steps.

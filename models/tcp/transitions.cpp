@@ -20,6 +20,7 @@ std::string_view to_string(Trigger t) {
         case Trigger::FinWait2Timeout: return "FIN-WAIT-2 timeout";
         case Trigger::RetransmitLimit: return "retransmissions exhausted";
         case Trigger::SynInTimeWait: return "rcv acceptable SYN";
+        case Trigger::RcvDataAfterClose: return "rcv data after close";
     }
     return "?";
 }

@@ -29,9 +29,10 @@ enum class Trigger : std::uint8_t {
     FinWait2Timeout,  // orphaned FIN-WAIT-2 timer (tcp_fin_timeout)
     RetransmitLimit,  // retransmissions exhausted (user timeout, R2 / tcp_*retries)
     SynInTimeWait,    // SYN accepted in TIME-WAIT as a new incarnation (profile behaviour)
+    RcvDataAfterClose,  // new data for a socket the application has closed (XNU: reset)
 };
-inline constexpr std::size_t kTriggerCount = 16;
-static_assert(static_cast<std::size_t>(Trigger::SynInTimeWait) + 1 == kTriggerCount, "kTriggerCount: one per Trigger");
+inline constexpr std::size_t kTriggerCount = 17;
+static_assert(static_cast<std::size_t>(Trigger::RcvDataAfterClose) + 1 == kTriggerCount, "kTriggerCount: one per Trigger");
 
 std::string_view to_string(Trigger t);
 
@@ -48,7 +49,7 @@ struct Transition {
 namespace detail {
 using S = State;
 using T = Trigger;
-inline constexpr std::array<Transition, 59> kTable = {{
+inline constexpr std::array<Transition, 60> kTable = {{
     // -- OPEN, SEND, CLOSE, ABORT from the idle and handshake states (§3.10.1-§3.10.5)
     {0, S::Closed, T::PassiveOpen, S::Listen, "create TCB", "RFC 9293 §3.10.1", false},
     {0, S::Closed, T::ActiveOpen, S::SynSent, "snd SYN", "RFC 9293 §3.10.1", false},
@@ -113,6 +114,8 @@ inline constexpr std::array<Transition, 59> kTable = {{
     {0, S::LastAck, T::RcvSynReset, S::Closed, "snd RST", "RFC 9293 §3.10.7.4 (without RFC 5961)", true},
     // -- SYN-RECEIVED reached by a simultaneous open, reset by a SYN without RFC 5961
     {0, S::SynReceived, T::RcvSynReset, S::Closed, "snd RST (active OPEN)", "RFC 9293 §3.10.7.4 (without RFC 5961)", true},
+    // -- XNU: new data reaching a TIME-WAIT whose socket is closed (tcp_input() tcps_rcvafterclose)
+    {0, S::TimeWait, T::RcvDataAfterClose, S::Closed, "snd RST", "XNU tcp_input() (dropwithreset)", true},
 }};
 
 constexpr std::array<Transition, kTable.size()> numbered() {
@@ -126,7 +129,7 @@ inline constexpr std::array<Transition, detail::kTable.size()> kTransitions = de
 
 namespace detail {
 // Every transition_to() looks its row up, so the lookup is one load: a dense index by
-// (from, trigger, to) -> row id, built from kTransitions at compile time (11 x 16 x 11 bytes).
+// (from, trigger, to) -> row id, built from kTransitions at compile time (11 x 17 x 11 bytes).
 inline constexpr std::uint8_t kNoRow = 0xFF;
 static_assert(kTransitions.size() < kNoRow, "row ids must fit the index's bytes");
 
