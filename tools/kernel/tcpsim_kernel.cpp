@@ -601,10 +601,12 @@ ordered_json Runner::result(const std::map<std::string, std::string>& client_sys
   r["kernel"] = u.release;
   r["machine"] = u.machine;
   std::string hz = "not measured (/proc/timer_list unreadable)";
+  std::optional<int> nearest_hz;
   if (hz_) {
     int nearest = 1000;
     for (int cand : {100, 250, 300, 1000})
       if (std::abs(*hz_ - cand) < std::abs(*hz_ - nearest)) nearest = cand;
+    nearest_hz = nearest;
     hz = fmt::format("HZ={} (jiffies advanced {:.1f}/s during the run)", nearest, *hz_);
   }
   r["hz_note"] = hz +
@@ -617,7 +619,10 @@ ordered_json Runner::result(const std::map<std::string, std::string>& client_sys
                   {"observe_ms", x_.observe_ms},
                   {"sample_every_ms", x_.sample_every_ms},
                   {"loopback", x_.loopback},
-                  {"unmatched_accepts", unmatched_accepts_}};
+                  {"unmatched_accepts", unmatched_accepts_},
+                  // CONFIG_HZ (the timer wheel's tick), as measured: `tcpsim experiment --compare`
+                  // derives its time tolerance from it.
+                  {"hz", nearest_hz ? ordered_json(*nearest_hz) : ordered_json(nullptr)}};
   r["sysctls"] = {{"client", client_sysctls}, {"server", server_sysctls}};
 
   ordered_json attempts = ordered_json::array();
