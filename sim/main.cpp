@@ -296,7 +296,8 @@ int main(int argc, char** argv) {
     experiment->add_option("experiment", exp_path, "Experiment file (tools/kernel/experiments/*.json)")->required();
     experiment->add_option("--profile", profile, "OS profile of both hosts")->capture_default_str();
     experiment->add_option("--seed", exp_seed, "Seed of the run")->capture_default_str();
-    experiment->add_option("--compare", compare_path, "A stored kernel result: print both and exit 1 if they disagree");
+    experiment->add_option("--compare", compare_path,
+                           "A stored kernel result of this experiment (name and digest checked): print both and exit 1 if they disagree");
 
     // The what-if tools: every run is `tcpsim run` with --set values; outputs are the same bytes
     // for the same scenario, seed and options, whatever the number of threads.
@@ -452,27 +453,9 @@ int main(int argc, char** argv) {
         }
         // ---- end tcpsim bench ----
         if (*experiment) {
-            const ExperimentSummary sim = run_experiment(exp_path, profile, exp_seed);
-            bool ok = true;
-            if (compare_path.empty()) {
-                text = fmt::format("{}: {} succeeded, {} failed", exp_path, sim.succeeded, sim.failed);
-                for (const auto& [e, n] : sim.failures_by_errno) text += fmt::format(" ({} {})", n, e);
-                text += sim.first_failure_ms ? fmt::format(", first failure {} ms", *sim.first_failure_ms) : "";
-                text += sim.first_recovery_ms ? fmt::format(", first recovery {} ms", *sim.first_recovery_ms) : "";
-                text += "\n";
-            } else {
-                std::string kernel;
-                const ExperimentSummary k = read_kernel_summary(compare_path, kernel);
-                text = fmt::format("{} (kernel {}, tcpsim profile {}; times within 2500 ms, the timer wheel's granularity)\n",
-                                   exp_path, kernel, profile);
-                text += fmt::format("  {:<16} {:<28} {:<28} {}\n", "figure", "kernel", "tcpsim", "");
-                for (const ComparisonRow& r : compare_summaries(k, sim, 2500)) {
-                    text += fmt::format("  {:<16} {:<28} {:<28} {}\n", r.figure, r.kernel, r.tcpsim, r.agrees ? "ok" : "DIFFERS");
-                    ok = ok && r.agrees;
-                }
-            }
-            write_output(out_path, text);
-            return ok ? 0 : 1;
+            const ExperimentReport r = experiment_report(exp_path, profile, exp_seed, compare_path);
+            write_output(out_path, r.text);
+            return r.agrees ? 0 : 1;
         }
         if (*sweep || *merge || *capacity || *remedies) {
             // Every output is computed before any is written: an error leaves no file behind.

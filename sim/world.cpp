@@ -613,7 +613,8 @@ Errno World::sock_listen(int h, SocketId id, std::uint16_t port) {
     const Errno e = hh.sys_listen_prepare(id, port);
     if (e != Errno::Ok) return e;
     SocketIo io(*this, h, id);
-    return hh.at(id).ep.open_passive(engine_.now(), io, tcp::SockAddr{hh.ip(), port}, std::nullopt);
+    const std::uint32_t addr = hh.at(id).bound_addr != 0 ? hh.at(id).bound_addr : hh.ip();  // bind(addr, port) first
+    return hh.at(id).ep.open_passive(engine_.now(), io, tcp::SockAddr{addr, port}, std::nullopt);
 }
 
 Errno World::sock_connect(int h, SocketId id, const tcp::SockAddr& remote) {

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include <map>
+
 using namespace tcpsim;
 using namespace tcpsim::literals;
 
@@ -201,4 +203,98 @@ TEST_CASE("linux host: a full accept queue drops SYNs; accept() makes room (sk_a
     const auto [never, more] = run(false);
     CHECK(never.is_never());  // its SYNs keep meeting a full queue (linear retries at 1, 2, 3, 4 s)
     CHECK(more >= 4);
+}
+
+namespace {
+// Connects sockets of host 0 to given destinations at given times; notes how each ended.
+struct Connects final : App {
+    std::vector<std::pair<SimTime, tcp::SockAddr>> plan;
+    std::map<host::SocketId, std::string> outcome;  // "connected", "refused", or the errno of connect()
+    void schedule(World& w) {
+        for (std::size_t i = 0; i < plan.size(); ++i) w.schedule_app(plan[i].first, i);
+    }
+    void on_app_event(World& w, std::uint64_t i) override {
+        const auto s = w.sock_create(0, fmt::format("c{}", i), host::SocketOptions{});
+        const Errno e = w.sock_connect(0, s, plan[i].second);
+        outcome[s] = e == Errno::Ok ? "pending" : std::string(to_string(e));
+    }
+    void on_notice(World&, int h, host::SocketId s, tcp::Notice n, Errno) override {
+        if (h != 0 || !outcome.count(s)) return;
+        if (n == tcp::Notice::Connected) outcome[s] = "connected";
+        if (n == tcp::Notice::Refused) outcome[s] = "refused";
+    }
+};
+}  // namespace
+
+TEST_CASE("linux host: a listener bound to an address takes SYNs to that address only; 0.0.0.0 takes the rest",
+          "[host][linux]") {
+    // Linux __inet_lookup_listener(): a listener's bound address must match the SYN's
+    // destination; one bound to the exact address scores above one on INADDR_ANY. A SYN that no
+    // listener takes draws an RST (ECONNREFUSED).
+    const Scenario sc = parse_scenario(R"({"seed": 1, "duration": "2s", "profile": "linux",
+        "hosts": [{"name": "a", "address": "10.0.0.1"}, {"name": "b", "addresses": ["10.0.0.2", "10.0.0.3", "10.0.0.4"]}]})",
+                                       "t.json");
+    World w(sc, false);
+    host::SocketOptions opt;
+    opt.reuseport = true;  // both listeners on port 81 (an exact address and 0.0.0.0) need it
+    const auto l80 = w.sock_create(1, "L80", opt);
+    REQUIRE(w.sock_bind(1, l80, 80, 0x0A000002) == Errno::Ok);
+    REQUIRE(w.sock_listen(1, l80, 80) == Errno::Ok);
+    const auto l81 = w.sock_create(1, "L81", opt);
+    REQUIRE(w.sock_bind(1, l81, 81, 0x0A000003) == Errno::Ok);
+    REQUIRE(w.sock_listen(1, l81, 81) == Errno::Ok);
+    const auto any81 = w.sock_create(1, "any81", opt);
+    REQUIRE(w.sock_bind(1, any81, 81, 0) == Errno::Ok);
+    REQUIRE(w.sock_listen(1, any81, 81) == Errno::Ok);
+    CHECK(w.host(1).listener(0x0A000003, 81) == l81);
+    CHECK(w.host(1).listener(0x0A000004, 81) == any81);
+    CHECK(w.host(1).listener(0x0A000003, 80) == host::kNoSocket);
+    Connects app;
+    app.plan = {{SimTime::zero() + 10_ms, {0x0A000002, 80}}, {SimTime::zero() + 20_ms, {0x0A000003, 80}},
+                {SimTime::zero() + 30_ms, {0x0A000003, 81}}, {SimTime::zero() + 40_ms, {0x0A000004, 81}}};
+    w.set_app(&app);
+    app.schedule(w);
+    w.run();
+    std::vector<std::string> got;
+    for (const auto& [s, o] : app.outcome) got.push_back(o);
+    CHECK(got == std::vector<std::string>{"connected", "refused", "connected", "connected"});
+    // The connections to port 81 went to the listener of their address.
+    int children_l81 = 0, children_any = 0;
+    for (std::size_t i = 0; i < w.host(1).size(); ++i) {
+        const auto& s = w.host(1).at(static_cast<host::SocketId>(i));
+        children_l81 += s.listener == l81;
+        children_any += s.listener == any81;
+    }
+    CHECK(children_l81 == 1);
+    CHECK(children_any == 1);
+}
+
+TEST_CASE("linux host: with connected routes connect() leaves from the route's source; no route is ENETUNREACH",
+          "[host][linux]") {
+    // Linux adds a prefix route with each address (src: the first address of that subnet; a
+    // second one in the same subnet is secondary); ip_route_connect() picks the longest prefix
+    // and its preferred source, and fails with ENETUNREACH when no route holds the destination.
+    const Scenario sc = parse_scenario(R"({"seed": 1, "duration": "1s", "profile": "linux",
+        "hosts": [{"name": "a", "addresses": ["10.0.0.1", "10.0.0.9", "10.1.0.1"]},
+                  {"name": "b", "addresses": ["10.0.0.2", "10.1.0.2", "10.2.0.2"]}]})",
+                                       "t.json");
+    World w(sc, false);
+    w.host_mut(0).add_route(0x0A000000, 24, 0x0A000001);  // 10.0.0.0/24 src 10.0.0.1 (10.0.0.9 secondary)
+    w.host_mut(0).add_route(0x0A010000, 16, 0x0A010001);  // 10.1.0.0/16 src 10.1.0.1
+    auto source = [&](std::uint32_t dst) -> std::string {
+        const auto s = w.sock_create(0, "c", host::SocketOptions{});
+        const Errno e = w.sock_connect(0, s, tcp::SockAddr{dst, 80});
+        if (e != Errno::Ok) return std::string(to_string(e));
+        return tcp::format_ip(w.host(0).at(s).ep.tcb().local.ip);
+    };
+    CHECK(source(0x0A000002) == "10.0.0.1");
+    CHECK(source(0x0A010002) == "10.1.0.1");
+    CHECK(source(0x0A020002) == "ENETUNREACH");
+    CHECK(source(0x0A000009) == "10.0.0.9");     // an own address: over loopback, from itself
+    CHECK(source(0x7F000001) == "127.0.0.1");
+    // A bound address is kept, whatever the route's source.
+    const auto b = w.sock_create(0, "b", host::SocketOptions{});
+    REQUIRE(w.sock_bind(0, b, 0, 0x0A000009) == Errno::Ok);
+    REQUIRE(w.sock_connect(0, b, tcp::SockAddr{0x0A000002, 80}) == Errno::Ok);
+    CHECK(w.host(0).at(b).ep.tcb().local.ip == 0x0A000009);
 }

@@ -87,7 +87,7 @@ std::optional<SocketId> Host::find_by_name(const std::string& name) const {
 
 void Host::bind_listener(SocketId id, std::uint16_t port) {
     if (sockets_[id].registered != Socket::Registered::None) unbind(id);
-    listeners_[port] = id;
+    listeners_[{port, sockets_[id].bound_addr}] = id;
     sockets_[id].is_listener = true;
     sockets_[id].registered = Socket::Registered::Listener;
     sockets_[id].listen_port = port;
@@ -227,7 +227,7 @@ bool Host::unbind(SocketId id, bool keep_count) {
     Socket& s = sockets_[id];
     bool removed = false;
     if (s.registered == Socket::Registered::Listener) {
-        auto l = listeners_.find(s.listen_port);
+        auto l = listeners_.find({s.listen_port, s.bound_addr});
         if (l != listeners_.end() && l->second == id) listeners_.erase(l);
     } else if (s.registered == Socket::Registered::Connection && connections_.erase_if_id(s.tuple, id, conn_key())) {
         removed = true;
@@ -240,8 +240,19 @@ bool Host::unbind(SocketId id, bool keep_count) {
 SocketId Host::lookup(const tcp::Segment& seg) const {
     const FourTuple t{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port};
     if (const SocketId c = connection(t); c != kNoSocket) return c;
-    if (auto l = listeners_.find(seg.dst.port); l != listeners_.end()) return l->second;
-    return kNoSocket;
+    return listener(seg.dst.ip, seg.dst.port);
+}
+
+std::uint32_t Host::source_for(std::uint32_t dst) const {
+    if ((dst >> 24) == 127) return 0x7F000001;
+    if (owns(dst)) return dst;  // the local table: the destination itself
+    if (routes_.empty()) return ip_;
+    const Route* best = nullptr;
+    for (const Route& r : routes_) {
+        const std::uint32_t mask = r.prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - r.prefix);
+        if ((dst & mask) == (r.net & mask) && (best == nullptr || r.prefix > best->prefix)) best = &r;
+    }
+    return best == nullptr ? 0 : best->src;
 }
 
 std::uint16_t Host::next_ephemeral_port() {
@@ -300,8 +311,9 @@ Errno Host::sys_connect_prepare(SimTime now, SocketId id, const tcp::SockAddr& r
     Socket& s = sockets_[id];
     // The source address: the bound one, else the route's: loopback for 127/8, the destination
     // itself when it is one of ours, the primary address otherwise.
-    std::uint32_t saddr = s.bound_addr;
-    if (saddr == 0) saddr = (remote.ip >> 24) == 127 ? 0x7F000001 : owns(remote.ip) ? remote.ip : ip_;
+    const std::uint32_t route_src = source_for(remote.ip);
+    if (route_src == 0) return Errno::NetUnreach;  // no route to the destination
+    const std::uint32_t saddr = s.bound_addr != 0 ? s.bound_addr : route_src;
     reuse_isn.reset();
     if (s.bound_port != 0) {
         // A port from bind(): only the 4-tuple is checked (twp == NULL in __inet_check_established).
@@ -471,7 +483,7 @@ bool Host::recycle_drops_syn(SimTime now, const tcp::Segment& syn) const {
 
 Demux Host::demux_other(const FourTuple& t) {
     if (TimeWaitSock* w = tw_.find(t)) return Demux{Demux::Kind::TimeWait, kNoSocket, w};
-    if (auto l = listeners_.find(t.lport); l != listeners_.end()) return Demux{Demux::Kind::Listener, l->second, nullptr};
+    if (const SocketId l = listener(t.lip, t.lport); l != kNoSocket) return Demux{Demux::Kind::Listener, l, nullptr};
     return Demux{};
 }
 
@@ -539,7 +551,7 @@ Host::TimeWaitResult Host::time_wait_segment(SimTime now, TimeWaitSock& tw, cons
         case TwVerdict::AcceptSyn: {
             // TW_SYN: a listener takes the SYN and the TIME-WAIT goes; without one the TIME-WAIT
             // answers with an ACK and stays.
-            const SocketId l = listener(seg.dst.port);
+            const SocketId l = listener(seg.dst.ip, seg.dst.port);
             if (l == kNoSocket) {
                 r.reply = ack();
                 break;

@@ -103,6 +103,14 @@ public:
     [[nodiscard]] std::uint32_t ip() const { return ip_; }
     // Further addresses of the host; 127.0.0.0/8 is always the host's own (loopback).
     void add_address(std::uint32_t a) { extra_ips_.push_back(a); }
+    // A connected route (Linux: the prefix route the kernel adds with an address, whose source is
+    // the subnet's primary address). With routes, connect() without a bound address leaves from
+    // the source of the longest prefix that holds the destination (fib_select_default /
+    // fib_result_prefsrc), and a destination no route holds is ENETUNREACH (ip_route_connect());
+    // without any, from the primary address. Addresses of the host itself go over loopback.
+    void add_route(std::uint32_t net, int prefix, std::uint32_t src) { routes_.push_back(Route{net, prefix, src}); }
+    // The source address of a connection to `dst` (0: no route).
+    [[nodiscard]] std::uint32_t source_for(std::uint32_t dst) const;
     [[nodiscard]] bool owns(std::uint32_t a) const {
         if (a == ip_ || (a >> 24) == 127) return true;
         for (std::uint32_t x : extra_ips_)
@@ -138,7 +146,7 @@ public:
         return sockets_[s.listener].name + "." + std::to_string(s.child_no);
     }
 
-    // Registration in the lookup tables.
+    // Registration in the lookup tables (a listener under its port and bound address).
     void bind_listener(SocketId id, std::uint16_t port);
     // from_time_wait: t was a TIME-WAIT entry's, just taken over (take_over_time_wait()).
     void bind_connection(SocketId id, const FourTuple& t, bool from_time_wait = false);
@@ -147,7 +155,7 @@ public:
     bool unbind(SocketId id, bool keep_count = false);
 
     // Demultiplexing of an arriving segment: the connection for its 4-tuple, else a listener
-    // on its destination port, else none (the caller answers as CLOSED).
+    // on its destination address and port, else none (the caller answers as CLOSED).
     [[nodiscard]] SocketId lookup(const tcp::Segment& seg) const;
 
     // The next port of a simple sequential allocator (the packetdrill harness's one socket).
@@ -199,9 +207,15 @@ public:
     }
     // accept(): the oldest queued child, marked accepted; kNoSocket when none is ready.
     SocketId accept(SocketId listener);
-    [[nodiscard]] SocketId listener(std::uint16_t port) const {
-        auto it = listeners_.find(port);
-        return it == listeners_.end() ? kNoSocket : it->second;
+    // The listener a SYN to addr:port goes to: the one bound to that address, else one bound to
+    // INADDR_ANY (Linux __inet_lookup_listener(): the exact address scores higher), else kNoSocket.
+    [[nodiscard]] SocketId listener(std::uint32_t addr, std::uint16_t port) const {
+        SocketId any = kNoSocket;
+        for (auto it = listeners_.lower_bound({port, 0}); it != listeners_.end() && it->first.first == port; ++it) {
+            if (it->first.second == addr) return it->second;
+            if (it->first.second == 0) any = it->second;
+        }
+        return any;
     }
     void kill_time_wait(const FourTuple& t);
     // The same for an entry whose slot the caller found already (one lookup instead of two).
@@ -263,7 +277,13 @@ private:
     [[nodiscard]] ConnKey conn_key() const { return ConnKey{&sockets_}; }
     [[nodiscard]] SocketId connection(const FourTuple& t) const { return connections_.find(t, conn_key()); }
     [[nodiscard]] Demux demux_other(const FourTuple& t);  // demux() when no connection has the 4-tuple
-    std::map<std::uint16_t, SocketId> listeners_;
+    std::map<std::pair<std::uint16_t, std::uint32_t>, SocketId> listeners_;  // (port, bound address or 0)
+    struct Route {
+        std::uint32_t net;
+        int prefix;
+        std::uint32_t src;
+    };
+    std::vector<Route> routes_;
     std::uint16_t next_port_ = 32768;
 
     StackConfig stack_;

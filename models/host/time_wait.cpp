@@ -16,6 +16,12 @@ bool in_window(tcp::Seq seq, tcp::Seq end, tcp::Seq s_win, tcp::Seq e_win) {
 // segments get at most one answer per tcp_invalid_ratelimit.
 // LVL_START(n) of kernel/time/timer.c: the first delta that goes to level n (n >= 1).
 std::int64_t level_start(int n) { return 63LL << (3 * (n - 1)); }
+// calc_wheel_index(): the level of a timer `delta` jiffies ahead (LVL_DEPTH 9 when HZ > 100).
+int wheel_level(std::int64_t delta) {
+    int level = 0;
+    while (level < 8 && delta >= level_start(level + 1)) ++level;
+    return level;
+}
 
 bool rate_limited(TimeWaitSock& tw, const tcp::Segment& seg, SimTime now, Duration limit) {
     const bool has_data = seg.len + (seg.fin() ? 1u : 0u) > 0;
@@ -127,11 +133,15 @@ SimTime linux_timer_fires(SimTime armed_at, Duration timeout, std::int64_t hz, D
     const std::int64_t now_j = (armed_at.ns() + boot_offset.count()) / ns_per_jiffy;
     const std::int64_t delta = (timeout.count() + ns_per_jiffy - 1) / ns_per_jiffy;
     const std::int64_t expires = now_j + delta;
-    int level = 0;
-    while (level < 8 && delta >= level_start(level + 1)) ++level;
-    const int shift = 3 * level;
+    const int shift = 3 * wheel_level(delta);
     const std::int64_t fire_j = ((expires >> shift) + 1) << shift;
     return SimTime::from_ns(fire_j * ns_per_jiffy - boot_offset.count());
+}
+
+Duration linux_timer_granularity(Duration timeout, std::int64_t hz) {
+    const std::int64_t ns_per_jiffy = 1'000'000'000 / hz;
+    const std::int64_t delta = (timeout.count() + ns_per_jiffy - 1) / ns_per_jiffy;
+    return Duration::ns((std::int64_t{1} << (3 * wheel_level(delta))) * ns_per_jiffy);  // LVL_GRAN(level)
 }
 
 }  // namespace tcpsim::host

@@ -76,4 +76,10 @@ tcp::Seq linux_reuse_isn(const TimeWaitSock& tw);
 // deadline: TIME-WAIT lasts 60 to 62 s, ports come back in bursts.
 SimTime linux_timer_fires(SimTime armed_at, Duration timeout, std::int64_t hz, Duration boot_offset);
 
+// The width of the timer-wheel bucket a Linux timer of `timeout` lands in: LVL_GRAN(level) =
+// 8^level jiffies (kernel/time/timer.c). linux_timer_fires() is armed_at + timeout rounded up to
+// the end of such a bucket, so it fires 0 to one granularity after its deadline (HZ=250: 2048 ms
+// for the 60 s TIME-WAIT, 256 ms for a 2 to 16 s timer).
+Duration linux_timer_granularity(Duration timeout, std::int64_t hz);
+
 }  // namespace tcpsim::host

@@ -12,6 +12,8 @@
 
 #include "netns.hpp"
 
+#include <tcpsim/experiment_digest.hpp>
+
 namespace tk {
 
 namespace {
@@ -285,6 +287,7 @@ Experiment load_experiment(const std::string& path) {
     if (total > kMaxAttempts) c.fail("schedule", fmt::format("more than {} operations", kMaxAttempts));
     x.schedule.push_back(s);
   }
+  x.digest = tcpsim::experiment_digest(doc);
   return x;
 }
 

@@ -66,6 +66,10 @@ struct Experiment {
   // The address client sockets bind to when "bind" is not "none": client.addresses[0]
   // (127.0.0.1 in loopback mode without client addresses).
   in_addr client_bind_address{};
+
+  // "fnv1a64:..." of the schedule, sysctls, addresses and listeners (include/tcpsim/
+  // experiment_digest.hpp): written into the result, so that a result names what it measured.
+  std::string digest;
 };
 
 // Reads and validates an experiment; throws tk::Error naming the file and the field.

@@ -4,6 +4,7 @@
 // simulator's `linux` profile is compared with. Format and safety rules: README.md beside this file.
 //
 // Usage: tcpsim-kernel EXPERIMENT.json [-o RESULT.json] [--check STORED.json]
+//        tcpsim-kernel --digest EXPERIMENT.json   (prints the experiment digest results store)
 // Exit codes: 0 ok, 1 experiment or run error, 2 usage, 3 --check found a difference,
 //             77 cannot run here (not root, no network namespaces, sysctl missing): CTest SKIP.
 //
@@ -593,16 +594,19 @@ ordered_json Runner::result(const std::map<std::string, std::string>& client_sys
                             const std::map<std::string, std::string>& server_sysctls) const {
   ordered_json r;
   r["experiment"] = x_.name;
+  r["experiment_digest"] = x_.digest;
   r["description"] = x_.description;
   utsname u{};
   uname(&u);
   r["kernel"] = u.release;
   r["machine"] = u.machine;
   std::string hz = "not measured (/proc/timer_list unreadable)";
+  std::optional<int> nearest_hz;
   if (hz_) {
     int nearest = 1000;
     for (int cand : {100, 250, 300, 1000})
       if (std::abs(*hz_ - cand) < std::abs(*hz_ - nearest)) nearest = cand;
+    nearest_hz = nearest;
     hz = fmt::format("HZ={} (jiffies advanced {:.1f}/s during the run)", nearest, *hz_);
   }
   r["hz_note"] = hz +
@@ -615,7 +619,10 @@ ordered_json Runner::result(const std::map<std::string, std::string>& client_sys
                   {"observe_ms", x_.observe_ms},
                   {"sample_every_ms", x_.sample_every_ms},
                   {"loopback", x_.loopback},
-                  {"unmatched_accepts", unmatched_accepts_}};
+                  {"unmatched_accepts", unmatched_accepts_},
+                  // CONFIG_HZ (the timer wheel's tick), as measured: `tcpsim experiment --compare`
+                  // derives its time tolerance from it.
+                  {"hz", nearest_hz ? ordered_json(*nearest_hz) : ordered_json(nullptr)}};
   r["sysctls"] = {{"client", client_sysctls}, {"server", server_sysctls}};
 
   ordered_json attempts = ordered_json::array();
@@ -680,6 +687,11 @@ int check_against(const ordered_json& got, const std::string& stored_path) {
   const auto& b = stored.at("summary");
   std::vector<std::string> diffs;
   if (got.at("experiment") != stored.at("experiment")) diffs.push_back("experiment name differs");
+  if (!stored.contains("experiment_digest"))
+    diffs.push_back("the stored result has no experiment_digest (it predates them: run the experiment again)");
+  else if (got.at("experiment_digest") != stored.at("experiment_digest"))
+    diffs.push_back(fmt::format("experiment_digest: {} now, {} stored (the experiment file changed since)",
+                                got.at("experiment_digest").dump(), stored.at("experiment_digest").dump()));
   for (const char* key : {"succeeded", "failed"})
     if (a.at(key).get<std::int64_t>() != b.at(key).get<std::int64_t>())
       diffs.push_back(fmt::format("{}: {} now, {} stored", key, a.at(key).dump(), b.at(key).dump()));
@@ -706,19 +718,27 @@ int check_against(const ordered_json& got, const std::string& stored_path) {
 void usage(std::FILE* to) {
   fmt::print(to,
              "usage: tcpsim-kernel EXPERIMENT.json [-o RESULT.json] [--check STORED.json]\n"
+             "       tcpsim-kernel --digest EXPERIMENT.json\n"
              "Runs an experiment on the live kernel inside network namespaces of its own (root needed).\n"
              "  -o FILE        write the result JSON there (default: standard output)\n"
              "  --check FILE   compare the summary with a stored result (exit 3 if it differs)\n"
+             "  --digest       only check the experiment and print its digest (what results store as\n"
+             "                 experiment_digest); runs nothing, needs no root\n"
              "exit codes: 0 ok, 1 error, 2 usage, 3 check failed, 77 cannot run here (skip)\n");
 }
 
 int main_impl(int argc, char** argv) {
   std::string exp_path, out_path, check_path;
+  bool digest_only = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       usage(stdout);
       return 0;
+    }
+    if (arg == "--digest") {
+      digest_only = true;
+      continue;
     }
     if ((arg == "-o" || arg == "--check") && i + 1 < argc) {
       (arg == "-o" ? out_path : check_path) = argv[++i];
@@ -734,6 +754,14 @@ int main_impl(int argc, char** argv) {
     return 2;
   }
   Experiment x = load_experiment(exp_path);
+  if (digest_only) {
+    if (!out_path.empty() || !check_path.empty()) {
+      usage(stderr);
+      return 2;
+    }
+    fmt::print("{}\n", x.digest);
+    return 0;
+  }
   install_signal_handlers();
   alarm(static_cast<unsigned>(x.observe_ms / 1000 + 60));  // watchdog: the run is bounded in time
   rlimit nofile{};
