@@ -29,6 +29,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 # Where tests/CMakeLists.txt finds the conformance suite: beside the clone, in ../shared.
 CONFORMANCE = os.path.join(os.path.dirname(REPO), "shared", "conformance")
 FINDINGS = ("CRASH", "HANG", "PARTIAL", "NOPLACE", "ROUGH")
+STDERR_KEPT = 16384  # bytes of stderr a saved case keeps
 
 ASAN_OPTIONS = "detect_leaks=0:abort_on_error=1:hard_rss_limit_mb=4096"
 UBSAN_OPTIONS = "halt_on_error=1:print_stacktrace=1"
@@ -658,17 +659,23 @@ def normalise(s):
     return s.strip()[:100]
 
 
+def source_path(p):
+    """A source file as the repository names it, whichever checkout the binary was built in."""
+    p = p.replace(REPO + "/", "")
+    return re.sub(r"^\S*?/(?=(include|sim|models|tools|tests)/)", "", p)
+
+
 def signature(target, cls, err, mutations):
     if cls == "CRASH":
         m = re.search(r"(\S+?:\d+):\d+: runtime error: ([^\n]{0,70})", err)
         if m:
-            return "UBSan %s: %s" % (m.group(1).replace(REPO + "/", ""), normalise(m.group(2)))
+            return "UBSan %s: %s" % (source_path(m.group(1)), normalise(m.group(2)))
         m = re.search(r"ERROR: AddressSanitizer: ([\w-]+)", err)
         if m:
             frame = ""
             for fm in re.finditer(r"#\d+ 0x[0-9a-f]+ in (.+?) (/\S+:\d+)", err):
                 if REPO in fm.group(2) and "/_deps/" not in fm.group(2):
-                    frame = "%s %s" % (fm.group(1)[:80], fm.group(2).replace(REPO + "/", ""))
+                    frame = "%s %s" % (fm.group(1)[:80], source_path(fm.group(2)))
                     break
             if not frame:
                 sm = re.search(r"SUMMARY: AddressSanitizer: [\w-]+ (\S+:\d+) in ([\w:~<>]+?)(<|\(|$)", err, re.M)
@@ -860,7 +867,12 @@ class Fuzzer:
             argv2.append(x)
         write_cmd_sh(os.path.join(dest, "cmd.sh"), argv2, case.get("sentinel", True),
                      ["%s: %s" % (cls, sig), "tcpsim's outcome when saved: %s (exit %s)" % (cls2, rc)])
-        shutil.copy(os.path.join(d, "stderr.txt"), os.path.join(dest, "stderr.txt"))
+        with open(os.path.join(d, "stderr.txt"), "rb") as fh:
+            err_bytes = fh.read()
+        with open(os.path.join(dest, "stderr.txt"), "wb") as fh:  # ASan's stack overflows run to 700 kB
+            fh.write(err_bytes[:STDERR_KEPT])
+            if len(err_bytes) > STDERR_KEPT:
+                fh.write(b"\n[... %d more bytes]\n" % (len(err_bytes) - STDERR_KEPT))
         with open(os.path.join(dest, "stdout-head.txt"), "w") as fh:
             fh.write(out[:4000])
         rec = {"format": 2, "class": cls, "signature": sig, "target": t.name,
