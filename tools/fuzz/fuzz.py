@@ -799,9 +799,13 @@ class Fuzzer:
             e = os.path.join(d, "experiment-" + os.path.basename(case["seed"][1]))
             shutil.copy(case["seed"][1], e)
             files = [f, e]
-        return t.argv(bin_, files, os.path.join(d, "out"), clis, case["extra"]), [os.path.basename(f), f], files
+        # Errors may name the mutated file; for merge either shard (a shard of another sweep is
+        # reported at the second one, whichever of the two was mutated).
+        named = files if t.name == "merge" else [f]
+        return t.argv(bin_, files, os.path.join(d, "out"), clis, case["extra"]), \
+            [n for x in named for n in (os.path.basename(x), x)], files
 
-    def run_case(self, t, case, bin_, keep=False):
+    def run_case(self, t, case, bin_, keep=False, timeout=None):
         d = os.path.join(self.work, "case")
         if os.path.exists(d):
             shutil.rmtree(d)
@@ -811,7 +815,7 @@ class Fuzzer:
         if case.get("sentinel", True):
             plant_sentinel(outdir)
         before = snapshot(outdir)
-        rc, hung, out, err, dt = execute(argv, self.a.timeout, d)
+        rc, hung, out, err, dt = execute(argv, timeout or self.a.timeout, d)
         after = snapshot(outdir)
         cls = classify_case(t.name, case["mutations"], rc, hung, out, err, names, before, after)
         return cls, rc, out, err, dt, argv, d
@@ -823,8 +827,9 @@ class Fuzzer:
         cls, rc, out, err, dt, argv, d = self.run_case(t, case, self.a.release_bin)
         if cls != "HANG":
             return "SLOW"
-        # The unmutated seed (same shortening) timing out too is a long workload, not a hang.
-        cls = self.run_case(t, dict(case, mutations=[]), self.a.release_bin)[0]
+        # The unmutated seed (same shortening) needing half the timeout or more is a long
+        # workload, not a hang: a busy machine must not turn a search near the limit into a HANG.
+        cls = self.run_case(t, dict(case, mutations=[]), self.a.release_bin, timeout=self.a.timeout / 2)[0]
         return "SLOW" if cls == "HANG" else "HANG"
 
     def minimise(self, t, case, cls, sig):
@@ -1056,7 +1061,7 @@ def replay(a):
         if c.get("sentinel", True):
             plant_sentinel(outdir)
         argv = replay_argv(c, shown, outdir, a.bin)
-        inputs = [c["input"]] if c.get("input") else \
+        inputs = [c["input"]] if c.get("input") and c["target"] != "merge" else \
             [os.path.basename(x) for x in argv[1:] if x.startswith(shown + "/")]
         names = [n for i in inputs for n in (i, os.path.join(shown, i))]
         before = snapshot(outdir)
