@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 
+sys.dont_write_bytecode = True  # no __pycache__ beside fuzz.py
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fuzz  # noqa: E402
 from fuzz import Raw, DUPKEY  # noqa: E402
