@@ -61,9 +61,15 @@ void read_search_target(const json& doc, const std::string& file, const Capacity
             for (std::size_t i = 0; i < clients->size(); ++i)
                 if ((*clients)[i].contains("arrival") && (*clients)[i]["arrival"].contains("rate"))
                     found.push_back(fmt::format("/clients/{}/arrival/rate", i));
-        if (found.size() != 1)
-            throw UsageError(fmt::format("{}: {} client workloads have an arrival rate: name the one(s) to search with --rate POINTER",
-                                         file, found.size()));
+        // The place is /clients (found by fuzzing: the message named the file alone), and the
+        // candidates follow.
+        if (found.size() != 1) {
+            std::string which;
+            for (const std::string& f : found) which += (which.empty() ? ": " : ", ") + f;
+            throw UsageError(fmt::format("{}: /clients: {} client workloads have an arrival rate: name the one(s) to search with "
+                                         "--rate POINTER{}",
+                                         file, found.size(), which));
+        }
         res.pointers = found;
     }
     std::vector<double> base_rates;

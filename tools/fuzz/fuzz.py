@@ -3,9 +3,11 @@
 
 Mutates the shipped input files (scenarios, experiments, kernel results, sweep shards,
 packetdrill scripts), runs one tcpsim process at a time on each mutant and classifies the
-outcome: CRASH, HANG, NOPLACE, PARTIAL, OK-ERROR, OK-RUN (see README.md). Distinct findings
-are deduplicated by a signature, minimised (each single mutation replayed alone on the
-original file) and saved with the exact command and its stderr.
+outcome: CRASH, HANG, NOPLACE, PARTIAL, ROUGH, OK-ERROR, OK-RUN (see README.md). Distinct
+findings are deduplicated by a signature, minimised (each single mutation replayed alone on the
+original file) and saved with the exact command and its stderr. Case N of a seed depends on the
+seed and N only. --fail-on makes a campaign exit 1 on findings of those classes; --replay re-runs
+saved case folders (tests/fuzz-regressions) and exits 1 if any is still a finding.
 """
 import argparse
 import collections
@@ -24,7 +26,10 @@ import sys
 import time
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-CONFORMANCE = "/work/shared/conformance"
+# Where tests/CMakeLists.txt finds the conformance suite: beside the clone, in ../shared.
+CONFORMANCE = os.path.join(os.path.dirname(REPO), "shared", "conformance")
+FINDINGS = ("CRASH", "HANG", "PARTIAL", "NOPLACE", "ROUGH")
+STDERR_KEPT = 16384  # bytes of stderr a saved case keeps
 
 ASAN_OPTIONS = "detect_leaks=0:abort_on_error=1:hard_rss_limit_mb=4096"
 UBSAN_OPTIONS = "halt_on_error=1:print_stacktrace=1"
@@ -341,6 +346,10 @@ def apply_json(doc, mutations):
     return data, clis
 
 
+def sets_duration(mutations):
+    return any(op.get("path") == ["duration"] or op.get("ptr") == "/duration" for m in mutations for op in m["ops"])
+
+
 def cli_value(v):
     if isinstance(v, str):
         return v
@@ -626,12 +635,27 @@ def classify(target, rc, hung, out, err, input_names, before, after):
     text = out + err if target == "pkt" else err
     if target == "experiment-compare" and rc == 1 and not err.strip():
         return "OK-RUN"  # the comparison disagrees: exit 1 by design
+    if target == "merge" and re.search(r"^tcpsim: error: merge: \d+ of \d+ runs are in none of the files", err, re.M):
+        return "OK-ERROR"  # about the set of shards, not a place in one (README: merge)
     if names_place(text, input_names) or (target == "pkt" and re.search(
             r"(SKIP|FAIL|ERROR) \S*%s:\d+|ERROR \S*%s: " % (re.escape(input_names[0]), re.escape(input_names[0])), text)):
         return "ROUGH" if "json.exception" in err else "OK-ERROR"
     if any(n in text for n in input_names) and re.search(r"at line \d+(, column \d+)?", text):
         return "ROUGH"  # a place, but not as FILE:LINE:COL, and nlohmann's exception text
     return "NOPLACE"
+
+
+def classify_case(target, mutations, rc, hung, out, err, input_names, before, after):
+    cls = classify(target, rc, hung, out, err, input_names, before, after)
+    if cls == "NOPLACE" and any(op.get("op") == "cliset" for m in mutations for op in m["ops"]) \
+            and re.search(r"--set /\S*", err):
+        cls = "OK-ERROR"  # an error in a --set value, named by its pointer
+    return cls
+
+
+def plant_sentinel(outdir):
+    with open(os.path.join(outdir, "out.json"), "w") as fh:
+        fh.write("SENTINEL\n")
 
 
 def normalise(s):
@@ -641,17 +665,23 @@ def normalise(s):
     return s.strip()[:100]
 
 
+def source_path(p):
+    """A source file as the repository names it, whichever checkout the binary was built in."""
+    p = p.replace(REPO + "/", "")
+    return re.sub(r"^\S*?/(?=(include|sim|models|tools|tests)/)", "", p)
+
+
 def signature(target, cls, err, mutations):
     if cls == "CRASH":
         m = re.search(r"(\S+?:\d+):\d+: runtime error: ([^\n]{0,70})", err)
         if m:
-            return "UBSan %s: %s" % (m.group(1).replace(REPO + "/", ""), normalise(m.group(2)))
+            return "UBSan %s: %s" % (source_path(m.group(1)), normalise(m.group(2)))
         m = re.search(r"ERROR: AddressSanitizer: ([\w-]+)", err)
         if m:
             frame = ""
             for fm in re.finditer(r"#\d+ 0x[0-9a-f]+ in (.+?) (/\S+:\d+)", err):
                 if REPO in fm.group(2) and "/_deps/" not in fm.group(2):
-                    frame = "%s %s" % (fm.group(1)[:80], fm.group(2).replace(REPO + "/", ""))
+                    frame = "%s %s" % (fm.group(1)[:80], source_path(fm.group(2)))
                     break
             if not frame:
                 sm = re.search(r"SUMMARY: AddressSanitizer: [\w-]+ (\S+:\d+) in ([\w:~<>]+?)(<|\(|$)", err, re.M)
@@ -681,7 +711,6 @@ def signature(target, cls, err, mutations):
 class Fuzzer:
     def __init__(self, a):
         self.a = a
-        self.rng = random.Random(a.seed)
         self.work = a.work
         os.makedirs(self.work, exist_ok=True)
         os.makedirs(a.out, exist_ok=True)
@@ -713,31 +742,34 @@ class Fuzzer:
             self.doc_cache[path] = data
         return self.doc_cache[path]
 
-    def new_case(self):
-        t = self.rng.choices(self.targets, [t.weight for t in self.targets])[0]
-        seed = self.rng.choice(t.seeds)
+    def new_case(self, rng):
+        """A case drawn from rng (one per case number: case N does not depend on what ran before)."""
+        t = rng.choices(self.targets, [t.weight for t in self.targets])[0]
+        seed = rng.choice(t.seeds)
         case = {"target": t.name, "seed": seed, "extra": {},
-                "shorten": self.rng.choice(["1s", "2s", "5s"] if t.name in ("run", "trace", "diagram") else ["1s", "2s"])
-                if self.rng.random() < 0.8 else None}
+                "shorten": rng.choice(["1s", "2s", "5s"] if t.name in ("run", "trace", "diagram") else ["1s", "2s"])
+                if rng.random() < 0.8 else None}
         if t.name == "trace":
-            case["extra"]["json"] = self.rng.random() < 0.3
+            case["extra"]["json"] = rng.random() < 0.3
         if t.name == "experiment":
-            case["extra"]["profile"] = self.rng.choice(["linux", "linux", "linux-4.9", "linux-5.10", "freebsd", "rfc793"])
+            case["extra"]["profile"] = rng.choice(["linux", "linux", "linux-4.9", "linux-5.10", "freebsd", "rfc793"])
         if t.name == "pkt":
-            case["extra"]["profile"] = self.rng.choice([("freebsd", "FreeBSD"), ("rfc9293", "STANDARD"), ("linux", "Linux")])
+            case["extra"]["profile"] = rng.choice([("freebsd", "FreeBSD"), ("rfc9293", "STANDARD"), ("linux", "Linux")])
         if t.name == "merge":
-            case["which"] = self.rng.randrange(2)
-        nm = self.rng.choice([1, 1, 1, 2, 3])
+            case["which"] = rng.randrange(2)
+        nm = rng.choice([1, 1, 1, 2, 3])
         muts = []
         if t.kind == "pkt":
             lines = self.load(seed).decode("utf-8", "replace").split("\n")
             for _ in range(nm):
-                muts.append(pkt_mutation(self.rng, lines, self.pkt_corpus))
+                muts.append(pkt_mutation(rng, lines, self.pkt_corpus))
         else:
             doc = json.loads(self.load(self.main_input(t, case)))
             for _ in range(nm):
-                muts.append(json_mutation(self.rng, doc, t.cli_set))
+                muts.append(json_mutation(rng, doc, t.cli_set))
         case["mutations"] = muts
+        # Half the cases find a file where --json will write: it must survive an error untouched.
+        case["sentinel"] = rng.random() < 0.5
         return t, case
 
     def main_input(self, t, case):
@@ -773,28 +805,25 @@ class Fuzzer:
             e = os.path.join(d, "experiment-" + os.path.basename(case["seed"][1]))
             shutil.copy(case["seed"][1], e)
             files = [f, e]
-        return t.argv(bin_, files, os.path.join(d, "out"), clis, case["extra"]), [os.path.basename(f), f], files
+        # Errors may name the mutated file; for merge either shard (a shard of another sweep is
+        # reported at the second one, whichever of the two was mutated).
+        named = files if t.name == "merge" else [f]
+        return t.argv(bin_, files, os.path.join(d, "out"), clis, case["extra"]), \
+            [n for x in named for n in (os.path.basename(x), x)], files
 
-    def run_case(self, t, case, bin_, keep=False):
+    def run_case(self, t, case, bin_, keep=False, timeout=None):
         d = os.path.join(self.work, "case")
         if os.path.exists(d):
             shutil.rmtree(d)
         os.makedirs(os.path.join(d, "out"))
         argv, names, files = self.materialise(t, case, d, bin_)
         outdir = os.path.join(d, "out")
-        if case.get("sentinel", self.rng.random() < 0.5):
-            case["sentinel"] = True
-            with open(os.path.join(outdir, "out.json"), "w") as fh:
-                fh.write("SENTINEL\n")
-        else:
-            case["sentinel"] = False
+        if case.get("sentinel", True):
+            plant_sentinel(outdir)
         before = snapshot(outdir)
-        rc, hung, out, err, dt = execute(argv, self.a.timeout, d)
+        rc, hung, out, err, dt = execute(argv, timeout or self.a.timeout, d)
         after = snapshot(outdir)
-        cls = classify(t.name, rc, hung, out, err, names, before, after)
-        if cls == "NOPLACE" and any(op["op"] == "cliset" for m in case["mutations"] for op in m["ops"]) \
-                and re.search(r"--set /\S*", err):
-            cls = "OK-ERROR"  # an error in a --set value, named by its pointer
+        cls = classify_case(t.name, case["mutations"], rc, hung, out, err, names, before, after)
         return cls, rc, out, err, dt, argv, d
 
     def triage_hang(self, t, case):
@@ -804,9 +833,17 @@ class Fuzzer:
         cls, rc, out, err, dt, argv, d = self.run_case(t, case, self.a.release_bin)
         if cls != "HANG":
             return "SLOW"
-        # The unmutated seed (same shortening) timing out too is a long workload, not a hang.
-        cls = self.run_case(t, dict(case, mutations=[]), self.a.release_bin)[0]
-        return "SLOW" if cls == "HANG" else "HANG"
+        # The unmutated seed (same shortening) needing half the timeout or more is a long
+        # workload, not a hang: a busy machine must not turn a search near the limit into a HANG.
+        half = self.a.timeout / 2
+        if self.run_case(t, dict(case, mutations=[]), self.a.release_bin, timeout=half)[0] == "HANG":
+            return "SLOW"
+        # A mutation that sets the duration undoes the shortening: then the seed as shipped is the
+        # measure (a 600 s remedies run of a 100 s scenario is long, not hung).
+        if case["shorten"] and sets_duration(case["mutations"]) and \
+                self.run_case(t, dict(case, mutations=[], shorten=None), self.a.release_bin, timeout=half)[0] == "HANG":
+            return "SLOW"
+        return "HANG"
 
     def minimise(self, t, case, cls, sig):
         if len(case["mutations"]) == 1 and not case["shorten"]:
@@ -824,44 +861,64 @@ class Fuzzer:
                 return c
         return case
 
-    def save(self, t, case, cls, sig):
-        n = len(self.findings) + 1
-        slug = re.sub(r"[^A-Za-z0-9]+", "-", sig)[:60].strip("-")
-        dest = os.path.join(self.a.out, "%03d-%s-%s" % (n, cls, slug))
+    def save(self, t, case, cls, sig, dest=None, index=None, extra_fields=None):
+        """Write the case as a folder that runs anywhere (see replay()): its input files, case.json
+        with the command relative to the folder, cmd.sh, the stderr and the head of stdout."""
+        if dest is None:
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", sig)[:60].strip("-")
+            dest = os.path.join(self.a.out, "%03d-%s-%s" % (len(self.findings) + 1, cls, slug))
         cls2, rc, out, err, dt, argv, d = self.run_case(t, case, self.a.bin)
         if os.path.exists(dest):
             shutil.rmtree(dest)
         os.makedirs(dest)
-        # Inputs, with the command rewritten to point at the saved copies.
-        moved = {}
-        for f in os.listdir(d):
-            p = os.path.join(d, f)
-            if os.path.isfile(p) and f not in ("stdout.txt", "stderr.txt"):
-                shutil.copy(p, os.path.join(dest, f))
-                moved[p] = os.path.join(dest, f)
-        argv2 = [moved.get(x, x.replace(d + "/out", "/tmp/fuzz-repro-out")) for x in argv]
-        with open(os.path.join(dest, "cmd.sh"), "w", encoding="utf-8", errors="surrogatepass") as fh:
-            fh.write("#!/bin/sh\n# %s: %s\n# expected outcome: %s (rc %s)\nmkdir -p /tmp/fuzz-repro-out\ncd %s\n"
-                     "ASAN_OPTIONS=%s UBSAN_OPTIONS=%s \\\n  %s\n" % (
-                         cls, sig, cls2, rc, REPO, ASAN_OPTIONS, UBSAN_OPTIONS, " ".join(shlex.quote(x) for x in argv2)))
-        os.chmod(os.path.join(dest, "cmd.sh"), 0o755)
-        shutil.copy(os.path.join(d, "stderr.txt"), os.path.join(dest, "stderr.txt"))
+        inputs = sorted(f for f in os.listdir(d) if os.path.isfile(os.path.join(d, f))
+                        and f not in ("stdout.txt", "stderr.txt"))
+        for f in inputs:
+            shutil.copy(os.path.join(d, f), os.path.join(dest, f))
+        # The command with the binary, the inputs and the outputs as placeholders.
+        argv2 = ["tcpsim"]
+        for x in argv[1:]:
+            if x.startswith(os.path.join(d, "out") + "/"):
+                x = "{out}/" + x[len(os.path.join(d, "out")) + 1:]
+            elif os.path.dirname(x) == d and os.path.basename(x) in inputs:
+                x = "{case}/" + os.path.basename(x)
+            argv2.append(x)
+        write_cmd_sh(os.path.join(dest, "cmd.sh"), argv2, case.get("sentinel", True),
+                     ["%s: %s" % (cls, sig), "tcpsim's outcome when saved: %s (exit %s)" % (cls2, rc)])
+        with open(os.path.join(d, "stderr.txt"), "rb") as fh:
+            err_bytes = fh.read()
+        with open(os.path.join(dest, "stderr.txt"), "wb") as fh:  # ASan's stack overflows run to 700 kB
+            fh.write(err_bytes[:STDERR_KEPT])
+            if len(err_bytes) > STDERR_KEPT:
+                fh.write(b"\n[... %d more bytes]\n" % (len(err_bytes) - STDERR_KEPT))
         with open(os.path.join(dest, "stdout-head.txt"), "w") as fh:
             fh.write(out[:4000])
+        rec = {"format": 2, "class": cls, "signature": sig, "target": t.name,
+               "seed": portable(case["seed"], self.work),
+               "fuzz_seed": self.a.seed, "case": index, "shorten": case["shorten"], "extra": case["extra"],
+               "sentinel": case.get("sentinel", True), "rc": rc, "seconds": round(dt, 2),
+               "mutations": to_jsonable(case["mutations"]),
+               "input": os.path.basename(self.main_input(t, case)), "argv": argv2}
+        rec.update(extra_fields or {})
         with open(os.path.join(dest, "case.json"), "w") as fh:
-            json.dump({"class": cls, "signature": sig, "target": t.name, "seed": case["seed"],
-                       "shorten": case["shorten"], "extra": case["extra"], "rc": rc, "seconds": round(dt, 2),
-                       "mutations": to_jsonable(case["mutations"]), "argv": argv2}, fh, indent=1)
+            json.dump(rec, fh, indent=1)
+            fh.write("\n")
         return dest
 
     def campaign(self):
+        """Cases 1, 2, ... of the seed (or only --case N) until --minutes or --cases; returns the
+        exit status: 1 if a finding of a --fail-on class was seen, else 0."""
         t_end = time.time() + self.a.minutes * 60
-        i = 0
+        n = 0
+        i = self.a.case - 1 if self.a.case else 0
         stop = [False]
         signal.signal(signal.SIGINT, lambda *_: stop.__setitem__(0, True))
-        while time.time() < t_end and not stop[0] and (not self.a.cases or i < self.a.cases):
+        while time.time() < t_end and not stop[0] and (not self.a.cases or n < self.a.cases):
+            if self.a.case and i >= self.a.case:
+                break
             i += 1
-            t, case = self.new_case()
+            n += 1
+            t, case = self.new_case(random.Random("tcpsim-fuzz/%d/%d" % (self.a.seed, i)))
             try:
                 cls, rc, out, err, dt, argv, d = self.run_case(t, case, self.a.bin)
             except (ValueError, OSError) as e:  # a mutant the OS cannot pass (argv with NUL...)
@@ -872,23 +929,40 @@ class Fuzzer:
                 cls = self.triage_hang(t, case)
             self.counts[t.name][cls] += 1
             rec = {"i": i, "target": t.name, "class": cls, "rc": rc, "s": round(dt, 2),
-                   "seed": os.path.relpath(self.main_input(t, case), REPO) if isinstance(self.main_input(t, case), str) else "",
+                   "seed": portable(self.main_input(t, case), self.work),
                    "mutations": [m["desc"] for m in case["mutations"]]}
-            if cls in ("CRASH", "HANG", "NOPLACE", "PARTIAL", "ROUGH"):
+            if cls in FINDINGS:
                 sig = signature(t.name, cls, err, case["mutations"])
                 rec["sig"] = sig
                 if sig not in self.findings:
                     mc = self.minimise(t, case, cls, sig)
-                    dest = self.save(t, mc, cls, sig)
-                    self.findings[sig] = {"class": cls, "dest": dest, "count": 0, "target": t.name,
+                    dest = self.save(t, mc, cls, sig, index=i)
+                    self.findings[sig] = {"class": cls, "dest": dest, "count": 0, "target": t.name, "case": i,
                                           "stderr": "\n".join(err.strip().splitlines()[:6])}
                     print("[%d] NEW %s: %s -> %s" % (i, cls, sig, dest), flush=True)
                 self.findings[sig]["count"] += 1
             self.log.write(json.dumps(rec) + "\n")
             self.log.flush()
-            if i % 50 == 0:
+            if n % 50 == 0:
                 print("[%d] %.0fs left; %s" % (i, t_end - time.time(), dict(self.total())), flush=True)
-        self.report(i)
+        self.report(n)
+        return self.verdict()
+
+    def verdict(self):
+        fail_on = [c for c in self.a.fail_on.split(",") if c]
+        bad = [(sig, f) for sig, f in self.findings.items() if f["count"] and f["class"] in fail_on]
+        if not bad:
+            if fail_on:
+                print("\nno finding of the classes %s" % ",".join(fail_on))
+            return 0
+        print("\nFAILED: %d distinct finding(s) of the classes %s (--fail-on):" % (len(bad), ",".join(fail_on)))
+        for sig, f in bad:
+            print("\n  [%s x%d] %s\n  first as case %s of --seed %d: %s\n  reproducer: %s"
+                  % (f["class"], f["count"], sig, f.get("case", "?"), self.a.seed, f["dest"],
+                     os.path.join(f["dest"], "cmd.sh")))
+            print("    " + f["stderr"].replace("\n", "\n    "))
+        print("\nAfter the fix, copy each reproducer folder into tests/fuzz-regressions/ (see tools/fuzz/README.md).")
+        return 1
 
     def total(self):
         c = collections.Counter()
@@ -913,6 +987,112 @@ class Fuzzer:
                        "findings": self.findings}, fh, indent=1)
 
 
+# ----------------------------------------------------------------------------------------------
+# Saved cases: portable folders, and their replay
+
+
+def portable(p, work):
+    """A seed path as case.json and log.jsonl keep it: relative to the repository (the conformance
+    scripts as ../shared/...), or {work}/... for the fuzzer's scratch (the merge shards)."""
+    if isinstance(p, (list, tuple)):
+        return [portable(x, work) for x in p]
+    ap = os.path.abspath(p)
+    if ap.startswith(os.path.abspath(work) + os.sep):
+        return "{work}/" + os.path.relpath(ap, work)
+    return os.path.relpath(ap, REPO)
+
+
+def write_cmd_sh(path, argv, sentinel, comments):
+    """A shell script running the saved command on the inputs beside it, from any folder."""
+    def word(x):
+        for ph, var in (("{case}/", "$case/"), ("{out}/", "$out/")):
+            if x.startswith(ph):
+                return '"%s"%s' % (var[:-1], shlex.quote("/" + x[len(ph):]))
+        return shlex.quote(x)
+    lines = ["#!/bin/sh"] + ["# " + c for c in comments] + [
+        "# Usage: cmd.sh [TCPSIM] (default: build/debug/tcpsim, from the repository's top folder).",
+        "# All the saved cases at once: python3 tools/fuzz/fuzz.py --replay FOLDER... --bin TCPSIM",
+        'case=$(cd "$(dirname "$0")" && pwd)',
+        'out=${TMPDIR:-/tmp}/fuzz-repro-out',
+        'rm -rf "$out" && mkdir -p "$out"']
+    if sentinel:
+        lines.append("printf 'SENTINEL\\n' > \"$out/out.json\"  # a file that an error must leave as it is")
+    lines += ["ASAN_OPTIONS=%s UBSAN_OPTIONS=%s \\" % (ASAN_OPTIONS, UBSAN_OPTIONS),
+              '  "${1:-build/debug/tcpsim}" ' + " ".join(word(x) for x in argv[1:])]
+    with open(path, "w", encoding="utf-8", errors="surrogatepass") as fh:
+        fh.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o755)
+
+
+def case_folders(paths):
+    """Every folder holding a case.json under the given folders (a case folder itself too), sorted."""
+    found = []
+    for p in paths:
+        p = os.path.abspath(p)
+        for root, dirs, files in os.walk(p):
+            dirs.sort()
+            if "case.json" in files:
+                found.append(root)
+                dirs[:] = []
+    return sorted(set(found))
+
+
+def replay_argv(c, folder, outdir, bin_):
+    """The saved command with this binary, the folder's inputs and outdir. Folders of the first
+    format (absolute paths) are read too: a path whose file name is in the folder is that file."""
+    argv = [bin_]
+    for x in c["argv"][1:]:
+        if x.startswith("{case}/"):
+            x = os.path.join(folder, x[len("{case}/"):])
+        elif x.startswith("{out}/"):
+            x = os.path.join(outdir, x[len("{out}/"):])
+        elif x.startswith("/tmp/fuzz-repro-out/"):
+            x = os.path.join(outdir, x[len("/tmp/fuzz-repro-out/"):])
+        elif os.path.isabs(x) and os.path.isfile(os.path.join(folder, os.path.basename(x))):
+            x = os.path.join(folder, os.path.basename(x))
+        argv.append(x)
+    return argv
+
+
+def replay(a):
+    """Re-run saved cases; 1 if any is still a finding or is not of its "expect" classes."""
+    folders = case_folders(a.replay)
+    if not folders:
+        print("fuzz.py --replay: no case.json in %s" % " ".join(a.replay), file=sys.stderr)
+        return 2
+    scratch = os.path.join(a.work, "replay")
+    failed = []
+    for folder in folders:
+        with open(os.path.join(folder, "case.json")) as fh:
+            c = json.load(fh)
+        # Inside the repository the inputs are named relative to it (tcpsim runs from its top).
+        shown = os.path.relpath(folder, REPO) if folder.startswith(REPO + os.sep) else folder
+        if os.path.exists(scratch):
+            shutil.rmtree(scratch)
+        outdir = os.path.join(scratch, "out")
+        os.makedirs(outdir)
+        if c.get("sentinel", True):
+            plant_sentinel(outdir)
+        argv = replay_argv(c, shown, outdir, a.bin)
+        inputs = [c["input"]] if c.get("input") and c["target"] != "merge" else \
+            [os.path.basename(x) for x in argv[1:] if x.startswith(shown + "/")]
+        names = [n for i in inputs for n in (i, os.path.join(shown, i))]
+        before = snapshot(outdir)
+        rc, hung, out, err, dt = execute(argv, a.timeout, scratch)
+        cls = classify_case(c["target"], c.get("mutations", []), rc, hung, out, err, names, before, snapshot(outdir))
+        expect = c.get("expect")
+        ok = cls not in FINDINGS and (not expect or cls in expect)
+        print("%-6s %-8s exit %-3s %5.1fs  %s%s" % ("ok" if ok else "FAILED", cls, rc, dt, shown,
+                                                     "" if ok or not expect or cls in FINDINGS
+                                                     else "  (expected %s)" % " or ".join(expect)), flush=True)
+        if not ok:
+            failed.append(shown)
+            print("       was %s: %s" % (c.get("class", "?"), c.get("signature", "")))
+            print("       " + "\n       ".join(err.strip().splitlines()[:8] or ["(empty stderr)"]))
+    print("%d case(s) replayed, %d failed%s" % (len(folders), len(failed), ": " + " ".join(failed) if failed else ""))
+    return 1 if failed else 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bin", default=os.path.join(REPO, "build/debug/tcpsim"), help="tcpsim to fuzz (default: the ASan/UBSan build)")
@@ -920,16 +1100,31 @@ def main():
                     help="fast build: makes the merge seeds and re-checks timeouts (SLOW vs HANG); '' to skip")
     ap.add_argument("--minutes", type=float, default=10, help="wall-time budget of the campaign")
     ap.add_argument("--cases", type=int, default=0, help="stop after this many cases (0: no limit)")
+    ap.add_argument("--case", type=int, default=0, metavar="N", help="run only case N of the seed (to reproduce one)")
     ap.add_argument("--timeout", type=float, default=20, help="seconds per case")
-    ap.add_argument("--seed", type=int, default=1, help="PRNG seed (same seed, same cases)")
+    ap.add_argument("--seed", type=int, default=1, help="PRNG seed (same seed, binary and options: same cases)")
     ap.add_argument("--targets", default="", help="comma-separated subset of: run,trace,diagram,sweep,capacity,"
                     "remedies,merge,experiment,experiment-compare,pkt")
+    ap.add_argument("--fail-on", default="", metavar="CLASSES",
+                    help="exit 1 if the campaign finds any of these comma-separated classes (%s)" % ",".join(FINDINGS))
+    ap.add_argument("--replay", nargs="+", metavar="DIR",
+                    help="re-run the saved case folders in DIR (case.json + inputs) against --bin; exit 1 "
+                    "if any is still a finding (no campaign)")
     ap.add_argument("--out", default="/tmp/fuzz-out", help="findings, log.jsonl, summary.txt")
     ap.add_argument("--work", default="/tmp/fuzz-work", help="scratch directory")
     a = ap.parse_args()
+    for c in a.fail_on.split(","):
+        if c and c not in FINDINGS:
+            ap.error("--fail-on: %r is not one of %s" % (c, ",".join(FINDINGS)))
+    a.bin, a.out, a.work = os.path.abspath(a.bin), os.path.abspath(a.out), os.path.abspath(a.work)
+    if not os.access(a.bin, os.X_OK):
+        ap.error("--bin %s: not an executable file (build it first)" % a.bin)
+    if a.replay:
+        sys.exit(replay(a))
     if a.release_bin and not os.path.exists(a.release_bin):
         a.release_bin = ""
-    Fuzzer(a).campaign()
+    a.release_bin = os.path.abspath(a.release_bin) if a.release_bin else ""
+    sys.exit(Fuzzer(a).campaign())
 
 
 if __name__ == "__main__":
