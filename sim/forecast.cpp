@@ -47,18 +47,6 @@ std::string rate(double r) {
 
 std::string ms(std::int64_t ns) { return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6); }
 
-// TIME-WAIT length of a host: Linux's fixed TCP_TIMEWAIT_LEN for its mini-sockets, else 2*MSL.
-Duration time_wait_of(const HostSpec& h) {
-    return h.stack.linux_minisock ? h.stack.linux_tw.length : h.tcp.time_wait_length();
-}
-
-// Does a TIME-WAIT on this host let a new SYN for its 4-tuple open a connection (Linux
-// tcp_timewait_state_process() TW_SYN, FreeBSD tcp_twcheck(), RFC 6191 with timestamps)?
-bool reopens_time_wait(const HostSpec& h) {
-    return h.stack.linux_minisock || h.tcp.time_wait_input == tcp::TimeWaitInput::FreeBsd ||
-           (h.tcp.syn_in_time_wait == tcp::SynInTimeWait::Rfc9293 && h.tcp.timestamps);
-}
-
 }  // namespace
 
 Forecast::Forecast(const Scenario& sc, World& w)
@@ -68,6 +56,13 @@ void Forecast::failure(const std::string& kind, int node, const std::string& sys
                        bool request_failed, int client) {
     ++by_errno_[kind];
     ++failures_total_;
+    auto addr_key = [](tcp::SockAddr a) { return (static_cast<std::uint64_t>(a.ip) << 16) | a.port; };
+    if (kind == "NAT drop") {
+        NatDrops& d = nat_drops_[node];
+        ++d.syns;
+        d.flows.emplace(addr_key(local), addr_key(remote));
+        d.members.insert(local.ip);
+    }
     if (request_failed) {
         if (client >= 0) ++per_client_[static_cast<std::size_t>(client)].failed;
         if (last_ok_) onsets_.push_back(Onset{w_.now(), attempted_, succeeded_, failed_, per_client_});
@@ -83,8 +78,11 @@ void Forecast::failure(const std::string& kind, int node, const std::string& sys
         r.syscall = syscall;
         r.local = local;
         r.remote = remote;
-        r.why = explain(node, kind == "NAT drop" ? tcp::SockAddr{} : remote, r.held);
-        if (kind == "ETIMEDOUT") {
+        const std::string dropped = kind == "ETIMEDOUT" ? nat_dropped_why(local, remote) : "";
+        if (!dropped.empty()) r.why = dropped;  // the NAT's figures, not the host's
+        else if (kind == "EADDRINUSE" && syscall == "bind" && local.port == 0) r.why = explain_bind_pool(node, local, r.held);
+        else r.why = explain(node, kind == "NAT drop" ? tcp::SockAddr{} : remote, r.held);
+        if (kind == "ETIMEDOUT" && dropped.empty()) {
             // SYNs that vanish: dropped by the peer's tw_recycle check or on a full accept queue.
             const int peer = w_.node_of_ip(remote.ip);
             if (peer >= 0 && peer < w_.host_count() && w_.host(peer).recycle_drops() > 0)
@@ -152,6 +150,56 @@ std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::p
     if (remote.ip == 0) return fmt::format("{} connections on {}: {}", total, hs.name, parts);
     return fmt::format("{} connections toward {} ({} ports in {}-{}): {}", total, tcp::format_addr(remote), range,
                        hs.stack.ports.lo, hs.stack.ports.hi, parts);
+}
+
+std::string Forecast::explain_bind_pool(int node, tcp::SockAddr local, std::vector<std::pair<std::string, std::int64_t>>& held) const {
+    const host::Host& h = w_.host(node);
+    const HostSpec& hs = sc_.hosts[static_cast<std::size_t>(node)];
+    const std::uint16_t lo = hs.stack.ports.lo, hi = hs.stack.ports.hi;
+    std::vector<bool> used(65536, false);
+    StateCounts by{};
+    auto take = [&](std::uint32_t ip, std::uint16_t port, tcp::State s) {
+        if (port < lo || port > hi || (local.ip != 0 && ip != local.ip)) return;
+        used[port] = true;
+        ++by[static_cast<std::size_t>(s)];
+    };
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const host::Socket& s = h.at(static_cast<host::SocketId>(i));
+        if (!s.alive || s.is_listener || s.ep.state() == tcp::State::Closed) continue;
+        take(s.ep.tcb().local.ip, s.ep.tcb().local.port, s.ep.state());
+    }
+    h.for_each_time_wait([&](const host::TimeWaitSock& tw) { take(tw.tuple.lip, tw.tuple.lport, tcp::State::TimeWait); });
+    const auto ports = std::count(used.begin(), used.end(), true);
+    std::string parts;
+    for (tcp::State s : kShown) {
+        const std::int64_t n = by[static_cast<std::size_t>(s)];
+        if (n == 0 && s != tcp::State::TimeWait && s != tcp::State::Established) continue;
+        held.emplace_back(state_label(s), n);
+        parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", n, state_label(s));
+    }
+    return fmt::format("{} of the {} ports in {}-{} on {} are held, toward every destination (bind(ip, 0) picks a port "
+                       "without the destination, so one pool serves them all): {}",
+                       ports, hi - lo + 1, lo, hi, tcp::format_ip(local.ip), parts);
+}
+
+std::string Forecast::nat_dropped_why(tcp::SockAddr local, tcp::SockAddr remote) const {
+    const auto key = std::make_pair((static_cast<std::uint64_t>(local.ip) << 16) | local.port,
+                                    (static_cast<std::uint64_t>(remote.ip) << 16) | remote.port);
+    for (const auto& [node, d] : nat_drops_)
+        if (d.flows.count(key))
+            return fmt::format("its SYNs were dropped by {}, which had no port for them (see NAT drop); {} has dropped {} SYNs "
+                               "of {} connections from {} inside host{} so far",
+                               w_.node_name(node), w_.node_name(node), d.syns, d.flows.size(), d.members.size(),
+                               d.members.size() == 1 ? "" : "s");
+    return "";
+}
+
+std::string Forecast::nat_drop_summary() const {
+    std::string out;
+    for (const auto& [node, d] : nat_drops_)
+        out += fmt::format("NAT drops on {}: {} SYNs, of {} distinct connections from {} inside host{}\n", w_.node_name(node),
+                           d.syns, d.flows.size(), d.members.size(), d.members.size() == 1 ? "" : "s");
+    return out;
 }
 
 void Forecast::finish() {
@@ -260,146 +308,6 @@ Forecast::Rates Forecast::steady() const {
 
 std::optional<std::int64_t> Forecast::percentile(double q) const { return latencies_.nearest_rank(q); }
 
-// The back-of-the-envelope ceiling: usable 4-tuples (ports) divided by how long each is held
-// after a connection (capacity-cases.md conventions: max_new_conn_per_s = usable_ports /
-// time_wait_seconds), for the tightest place on each workload's path.
-Forecast::Analytic Forecast::analytic() const {
-    Analytic best;
-    int cur_client = -1;
-    auto consider = [&](double r, std::string basis, int tw_host = -1, double ports = 0, Duration hold = Duration::ns(0)) {
-        if (r <= 0) return;
-        if (best.rate == 0 || r < best.rate) {
-            best.rate = r;
-            best.basis = std::move(basis);
-            best.tw_host = tw_host;
-            best.ports = ports;
-            best.hold = hold;
-            best.client = cur_client;
-        }
-    };
-    // The concurrency budget: how many connections a workload can hold open to its destination.
-    auto budget = [&](double ports, std::string basis, double against, double hold_s) {
-        // Ports fill up at the offered rate only while each is held longer than it takes to fill
-        // them all (t_fail = ports / R is valid while shorter than the hold).
-        if (against > 0 && ports / against >= hold_s) return;
-        // The budget that runs out first: fewest ports per offered connection per second.
-        const bool first = best.budget == 0;
-        const bool sooner = against > 0 && (best.budget_rate <= 0 || ports / against < best.budget / best.budget_rate);
-        if (first || sooner || (against <= 0 && best.budget_rate <= 0 && ports < best.budget)) {
-            best.budget = ports;
-            best.budget_basis = std::move(basis);
-            best.budget_client = cur_client;
-            best.budget_rate = against;
-        }
-    };
-    auto open_rate = [](const ClientSpec& c) {
-        return c.arrival.kind == app::ArrivalKind::Constant || c.arrival.kind == app::ArrivalKind::Poisson ? c.arrival.rate : 0.0;
-    };
-    const ForecastSpec& f = sc_.forecast;
-    auto secs = [](Duration d) { return static_cast<double>(d.count()) / 1e9; };
-    for (std::size_t ci = 0; ci < f.clients.size(); ++ci) {
-        const ClientSpec& c = f.clients[ci];
-        cur_client = static_cast<int>(ci);
-        const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(c.host))];
-        // A fixed local port is one port; otherwise the range, once per source address.
-        const double ports = c.bind == BindMode::Fixed ? 1.0
-                                                       : static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1) *
-                                                             static_cast<double>(std::max<std::size_t>(1, c.source_addresses.size()));
-        const std::string what = c.bind == BindMode::Fixed ? fmt::format("local port {}", c.local_port) : fmt::format("{:.0f} ports", ports);
-        const bool pooled = c.pool.enabled;  // connections are reused: no per-connection hold
-        const bool loop = (c.target.ip >> 24) == 127;
-        // How long a connection holds its port: its life (the response time of the service it
-        // reaches, at least), plus TIME-WAIT when the client closes first.
-        double life = 0;
-        for (const ServerSpec& sv : f.servers) life = std::max(life, secs(sv.response_time));
-        const double tw_hold = c.closer == Closer::Client && !pooled ? secs(time_wait_of(h)) : 0;
-        const double hold_s = pooled ? 1e18 : life + tw_hold;
-        if (c.bind == BindMode::Port0 && c.source_addresses.empty()) {
-            // bind(ip, 0) picks a port without the destination: one pool for every such socket on
-            // the host, whatever the destination (capacity-cases.md case 16).
-            double rate_all = 0;
-            for (const ClientSpec& o : f.clients)
-                if (o.host == c.host && o.bind == BindMode::Port0) rate_all += open_rate(o);
-            budget(ports, fmt::format("{} on {} shared by every bind(0) socket", what, h.name), rate_all, hold_s);
-        } else {
-            budget(ports, fmt::format("{} on {} toward {}", what, h.name, c.target.text), open_rate(c), hold_s);
-        }
-        // Where the TIME-WAIT sits: the closer's side.
-        if (c.closer == Closer::Client && !pooled) {
-            const bool reuse = h.stack.linux_minisock && c.bind != BindMode::Fixed &&
-                               (h.stack.tw_reuse == 1 || (h.stack.tw_reuse == 2 && loop));
-            if (reuse && h.tcp.timestamps) {
-                consider(ports / std::max(1e-3, secs(h.stack.tw_reuse_delay)),
-                         fmt::format("{} / {} tw_reuse delay on {} toward {}", what, format_duration(h.stack.tw_reuse_delay), h.name,
-                                     c.target.text));
-            } else {
-                consider(ports / secs(time_wait_of(h)),
-                         fmt::format("{} / {} TIME-WAIT on {} toward {}", what, format_duration(time_wait_of(h)), h.name, c.target.text),
-                         sc_.host_index(c.host), ports, time_wait_of(h));
-            }
-        }
-        // A NAT on the way holds its mapping for its own TIME_WAIT timeout.
-        for (const NatSpec& n : f.nats) {
-            if (std::find(n.inside.begin(), n.inside.end(), c.host) == n.inside.end()) continue;
-            const net::NatConfig& nc = n.config;
-            const double range = static_cast<double>(nc.port_hi - nc.port_lo + 1);
-            double cap = nc.assign == net::NatAssign::Blocks ? static_cast<double>(nc.ports_per_host)
-                                                              : range * static_cast<double>(nc.outer.size());
-            if (nc.per_destination_cap != 0 && nc.assign != net::NatAssign::Blocks)
-                cap = std::min(cap, static_cast<double>(nc.per_destination_cap) * static_cast<double>(nc.outer.size()));
-            const std::string nat_what = fmt::format("{:.0f} {}", cap,
-                                                     nc.assign == net::NatAssign::Blocks ? "ports per host"
-                                                     : nc.per_destination_cap != 0      ? "connections per destination"
-                                                                                        : "ports");
-            const double nat_hold = life + (pooled ? 1e18 : secs(c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout));
-            budget(cap, fmt::format("{} on NAT {} toward {}", nat_what, n.name, c.target.text), open_rate(c), nat_hold);
-            if (pooled) continue;
-            const Duration hold = c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout;
-            consider(cap / secs(hold), fmt::format("{} / {} hold on NAT {} toward {}", nat_what, format_duration(hold), n.name, c.target.text));
-        }
-    }
-    cur_client = -1;
-    // A proxy that opens and closes an upstream connection per request holds TIME-WAIT itself.
-    for (const ProxySpec& p : f.proxies) {
-        if (p.pool.enabled || p.upstream_closer != Closer::Client) continue;
-        const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(p.host))];
-        const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1);
-        // Its upstream ports fill at the rate of the requests its clients send it.
-        double through = 0;
-        const std::uint32_t pip = h.ip;
-        for (std::size_t ci = 0; ci < f.clients.size(); ++ci)
-            if (f.clients[ci].target.ip == pip && f.clients[ci].target.port == p.port) {
-                through += open_rate(f.clients[ci]);
-                if (cur_client < 0) cur_client = static_cast<int>(ci);
-            }
-        budget(ports, fmt::format("{:.0f} ports on the proxy host {} toward {}", ports, h.name, p.upstream.text), through,
-               secs(time_wait_of(h)));
-        cur_client = -1;
-        consider(ports / secs(time_wait_of(h)),
-                 fmt::format("{:.0f} ports / {} TIME-WAIT on the proxy host {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
-                             p.upstream.text),
-                 sc_.host_index(p.host), ports, time_wait_of(h));
-    }
-    // A balancer with source NAT toward backends that close first: each SNAT port's 4-tuple sits
-    // in the backend's TIME-WAIT, and a backend that cannot reopen it refuses the port.
-    for (const BalancerSpec& b : f.balancers) {
-        if (!b.snat) continue;
-        const net::NatConfig& nc = b.snat_config;
-        const double ports = static_cast<double>(nc.port_hi - nc.port_lo + 1) * static_cast<double>(nc.outer.size());
-        for (std::size_t k = 0; k < b.backends.size(); ++k) {
-            const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(b.backend_hosts[k]))];
-            bool closes_first = false;
-            for (const ServerSpec& s : f.servers)
-                if (s.host == h.name && s.port == b.backends[k].port) closes_first = s.close == ServerClose::AfterResponse;
-            if (closes_first && !reopens_time_wait(h))
-                consider(ports * static_cast<double>(b.backends.size()) / secs(time_wait_of(h)),
-                         fmt::format("{:.0f} SNAT ports x {} backends / {} TIME-WAIT on {} ({} cannot reopen a TIME-WAIT)", ports,
-                                     b.backends.size(), format_duration(time_wait_of(h)), h.name, h.profile.empty() ? "rfc9293" : h.profile));
-        }
-    }
-    return best;
-}
-
 // How TIME-WAITs ended before their timer, over all hosts (transition-table rows for full
 // TCBs, the hosts' counters for Linux mini-sockets).
 std::string Forecast::time_wait_endings() const {
@@ -468,6 +376,7 @@ std::string Forecast::text() const {
         for (const auto& [k, n] : by_errno_) out += fmt::format(" {} {}", k, n);
         out += "\n";
     }
+    out += nat_drop_summary();
     out += fmt::format("\nSteady state ({} s to {} s)\n", format_seconds(st.from), format_seconds(st.to));
     out += fmt::format("  offered   {:>12}\n  completed {:>12}\n  failed    {:>12}\n", rate(st.offered), rate(st.completed), rate(st.failed));
     const auto p50 = percentile(0.50), p99 = percentile(0.99);
@@ -498,14 +407,27 @@ std::string Forecast::text() const {
     if (an.rate > 0) {
         out += fmt::format("Analytic ceiling: {} ({})\n", rate(an.rate), an.basis);
         // Compared with the workload whose path the ceiling limits.
-        const bool one = an.client >= 0 && static_cast<std::size_t>(an.client) < st.client_completed.size();
-        const double sim = one ? st.client_completed[static_cast<std::size_t>(an.client)] : st.completed;
-        const double offered = one ? st.client_offered[static_cast<std::size_t>(an.client)] : st.offered;
+        // Workloads that share the place add up (two workloads to one destination, a bind(0) pool).
+        bool one = !an.clients.empty();
+        double sim = 0, offered = 0;
+        for (int k : an.clients) {
+            one = one && static_cast<std::size_t>(k) < st.client_completed.size();
+            if (!one) break;
+            sim += st.client_completed[static_cast<std::size_t>(k)];
+            offered += st.client_offered[static_cast<std::size_t>(k)];
+        }
+        if (!one) {
+            sim = st.completed;
+            offered = st.offered;
+        }
         const double diff = std::abs(sim - an.rate) / an.rate;
         std::string note;
         const bool ran_out = by_errno_.count("EADDRNOTAVAIL") || by_errno_.count("EADDRINUSE") || by_errno_.count("NAT drop");
         if (offered < an.rate * 0.99 && !ran_out)
-            note += fmt::format("The workload offers {}, below the ceiling: ports are not the limit.", rate(offered));
+            note += fmt::format("The {} {}, below the ceiling: ports are not the limit.",
+                                an.clients.size() > 1 ? fmt::format("{} workloads that share it offer", an.clients.size())
+                                                      : std::string("workload offers"),
+                                rate(offered));
         else if (sim == 0 && offered > 0)
             note += "No request completed in the steady window (the responses take longer than the run): connections pile up, "
                     "so the concurrency budget and the time to exhaustion apply, not the rate ceiling.";
