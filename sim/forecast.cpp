@@ -50,13 +50,20 @@ std::string ms(std::int64_t ns) { return fmt::format("{:.3f} ms", static_cast<do
 }  // namespace
 
 Forecast::Forecast(const Scenario& sc, World& w)
-    : sc_(sc), w_(w), peaks_(sc.hosts.size(), StateCounts{}), per_client_(sc.forecast.clients.size()) {}
+    : sc_(sc), w_(w), member_failed_(sc.hosts.size(), SimTime::never()), peaks_(sc.hosts.size(), StateCounts{}),
+      per_client_(sc.forecast.clients.size()) {}
 
 void Forecast::failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
                        bool request_failed, int client) {
     ++by_errno_[kind];
     ++failures_total_;
     auto addr_key = [](tcp::SockAddr a) { return (static_cast<std::uint64_t>(a.ip) << 16) | a.port; };
+    // The host whose request failed (a NAT's drop belongs to the inside host that sent the SYN).
+    const int member = kind == "NAT drop" ? w_.node_of_ip(local.ip) : node;
+    if (member >= 0 && member < w_.host_count() && sc_.hosts[static_cast<std::size_t>(member)].group >= 0) {
+        auto& at = member_failed_[static_cast<std::size_t>(member)];
+        if (at.is_never()) at = w_.now();
+    }
     if (kind == "NAT drop") {
         NatDrops& d = nat_drops_[node];
         ++d.syns;
@@ -236,7 +243,12 @@ void Forecast::sample() {
         n.expire(w_.now());
         const net::NatCounts c = n.counts();
         std::uint64_t ports = 0;
-        for (std::uint32_t a : n.config().outer) ports += n.ports_in_use(a);
+        auto& peak = nat_address_peak_[cur_.nats.size()];
+        for (std::uint32_t a : n.config().outer) {
+            const std::uint64_t used = n.ports_in_use(a);
+            ports += used;
+            peak[a] = std::max(peak[a], used);
+        }
         cur_.nats.push_back({c.transitory, c.established, c.time_wait, ports});
     };
     for (std::size_t i = 0; i < w_.nat_count(); ++i) add_nat(w_.nat(i));
@@ -335,6 +347,7 @@ std::string Forecast::text() const {
     for (const std::string& o : sc_.overrides) out += fmt::format(" --set {}", o);
     out += "\n";
     if (!sc_.name.empty()) out += fmt::format("{}\n", sc_.name);
+    for (const std::string& warn : sc_.warnings) out += wrap("Warning: " + warn, 2);
     out += fmt::format("simulated {} s{}\n\n", format_seconds(end_), w_.stopped() ? " (stopped by the stop condition)" : "");
 
     out += "Answer: first failure of each kind\n";
@@ -377,6 +390,7 @@ std::string Forecast::text() const {
         out += "\n";
     }
     out += nat_drop_summary();
+    out += fleet_summary();
     out += fmt::format("\nSteady state ({} s to {} s)\n", format_seconds(st.from), format_seconds(st.to));
     out += fmt::format("  offered   {:>12}\n  completed {:>12}\n  failed    {:>12}\n", rate(st.offered), rate(st.completed), rate(st.failed));
     const auto p50 = percentile(0.50), p99 = percentile(0.99);
@@ -389,9 +403,22 @@ std::string Forecast::text() const {
     const Analytic an = analytic();
     if (sc_.forecast.clients.size() > 1 && st.client_completed.size() == sc_.forecast.clients.size()) {
         out += "  per workload:";
-        for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k)
-            out += fmt::format("{} {} offered {}, completed {}", k ? ";" : "", sc_.forecast.clients[k].name, rate(st.client_offered[k]),
-                               rate(st.client_completed[k]));
+        for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k) {
+            const ClientSpec& c = sc_.forecast.clients[k];
+            if (c.group >= 0) {  // a fleet's workloads: one entry for them all, at the first
+                if (k > 0 && sc_.forecast.clients[k - 1].group == c.group) continue;
+                double o = 0, d = 0;
+                std::size_t n = 0;
+                for (std::size_t j = k; j < sc_.forecast.clients.size() && sc_.forecast.clients[j].group == c.group; ++j, ++n) {
+                    o += st.client_offered[j];
+                    d += st.client_completed[j];
+                }
+                out += fmt::format("{} {} workloads on {} offered {}, completed {}", k ? ";" : "", n,
+                                   sc_.groups[static_cast<std::size_t>(c.group)].name, rate(o), rate(d));
+                continue;
+            }
+            out += fmt::format("{} {} offered {}, completed {}", k ? ";" : "", c.name, rate(st.client_offered[k]), rate(st.client_completed[k]));
+        }
         out += "\n";
     }
     if (an.budget > 0 && an.budget_client >= 0) {
@@ -468,20 +495,12 @@ std::string Forecast::text() const {
     std::string head = fmt::format("  {:<12}", "host");
     for (tcp::State s : kShown) head += fmt::format(" {}", state_label(s));
     out += head + "\n";
-    for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
-        std::string line = fmt::format("  {:<12}", sc_.hosts[h].name);
-        for (tcp::State s : kShown) line += fmt::format(" {:>{}}", peaks_[h][static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
-        out += line + "\n";
-    }
+    out += state_rows(peaks_, false);
     out += fmt::format("\nStates at the end ({} s), like netstat -tan | sort | uniq -c\n", format_seconds(end_));
     out += head + "\n";
     if (!samples_.empty()) {
         const Sample& last = samples_.back();
-        for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
-            std::string line = fmt::format("  {:<12}", sc_.hosts[h].name);
-            for (tcp::State s : kShown) line += fmt::format(" {:>{}}", last.states[h][static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
-            out += line + "\n";
-        }
+        out += state_rows(last.states, true);
         std::size_t k = 0;
         auto nat_line = [&](const std::string& name) {
             const auto& n = last.nats[k++];
@@ -492,6 +511,110 @@ std::string Forecast::text() const {
         for (std::size_t i = 0; i < w_.balancer_count(); ++i)
             if (w_.balancer(i).snat()) nat_line(w_.balancer_name(i) + " (source NAT)");
     }
+    return out;
+}
+
+// The state table's rows: one per host, and one per fleet (the sum over its members at the end,
+// the busiest member's figure for peaks), so that a fleet of hundreds fits a screen.
+std::string Forecast::state_rows(const std::vector<StateCounts>& per_host, bool sum) const {
+    std::string out;
+    auto row = [&](const std::string& name, const StateCounts& c) {
+        std::string line = fmt::format("  {:<12}", name);
+        for (tcp::State s : kShown) line += fmt::format(" {:>{}}", c[static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
+        out += line + "\n";
+    };
+    for (std::size_t h = 0; h < sc_.hosts.size() && h < per_host.size(); ++h) {
+        const int g = sc_.hosts[h].group;
+        if (g < 0) {
+            row(sc_.hosts[h].name, per_host[h]);
+            continue;
+        }
+        const HostGroup& gr = sc_.groups[static_cast<std::size_t>(g)];
+        if (h != gr.first) continue;
+        StateCounts c{};
+        for (std::size_t m = gr.first; m < gr.first + gr.count; ++m)
+            for (std::size_t k = 0; k < c.size(); ++k) c[k] = sum ? c[k] + per_host[m][k] : std::max(c[k], per_host[m][k]);
+        row(gr.name, c);
+        out += fmt::format("  {:<12} ({} members: {})\n", "", gr.count, sum ? "the sum over them" : "the busiest member's figure");
+    }
+    return out;
+}
+
+// Each fleet: how many members ran out and when, members without a NAT port block; each NAT with
+// fleet members behind it: ports in use per outer address; requests per destination.
+std::string Forecast::fleet_summary() const {
+    if (sc_.groups.empty()) return "";
+    std::string out;
+    for (const HostGroup& g : sc_.groups) {
+        std::size_t ran_out = 0, first = 0, last = 0;
+        for (std::size_t m = g.first; m < g.first + g.count; ++m) {
+            if (member_failed_[m].is_never()) continue;
+            if (ran_out == 0 || member_failed_[m] < member_failed_[first]) first = m;
+            if (ran_out == 0 || member_failed_[m] > member_failed_[last]) last = m;
+            ++ran_out;
+        }
+        out += fmt::format("\nFleet {}: {} members, {} ran out", g.name, g.count, ran_out);
+        if (ran_out > 0)
+            out += fmt::format(" (first {} at {} s, last {} at {} s)", sc_.hosts[first].name, format_seconds(member_failed_[first]),
+                               sc_.hosts[last].name, format_seconds(member_failed_[last]));
+        out += "\n";
+        for (std::size_t i = 0; i < w_.nat_count(); ++i) {
+            const net::Nat& n = w_.nat(i);
+            if (n.config().assign != net::NatAssign::Blocks) continue;
+            std::size_t inside = 0, without = 0;
+            for (const std::string& in : sc_.forecast.nats[i].inside) {
+                const int h = sc_.host_index(in);
+                if (sc_.hosts[static_cast<std::size_t>(h)].group != static_cast<int>(&g - sc_.groups.data())) continue;
+                ++inside;
+                if (!n.has_block(sc_.hosts[static_cast<std::size_t>(h)].ip)) ++without;
+            }
+            if (inside == 0) continue;
+            out += fmt::format("  behind NAT {}: {} members, {} without a port block at the end ({} blocks of {} ports: {} "
+                               "addresses x {})\n",
+                               w_.nat_name(i), inside, without, static_cast<std::uint64_t>(n.blocks_per_address()) * n.config().outer.size(),
+                               n.config().ports_per_host, n.config().outer.size(), n.blocks_per_address());
+        }
+    }
+    out += nat_address_table();
+    out += destination_table();
+    return out;
+}
+
+std::string Forecast::nat_address_table() const {
+    std::string out;
+    for (std::size_t i = 0; i < w_.nat_count(); ++i) {
+        const net::Nat& n = w_.nat(i);
+        const auto peaks = nat_address_peak_.find(i);
+        out += fmt::format("NAT {}: ports in use per outer address\n  {:<16} {:>12} {:>12}{}\n", w_.nat_name(i), "address",
+                           "at the end", "peak", n.config().assign == net::NatAssign::Blocks ? "  blocks given" : "");
+        for (std::uint32_t a : n.config().outer) {
+            std::uint64_t peak = 0;
+            if (peaks != nat_address_peak_.end())
+                if (auto it = peaks->second.find(a); it != peaks->second.end()) peak = it->second;
+            out += fmt::format("  {:<16} {:>12} {:>12}{}\n", tcp::format_ip(a), n.ports_in_use(a), peak,
+                               n.config().assign == net::NatAssign::Blocks ? fmt::format("  {:>12}", n.blocks_given(a)) : "");
+        }
+    }
+    return out;
+}
+
+std::string Forecast::destination_table() const {
+    struct Dest {
+        std::size_t workloads = 0;
+        Counts c;
+    };
+    std::map<std::string, Dest> by;  // by target as written: ordered, deterministic
+    for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k) {
+        Dest& d = by[sc_.forecast.clients[k].target.text];
+        ++d.workloads;
+        d.c.offered += per_client_[k].offered;
+        d.c.completed += per_client_[k].completed;
+        d.c.failed += per_client_[k].failed;
+    }
+    std::string out = "Per destination:\n";
+    for (const auto& [t, d] : by)
+        out += fmt::format("  {:<24} {} workloads: {} requests, {} succeeded, {} failed\n", t, d.workloads, d.c.offered, d.c.completed,
+                           d.c.failed);
     return out;
 }
 

@@ -503,6 +503,7 @@ int main(int argc, char** argv) {
             } else {
                 // Every output is computed before any is written, and written all or none: an
                 // error leaves no file behind.
+                for (const std::string& warn : sc.warnings) std::fprintf(stderr, "tcpsim: warning: %s\n", warn.c_str());
                 const ForecastRun fr = run_forecast(sc);
                 if (!json_path.empty()) files.emplace_back(json_path, fr.json);
                 if (!csv_path.empty()) files.emplace_back(csv_path, fr.csv);

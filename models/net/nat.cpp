@@ -100,6 +100,11 @@ std::uint32_t Nat::blocks_per_address() const {
     return (static_cast<std::uint32_t>(cfg_.port_hi - cfg_.port_lo) + 1) / cfg_.ports_per_host;
 }
 
+std::uint32_t Nat::blocks_given(std::uint32_t outer) const {
+    const Outer* o = find_outer(outer);
+    return o ? o->blocks_given : 0;
+}
+
 std::uint32_t Nat::block_id(std::uint16_t port) const {
     if (cfg_.assign != NatAssign::Blocks || cfg_.ports_per_host == 0) return 0;
     return static_cast<std::uint32_t>(port - cfg_.port_lo) / cfg_.ports_per_host;

@@ -119,6 +119,8 @@ public:
     // Blocks: the number of blocks each outer address holds, and how many inner hosts have one.
     [[nodiscard]] std::uint32_t blocks_per_address() const;
     [[nodiscard]] std::size_t hosts_with_block() const { return blocks_.size(); }
+    [[nodiscard]] bool has_block(std::uint32_t inner) const { return blocks_.count(inner) > 0; }
+    [[nodiscard]] std::uint32_t blocks_given(std::uint32_t outer) const;  // blocks assigned on that address
 
 private:
     // What a mapping is shared by (RFC 4787 §4.1): nothing (EIM), the remote address (ADM), the
