@@ -244,6 +244,12 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
                 }
             }
             hs.tcp = prof.tcp;
+            // Windows' dynamic range: start + num - 1 must stay within 65535 (netsh refuses it).
+            if (const auto st = prof.sysctls.find("netsh.int.ipv4.dynamicport.tcp.start"); st != prof.sysctls.end()) {
+                const long long lo = std::stoll(st->second), num = std::stoll(prof.sysctls["netsh.int.ipv4.dynamicport.tcp.num"]);
+                if (lo + num - 1 > 65535)
+                    r.fail(p + "/sysctls", fmt::format("the dynamic port range start={} num={} ends at {}, past 65535", lo, num, lo + num - 1));
+            }
         }
         hs.stack = prof.stack;
         prof.tcp = hs.tcp;
