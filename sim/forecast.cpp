@@ -585,14 +585,19 @@ std::string Forecast::nat_address_table() const {
     for (std::size_t i = 0; i < w_.nat_count(); ++i) {
         const net::Nat& n = w_.nat(i);
         const auto peaks = nat_address_peak_.find(i);
-        out += fmt::format("NAT {}: ports in use per outer address\n  {:<16} {:>12} {:>12}{}\n", w_.nat_name(i), "address",
-                           "at the end", "peak", n.config().assign == net::NatAssign::Blocks ? "  blocks given" : "");
-        for (std::uint32_t a : n.config().outer) {
+        // Two addresses a line, so that a NAT of many addresses stays short.
+        const bool blocks = n.config().assign == net::NatAssign::Blocks;
+        const std::string col = fmt::format("{:<16} {:>10} {:>10}{}", "address", "at the end", "peak", blocks ? " blocks" : "");
+        const auto& outer = n.config().outer;
+        out += fmt::format("NAT {}: ports in use per outer address\n  {}{}\n", w_.nat_name(i), col, outer.size() > 1 ? "   " + col : "");
+        for (std::size_t k = 0; k < outer.size(); ++k) {
+            const std::uint32_t a = outer[k];
             std::uint64_t peak = 0;
             if (peaks != nat_address_peak_.end())
                 if (auto it = peaks->second.find(a); it != peaks->second.end()) peak = it->second;
-            out += fmt::format("  {:<16} {:>12} {:>12}{}\n", tcp::format_ip(a), n.ports_in_use(a), peak,
-                               n.config().assign == net::NatAssign::Blocks ? fmt::format("  {:>12}", n.blocks_given(a)) : "");
+            out += fmt::format("{}{:<16} {:>10} {:>10}{}", k % 2 ? "   " : "  ", tcp::format_ip(a), n.ports_in_use(a), peak,
+                               blocks ? fmt::format(" {:>6}", n.blocks_given(a)) : "");
+            if (k % 2 || k + 1 == outer.size()) out += "\n";
         }
     }
     return out;

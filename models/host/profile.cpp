@@ -129,9 +129,14 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         const bool start = name == "netsh.int.ipv4.dynamicport.tcp.start";
         if (!numeric || (start && (v < 1025 || v > 65535)) || (!start && (v < 255 || v > 64511))) return SysctlResult::BadValue;
         it->second = value;
-        std::int64_t lo = 0, num = 0;
-        if (!to_int(p.sysctls["netsh.int.ipv4.dynamicport.tcp.start"], lo) || !to_int(p.sysctls["netsh.int.ipv4.dynamicport.tcp.num"], num))
-            return SysctlResult::BadValue;
+        // The other one as set so far (while the profile itself is read, maybe not yet: its default).
+        auto current = [&](const char* key, std::int64_t dflt) {
+            std::int64_t x = 0;
+            const auto f = p.sysctls.find(key);
+            return f != p.sysctls.end() && to_int(f->second, x) ? x : dflt;
+        };
+        const std::int64_t lo = current("netsh.int.ipv4.dynamicport.tcp.start", 49152);
+        const std::int64_t num = current("netsh.int.ipv4.dynamicport.tcp.num", 16384);
         p.stack.ports.lo = static_cast<std::uint16_t>(lo);
         p.stack.ports.hi = static_cast<std::uint16_t>(std::min<std::int64_t>(65535, lo + num - 1));
     } else if (name == "MaxUserPort" && p.name == "windows-legacy") {
