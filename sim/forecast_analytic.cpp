@@ -152,7 +152,10 @@ void nat_pools(const Scenario& sc, std::size_t ci, double life, Pools& pools) {
         pools.add(key, static_cast<int>(ci), open_rate(c), [&] {
             Pool p;
             const double range = static_cast<double>(nc.port_hi - nc.port_lo + 1);
-            p.ports = blocks ? static_cast<double>(nc.ports_per_host) : range * static_cast<double>(nc.outer.size());
+            // A VM's block; with dynamic allocation, as many ports as it may grow to.
+            const double per_host = nc.max_ports_per_host != 0 ? std::min(static_cast<double>(nc.max_ports_per_host), range * static_cast<double>(nc.outer.size()))
+                                                               : static_cast<double>(nc.ports_per_host);
+            p.ports = blocks ? per_host : range * static_cast<double>(nc.outer.size());
             if (nc.per_destination_cap != 0 && !blocks)
                 p.ports = std::min(p.ports, static_cast<double>(nc.per_destination_cap) * static_cast<double>(nc.outer.size()));
             p.what = fmt::format("{:.0f} {}", p.ports, blocks ? "ports per host" : nc.per_destination_cap != 0 ? "connections per destination" : "ports");

@@ -116,6 +116,18 @@ void read_nat_config(const Reader& r, const json& n, const std::string& p, net::
     } else if (n.contains("pool_size")) {
         r.fail(p + "/pool_size", "pool_size goes with \"ports_per_host\": \"azure-default\"");
     }
+    // Google Cloud NAT dynamic port allocation (capacity-cases.md case 15): minimum ports per VM
+    // (ports_per_host, default 32 here) and maximum, both powers of 2, the maximum up to 65536.
+    if (n.contains("max_ports_per_host")) {
+        if (c.assign != net::NatAssign::Blocks) r.fail(p + "/max_ports_per_host", "dynamic port allocation goes with \"assignment\": \"blocks\"");
+        if (!n.contains("ports_per_host")) c.ports_per_host = std::min<std::uint32_t>(32, range);
+        c.max_ports_per_host = static_cast<std::uint32_t>(r.uint(n, p, "max_ports_per_host", true, 0, 65536));
+        auto pow2 = [](std::uint32_t x) { return x != 0 && (x & (x - 1)) == 0; };
+        if (!pow2(c.ports_per_host)) r.fail(p + "/ports_per_host", "with dynamic port allocation the minimum ports per host is a power of 2");
+        if (!pow2(c.max_ports_per_host) || c.max_ports_per_host < c.ports_per_host)
+            r.fail(p + "/max_ports_per_host", fmt::format("the maximum ports per host is a power of 2 from ports_per_host ({}) to 65536",
+                                                          c.ports_per_host));
+    }
     if (const json* t = r.field(n, "timeouts")) {
         const std::string tp = p + "/timeouts";
         r.only_keys(*t, tp, {"established", "transitory", "time_wait"});
@@ -198,7 +210,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             const std::string p = fmt::format("/nats/{}", i);
             const json& n = (*nats)[i];
             r.only_keys(n, p, {"name", "addresses", "inside", "port_range", "mapping", "assignment", "ports_per_host",
-                               "pool_size", "fill_first", "timeouts", "per_destination_cap", "on_exhaustion", "comment"});
+                               "max_ports_per_host", "pool_size", "fill_first", "timeouts", "per_destination_cap", "on_exhaustion", "comment"});
             NatSpec ns;
             ns.pointer = p;
             ns.name = r.str(n, p, "name", true);
