@@ -47,31 +47,30 @@ std::string rate(double r) {
 
 std::string ms(std::int64_t ns) { return fmt::format("{:.3f} ms", static_cast<double>(ns) / 1e6); }
 
-// TIME-WAIT length of a host: Linux's fixed TCP_TIMEWAIT_LEN for its mini-sockets, else 2*MSL.
-Duration time_wait_of(const HostSpec& h) {
-    return h.stack.linux_minisock ? h.stack.linux_tw.length : h.tcp.time_wait_length();
-}
-
-// Does a TIME-WAIT on this host let a new SYN for its 4-tuple open a connection (Linux
-// tcp_timewait_state_process() TW_SYN, FreeBSD tcp_twcheck(), XNU tcp_input() above the window,
-// RFC 6191 with timestamps)?
-bool reopens_time_wait(const HostSpec& h) {
-    return h.stack.linux_minisock || h.tcp.time_wait_input == tcp::TimeWaitInput::FreeBsd ||
-           h.tcp.time_wait_input == tcp::TimeWaitInput::Xnu ||
-           (h.tcp.syn_in_time_wait == tcp::SynInTimeWait::Rfc9293 && h.tcp.timestamps);
-}
-
 }  // namespace
 
 Forecast::Forecast(const Scenario& sc, World& w)
-    : sc_(sc), w_(w), peaks_(sc.hosts.size(), StateCounts{}), per_client_(sc.forecast.clients.size()),
-      interval_retx_by_host_(sc.hosts.size(), 0), loop_processes_done_(sc.forecast.clients.size(), 0),
-      client_last_end_(sc.forecast.clients.size(), SimTime::zero()) {}
+    : sc_(sc), w_(w), member_failed_(sc.hosts.size(), SimTime::never()), peaks_(sc.hosts.size(), StateCounts{}),
+      per_client_(sc.forecast.clients.size()), interval_retx_by_host_(sc.hosts.size(), 0),
+      loop_processes_done_(sc.forecast.clients.size(), 0), client_last_end_(sc.forecast.clients.size(), SimTime::zero()) {}
 
 void Forecast::failure(const std::string& kind, int node, const std::string& syscall, tcp::SockAddr local, tcp::SockAddr remote,
                        bool request_failed, int client) {
     ++by_errno_[kind];
     ++failures_total_;
+    auto addr_key = [](tcp::SockAddr a) { return (static_cast<std::uint64_t>(a.ip) << 16) | a.port; };
+    // The host whose request failed (a NAT's drop belongs to the inside host that sent the SYN).
+    const int member = kind == "NAT drop" ? w_.node_of_ip(local.ip) : node;
+    if (member >= 0 && member < w_.host_count() && sc_.hosts[static_cast<std::size_t>(member)].group >= 0) {
+        auto& at = member_failed_[static_cast<std::size_t>(member)];
+        if (at.is_never()) at = w_.now();
+    }
+    if (kind == "NAT drop") {
+        NatDrops& d = nat_drops_[node];
+        ++d.syns;
+        d.flows.emplace(addr_key(local), addr_key(remote));
+        d.members.insert(local.ip);
+    }
     if (request_failed) {
         if (client >= 0) {
             ++per_client_[static_cast<std::size_t>(client)].failed;
@@ -92,8 +91,11 @@ void Forecast::failure(const std::string& kind, int node, const std::string& sys
         r.syscall = syscall;
         r.local = local;
         r.remote = remote;
-        r.why = explain(node, kind == "NAT drop" ? tcp::SockAddr{} : remote, r.held);
-        if (kind == "ETIMEDOUT") {
+        const std::string dropped = kind == "ETIMEDOUT" ? nat_dropped_why(local, remote) : "";
+        if (!dropped.empty()) r.why = dropped;  // the NAT's figures, not the host's
+        else if (kind == "EADDRINUSE" && syscall == "bind" && local.port == 0) r.why = explain_bind_pool(node, local, r.held);
+        else r.why = explain(node, kind == "NAT drop" ? tcp::SockAddr{} : remote, r.held);
+        if (kind == "ETIMEDOUT" && dropped.empty()) {
             // SYNs that vanish: dropped by the peer's tw_recycle check or on a full accept queue.
             const int peer = w_.node_of_ip(remote.ip);
             if (peer >= 0 && peer < w_.host_count() && w_.host(peer).recycle_drops() > 0)
@@ -163,6 +165,56 @@ std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::p
                        hs.stack.ports.lo, hs.stack.ports.hi, parts);
 }
 
+std::string Forecast::explain_bind_pool(int node, tcp::SockAddr local, std::vector<std::pair<std::string, std::int64_t>>& held) const {
+    const host::Host& h = w_.host(node);
+    const HostSpec& hs = sc_.hosts[static_cast<std::size_t>(node)];
+    const std::uint16_t lo = hs.stack.ports.lo, hi = hs.stack.ports.hi;
+    std::vector<bool> used(65536, false);
+    StateCounts by{};
+    auto take = [&](std::uint32_t ip, std::uint16_t port, tcp::State s) {
+        if (port < lo || port > hi || (local.ip != 0 && ip != local.ip)) return;
+        used[port] = true;
+        ++by[static_cast<std::size_t>(s)];
+    };
+    for (std::size_t i = 0; i < h.size(); ++i) {
+        const host::Socket& s = h.at(static_cast<host::SocketId>(i));
+        if (!s.alive || s.is_listener || s.ep.state() == tcp::State::Closed) continue;
+        take(s.ep.tcb().local.ip, s.ep.tcb().local.port, s.ep.state());
+    }
+    h.for_each_time_wait([&](const host::TimeWaitSock& tw) { take(tw.tuple.lip, tw.tuple.lport, tcp::State::TimeWait); });
+    const auto ports = std::count(used.begin(), used.end(), true);
+    std::string parts;
+    for (tcp::State s : kShown) {
+        const std::int64_t n = by[static_cast<std::size_t>(s)];
+        if (n == 0 && s != tcp::State::TimeWait && s != tcp::State::Established) continue;
+        held.emplace_back(state_label(s), n);
+        parts += fmt::format("{}{} {}", parts.empty() ? "" : ", ", n, state_label(s));
+    }
+    return fmt::format("{} of the {} ports in {}-{} on {} are held, toward every destination (bind(ip, 0) picks a port "
+                       "without the destination, so one pool serves them all): {}",
+                       ports, hi - lo + 1, lo, hi, tcp::format_ip(local.ip), parts);
+}
+
+std::string Forecast::nat_dropped_why(tcp::SockAddr local, tcp::SockAddr remote) const {
+    const auto key = std::make_pair((static_cast<std::uint64_t>(local.ip) << 16) | local.port,
+                                    (static_cast<std::uint64_t>(remote.ip) << 16) | remote.port);
+    for (const auto& [node, d] : nat_drops_)
+        if (d.flows.count(key))
+            return fmt::format("its SYNs were dropped by {}, which had no port for them (see NAT drop); {} has dropped {} SYNs "
+                               "of {} connections from {} inside host{} so far",
+                               w_.node_name(node), w_.node_name(node), d.syns, d.flows.size(), d.members.size(),
+                               d.members.size() == 1 ? "" : "s");
+    return "";
+}
+
+std::string Forecast::nat_drop_summary() const {
+    std::string out;
+    for (const auto& [node, d] : nat_drops_)
+        out += fmt::format("NAT drops on {}: {} SYNs, of {} distinct connections from {} inside host{}\n", w_.node_name(node),
+                           d.syns, d.flows.size(), d.members.size(), d.members.size() == 1 ? "" : "s");
+    return out;
+}
+
 void Forecast::finish() {
     // A last sample at the end; when the interval's own sample fell on that instant, what
     // happened after it is folded into that row instead of a second row with the same time.
@@ -214,7 +266,12 @@ void Forecast::sample() {
         n.expire(w_.now());
         const net::NatCounts c = n.counts();
         std::uint64_t ports = 0;
-        for (std::uint32_t a : n.config().outer) ports += n.ports_in_use(a);
+        auto& peak = nat_address_peak_[cur_.nats.size()];
+        for (std::uint32_t a : n.config().outer) {
+            const std::uint64_t used = n.ports_in_use(a);
+            ports += used;
+            peak[a] = std::max(peak[a], used);
+        }
         cur_.nats.push_back({c.transitory, c.established, c.time_wait, ports});
     };
     for (std::size_t i = 0; i < w_.nat_count(); ++i) add_nat(w_.nat(i));
@@ -297,146 +354,6 @@ Forecast::Rates Forecast::steady() const {
 
 std::optional<std::int64_t> Forecast::percentile(double q) const { return latencies_.nearest_rank(q); }
 
-// The back-of-the-envelope ceiling: usable 4-tuples (ports) divided by how long each is held
-// after a connection (capacity-cases.md conventions: max_new_conn_per_s = usable_ports /
-// time_wait_seconds), for the tightest place on each workload's path.
-Forecast::Analytic Forecast::analytic() const {
-    Analytic best;
-    int cur_client = -1;
-    auto consider = [&](double r, std::string basis, int tw_host = -1, double ports = 0, Duration hold = Duration::ns(0)) {
-        if (r <= 0) return;
-        if (best.rate == 0 || r < best.rate) {
-            best.rate = r;
-            best.basis = std::move(basis);
-            best.tw_host = tw_host;
-            best.ports = ports;
-            best.hold = hold;
-            best.client = cur_client;
-        }
-    };
-    // The concurrency budget: how many connections a workload can hold open to its destination.
-    auto budget = [&](double ports, std::string basis, double against, double hold_s) {
-        // Ports fill up at the offered rate only while each is held longer than it takes to fill
-        // them all (t_fail = ports / R is valid while shorter than the hold).
-        if (against > 0 && ports / against >= hold_s) return;
-        // The budget that runs out first: fewest ports per offered connection per second.
-        const bool first = best.budget == 0;
-        const bool sooner = against > 0 && (best.budget_rate <= 0 || ports / against < best.budget / best.budget_rate);
-        if (first || sooner || (against <= 0 && best.budget_rate <= 0 && ports < best.budget)) {
-            best.budget = ports;
-            best.budget_basis = std::move(basis);
-            best.budget_client = cur_client;
-            best.budget_rate = against;
-        }
-    };
-    auto open_rate = [](const ClientSpec& c) {
-        return c.arrival.kind == app::ArrivalKind::Constant || c.arrival.kind == app::ArrivalKind::Poisson ? c.arrival.rate : 0.0;
-    };
-    const ForecastSpec& f = sc_.forecast;
-    auto secs = [](Duration d) { return static_cast<double>(d.count()) / 1e9; };
-    for (std::size_t ci = 0; ci < f.clients.size(); ++ci) {
-        const ClientSpec& c = f.clients[ci];
-        cur_client = static_cast<int>(ci);
-        const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(c.host))];
-        // A fixed local port is one port; otherwise the range, once per source address.
-        const double ports = c.bind == BindMode::Fixed ? 1.0
-                                                       : static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1) *
-                                                             static_cast<double>(std::max<std::size_t>(1, c.source_addresses.size()));
-        const std::string what = c.bind == BindMode::Fixed ? fmt::format("local port {}", c.local_port) : fmt::format("{:.0f} ports", ports);
-        const bool pooled = c.pool.enabled;  // connections are reused: no per-connection hold
-        const bool loop = (c.target.ip >> 24) == 127;
-        // How long a connection holds its port: its life (the response time of the service it
-        // reaches, at least), plus TIME-WAIT when the client closes first.
-        double life = 0;
-        for (const ServerSpec& sv : f.servers) life = std::max(life, secs(sv.response_time));
-        const double tw_hold = c.closer == Closer::Client && !pooled ? secs(time_wait_of(h)) : 0;
-        const double hold_s = pooled ? 1e18 : life + tw_hold;
-        if (c.bind == BindMode::Port0 && c.source_addresses.empty()) {
-            // bind(ip, 0) picks a port without the destination: one pool for every such socket on
-            // the host, whatever the destination (capacity-cases.md case 16).
-            double rate_all = 0;
-            for (const ClientSpec& o : f.clients)
-                if (o.host == c.host && o.bind == BindMode::Port0) rate_all += open_rate(o);
-            budget(ports, fmt::format("{} on {} shared by every bind(0) socket", what, h.name), rate_all, hold_s);
-        } else {
-            budget(ports, fmt::format("{} on {} toward {}", what, h.name, c.target.text), open_rate(c), hold_s);
-        }
-        // Where the TIME-WAIT sits: the closer's side.
-        if (c.closer == Closer::Client && !pooled) {
-            const bool reuse = h.stack.linux_minisock && c.bind != BindMode::Fixed &&
-                               (h.stack.tw_reuse == 1 || (h.stack.tw_reuse == 2 && loop));
-            if (reuse && h.tcp.timestamps) {
-                consider(ports / std::max(1e-3, secs(h.stack.tw_reuse_delay)),
-                         fmt::format("{} / {} tw_reuse delay on {} toward {}", what, format_duration(h.stack.tw_reuse_delay), h.name,
-                                     c.target.text));
-            } else {
-                consider(ports / secs(time_wait_of(h)),
-                         fmt::format("{} / {} TIME-WAIT on {} toward {}", what, format_duration(time_wait_of(h)), h.name, c.target.text),
-                         sc_.host_index(c.host), ports, time_wait_of(h));
-            }
-        }
-        // A NAT on the way holds its mapping for its own TIME_WAIT timeout.
-        for (const NatSpec& n : f.nats) {
-            if (std::find(n.inside.begin(), n.inside.end(), c.host) == n.inside.end()) continue;
-            const net::NatConfig& nc = n.config;
-            const double range = static_cast<double>(nc.port_hi - nc.port_lo + 1);
-            double cap = nc.assign == net::NatAssign::Blocks ? static_cast<double>(nc.ports_per_host)
-                                                              : range * static_cast<double>(nc.outer.size());
-            if (nc.per_destination_cap != 0 && nc.assign != net::NatAssign::Blocks)
-                cap = std::min(cap, static_cast<double>(nc.per_destination_cap) * static_cast<double>(nc.outer.size()));
-            const std::string nat_what = fmt::format("{:.0f} {}", cap,
-                                                     nc.assign == net::NatAssign::Blocks ? "ports per host"
-                                                     : nc.per_destination_cap != 0      ? "connections per destination"
-                                                                                        : "ports");
-            const double nat_hold = life + (pooled ? 1e18 : secs(c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout));
-            budget(cap, fmt::format("{} on NAT {} toward {}", nat_what, n.name, c.target.text), open_rate(c), nat_hold);
-            if (pooled) continue;
-            const Duration hold = c.closer == Closer::Reset ? nc.transitory_timeout : nc.time_wait_timeout;
-            consider(cap / secs(hold), fmt::format("{} / {} hold on NAT {} toward {}", nat_what, format_duration(hold), n.name, c.target.text));
-        }
-    }
-    cur_client = -1;
-    // A proxy that opens and closes an upstream connection per request holds TIME-WAIT itself.
-    for (const ProxySpec& p : f.proxies) {
-        if (p.pool.enabled || p.upstream_closer != Closer::Client) continue;
-        const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(p.host))];
-        const double ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1);
-        // Its upstream ports fill at the rate of the requests its clients send it.
-        double through = 0;
-        const std::uint32_t pip = h.ip;
-        for (std::size_t ci = 0; ci < f.clients.size(); ++ci)
-            if (f.clients[ci].target.ip == pip && f.clients[ci].target.port == p.port) {
-                through += open_rate(f.clients[ci]);
-                if (cur_client < 0) cur_client = static_cast<int>(ci);
-            }
-        budget(ports, fmt::format("{:.0f} ports on the proxy host {} toward {}", ports, h.name, p.upstream.text), through,
-               secs(time_wait_of(h)));
-        cur_client = -1;
-        consider(ports / secs(time_wait_of(h)),
-                 fmt::format("{:.0f} ports / {} TIME-WAIT on the proxy host {} toward {}", ports, format_duration(time_wait_of(h)), h.name,
-                             p.upstream.text),
-                 sc_.host_index(p.host), ports, time_wait_of(h));
-    }
-    // A balancer with source NAT toward backends that close first: each SNAT port's 4-tuple sits
-    // in the backend's TIME-WAIT, and a backend that cannot reopen it refuses the port.
-    for (const BalancerSpec& b : f.balancers) {
-        if (!b.snat) continue;
-        const net::NatConfig& nc = b.snat_config;
-        const double ports = static_cast<double>(nc.port_hi - nc.port_lo + 1) * static_cast<double>(nc.outer.size());
-        for (std::size_t k = 0; k < b.backends.size(); ++k) {
-            const HostSpec& h = sc_.hosts[static_cast<std::size_t>(sc_.host_index(b.backend_hosts[k]))];
-            bool closes_first = false;
-            for (const ServerSpec& s : f.servers)
-                if (s.host == h.name && s.port == b.backends[k].port) closes_first = s.close == ServerClose::AfterResponse;
-            if (closes_first && !reopens_time_wait(h))
-                consider(ports * static_cast<double>(b.backends.size()) / secs(time_wait_of(h)),
-                         fmt::format("{:.0f} SNAT ports x {} backends / {} TIME-WAIT on {} ({} cannot reopen a TIME-WAIT)", ports,
-                                     b.backends.size(), format_duration(time_wait_of(h)), h.name, h.profile.empty() ? "rfc9293" : h.profile));
-        }
-    }
-    return best;
-}
-
 // How TIME-WAITs ended before their timer, over all hosts (transition-table rows for full
 // TCBs, the hosts' counters for Linux mini-sockets).
 std::string Forecast::time_wait_endings() const {
@@ -464,6 +381,7 @@ std::string Forecast::text() const {
     for (const std::string& o : sc_.overrides) out += fmt::format(" --set {}", o);
     out += "\n";
     if (!sc_.name.empty()) out += fmt::format("{}\n", sc_.name);
+    for (const std::string& warn : sc_.warnings) out += wrap("Warning: " + warn, 2);
     out += fmt::format("simulated {} s{}\n\n", format_seconds(end_), w_.stopped() ? " (stopped by the stop condition)" : "");
 
     out += "Answer: first failure of each kind\n";
@@ -510,6 +428,8 @@ std::string Forecast::text() const {
         for (const auto& [k, n] : by_errno_) out += fmt::format(" {} {}", k, n);
         out += "\n";
     }
+    out += nat_drop_summary();
+    out += fleet_summary();
     out += fmt::format("\nSteady state ({} s to {} s)\n", format_seconds(st.from), format_seconds(st.to));
     out += fmt::format("  offered   {:>12}\n  completed {:>12}\n  failed    {:>12}\n", rate(st.offered), rate(st.completed), rate(st.failed));
     const auto p50 = percentile(0.50), p99 = percentile(0.99);
@@ -522,9 +442,22 @@ std::string Forecast::text() const {
     const Analytic an = analytic();
     if (sc_.forecast.clients.size() > 1 && st.client_completed.size() == sc_.forecast.clients.size()) {
         out += "  per workload:";
-        for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k)
-            out += fmt::format("{} {} offered {}, completed {}", k ? ";" : "", sc_.forecast.clients[k].name, rate(st.client_offered[k]),
-                               rate(st.client_completed[k]));
+        for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k) {
+            const ClientSpec& c = sc_.forecast.clients[k];
+            if (c.group >= 0) {  // a fleet's workloads: one entry for them all, at the first
+                if (k > 0 && sc_.forecast.clients[k - 1].group == c.group) continue;
+                double o = 0, d = 0;
+                std::size_t n = 0;
+                for (std::size_t j = k; j < sc_.forecast.clients.size() && sc_.forecast.clients[j].group == c.group; ++j, ++n) {
+                    o += st.client_offered[j];
+                    d += st.client_completed[j];
+                }
+                out += fmt::format("{} {} workloads on {} offered {}, completed {}", k ? ";" : "", n,
+                                   sc_.groups[static_cast<std::size_t>(c.group)].name, rate(o), rate(d));
+                continue;
+            }
+            out += fmt::format("{} {} offered {}, completed {}", k ? ";" : "", c.name, rate(st.client_offered[k]), rate(st.client_completed[k]));
+        }
         out += "\n";
     }
     if (an.budget > 0 && an.budget_client >= 0) {
@@ -540,14 +473,27 @@ std::string Forecast::text() const {
     if (an.rate > 0) {
         out += fmt::format("Analytic ceiling: {} ({})\n", rate(an.rate), an.basis);
         // Compared with the workload whose path the ceiling limits.
-        const bool one = an.client >= 0 && static_cast<std::size_t>(an.client) < st.client_completed.size();
-        const double sim = one ? st.client_completed[static_cast<std::size_t>(an.client)] : st.completed;
-        const double offered = one ? st.client_offered[static_cast<std::size_t>(an.client)] : st.offered;
+        // Workloads that share the place add up (two workloads to one destination, a bind(0) pool).
+        bool one = !an.clients.empty();
+        double sim = 0, offered = 0;
+        for (int k : an.clients) {
+            one = one && static_cast<std::size_t>(k) < st.client_completed.size();
+            if (!one) break;
+            sim += st.client_completed[static_cast<std::size_t>(k)];
+            offered += st.client_offered[static_cast<std::size_t>(k)];
+        }
+        if (!one) {
+            sim = st.completed;
+            offered = st.offered;
+        }
         const double diff = std::abs(sim - an.rate) / an.rate;
         std::string note;
         const bool ran_out = by_errno_.count("EADDRNOTAVAIL") || by_errno_.count("EADDRINUSE") || by_errno_.count("NAT drop");
         if (offered < an.rate * 0.99 && !ran_out)
-            note += fmt::format("The workload offers {}, below the ceiling: ports are not the limit.", rate(offered));
+            note += fmt::format("The {} {}, below the ceiling: ports are not the limit.",
+                                an.clients.size() > 1 ? fmt::format("{} workloads that share it offer", an.clients.size())
+                                                      : std::string("workload offers"),
+                                rate(offered));
         else if (sim == 0 && offered > 0)
             note += "No request completed in the steady window (the responses take longer than the run): connections pile up, "
                     "so the concurrency budget and the time to exhaustion apply, not the rate ceiling.";
@@ -588,20 +534,12 @@ std::string Forecast::text() const {
     std::string head = fmt::format("  {:<12}", "host");
     for (tcp::State s : kShown) head += fmt::format(" {}", state_label(s));
     out += head + "\n";
-    for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
-        std::string line = fmt::format("  {:<12}", sc_.hosts[h].name);
-        for (tcp::State s : kShown) line += fmt::format(" {:>{}}", peaks_[h][static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
-        out += line + "\n";
-    }
+    out += state_rows(peaks_, false);
     out += fmt::format("\nStates at the end ({} s), like netstat -tan | sort | uniq -c\n", format_seconds(end_));
     out += head + "\n";
     if (!samples_.empty()) {
         const Sample& last = samples_.back();
-        for (std::size_t h = 0; h < sc_.hosts.size(); ++h) {
-            std::string line = fmt::format("  {:<12}", sc_.hosts[h].name);
-            for (tcp::State s : kShown) line += fmt::format(" {:>{}}", last.states[h][static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
-            out += line + "\n";
-        }
+        out += state_rows(last.states, true);
         std::size_t k = 0;
         auto nat_line = [&](const std::string& name) {
             const auto& n = last.nats[k++];
@@ -612,6 +550,115 @@ std::string Forecast::text() const {
         for (std::size_t i = 0; i < w_.balancer_count(); ++i)
             if (w_.balancer(i).snat()) nat_line(w_.balancer_name(i) + " (source NAT)");
     }
+    return out;
+}
+
+// The state table's rows: one per host, and one per fleet (the sum over its members at the end,
+// the busiest member's figure for peaks), so that a fleet of hundreds fits a screen.
+std::string Forecast::state_rows(const std::vector<StateCounts>& per_host, bool sum) const {
+    std::string out;
+    auto row = [&](const std::string& name, const StateCounts& c) {
+        std::string line = fmt::format("  {:<12}", name);
+        for (tcp::State s : kShown) line += fmt::format(" {:>{}}", c[static_cast<std::size_t>(s)], std::string_view(state_label(s)).size());
+        out += line + "\n";
+    };
+    for (std::size_t h = 0; h < sc_.hosts.size() && h < per_host.size(); ++h) {
+        const int g = sc_.hosts[h].group;
+        if (g < 0) {
+            row(sc_.hosts[h].name, per_host[h]);
+            continue;
+        }
+        const HostGroup& gr = sc_.groups[static_cast<std::size_t>(g)];
+        if (h != gr.first) continue;
+        StateCounts c{};
+        for (std::size_t m = gr.first; m < gr.first + gr.count; ++m)
+            for (std::size_t k = 0; k < c.size(); ++k) c[k] = sum ? c[k] + per_host[m][k] : std::max(c[k], per_host[m][k]);
+        row(gr.name, c);
+        out += fmt::format("  {:<12} ({} members: {})\n", "", gr.count, sum ? "the sum over them" : "the busiest member's figure");
+    }
+    return out;
+}
+
+// Each fleet: how many members ran out and when, members without a NAT port block; each NAT with
+// fleet members behind it: ports in use per outer address; requests per destination.
+std::string Forecast::fleet_summary() const {
+    if (sc_.groups.empty()) return "";
+    std::string out;
+    for (const HostGroup& g : sc_.groups) {
+        std::size_t ran_out = 0, first = 0, last = 0;
+        for (std::size_t m = g.first; m < g.first + g.count; ++m) {
+            if (member_failed_[m].is_never()) continue;
+            if (ran_out == 0 || member_failed_[m] < member_failed_[first]) first = m;
+            if (ran_out == 0 || member_failed_[m] > member_failed_[last]) last = m;
+            ++ran_out;
+        }
+        out += fmt::format("\nFleet {}: {} members, {} ran out", g.name, g.count, ran_out);
+        if (ran_out > 0)
+            out += fmt::format(" (first {} at {} s, last {} at {} s)", sc_.hosts[first].name, format_seconds(member_failed_[first]),
+                               sc_.hosts[last].name, format_seconds(member_failed_[last]));
+        out += "\n";
+        for (std::size_t i = 0; i < w_.nat_count(); ++i) {
+            const net::Nat& n = w_.nat(i);
+            if (n.config().assign != net::NatAssign::Blocks) continue;
+            std::size_t inside = 0, without = 0;
+            for (const std::string& in : sc_.forecast.nats[i].inside) {
+                const int h = sc_.host_index(in);
+                if (sc_.hosts[static_cast<std::size_t>(h)].group != static_cast<int>(&g - sc_.groups.data())) continue;
+                ++inside;
+                if (!n.has_block(sc_.hosts[static_cast<std::size_t>(h)].ip)) ++without;
+            }
+            if (inside == 0) continue;
+            out += fmt::format("  behind NAT {}: {} members, {} without a port block at the end ({} blocks of {} ports: {} "
+                               "addresses x {})\n",
+                               w_.nat_name(i), inside, without, static_cast<std::uint64_t>(n.blocks_per_address()) * n.config().outer.size(),
+                               n.config().ports_per_host, n.config().outer.size(), n.blocks_per_address());
+        }
+    }
+    out += nat_address_table();
+    out += destination_table();
+    return out;
+}
+
+std::string Forecast::nat_address_table() const {
+    std::string out;
+    for (std::size_t i = 0; i < w_.nat_count(); ++i) {
+        const net::Nat& n = w_.nat(i);
+        const auto peaks = nat_address_peak_.find(i);
+        // Two addresses a line, so that a NAT of many addresses stays short.
+        const bool blocks = n.config().assign == net::NatAssign::Blocks;
+        const std::string col = fmt::format("{:<16} {:>10} {:>10}{}", "address", "at the end", "peak", blocks ? " blocks" : "");
+        const auto& outer = n.config().outer;
+        out += fmt::format("NAT {}: ports in use per outer address\n  {}{}\n", w_.nat_name(i), col, outer.size() > 1 ? "   " + col : "");
+        for (std::size_t k = 0; k < outer.size(); ++k) {
+            const std::uint32_t a = outer[k];
+            std::uint64_t peak = 0;
+            if (peaks != nat_address_peak_.end())
+                if (auto it = peaks->second.find(a); it != peaks->second.end()) peak = it->second;
+            out += fmt::format("{}{:<16} {:>10} {:>10}{}", k % 2 ? "   " : "  ", tcp::format_ip(a), n.ports_in_use(a), peak,
+                               blocks ? fmt::format(" {:>6}", n.blocks_given(a)) : "");
+            if (k % 2 || k + 1 == outer.size()) out += "\n";
+        }
+    }
+    return out;
+}
+
+std::string Forecast::destination_table() const {
+    struct Dest {
+        std::size_t workloads = 0;
+        Counts c;
+    };
+    std::map<std::string, Dest> by;  // by target as written: ordered, deterministic
+    for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k) {
+        Dest& d = by[sc_.forecast.clients[k].target.text];
+        ++d.workloads;
+        d.c.offered += per_client_[k].offered;
+        d.c.completed += per_client_[k].completed;
+        d.c.failed += per_client_[k].failed;
+    }
+    std::string out = "Per destination:\n";
+    for (const auto& [t, d] : by)
+        out += fmt::format("  {:<24} {} workloads: {} requests, {} succeeded, {} failed\n", t, d.workloads, d.c.offered, d.c.completed,
+                           d.c.failed);
     return out;
 }
 

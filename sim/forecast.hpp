@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -141,7 +142,8 @@ private:
         double rate = 0;    // connections per second, 0: no estimate
         std::string basis;  // "28232 ports / 60 s TIME-WAIT on client toward 10.0.0.2:80"
         int tw_host = -1;   // the host whose TIME-WAIT sets it, if one does
-        int client = -1;    // the client workload whose path it limits
+        int client = -1;    // the client workload whose path it limits (the first of `clients`)
+        std::vector<int> clients;  // every workload that draws on the place that sets it
         double budget = 0;  // the fewest ports any place on a workload's path has
         int budget_client = -1;
         double budget_rate = 0;  // the offered rate that fills it (0: not an open arrival process)
@@ -153,6 +155,11 @@ private:
     [[nodiscard]] std::optional<std::int64_t> percentile(double q) const;
     [[nodiscard]] std::string time_wait_endings() const;
     std::string explain(int node, tcp::SockAddr remote, std::vector<std::pair<std::string, std::int64_t>>& held) const;
+    // A full bind(0) pool: every port of the host's range on that address, whatever the destination.
+    std::string explain_bind_pool(int node, tcp::SockAddr local, std::vector<std::pair<std::string, std::int64_t>>& held) const;
+    // A connect that timed out because a NAT on the way dropped its SYNs: the NAT's own figures.
+    [[nodiscard]] std::string nat_dropped_why(tcp::SockAddr local, tcp::SockAddr remote) const;
+    [[nodiscard]] std::string nat_drop_summary() const;
 
     const Scenario& sc_;
     World& w_;
@@ -163,6 +170,21 @@ private:
     ValueCounts latencies_;  // connect latencies (ns), exact, by distinct value
     std::vector<Sample> samples_;
     Sample cur_;
+    // SYNs dropped by each NAT or balancer for lack of a port: how many, of how many distinct
+    // connections (inner address and port, remote) and inner hosts.
+    struct NatDrops {
+        std::uint64_t syns = 0;
+        std::set<std::pair<std::uint64_t, std::uint64_t>> flows;
+        std::set<std::uint32_t> members;
+    };
+    std::map<int, NatDrops> nat_drops_;
+    std::vector<SimTime> member_failed_;  // per host of a fleet: its first failed request (never: none)
+    std::map<std::size_t, std::map<std::uint32_t, std::uint64_t>> nat_address_peak_;  // per NAT (report order), per outer address
+    // Fleets (README "Fleets"): one row per fleet in the state tables, and a summary of each.
+    [[nodiscard]] std::string state_rows(const std::vector<StateCounts>& per_host, bool sum) const;
+    [[nodiscard]] std::string fleet_summary() const;
+    [[nodiscard]] std::string nat_address_table() const;
+    [[nodiscard]] std::string destination_table() const;
     std::vector<StateCounts> peaks_;
     // Onsets of failure (a failed request right after a successful one): the moments when every
     // port is in use again, the same phase of each wave of reuse.

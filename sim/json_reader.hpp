@@ -25,6 +25,7 @@ using nlohmann::json;
 class Reader {
 public:
     explicit Reader(std::string file) : file_(std::move(file)) {}
+    [[nodiscard]] const std::string& file() const { return file_; }
 
     // A JSON value as text for an error message; invalid UTF-8 (from --set) is replaced, not thrown.
     static std::string show(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }

@@ -562,6 +562,7 @@ int main(int argc, char** argv) {
             } else {
                 // Every output is computed before any is written, and written all or none: an
                 // error leaves no file behind.
+                for (const std::string& warn : sc.warnings) std::fprintf(stderr, "tcpsim: warning: %s\n", warn.c_str());
                 if (const std::optional<int> refused = check_run_size(sc, quiet_run, max_wall_arg)) return *refused;
                 RunProgress bar("run", sc.duration, progress_wanted(quiet_run, force_progress));
                 const ForecastRun fr = run_forecast(sc, [&](SimTime t, std::uint64_t n) { bar.tick(t, n); });

@@ -47,9 +47,43 @@ int Scenario::node_index(const std::string& n) const {
 }
 
 int Scenario::host_index(const std::string& n) const {
+    // Hosts are appended (a copy of a Scenario copies the index with them); an index that does not
+    // match the list any more is rebuilt. Lookup only: never iterated, so no order leaks out.
+    if (indexed_ > hosts.size()) {
+        name_index_.clear();
+        indexed_ = 0;
+    }
+    for (; indexed_ < hosts.size(); ++indexed_) name_index_.emplace(hosts[indexed_].name, static_cast<int>(indexed_));
+    const auto it = name_index_.find(n);
+    if (it == name_index_.end()) return -1;
+    if (static_cast<std::size_t>(it->second) < hosts.size() && hosts[static_cast<std::size_t>(it->second)].name == n) return it->second;
+    name_index_.clear();  // a host was renamed in place: look it up the slow way once
+    indexed_ = 0;
     for (std::size_t i = 0; i < hosts.size(); ++i)
         if (hosts[i].name == n) return static_cast<int>(i);
     return -1;
+}
+
+const HostGroup* Scenario::group(const std::string& n) const {
+    for (const HostGroup& g : groups)
+        if (g.name == n) return &g;
+    return nullptr;
+}
+
+std::vector<std::string> Scenario::hosts_named(const std::string& n) const {
+    const HostGroup* g = group(n);
+    if (!g) return {n};
+    std::vector<std::string> out;
+    out.reserve(g->count);
+    for (std::size_t i = 0; i < g->count; ++i) out.push_back(hosts[g->first + i].name);
+    return out;
+}
+
+std::string member_name(const std::string& tmpl, std::size_t i) {
+    std::string out = tmpl;
+    for (std::size_t at = out.find("{i}"); at != std::string::npos; at = out.find("{i}", at))
+        out.replace(at, 3, std::to_string(i));
+    return out;
 }
 
 std::vector<std::string> Scenario::host_names() const {
@@ -67,6 +101,35 @@ void read_link_params(const Reader& r, const json& obj, const std::string& ptr, 
     p.jitter = r.duration(obj, ptr, "jitter", false, p.jitter);
     const double loss = r.fraction(obj, ptr, "loss", static_cast<double>(p.loss_ppm) / 1e6);
     p.loss_ppm = static_cast<std::uint32_t>(std::llround(loss * 1e6));
+}
+
+// A fleet's template: the name has "{i}"; one "address", a prefix ("10.1.0.0/16": members take
+// its host addresses in order, from .1) or a first address (members take the next ones). Returns
+// the first member's address.
+std::uint32_t read_fleet(const Reader& r, const json& h, const std::string& p, const std::string& name, std::size_t count) {
+    if (name.find("{i}") == std::string::npos)
+        r.fail(p + "/name", fmt::format("a host with \"count\" needs \"{{i}}\" in its name (e.g. \"vm-{{i}}\"), found \"{}\"", name));
+    if (!h.contains("address")) r.fail(p, "a host with \"count\" takes one \"address\": a prefix such as \"10.1.0.0/16\" or a first address");
+    const std::string a = r.str(h, p, "address", true);
+    const auto slash = a.find('/');
+    std::uint32_t ip = 0;
+    if (!parse_ipv4(a.substr(0, slash), ip)) r.fail(p + "/address", fmt::format("\"{}\" is not an IPv4 address or prefix", a));
+    std::uint64_t first = ip, last = 0xFFFFFFFEull;
+    if (slash != std::string::npos) {
+        const std::string len = a.substr(slash + 1);
+        if (len.empty() || len.size() > 2 || len.find_first_not_of("0123456789") != std::string::npos || std::stoul(len) > 30)
+            r.fail(p + "/address", fmt::format("\"{}\": a prefix length is 0 to 30", a));
+        const std::uint64_t size = 1ull << (32 - std::stoul(len));
+        const std::uint64_t base = ip & ~(size - 1);
+        if (base != ip) r.fail(p + "/address", fmt::format("\"{}\" has host bits set: the prefix is {}/{}", a, tcp::format_ip(static_cast<std::uint32_t>(base)), len));
+        first = base + 1;       // not the network address
+        last = base + size - 2; // nor the broadcast address
+    }
+    if (first + count - 1 > last)
+        r.fail(p + "/count", fmt::format("{} members do not fit in {} ({} addresses)", count, a, last + 1 - first));
+    if ((first >> 24) == 127 || ((first + count - 1) >> 24) == 127)
+        r.fail(p + "/address", "127.0.0.0/8 is every host's loopback; give another address");
+    return static_cast<std::uint32_t>(first);
 }
 
 }  // namespace
@@ -116,11 +179,14 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
     for (std::size_t i = 0; i < hosts->size(); ++i) {
         const std::string p = fmt::format("/hosts/{}", i);
         const json& h = (*hosts)[i];
-        r.only_keys(h, p, {"name", "address", "addresses", "profile", "sysctls", "tcp", "isn", "ts_offset"});
+        r.only_keys(h, p, {"name", "address", "addresses", "profile", "sysctls", "tcp", "isn", "ts_offset", "count", "comment"});
         HostSpec hs;
         hs.name = r.str(h, p, "name", true);
         if (hs.name.empty()) r.fail(p + "/name", "a host name cannot be empty");
-        if (sc.host_index(hs.name) >= 0) r.fail(p + "/name", fmt::format("duplicate host name \"{}\"", hs.name));
+        const std::size_t count = h.contains("count") ? static_cast<std::size_t>(r.uint(h, p, "count", true, 1, 1000000)) : 0;
+        std::uint32_t fleet_first = 0;
+        if (h.contains("count")) fleet_first = read_fleet(r, h, p, hs.name, count);
+        if (count == 0 && sc.host_index(hs.name) >= 0) r.fail(p + "/name", fmt::format("duplicate host name \"{}\"", hs.name));
         // "address": one, or "addresses": several (the first is the primary, used for connect()).
         std::vector<std::pair<std::string, std::string>> addrs;  // (text, pointer)
         if (h.contains("address") == h.contains("addresses"))
@@ -136,7 +202,7 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
                 addrs.emplace_back(a[k].get<std::string>(), ap);
             }
         }
-        for (std::size_t k = 0; k < addrs.size(); ++k) {
+        for (std::size_t k = 0; k < addrs.size() && count == 0; ++k) {
             std::uint32_t ip = 0;
             if (!parse_ipv4(addrs[k].first, ip)) r.fail(addrs[k].second, fmt::format("\"{}\" is not an IPv4 address", addrs[k].first));
             if ((ip >> 24) == 127) r.fail(addrs[k].second, "127.0.0.0/8 is every host's loopback; give another address");
@@ -178,13 +244,33 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
                 }
             }
             hs.tcp = prof.tcp;
+            // Windows' dynamic range: start + num - 1 must stay within 65535 (netsh refuses it).
+            if (const auto st = prof.sysctls.find("netsh.int.ipv4.dynamicport.tcp.start"); st != prof.sysctls.end()) {
+                const long long lo = std::stoll(st->second), num = std::stoll(prof.sysctls["netsh.int.ipv4.dynamicport.tcp.num"]);
+                if (lo + num - 1 > 65535)
+                    r.fail(p + "/sysctls", fmt::format("the dynamic port range start={} num={} ends at {}, past 65535", lo, num, lo + num - 1));
+            }
         }
         hs.stack = prof.stack;
         prof.tcp = hs.tcp;
         hs.profile_data = prof;
         if (h.contains("isn")) hs.isn = static_cast<std::uint32_t>(r.uint(h, p, "isn", true, 0, UINT32_MAX));
         hs.ts_offset = static_cast<std::uint32_t>(r.uint(h, p, "ts_offset", false, 0, UINT32_MAX));
-        sc.hosts.push_back(hs);
+        if (count == 0) {
+            sc.hosts.push_back(hs);
+            continue;
+        }
+        hs.group = static_cast<int>(sc.groups.size());
+        sc.groups.push_back(HostGroup{hs.name, sc.hosts.size(), count, p});
+        sc.hosts.reserve(sc.hosts.size() + count);
+        for (std::size_t k = 0; k < count; ++k) {
+            HostSpec m = hs;
+            m.name = member_name(hs.name, k + 1);
+            m.ip = fleet_first + static_cast<std::uint32_t>(k);
+            if (sc.host_index(m.name) >= 0) r.fail(p + "/name", fmt::format("member {} is named \"{}\" like another host", k + 1, m.name));
+            if (!ips.insert(m.ip).second) r.fail(p + "/address", fmt::format("member {}'s address {} is used twice", m.name, tcp::format_ip(m.ip)));
+            sc.hosts.push_back(std::move(m));
+        }
     }
 
     if (const json* dl = r.field(doc, "default_link")) {
@@ -195,6 +281,7 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
         if (sc.host_index(n) < 0) r.fail(p, unknown_name("host", n, sc.host_names()));
         return n;
     };
+    std::set<std::pair<std::string, std::string>> link_pairs;
     if (const json* links = r.field(doc, "links")) {
         if (!links->is_array()) r.fail("/links", "expected an array");
         for (std::size_t i = 0; i < links->size(); ++i) {
@@ -207,7 +294,7 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
             // A link joins two nodes: hosts, NAT gateways or balancers (named in "nats" and
             // "balancers", which are read later and checked there).
             auto node_ref = [&](const std::string& n, const std::string& np) {
-                if (sc.host_index(n) >= 0) return n;
+                if (sc.host_index(n) >= 0 || sc.group(n)) return n;
                 for (const char* section : {"nats", "balancers"})
                     if (const json* boxes = r.field(doc, section); boxes && boxes->is_array())
                         for (const json& x : *boxes)
@@ -218,12 +305,18 @@ Scenario parse_scenario_doc(const std::string& text, const std::string& name, co
             ls.a = node_ref((*b)[0].get<std::string>(), p + "/between/0");
             ls.b = node_ref((*b)[1].get<std::string>(), p + "/between/1");
             if (ls.a == ls.b) r.fail(p + "/between", "a link joins two different nodes");
-            for (const LinkSpec& o : sc.links)
-                if ((o.a == ls.a && o.b == ls.b) || (o.a == ls.b && o.b == ls.a))
-                    r.fail(p + "/between", fmt::format("a second link between \"{}\" and \"{}\"", ls.a, ls.b));
+            if (sc.group(ls.a) && sc.group(ls.b)) r.fail(p + "/between", "a link joins a fleet to one node, not to another fleet");
             ls.params = sc.default_link;
             read_link_params(r, l, p, ls.params);
-            sc.links.push_back(ls);
+            // A fleet's end: one link per member.
+            const bool a_fleet = sc.group(ls.a) != nullptr;
+            for (const std::string& m : sc.hosts_named(a_fleet ? ls.a : ls.b)) {
+                LinkSpec one = ls;
+                (a_fleet ? one.a : one.b) = m;
+                if (!link_pairs.insert(std::minmax(one.a, one.b)).second)
+                    r.fail(p + "/between", fmt::format("a second link between \"{}\" and \"{}\"", one.a, one.b));
+                sc.links.push_back(std::move(one));
+            }
         }
     }
     if (const json* drops = r.field(doc, "drops")) {

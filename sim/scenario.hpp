@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace tcpsim {
@@ -35,7 +36,20 @@ struct HostSpec {
     std::optional<std::uint32_t> isn;  // pinned ISN for every connection this host opens
     std::uint32_t ts_offset = 0;       // added to the 1 ms timestamp clock
     host::Profile profile_data;        // the profile with the host's sysctls applied (run-time sysctls start here)
+    int group = -1;                    // index in Scenario::groups when made from a "count" template
 };
+
+// A fleet: hosts written once with "count", a name template ("vm-{i}", i from 1) and addresses
+// taken in order ("10.1.0.0/16": from the first host address up). A group is named by its
+// template wherever a host is (NAT "inside", a client's "host", a link's end).
+struct HostGroup {
+    std::string name;                  // the name template, "vm-{i}"
+    std::size_t first = 0, count = 0;  // hosts[first .. first + count)
+    std::string pointer;
+};
+
+// The name of the i-th member (from 1) of a name template.
+std::string member_name(const std::string& tmpl, std::size_t i);
 
 struct LinkSpec {
     std::string a, b;
@@ -77,16 +91,26 @@ struct Scenario {
     std::uint64_t seed = 1;
     Duration duration = Duration::s(600);
     std::vector<HostSpec> hosts;
+    std::vector<HostGroup> groups;
     std::vector<LinkSpec> links;
     net::LinkParams default_link;
     std::vector<DropSpec> drops;
     std::vector<ActionSpec> actions;  // sorted by time, stable
     ForecastSpec forecast;            // servers, clients, proxies, NATs, balancers, what-ifs
+    std::vector<std::string> warnings;  // accepted but doubtful ("FILE: POINTER: what"), shown by run
 
-    [[nodiscard]] int host_index(const std::string& name) const;
+    [[nodiscard]] int host_index(const std::string& name) const;  // amortised O(1): a fleet of 10,000 reads in linear time
+    [[nodiscard]] const HostGroup* group(const std::string& name) const;  // by its template
+    // A host's name, or a group's members' names.
+    [[nodiscard]] std::vector<std::string> hosts_named(const std::string& name) const;
     [[nodiscard]] std::vector<std::string> host_names() const;
     // Network nodes: hosts, then NAT gateways, then balancers (as World numbers them).
     [[nodiscard]] int node_index(const std::string& name) const;
+
+private:
+    // host name -> index, filled as hosts are added (hosts are only ever appended).
+    mutable std::unordered_map<std::string, int> name_index_;
+    mutable std::size_t indexed_ = 0;
 };
 
 // Reads and validates a scenario file; throws ScenarioError with "FILE: PLACE: problem".

@@ -116,6 +116,18 @@ void read_nat_config(const Reader& r, const json& n, const std::string& p, net::
     } else if (n.contains("pool_size")) {
         r.fail(p + "/pool_size", "pool_size goes with \"ports_per_host\": \"azure-default\"");
     }
+    // Google Cloud NAT dynamic port allocation (capacity-cases.md case 15): minimum ports per VM
+    // (ports_per_host, default 32 here) and maximum, both powers of 2, the maximum up to 65536.
+    if (n.contains("max_ports_per_host")) {
+        if (c.assign != net::NatAssign::Blocks) r.fail(p + "/max_ports_per_host", "dynamic port allocation goes with \"assignment\": \"blocks\"");
+        if (!n.contains("ports_per_host")) c.ports_per_host = std::min<std::uint32_t>(32, range);
+        c.max_ports_per_host = static_cast<std::uint32_t>(r.uint(n, p, "max_ports_per_host", true, 0, 65536));
+        auto pow2 = [](std::uint32_t x) { return x != 0 && (x & (x - 1)) == 0; };
+        if (!pow2(c.ports_per_host)) r.fail(p + "/ports_per_host", "with dynamic port allocation the minimum ports per host is a power of 2");
+        if (!pow2(c.max_ports_per_host) || c.max_ports_per_host < c.ports_per_host)
+            r.fail(p + "/max_ports_per_host", fmt::format("the maximum ports per host is a power of 2 from ports_per_host ({}) to 65536",
+                                                          c.ports_per_host));
+    }
     if (const json* t = r.field(n, "timeouts")) {
         const std::string tp = p + "/timeouts";
         r.only_keys(*t, tp, {"established", "transitory", "time_wait"});
@@ -156,6 +168,11 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
         if (sc.host_index(n) < 0) r.fail(p, unknown_name("host", n, sc.host_names()));
         return n;
     };
+    // A host or a fleet (its name template, "vm-{i}"): the hosts it names.
+    auto hosts_ref = [&](const std::string& n, const std::string& p) {
+        if (!sc.group(n)) host_ref(n, p);
+        return sc.hosts_named(n);
+    };
     auto array = [&](const char* key) -> const json* {
         const json* v = r.field(doc, key);
         if (v && !v->is_array()) r.fail(std::string("/") + key, "expected an array");
@@ -193,7 +210,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             const std::string p = fmt::format("/nats/{}", i);
             const json& n = (*nats)[i];
             r.only_keys(n, p, {"name", "addresses", "inside", "port_range", "mapping", "assignment", "ports_per_host",
-                               "pool_size", "fill_first", "timeouts", "per_destination_cap", "on_exhaustion", "comment"});
+                               "max_ports_per_host", "pool_size", "fill_first", "timeouts", "per_destination_cap", "on_exhaustion", "comment"});
             NatSpec ns;
             ns.pointer = p;
             ns.name = r.str(n, p, "name", true);
@@ -207,15 +224,28 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             for (std::size_t k = 0; k < in->size(); ++k) {
                 const std::string ip = fmt::format("{}/inside/{}", p, k);
                 if (!(*in)[k].is_string()) r.fail(ip, "expected a host name");
-                const std::string h = host_ref((*in)[k].get<std::string>(), ip);
-                if (!behind_nat.insert(h).second) r.fail(ip, fmt::format("host \"{}\" is already behind a NAT", h));
-                ns.inside.push_back(h);
+                for (const std::string& h : hosts_ref((*in)[k].get<std::string>(), ip)) {
+                    if (!behind_nat.insert(h).second) r.fail(ip, fmt::format("host \"{}\" is already behind a NAT", h));
+                    ns.inside.push_back(h);
+                }
             }
             // Defaults of a Linux conntrack MASQUERADE gateway (nf_conntrack-sysctl docs): the
             // port range 1024-65535, TIME_WAIT kept 120 s.
             ns.config.established_timeout = Duration::s(432000);
             ns.config.transitory_timeout = Duration::s(120);
             read_nat_config(r, n, p, ns.config, ns.inside.size());
+            // More hosts than blocks: Google Cloud NAT and Azure refuse such an allocation
+            // (capacity-cases.md cases 10, 11, 15); the simulation runs it and the extra hosts get none.
+            if (ns.config.assign == net::NatAssign::Blocks) {
+                const std::uint64_t per = (static_cast<std::uint64_t>(ns.config.port_hi - ns.config.port_lo) + 1) / ns.config.ports_per_host;
+                const std::uint64_t blocks = per * ns.config.outer.size();
+                if (ns.inside.size() > blocks)
+                    sc.warnings.push_back(fmt::format(
+                        "{}: {}: {} hosts behind {} with {} port blocks ({} addresses x {} blocks of {} ports): {} hosts get no block; "
+                        "Google Cloud NAT and Azure refuse such a configuration",
+                        r.file(), p, ns.inside.size(), ns.name, blocks, ns.config.outer.size(), per, ns.config.ports_per_host,
+                        ns.inside.size() - blocks));
+            }
             f.nats.push_back(ns);
         }
     }
@@ -307,6 +337,10 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                 const HostSpec& hs = sc.hosts[static_cast<std::size_t>(sc.host_index(ps.host))];
                 for (std::size_t k = 0; k < ps.source_addresses.size(); ++k) {
                     const std::uint32_t a = ps.source_addresses[k];
+                    if ((a >> 24) == 127 && (ps.upstream.ip >> 24) != 127)
+                        r.fail(fmt::format("{}/source_addresses/{}", p, k),
+                               fmt::format("{} is a loopback address: it reaches only 127.0.0.0/8, not {}", tcp::format_ip(a), ps.upstream.text));
+                    if ((a >> 24) == 127) continue;
                     if (a != hs.ip && std::find(hs.extra_ips.begin(), hs.extra_ips.end(), a) == hs.extra_ips.end())
                         r.fail(fmt::format("{}/source_addresses/{}", p, k), fmt::format("{} is not an address of host \"{}\"", tcp::format_ip(a), ps.host));
                 }
@@ -394,8 +428,10 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                                "reuseaddr", "source_addresses", "retry", "response_timeout", "comment"});
             ClientSpec cs;
             cs.pointer = p;
-            cs.host = host_ref(r.str(c, p, "host", true), p + "/host");
-            cs.name = r.str(c, p, "name", false, fmt::format("{}#{}", cs.host, i));
+            const std::vector<std::string> members = hosts_ref(r.str(c, p, "host", true), p + "/host");
+            const HostGroup* fleet = sc.group(r.str(c, p, "host", true));
+            cs.host = members.front();
+            cs.name = r.str(c, p, "name", false, fleet ? std::string("{i}") : fmt::format("{}#{}", cs.host, i));
             cs.target = target(r.str(c, p, "to", true), p + "/to", true);
             if ((cs.target.ip >> 24) == 127) {
                 // The loopback: the client's own host serves it.
@@ -484,6 +520,11 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             const HostSpec& hs = sc.hosts[static_cast<std::size_t>(sc.host_index(cs.host))];
             for (std::size_t k = 0; k < cs.source_addresses.size(); ++k) {
                 const std::uint32_t x = cs.source_addresses[k];
+                // Every host owns 127.0.0.0/8 (a sidecar binds 127.0.0.6), only toward the loopback.
+                if ((x >> 24) == 127 && (cs.target.ip >> 24) != 127)
+                    r.fail(fmt::format("{}/source_addresses/{}", p, k),
+                           fmt::format("{} is a loopback address: it reaches only 127.0.0.0/8, not {}", tcp::format_ip(x), cs.target.text));
+                if ((x >> 24) == 127) continue;
                 if (x != hs.ip && std::find(hs.extra_ips.begin(), hs.extra_ips.end(), x) == hs.extra_ips.end())
                     r.fail(fmt::format("{}/source_addresses/{}", p, k), fmt::format("{} is not an address of host \"{}\"", tcp::format_ip(x), cs.host));
             }
@@ -522,7 +563,20 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             }
             if (cs.pool.enabled && cs.closer != Closer::Client)
                 r.fail(p + "/pool", "a keep-alive pool keeps connections open: it goes with \"closer\": \"client\"");
-            f.clients.push_back(cs);
+            if (!fleet) {
+                f.clients.push_back(cs);
+                continue;
+            }
+            // One workload per member of the fleet, named from the template ("{i}": the member's
+            // number; a name without it gets "@member").
+            const std::string tmpl = cs.name.find("{i}") == std::string::npos ? cs.name + "@" + fleet->name : cs.name;
+            cs.group = static_cast<int>(fleet - sc.groups.data());
+            for (std::size_t k = 0; k < members.size(); ++k) {
+                ClientSpec m = cs;
+                m.host = members[k];
+                m.name = tmpl.find("{i}") == std::string::npos ? tmpl : member_name(tmpl, k + 1);
+                f.clients.push_back(std::move(m));
+            }
         }
     }
 

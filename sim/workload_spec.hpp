@@ -43,6 +43,7 @@ struct RetrySpec {
 
 struct ClientSpec {
     std::string name;
+    int group = -1;  // Scenario::groups index when written once for a fleet
     std::string host;
     std::string pointer;
     TargetSpec target;

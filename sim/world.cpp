@@ -158,11 +158,11 @@ World::World(const Scenario& sc, bool record)
         if (bs.snat)
             for (std::uint32_t a : bs.snat_config.outer) set_ip_owner(a, node);
     }
-    link_of_.assign(static_cast<std::size_t>(node_count()) * static_cast<std::size_t>(node_count()), -1);
     route_cache_.assign(static_cast<std::size_t>(node_count()), Route{});
+    link_of_.reserve(sc.links.size() * 2);
     for (const LinkSpec& l : sc.links) {
         const int a = sc.node_index(l.a), b = sc.node_index(l.b);
-        link_of_[static_cast<std::size_t>(std::min(a, b) * node_count() + std::max(a, b))] = static_cast<std::int32_t>(links_.size());
+        link_of_[pair_key(a, b)] = static_cast<std::int32_t>(links_.size());
         links_.emplace_back(a, b, l.params);
     }
     // Pairs without an explicit link get the default link when first used (link_between).
@@ -379,8 +379,9 @@ void World::transmit(int from_host, std::string_view sock, const tcp::Segment& s
 
 net::Link& World::link_between(int a, int b) {
     const int lo = std::min(a, b), hi = std::max(a, b);
-    std::int32_t& idx = link_of_[static_cast<std::size_t>(lo * node_count() + hi)];
-    if (idx < 0) {
+    const auto [it, fresh] = link_of_.try_emplace(pair_key(a, b), -1);
+    std::int32_t& idx = it->second;
+    if (fresh) {
         idx = static_cast<std::int32_t>(links_.size());
         links_.emplace_back(lo, hi, sc_.default_link);
     }
@@ -403,7 +404,7 @@ int World::route_miss(int from_node, const tcp::Segment& seg, net::Link*& link) 
     if (node_of_ip(seg.dst.ip) < 0) return -1;
     const int to = next_hop(from_node, seg);
     link_between(from_node, to);
-    r = Route{seg.dst.ip, to, link_of_[static_cast<std::size_t>(std::min(from_node, to) * node_count() + std::max(from_node, to))],
+    r = Route{seg.dst.ip, to, link_of_.at(pair_key(from_node, to)),
               route_epoch_};
     link = &links_[static_cast<std::size_t>(r.link)];
     return r.to;

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace tcpsim {
@@ -240,7 +241,12 @@ private:
     tcp::IsnGenerator isn_;
     std::vector<host::Host> hosts_;
     std::vector<net::Link> links_;
-    std::vector<std::int32_t> link_of_;  // node_count() x node_count(): index into links_, or -1
+    // (lower node, higher node) -> index into links_; a hash map, not a node x node matrix, so that
+    // a fleet of 10,000 hosts costs memory in its links, not in its pairs (never iterated).
+    std::unordered_map<std::uint64_t, std::int32_t> link_of_;
+    [[nodiscard]] static std::uint64_t pair_key(int a, int b) {
+        return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(std::min(a, b))) << 32) | static_cast<std::uint32_t>(std::max(a, b));
+    }
     // Which node owns an address, sorted by address (looked up for every segment sent).
     std::vector<std::pair<std::uint32_t, int>> ip_owner_;
     void set_ip_owner(std::uint32_t ip, int node);

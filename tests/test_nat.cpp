@@ -398,3 +398,21 @@ TEST_CASE("NAT: Sequential on a busy pool wraps to the ports freed by expiry, an
     CHECK(n.last_exhaustion_reason() == "all 2048 ports of 198.51.100.1 hold a mapping to 203.0.113.9:443 (2048 transitory)");
     CHECK(n.exhaustion_drops() == 2);
 }
+
+TEST_CASE("NAT: Cloud NAT dynamic port allocation doubles a VM's ports from 32 to its maximum of 128 (case 15)", "[nat]") {
+    NatConfig c = one_address();
+    c.assign = NatAssign::Blocks;
+    c.ports_per_host = 32;        // case 15: dynamic minimum ports per VM, 32 by default (a power of 2)
+    c.max_ports_per_host = 128;   // the maximum: 32 -> 64 -> 128
+    Nat n(c, 1);
+    // 32 flows fill the first block; the 33rd gets a second block (64 ports), the 65th two more
+    // (128); the 129th finds the maximum reached.
+    for (std::uint16_t p = 0; p < 128; ++p) REQUIRE(syn(n, at_s(0), SockAddr{kVmA, std::uint16_t(40000 + p)}, kDst) == Nat::Outbound::Kind::Forward);
+    CHECK(n.blocks_of(kVmA) == 4);
+    CHECK(n.blocks_given(kNat1) == 4);
+    CHECK(syn(n, at_s(1), SockAddr{kVmA, 50000}, kDst) == Nat::Outbound::Kind::Drop);
+    CHECK(n.last_exhaustion_reason().find("all 128 ports of 10.0.0.5's 4 blocks of 32 (its max_ports_per_host)") == 0);
+    // Another VM starts again from the minimum.
+    CHECK(syn(n, at_s(1), SockAddr{kVmB, 50000}, kDst) == Nat::Outbound::Kind::Forward);
+    CHECK(n.blocks_of(kVmB) == 1);
+}

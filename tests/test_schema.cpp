@@ -256,6 +256,10 @@ TEST_CASE("schema: every key the schema offers for servers, clients, proxies, NA
                       scenario_with({{"nats", json::array({{{"name", "gw"}, {"addresses", {"203.0.113.1"}}, {"inside", {"a"}}}})}}),
                       P("/nats/0"), [](const std::string& key, json& n) {
                           if (key == "pool_size") n["ports_per_host"] = "azure-default";
+                          if (key == "max_ports_per_host") {  // dynamic allocation: blocks, a power of 2 above the minimum
+                              n["assignment"] = "blocks";
+                              n[key] = 64;
+                          }
                       });
     each_key_is_taken(schema, def(schema, "balancer").at("properties"),
                       scenario_with({{"servers", kServer},

@@ -126,6 +126,31 @@ SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& 
         // (TechNet cc938217 / cc757512; capacity-cases.md case 5).
         if (!numeric || v < 30 || v > 300) return SysctlResult::BadValue;
         p.tcp.time_wait = Duration::s(v);
+    } else if (name == "netsh.int.ipv4.dynamicport.tcp.start" || name == "netsh.int.ipv4.dynamicport.tcp.num") {
+        // Windows Vista / Server 2008 and later: `netsh int ipv4 set dynamicport tcp start=S
+        // num=N` (KB 929851; troubleshoot-tcpip-port-exhaust.md; capacity-cases.md case 5):
+        // 49152 and 16384 by default, start at least 1025, at least 255 ports. The range is
+        // start .. start + num - 1; a range past 65535 is refused by the scenario reader once
+        // both are known (the order of the two settings does not matter).
+        const bool start = name == "netsh.int.ipv4.dynamicport.tcp.start";
+        if (!numeric || (start && (v < 1025 || v > 65535)) || (!start && (v < 255 || v > 64511))) return SysctlResult::BadValue;
+        it->second = value;
+        // The other one as set so far (while the profile itself is read, maybe not yet: its default).
+        auto current = [&](const char* key, std::int64_t dflt) {
+            std::int64_t x = 0;
+            const auto f = p.sysctls.find(key);
+            return f != p.sysctls.end() && to_int(f->second, x) ? x : dflt;
+        };
+        const std::int64_t lo = current("netsh.int.ipv4.dynamicport.tcp.start", 49152);
+        const std::int64_t num = current("netsh.int.ipv4.dynamicport.tcp.num", 16384);
+        p.stack.ports.lo = static_cast<std::uint16_t>(lo);
+        p.stack.ports.hi = static_cast<std::uint16_t>(std::min<std::int64_t>(65535, lo + num - 1));
+    } else if (name == "MaxUserPort" && p.name == "windows-legacy") {
+        // Windows 2000/2003 HKLM\...\Tcpip\Parameters\MaxUserPort: the top of the 1025..5000
+        // range, 5000 to 65534 (KB Q149532 via reference/tcp-stack-semantics.md §4; capacity-cases.md
+        // case 5: 1025-5000 is 3,976 ports).
+        if (!numeric || v < 5000 || v > 65534) return SysctlResult::BadValue;
+        p.stack.ports.hi = static_cast<std::uint16_t>(v);
     } else if (value != it->second) {
         return SysctlResult::NotModelled;
     }

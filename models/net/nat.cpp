@@ -100,6 +100,23 @@ std::uint32_t Nat::blocks_per_address() const {
     return (static_cast<std::uint32_t>(cfg_.port_hi - cfg_.port_lo) + 1) / cfg_.ports_per_host;
 }
 
+std::uint32_t Nat::blocks_given(std::uint32_t outer) const {
+    const Outer* o = find_outer(outer);
+    return o ? o->blocks_given : 0;
+}
+
+bool Nat::give_block(std::vector<Block>& blocks) {
+    // Blocks in order of first appearance on the lowest-index address that has one left.
+    const std::uint32_t per = blocks_per_address();
+    for (Outer& o : outer_) {
+        if (o.blocks_given >= per) continue;
+        const std::uint32_t index = o.blocks_given++;
+        blocks.push_back(Block{o.ip, index, static_cast<std::uint16_t>(cfg_.port_lo + (index + 1) * cfg_.ports_per_host - 1)});
+        return true;
+    }
+    return false;
+}
+
 std::uint32_t Nat::block_id(std::uint16_t port) const {
     if (cfg_.assign != NatAssign::Blocks || cfg_.ports_per_host == 0) return 0;
     return static_cast<std::uint32_t>(port - cfg_.port_lo) / cfg_.ports_per_host;
@@ -346,7 +363,17 @@ std::string Nat::describe(const std::vector<Refusal>& r, tcp::SockAddr inner, tc
                    std::to_string(x.ports) + " entries to " + tcp::format_addr(remote) +
                    ", the per-destination cap" + state_phrase(x.by_state);
         const auto b = blocks_.find(inner.ip);
-        const std::uint32_t lo = cfg_.port_lo + (b == blocks_.end() ? 0 : b->second.index * cfg_.ports_per_host);
+        const std::size_t n = b == blocks_.end() ? 1 : b->second.size();
+        const std::uint32_t lo = cfg_.port_lo + (b == blocks_.end() ? 0 : b->second.front().index * cfg_.ports_per_host);
+        if (n > 1) {  // dynamic allocation at its maximum
+            std::array<std::uint64_t, 3> all{};
+            for (const Refusal& y : r)
+                for (std::size_t i = 0; i < 3; ++i) all[i] += y.by_state[i];
+            return "all " + std::to_string(n * cfg_.ports_per_host) + " ports of " + tcp::format_ip(inner.ip) + "'s " +
+                   std::to_string(n) + " blocks of " + std::to_string(cfg_.ports_per_host) +
+                   (n * cfg_.ports_per_host >= cfg_.max_ports_per_host ? " (its max_ports_per_host)" : " (no block left to add)") +
+                   " hold a mapping" + dest + state_phrase(all);
+        }
         return "all " + std::to_string(cfg_.ports_per_host) + " ports of " + tcp::format_ip(inner.ip) +
                "'s block (" + tcp::format_ip(x.outer_ip) + ":" + std::to_string(lo) + "-" +
                std::to_string(lo + cfg_.ports_per_host - 1) + ") hold a mapping" + dest + state_phrase(x.by_state);
@@ -458,36 +485,40 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         // The block stays with the host (static allocation; dynamic port allocation is not modelled).
         auto b = blocks_.find(k.inner.ip);
         if (b == blocks_.end()) {
-            const std::uint32_t per = blocks_per_address();
-            Outer* home = nullptr;
-            for (Outer& o : outer_) {
-                if (o.blocks_given < per) {
-                    home = &o;
-                    break;
-                }
-            }
-            if (home == nullptr) {
+            std::vector<Block> first;
+            if (!give_block(first)) {
                 refuse(now, "no port block left for " + tcp::format_ip(k.inner.ip) + ": all " +
-                                std::to_string(std::uint64_t{per} * outer_.size()) + " blocks of " +
+                                std::to_string(std::uint64_t{blocks_per_address()} * outer_.size()) + " blocks of " +
                                 std::to_string(cfg_.ports_per_host) + " ports on " + std::to_string(outer_.size()) +
                                 " address(es) are assigned");
                 return false;
             }
-            const std::uint32_t index = home->blocks_given++;
-            const auto block_hi = static_cast<std::uint16_t>(cfg_.port_lo + (index + 1) * cfg_.ports_per_host - 1);
-            b = blocks_.emplace(k.inner.ip, Block{home->ip, index, block_hi}).first;
+            b = blocks_.emplace(k.inner.ip, std::move(first)).first;
         }
-        Block& blk = b->second;
-        Outer* o = find_outer(blk.outer_ip);
-        const auto lo = static_cast<std::uint16_t>(cfg_.port_lo + blk.index * cfg_.ports_per_host);
-        const auto hi = static_cast<std::uint16_t>(lo + cfg_.ports_per_host - 1);
-        if (at_cap(o->ip)) {
-            refusals.push_back(cap_refusal(o->ip));
-        } else if (auto p = pick_port(*o, s, k.inner.port, lo, hi, blk.cursor)) {
-            create(*o, *p, lo, hi);
-            return true;
-        } else {
-            refusals.push_back(full_refusal(o->ip, lo));
+        // Dynamic port allocation (Google Cloud NAT, capacity-cases.md case 15: minimum and maximum
+        // ports per VM): when every block the host holds is full, it gets as many blocks again
+        // (its ports double), up to max_ports_per_host; allocations are never taken back here.
+        for (std::size_t tried = 0;;) {
+            for (; tried < b->second.size(); ++tried) {
+                Block& blk = b->second[tried];
+                Outer* o = find_outer(blk.outer_ip);
+                const auto lo = static_cast<std::uint16_t>(cfg_.port_lo + blk.index * cfg_.ports_per_host);
+                const auto hi = static_cast<std::uint16_t>(lo + cfg_.ports_per_host - 1);
+                if (at_cap(o->ip)) {
+                    refusals.push_back(cap_refusal(o->ip));
+                } else if (auto p = pick_port(*o, s, k.inner.port, lo, hi, blk.cursor)) {
+                    create(*o, *p, lo, hi);
+                    return true;
+                } else {
+                    refusals.push_back(full_refusal(o->ip, lo));
+                }
+            }
+            const std::uint64_t have = std::uint64_t{cfg_.ports_per_host} * b->second.size();
+            if (cfg_.max_ports_per_host == 0 || have >= cfg_.max_ports_per_host) break;
+            const std::uint64_t more = std::min<std::uint64_t>(b->second.size(), (cfg_.max_ports_per_host - have) / cfg_.ports_per_host);
+            std::uint64_t got = 0;
+            while (got < more && give_block(b->second)) ++got;
+            if (got == 0) break;
         }
     } else {
         const std::size_t n = outer_.size(), start = first_address(k.inner.ip);
@@ -626,7 +657,11 @@ void Nat::remove_address(std::uint32_t a) {
     std::sort(gone.begin(), gone.end(), key_order());
     for (std::uint32_t id : gone) erase_flow(id);
     // Hosts whose block was there lose it: their next flow gets a new block elsewhere.
-    for (auto it = blocks_.begin(); it != blocks_.end();) it = it->second.outer_ip == a ? blocks_.erase(it) : std::next(it);
+    for (auto it = blocks_.begin(); it != blocks_.end();) {
+        auto& v = it->second;
+        v.erase(std::remove_if(v.begin(), v.end(), [a](const Block& b) { return b.outer_ip == a; }), v.end());
+        it = v.empty() ? blocks_.erase(it) : std::next(it);
+    }
     outer_.erase(std::remove_if(outer_.begin(), outer_.end(), [a](const Outer& o) { return o.ip == a; }), outer_.end());
     cfg_.outer.erase(std::remove(cfg_.outer.begin(), cfg_.outer.end(), a), cfg_.outer.end());
 }

@@ -63,6 +63,9 @@ struct NatConfig {
     NatMapping mapping = NatMapping::AddressAndPortDependent;
     NatAssign assign = NatAssign::Random;
     std::uint32_t ports_per_host = 64;                // Blocks: each inner address gets one block of this many
+    // Blocks with Cloud NAT dynamic port allocation: 0 (static), else the most ports an inner
+    // address may hold; when its blocks are full it gets as many again (doubling), up to this.
+    std::uint32_t max_ports_per_host = 0;
     bool fill_first = false;                          // next outer address only when the earlier ones are full (Azure LB)
     Duration established_timeout = Duration::s(7440); // RFC 5382 REQ-5: idle timeout of an established flow
     Duration transitory_timeout = Duration::s(30);    // SYN not yet established, one FIN only, or after RST
@@ -119,6 +122,12 @@ public:
     // Blocks: the number of blocks each outer address holds, and how many inner hosts have one.
     [[nodiscard]] std::uint32_t blocks_per_address() const;
     [[nodiscard]] std::size_t hosts_with_block() const { return blocks_.size(); }
+    [[nodiscard]] bool has_block(std::uint32_t inner) const { return blocks_.count(inner) > 0; }
+    [[nodiscard]] std::uint32_t blocks_given(std::uint32_t outer) const;  // blocks assigned on that address
+    [[nodiscard]] std::size_t blocks_of(std::uint32_t inner) const {
+        const auto it = blocks_.find(inner);
+        return it == blocks_.end() ? 0 : it->second.size();
+    }
 
 private:
     // What a mapping is shared by (RFC 4787 §4.1): nothing (EIM), the remote address (ADM), the
@@ -288,7 +297,9 @@ private:
     mutable DeadlineQueue deadlines_;
     std::map<ScopeStatKey, ScopeStat> scope_stats_;
     std::map<DestKey, Tally> dest_stats_;
-    std::map<std::uint32_t, Block> blocks_;  // inner address -> its block
+    std::map<std::uint32_t, std::vector<Block>> blocks_;  // inner address -> its blocks (one unless dynamic)
+    // Gives the inner address one more block on the first address with one left; false if none.
+    bool give_block(std::vector<Block>& blocks);
     NatCounts counts_;
     std::uint64_t exhaustion_drops_ = 0;
     std::string last_reason_;
