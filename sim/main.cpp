@@ -13,6 +13,7 @@
 #include "run_size.hpp"
 #include "profiles_data.hpp"
 #include "output.hpp"
+#include "pcap.hpp"
 #include "scenario.hpp"
 #include "sweep.hpp"
 #include "tcp/segment.hpp"
@@ -64,7 +65,8 @@ struct PktTotals {
 };
 
 std::string run_pkt(const std::vector<std::string>& inputs, const std::string& profile,
-                    const std::vector<std::string>& defines, bool json, bool verbose, PktTotals& totals) {
+                    const std::vector<std::string>& defines, bool json, bool verbose, PktTotals& totals,
+                    std::vector<TraceRecord>* trace = nullptr) {
     std::vector<std::string> files;
     for (const std::string& in : inputs) {
         if (!std::filesystem::exists(in)) throw ScenarioError(fmt::format("{}: no such file or folder", in));
@@ -81,6 +83,7 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
     pkt::RunOptions opt;
     opt.profile = profile;
     opt.defines = std::set<std::string>(defines.begin(), defines.end());
+    opt.trace = trace;
     load_profile(profile);  // a bad name is a usage problem reported before any script runs
     int passed = 0, skipped = 0, failed = 0, errors = 0;
     std::string out;
@@ -248,11 +251,18 @@ int main(int argc, char** argv) {
     add_progress(run);
     run->add_option("--max-wall", max_wall_arg,
                     "Refuse a run estimated to take longer than this wall time (10m, 1h): exit 1 before it starts");
+    // Pictures and captures (issue #24).
+    std::string pcap_path, pcap_filter_arg, pcap_max_arg = kDefaultPcapMax;
+    run->add_option("--pcap", pcap_path, "Also write the segments the run carried as a pcap capture to FILE (Wireshark)");
+    run->add_option("--pcap-filter", pcap_filter_arg,
+                    "Capture only: host=NAME, tuple=A:P-B:P, from=TIME, to=TIME (comma-separated, all must hold)");
+    run->add_option("--pcap-max", pcap_max_arg, "Stop capturing past this file size (100MB, 1GB, 500k)")->capture_default_str();
 
     CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
     trace->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     trace->add_flag("--json", json, "Print the events as JSON instead of a ladder");
     trace->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    trace->add_option("--pcap", pcap_path, "Also write the segments as a pcap capture to FILE (Wireshark)");
     trace->add_option("--set", set_args, set_help);
     trace->add_option("--seed", seed, seed_help);
     add_progress(trace);
@@ -282,6 +292,9 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 100.0));
     pkt->add_option("scripts", scripts, "Scripts (.pkt) or folders to search for them")->required();
     pkt->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    pkt->add_option("--pcap", pcap_path, "Write the script run's segments as a pcap capture to FILE (one script)");
+    bool pkt_trace = false;
+    pkt->add_flag("--trace", pkt_trace, "Print the ladder diagram of the script run before the result (one script)");
 
     std::string exp_path, compare_path;
     std::uint64_t exp_seed = 1;
@@ -398,6 +411,7 @@ int main(int argc, char** argv) {
         std::vector<std::pair<std::string, std::string>> outputs{{"-o", out_path}};  // "": stdout
         if (!json_path.empty()) outputs.emplace_back("--json", json_path);
         if (!csv_path.empty()) outputs.emplace_back("--csv", csv_path);
+        if (!pcap_path.empty()) outputs.emplace_back("--pcap", pcap_path);
         check_distinct_outputs(outputs);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
@@ -522,8 +536,17 @@ int main(int argc, char** argv) {
         }
         if (*pkt) {
             PktTotals t;
-            text = run_pkt(scripts, profile, defines, json, verbose, t);
-            write_output(out_path, text);
+            const bool keep = pkt_trace || !pcap_path.empty();
+            if (keep && (scripts.size() != 1 || std::filesystem::is_directory(scripts[0])))
+                throw UsageError("pkt: --trace and --pcap show one script run: name one script file (see --help)");
+            if (pkt_trace && json) throw UsageError("pkt: --trace prints a ladder, --json a table: give one of them (see --help)");
+            std::vector<TraceRecord> recs;
+            text = run_pkt(scripts, profile, defines, json, verbose, t, keep ? &recs : nullptr);
+            if (pkt_trace) text = format_ladder(pkt::script_trace_header(scripts[0], profile), recs) + "\n" + text;
+            std::vector<std::pair<std::string, std::string>> files;
+            if (!pcap_path.empty()) files.emplace_back(pcap_path, pcap_of_records(recs));
+            files.emplace_back(out_path, text);
+            write_outputs(files);
             const int total = t.passed + t.failed + t.skipped;
             bool ok = t.failed == 0 && (!require_all || t.skipped == 0);
             if (total == 0) {
@@ -561,13 +584,35 @@ int main(int argc, char** argv) {
                 w.run();
                 bar.finish();
                 text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
+                if (!pcap_path.empty()) files.emplace_back(pcap_path, pcap_of_records(w.records()));
             } else {
                 // Every output is computed before any is written, and written all or none: an
                 // error leaves no file behind.
+                if (!pcap_filter_arg.empty() && pcap_path.empty())
+                    throw UsageError("run: --pcap-filter without --pcap: name the capture file (see --help)");
+                std::uint64_t pcap_max = 0;
+                if (!parse_byte_size(pcap_max_arg, pcap_max))
+                    throw UsageError(fmt::format("run: --pcap-max {}: expected a size such as 100MB or 1GB (see --help)", pcap_max_arg));
+                const PcapFilter pcap_filter = pcap_filter_arg.empty() ? PcapFilter{} : parse_pcap_filter(pcap_filter_arg, sc);
                 if (const std::optional<int> refused = check_run_size(sc, quiet_run, max_wall_arg)) return *refused;
+                std::optional<PcapWriter> capture;
+                std::optional<PcapTap> tap;
+                if (!pcap_path.empty()) {
+                    capture.emplace(pcap_max);
+                    tap.emplace(pcap_filter, *capture);
+                }
                 RunProgress bar("run", sc.duration, progress_wanted(quiet_run, force_progress));
-                const ForecastRun fr = run_forecast(sc, [&](SimTime t, std::uint64_t n) { bar.tick(t, n); });
+                const ForecastRun fr = run_forecast(sc, [&](SimTime t, std::uint64_t n) { bar.tick(t, n); }, tap ? &*tap : nullptr);
                 bar.finish();
+                if (capture) {
+                    if (capture->full())
+                        std::fprintf(stderr,
+                                     "tcpsim: note: --pcap %s: capture stopped after %llu packets (%llu bytes): the next one would pass "
+                                     "--pcap-max %s (narrow it with --pcap-filter)\n",
+                                     pcap_path.c_str(), static_cast<unsigned long long>(capture->packets()),
+                                     static_cast<unsigned long long>(capture->bytes()), pcap_max_arg.c_str());
+                    files.emplace_back(pcap_path, capture->finish());
+                }
                 if (!json_path.empty()) files.emplace_back(json_path, fr.json);
                 if (!csv_path.empty()) files.emplace_back(csv_path, fr.csv);
                 text = fr.text;

@@ -102,8 +102,9 @@ std::string format_ladder(const TraceHeader& h, const std::vector<TraceRecord>& 
         std::string m = middle(r, left);
         if (r.host > 1) m = fmt::format("[host {}] {}", r.host, m);
         const std::string cell = left ? fmt::format("{:<{}}", m, kMiddleWidth) : fmt::format("{:>{}}", m, kMiddleWidth);
-        out += fmt::format("{:>10}  {:<{}} {}  {:>{}}\n", format_seconds(r.time), tcp::to_string(r.states[0]),
-                           kStateWidth, cell, tcp::to_string(r.states[1]), kStateWidth);
+        const std::string_view ls = h.has_state[0] ? tcp::to_string(r.states[0]) : "";
+        const std::string_view rs = h.has_state[1] ? tcp::to_string(r.states[1]) : "";
+        out += fmt::format("{:>10}  {:<{}} {}  {:>{}}\n", format_seconds(r.time), ls, kStateWidth, cell, rs, kStateWidth);
     }
     return out;
 }

@@ -49,6 +49,7 @@ struct TraceHeader {
     std::uint64_t seed = 0;
     std::array<std::string, 2> host_names;
     std::array<std::string, 2> host_addrs;
+    std::array<bool, 2> has_state{true, true};  // false: a peer with no TCP state (a script's peer)
 };
 
 // The ladder diagram: at most 100 columns.

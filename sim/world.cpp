@@ -32,6 +32,11 @@ void World::record_send(int h, std::string_view sock, const tcp::Segment& seg) {
     r.seg = seg;
 }
 
+void World::observe_send(int h, std::string_view sock, const tcp::Segment& seg) {
+    if (recording_) record_send(h, sock, seg);
+    if (tap_ != nullptr) tap_->on_wire(engine_.now(), h, seg);
+}
+
 void World::record_held_back(Duration extra) { records_.back().text = fmt::format("held back {}", format_duration(extra)); }
 
 void World::record_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
@@ -113,6 +118,7 @@ private:
 World::World(const Scenario& sc, bool record)
     : sc_(sc),
       recording_(record),
+      observe_sends_(record),
       link_rng_(Rng::substream(sc.seed, "links")),
       isn_(Rng::substream(sc.seed, "isn").next_u64(), Rng::substream(sc.seed, "isn-k1").next_u64()),
       rows_hit_(tcp::kTransitions.size(), 0) {
@@ -344,7 +350,7 @@ void World::reap(int h, SocketId sock) {
 void World::transmit(int from_host, std::string_view sock, const tcp::Segment& seg) {
     if (stopped_hosts_[static_cast<std::size_t>(from_host)]) return;
     ++stats_.segments_sent;
-    if (recording_) [[unlikely]] record_send(from_host, sock, seg);
+    if (observe_sends_) [[unlikely]] observe_send(from_host, sock, seg);
     // A destination the sender owns (127/8 or one of its addresses) goes over the loopback.
     if (hosts_[static_cast<std::size_t>(from_host)].owns(seg.dst.ip)) {
         enqueue_delivery(from_host, seg, engine_.now() + Duration::us(10));
@@ -437,6 +443,7 @@ int World::next_hop(int from_node, const tcp::Segment& seg) const {
 
 void World::forward(int from_node, const tcp::Segment& seg) {
     ++stats_.segments_sent;
+    if (tap_ != nullptr) [[unlikely]] tap_->on_wire(engine_.now(), from_node, seg);
     const int to = next_hop(from_node, seg);
     if (to < 0 || to == from_node) return;  // no route: the segment vanishes
     net::Link& link = link_between(from_node, to);
