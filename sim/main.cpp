@@ -52,6 +52,7 @@ TraceHeader header_of(const Scenario& sc) {
             h.host_addrs[i] = tcp::format_ip(sc.hosts[i].ip);
         }
     }
+    for (const HostSpec& hs : sc.hosts) h.all_hosts.emplace_back(hs.name, tcp::format_ip(hs.ip));
     return h;
 }
 
@@ -263,6 +264,8 @@ int main(int argc, char** argv) {
     trace->add_flag("--json", json, "Print the events as JSON instead of a ladder");
     trace->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
     trace->add_option("--pcap", pcap_path, "Also write the segments as a pcap capture to FILE (Wireshark)");
+    std::string svg_path;
+    trace->add_option("--svg", svg_path, "Also draw the ladder as an SVG sequence chart to FILE (every host a lifeline)");
     trace->add_option("--set", set_args, set_help);
     trace->add_option("--seed", seed, seed_help);
     add_progress(trace);
@@ -295,6 +298,7 @@ int main(int argc, char** argv) {
     pkt->add_option("--pcap", pcap_path, "Write the script run's segments as a pcap capture to FILE (one script)");
     bool pkt_trace = false;
     pkt->add_flag("--trace", pkt_trace, "Print the ladder diagram of the script run before the result (one script)");
+    pkt->add_option("--svg", svg_path, "Draw the ladder of the script run as an SVG sequence chart to FILE (one script)");
 
     std::string exp_path, compare_path;
     std::uint64_t exp_seed = 1;
@@ -412,6 +416,7 @@ int main(int argc, char** argv) {
         if (!json_path.empty()) outputs.emplace_back("--json", json_path);
         if (!csv_path.empty()) outputs.emplace_back("--csv", csv_path);
         if (!pcap_path.empty()) outputs.emplace_back("--pcap", pcap_path);
+        if (!svg_path.empty()) outputs.emplace_back("--svg", svg_path);
         check_distinct_outputs(outputs);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
@@ -536,15 +541,16 @@ int main(int argc, char** argv) {
         }
         if (*pkt) {
             PktTotals t;
-            const bool keep = pkt_trace || !pcap_path.empty();
+            const bool keep = pkt_trace || !pcap_path.empty() || !svg_path.empty();
             if (keep && (scripts.size() != 1 || std::filesystem::is_directory(scripts[0])))
-                throw UsageError("pkt: --trace and --pcap show one script run: name one script file (see --help)");
+                throw UsageError("pkt: --trace, --svg and --pcap show one script run: name one script file (see --help)");
             if (pkt_trace && json) throw UsageError("pkt: --trace prints a ladder, --json a table: give one of them (see --help)");
             std::vector<TraceRecord> recs;
             text = run_pkt(scripts, profile, defines, json, verbose, t, keep ? &recs : nullptr);
             if (pkt_trace) text = format_ladder(pkt::script_trace_header(scripts[0], profile), recs) + "\n" + text;
             std::vector<std::pair<std::string, std::string>> files;
             if (!pcap_path.empty()) files.emplace_back(pcap_path, pcap_of_records(recs));
+            if (!svg_path.empty()) files.emplace_back(svg_path, format_ladder_svg(pkt::script_trace_header(scripts[0], profile), recs));
             files.emplace_back(out_path, text);
             write_outputs(files);
             const int total = t.passed + t.failed + t.skipped;
@@ -573,8 +579,18 @@ int main(int argc, char** argv) {
             const Scenario sc = load_scenario(scenario_path, sets);
             std::vector<std::pair<std::string, std::string>> files;
             if (*trace) {
-                if (sc.hosts.size() != 2) {
-                    std::fprintf(stderr, "tcpsim: error: %s: /hosts: a trace shows exactly two hosts; this scenario has %zu\n",
+                // A trace shows the scenario's scripted actions; workloads (clients, servers) are the
+                // forecast's: a scenario with only those would print an empty ladder.
+                if (sc.actions.empty()) {
+                    std::fprintf(stderr,
+                                 "tcpsim: error: %s: /actions: nothing to trace: a trace shows a scenario's scripted actions, and "
+                                 "this one has none (its traffic comes from workloads). Forecast it with tcpsim run, and see its "
+                                 "segments with tcpsim run %s --pcap FILE --pcap-filter to=1s\n",
+                                 sc.file.c_str(), sc.file.c_str());
+                    return 1;
+                }
+                if (sc.hosts.size() < 2) {
+                    std::fprintf(stderr, "tcpsim: error: %s: /hosts: a trace shows two hosts or more; this scenario has %zu\n",
                                  sc.file.c_str(), sc.hosts.size());
                     return 1;
                 }
@@ -585,6 +601,7 @@ int main(int argc, char** argv) {
                 bar.finish();
                 text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
                 if (!pcap_path.empty()) files.emplace_back(pcap_path, pcap_of_records(w.records()));
+                if (!svg_path.empty()) files.emplace_back(svg_path, format_ladder_svg(header_of(sc), w.records()));
             } else {
                 // Every output is computed before any is written, and written all or none: an
                 // error leaves no file behind.

@@ -781,9 +781,9 @@ void Harness::run() {
             case LineKind::Packet: do_packet(l, t); break;
             case LineKind::Syscall: {
                 const std::size_t before = outbound_.size();
+                if (trace_ != nullptr) record(RecordKind::Call, kNoSocket).text = l.text;  // the line, before what it causes
                 do_syscall(l);
                 settle();
-                if (trace_ != nullptr) record(RecordKind::Call, kNoSocket).text = l.text;
                 if (i >= last_packet && l.call.name == "close")
                     outbound_.erase(outbound_.begin() + static_cast<std::ptrdiff_t>(before), outbound_.end());
                 break;
