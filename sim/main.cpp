@@ -571,9 +571,10 @@ int main(int argc, char** argv) {
                 text = to_dot(g, nullptr);
             } else {
                 const Scenario sc = load_scenario(scenario_path, sets);
-                World w(sc, false);
+                World w(sc, true);  // the records show the self-loops a run took
                 w.run();
-                text = to_dot(g, &w.rows_hit());
+                const std::vector<std::uint64_t> loops = self_loop_hits(w.records());
+                text = to_dot(g, &w.rows_hit(), &loops);
             }
         } else {
             const Scenario sc = load_scenario(scenario_path, sets);
