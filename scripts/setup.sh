@@ -3,7 +3,7 @@
 # Idempotent. Runs apt-get as root, or through sudo for other users.
 set -euo pipefail
 
-packages=(g++ cmake make libboost-graph-dev catch2 nlohmann-json3-dev libfmt-dev libcli11-dev graphviz parallel libpcap-dev)
+packages=(g++ cmake make libboost-graph-dev catch2 nlohmann-json3-dev libfmt-dev libcli11-dev graphviz parallel libpcap-dev libjs-chart.js)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -5,6 +5,7 @@
 #include "did_you_mean.hpp"
 #include "experiment.hpp"
 #include "forecast.hpp"
+#include "html_report.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
 #include "progress.hpp"
@@ -257,6 +258,8 @@ int main(int argc, char** argv) {
     run->add_option("--pcap", pcap_path, "Also write the segments the run carried as a pcap capture to FILE (Wireshark)");
     run->add_option("--pcap-filter", pcap_filter_arg,
                     "Capture only: host=NAME, tuple=A:P-B:P, from=TIME, to=TIME (comma-separated, all must hold)");
+    std::string html_path;
+    run->add_option("--html", html_path, "Also write a self-contained HTML report with charts to FILE (works offline)");
     run->add_option("--pcap-max", pcap_max_arg, "Stop capturing past this file size (100MB, 1GB, 500k)")->capture_default_str();
 
     CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
@@ -417,6 +420,7 @@ int main(int argc, char** argv) {
         if (!csv_path.empty()) outputs.emplace_back("--csv", csv_path);
         if (!pcap_path.empty()) outputs.emplace_back("--pcap", pcap_path);
         if (!svg_path.empty()) outputs.emplace_back("--svg", svg_path);
+        if (!html_path.empty()) outputs.emplace_back("--html", html_path);
         check_distinct_outputs(outputs);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
@@ -633,6 +637,7 @@ int main(int argc, char** argv) {
                 }
                 if (!json_path.empty()) files.emplace_back(json_path, fr.json);
                 if (!csv_path.empty()) files.emplace_back(csv_path, fr.csv);
+                if (!html_path.empty()) files.emplace_back(html_path, html_report_run(sc, fr));
                 text = fr.text;
             }
             files.emplace_back(out_path, text);

@@ -1,0 +1,22 @@
+// The forecast as one self-contained web page (issue #24): the answer and its "why" first, then
+// charts over simulated time drawn by Chart.js (Debian libjs-chart.js, embedded into the binary
+// at build time and inlined into the page: no network, no file beside it). No wall clock: the
+// same run gives the same bytes.
+#pragma once
+
+#include "forecast.hpp"
+
+#include <string>
+
+namespace tcpsim {
+
+// Chart.js's text (generated from the Debian package by cmake/embed_chartjs.cmake).
+const std::string& chartjs_source();
+
+// run --html: the text report's answer, the CSV's per-interval series as charts (states per host,
+// ports in use against the pool with the first failure marked, requests and failures per
+// interval, latency and objective columns when the CSV has them, each NAT's ports), and the
+// whole text report at the end.
+std::string html_report_run(const Scenario& sc, const ForecastRun& fr);
+
+}  // namespace tcpsim
