@@ -29,8 +29,7 @@ std::string script_safe(std::string json) {
 constexpr const char* kPageScript = R"js(
 (function () {
   const status = document.getElementById('status');
-  const errors = [];
-  window.addEventListener('error', e => { errors.push(String(e.message)); });
+  const errors = window.tcpsimErrors;
   const D = JSON.parse(document.getElementById('tcpsim-data').textContent);
   const lines = D.csv.trim().split('\n');
   const cols = lines[0].split(',');
@@ -207,7 +206,12 @@ std::string html_report_run(const Scenario& sc, const ForecastRun& fr) {
     data["pool_basis"] = doc.value("analytic_budget_basis", std::string());
     std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
     out += fmt::format("<title>tcpsim run: {}</title>\n", esc(sc.name.empty() ? sc.file : sc.name));
-    out += fmt::format("<style>{}</style>\n</head>\n<body>\n", kStyle);
+    out += fmt::format("<style>{}</style>\n", kStyle);
+    // Errors from here on (the library's, the charts') are counted in the status line.
+    out += "<script>window.tcpsimErrors = []; window.addEventListener('error', e => tcpsimErrors.push(String(e.message)));\n"
+           "(function () { const f = console.error; console.error = function () {\n"
+           "  tcpsimErrors.push(Array.from(arguments).join(' ')); return f.apply(console, arguments); }; })();</script>\n";
+    out += "</head>\n<body>\n";
     out += fmt::format("<h1>{}</h1>\n", esc(sc.name.empty() ? sc.file : sc.name));
     std::string sets;
     for (const std::string& o : sc.overrides) sets += " --set " + o;
