@@ -170,6 +170,72 @@ constexpr const char* kPageScript = R"js(
 })();
 )js";
 
+// The what-if tools' page: charts of CSV rows, one category per row (a swept value, a probe, a
+// remedy). D.charts lists them: {title, type, x, ys, passed}.
+constexpr const char* kTableScript = R"js(
+(function () {
+  const status = document.getElementById('status');
+  const errors = window.tcpsimErrors;
+  const D = JSON.parse(document.getElementById('tcpsim-data').textContent);
+  // RFC 4180 fields: quoted ones may hold commas and doubled quotes.
+  function parse(text) {
+    const rows = [];
+    let row = [], field = '', quoted = false;
+    for (let i = 0; i < text.length; ++i) {
+      const c = text[i];
+      if (quoted) {
+        if (c === '"' && text[i + 1] === '"') { field += '"'; ++i; }
+        else if (c === '"') quoted = false;
+        else field += c;
+      } else if (c === '"') quoted = true;
+      else if (c === ',') { row.push(field); field = ''; }
+      else if (c === '\n') { row.push(field); rows.push(row); row = []; field = ''; }
+      else field += c;
+    }
+    if (field !== '' || row.length > 0) { row.push(field); rows.push(row); }
+    return rows;
+  }
+  const all = parse(D.csv);
+  const cols = all[0], rows = all.slice(1);
+  const PALETTE = ['#7f7f7f', '#1f77b4', '#c0392b', '#2e8b3e', '#9467bd', '#ff7f0e'];
+  Chart.defaults.animation = false;
+  Chart.defaults.font.family = 'DejaVu Sans, Helvetica, Arial, sans-serif';
+  const charts = [];
+  D.charts.forEach(spec => {
+    const xi = cols.indexOf(spec.x);
+    const ys = spec.ys.filter(y => cols.indexOf(y) >= 0);
+    if (xi < 0 || ys.length === 0) return;
+    const sec = document.createElement('section');
+    sec.className = 'chart';
+    sec.innerHTML = '<h3></h3><div class="canvas-box"><canvas></canvas></div>';
+    sec.querySelector('h3').textContent = spec.title;
+    document.getElementById('charts').appendChild(sec);
+    const pi = cols.indexOf(spec.passed || '');
+    const datasets = ys.map((y, k) => {
+      const yi = cols.indexOf(y);
+      const colour = PALETTE[(k + (spec.type === 'bar' ? 1 : 0)) % PALETTE.length];
+      const d = {label: y, data: rows.map(r => r[yi] === '' ? null : Number(r[yi])), borderColor: colour,
+                 backgroundColor: colour, borderWidth: 2, pointRadius: 3};
+      if (pi >= 0) d.backgroundColor = rows.map(r => r[pi] === '1' ? '#2e8b3e' : '#c0392b');
+      return d;
+    });
+    const c = new Chart(sec.querySelector('canvas'), {
+      type: spec.type,
+      data: {labels: rows.map(r => r[xi]), datasets},
+      options: {maintainAspectRatio: false, responsive: true, plugins: {legend: {position: 'bottom'}},
+                scales: {x: {title: {display: true, text: spec.x}}, y: {beginAtZero: true}}}
+    });
+    charts.push(c);
+  });
+  const ok = charts.length > 0 && charts.every(c => c.width > 0 && c.height > 0);
+  status.dataset.charts = String(charts.length);
+  status.dataset.ok = ok && errors.length === 0 ? '1' : '0';
+  status.textContent = 'charts=' + charts.length + ' rendered=' + ok + ' sizes=' +
+    charts.map(c => c.width + 'x' + c.height).join(',') + ' errors=' + errors.length +
+    ' resources=' + performance.getEntriesByType('resource').length;
+})();
+)js";
+
 constexpr const char* kStyle = R"css(
 body { font-family: DejaVu Sans, Helvetica, Arial, sans-serif; margin: 24px auto; max-width: 1100px; color: #222; }
 h1 { font-size: 22px; margin-bottom: 4px; }
@@ -189,7 +255,59 @@ std::string answer_of(const std::string& text) {
     return p == std::string::npos ? text : text.substr(0, p + 1);
 }
 
+std::string page_head(const std::string& title) {
+    std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
+    out += fmt::format("<title>{}</title>\n", esc(title));
+    out += fmt::format("<style>{}</style>\n", kStyle);
+    // Errors from here on (the library's, the charts') are counted in the status line.
+    out += "<script>window.tcpsimErrors = []; window.addEventListener('error', e => tcpsimErrors.push(String(e.message)));\n"
+           "(function () { const f = console.error; console.error = function () {\n"
+           "  tcpsimErrors.push(Array.from(arguments).join(' ')); return f.apply(console, arguments); }; })();</script>\n";
+    out += "</head>\n<body>\n";
+    return out;
+}
+
+std::string page_tail(const nlohmann::ordered_json& data, const char* script) {
+    std::string out = "<p id=\"status\" data-ok=\"0\">charts not drawn (JavaScript off?)</p>\n";
+    out += fmt::format("<script id=\"tcpsim-data\" type=\"application/json\">{}</script>\n", script_safe(data.dump()));
+    out += "<!-- Chart.js from Debian's libjs-chart.js, MIT License (its own header below) -->\n<script>\n";
+    out += chartjs_source();
+    out += "\n</script>\n<script>";
+    out += script;
+    out += "</script>\n</body>\n</html>\n";
+    return out;
+}
+
 }  // namespace
+
+std::string html_report_table(const std::string& tool, const std::string& title, const std::string& text, const std::string& csv) {
+    using J = nlohmann::ordered_json;
+    J data;
+    data["csv"] = csv;
+    J charts = J::array();
+    if (tool == "sweep") {
+        // The swept value: the first pointer column after "run".
+        const std::size_t a = csv.find(',') + 1, b = csv.find_first_of(",\n", a);
+        const std::string x = csv.substr(a, b - a);
+        charts.push_back(J{{"title", "Rates against " + x}, {"type", "line"}, {"x", x},
+                           {"ys", {"offered_per_s", "sustained_per_s", "ceiling_per_s"}}});
+        charts.push_back(J{{"title", "Failed requests against " + x}, {"type", "bar"}, {"x", x}, {"ys", {"failed"}}});
+    } else if (tool == "capacity") {
+        charts.push_back(J{{"title", "The probes: rate tried (green passed, red failed)"}, {"type", "bar"}, {"x", "probe"},
+                           {"ys", {"rate_per_s"}}, {"passed", "ok"}});
+    } else {
+        charts.push_back(J{{"title", "Sustained rate with each remedy"}, {"type", "bar"}, {"x", "remedy"},
+                           {"ys", {"offered_per_s", "sustained_per_s"}}});
+        charts.push_back(J{{"title", "Failed requests with each remedy"}, {"type", "bar"}, {"x", "remedy"}, {"ys", {"failed"}}});
+    }
+    data["charts"] = charts;
+    std::string out = page_head(title);
+    out += fmt::format("<h1>{}</h1>\n", esc(title));
+    out += fmt::format("<pre class=\"answer\">{}</pre>\n", esc(text));
+    out += "<div id=\"charts\"></div>\n";
+    out += page_tail(data, kTableScript);
+    return out;
+}
 
 std::string html_report_run(const Scenario& sc, const ForecastRun& fr) {
     nlohmann::ordered_json data;
@@ -204,14 +322,7 @@ std::string html_report_run(const Scenario& sc, const ForecastRun& fr) {
     const bool pool = doc.contains("analytic_budget") && doc["analytic_budget"].is_number() && doc["analytic_budget"].get<double>() > 0;
     data["pool"] = pool ? doc["analytic_budget"] : nlohmann::ordered_json(nullptr);
     data["pool_basis"] = doc.value("analytic_budget_basis", std::string());
-    std::string out = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";
-    out += fmt::format("<title>tcpsim run: {}</title>\n", esc(sc.name.empty() ? sc.file : sc.name));
-    out += fmt::format("<style>{}</style>\n", kStyle);
-    // Errors from here on (the library's, the charts') are counted in the status line.
-    out += "<script>window.tcpsimErrors = []; window.addEventListener('error', e => tcpsimErrors.push(String(e.message)));\n"
-           "(function () { const f = console.error; console.error = function () {\n"
-           "  tcpsimErrors.push(Array.from(arguments).join(' ')); return f.apply(console, arguments); }; })();</script>\n";
-    out += "</head>\n<body>\n";
+    std::string out = page_head("tcpsim run: " + (sc.name.empty() ? sc.file : sc.name));
     out += fmt::format("<h1>{}</h1>\n", esc(sc.name.empty() ? sc.file : sc.name));
     std::string sets;
     for (const std::string& o : sc.overrides) sets += " --set " + o;
@@ -219,13 +330,7 @@ std::string html_report_run(const Scenario& sc, const ForecastRun& fr) {
     out += fmt::format("<pre class=\"answer\">{}</pre>\n", esc(answer_of(fr.text)));
     out += "<div id=\"charts\"></div>\n";
     out += fmt::format("<details><summary>The whole report</summary>\n<pre>{}</pre>\n</details>\n", esc(fr.text));
-    out += "<p id=\"status\" data-ok=\"0\">charts not drawn (JavaScript off?)</p>\n";
-    out += fmt::format("<script id=\"tcpsim-data\" type=\"application/json\">{}</script>\n", script_safe(data.dump()));
-    out += "<!-- Chart.js from Debian's libjs-chart.js, MIT License (its own header below) -->\n<script>\n";
-    out += chartjs_source();
-    out += "\n</script>\n<script>";
-    out += kPageScript;
-    out += "</script>\n</body>\n</html>\n";
+    out += page_tail(data, kPageScript);
     return out;
 }
 

@@ -19,4 +19,10 @@ const std::string& chartjs_source();
 // whole text report at the end.
 std::string html_report_run(const Scenario& sc, const ForecastRun& fr);
 
+// sweep, merge, capacity and remedies --html: the tool's text table first (remedies: with each
+// remedy's hazard), then charts of its CSV rows: a sweep's swept value against the offered and
+// sustained rates and the ceiling, and its failures; capacity's probes (rate, passed or failed);
+// each remedy's sustained rate and failures. `tool` is "sweep", "capacity" or "remedies".
+std::string html_report_table(const std::string& tool, const std::string& title, const std::string& text, const std::string& csv);
+
 }  // namespace tcpsim

@@ -322,6 +322,7 @@ int main(int argc, char** argv) {
         c->add_option("-o,--output", out_path, "Write the table to FILE (atomically) instead of stdout");
         c->add_option("--json", json_path, "Also write it as JSON to FILE");
         c->add_option("--csv", csv_path, "Also write it as CSV to FILE");
+        c->add_option("--html", html_path, "Also write a self-contained HTML page with charts to FILE (works offline)");
     };
     auto add_runs = [&](CLI::App* c) {
         c->add_option("--set", set_args, set_help);
@@ -528,6 +529,10 @@ int main(int argc, char** argv) {
             std::vector<std::pair<std::string, std::string>> files;
             if (!json_path.empty()) files.emplace_back(json_path, js);
             if (!csv_path.empty()) files.emplace_back(csv_path, cs);
+            if (!html_path.empty()) {
+                const std::string tool = *remedies ? "remedies" : *capacity ? "capacity" : "sweep";
+                files.emplace_back(html_path, html_report_table(tool, "tcpsim " + tool + ": " + (scenario_path.empty() ? std::string("merged shards") : scenario_path), text, cs));
+            }
             files.emplace_back(out_path, text);
             write_outputs(files);
             return 0;

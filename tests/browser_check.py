@@ -101,6 +101,17 @@ def main():
     browse(browser, work, "file://" + html, "--screenshot=" + png, "--window-size=1200,1800")
     if not os.path.exists(png) or not png_not_blank(png):
         fail(f"{png}: blank or missing screenshot")
+    # The what-if tools' pages: a sweep and the remedies table.
+    for tool, args in (("sweep", ["sweep", os.path.join(src, "scenarios/capacity/cloud-nat-64-ports.json"), "--vary",
+                                  "/duration=30s,90s"]),
+                       ("remedies", ["remedies", os.path.join(src, "scenarios/capacity/cloud-nat-64-ports.json")])):
+        page = os.path.join(work, tool + ".html")
+        subprocess.run([tcpsim, *args, "-q", "-o", os.devnull, "--html", page], check=True)
+        r = browse(browser, work, "file://" + page, "--dump-dom")
+        m = re.search(r'<p id="status"[^>]*>([^<]*)</p>', r.stdout)
+        print(f"{tool} status: " + (m.group(1) if m else "(none)"))
+        if not m or 'data-ok="1"' not in m.group(0) or "resources=0" not in m.group(0) or console_errors(r.stderr):
+            fail(f"{page}: not drawn cleanly: {m.group(0) if m else r.stdout[-300:]} {console_errors(r.stderr)}")
     # The SVG ladder.
     root = ET.parse(svg).getroot()
     ns = "{http://www.w3.org/2000/svg}"
