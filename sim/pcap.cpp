@@ -7,6 +7,8 @@
 
 #include <pcap/pcap.h>
 
+#include <dlfcn.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -43,6 +45,42 @@ bool parse_sockaddr(const std::string& text, tcp::SockAddr& out) {
     if (a > 255 || b > 255 || c > 255 || d > 255 || port > 65535) return false;
     out = tcp::SockAddr{a << 24 | b << 16 | c << 8 | d, static_cast<std::uint16_t>(port)};
     return true;
+}
+
+// libpcap, opened on first use (dlopen): linked in, it and the nine libraries it needs (D-Bus,
+// systemd, libgcrypt, ...) would be loaded at every start of tcpsim, capturing or not.
+struct PcapApi {
+    decltype(&pcap_open_dead_with_tstamp_precision) open_dead = nullptr;
+    decltype(&pcap_dump_fopen) dump_fopen = nullptr;
+    decltype(&pcap_dump) dump = nullptr;
+    decltype(&pcap_dump_close) dump_close = nullptr;
+    decltype(&pcap_close) close = nullptr;
+    decltype(&pcap_geterr) geterr = nullptr;
+};
+
+template <class F>
+void bind_symbol(void* lib, const char* name, F& out) {
+    out = reinterpret_cast<F>(dlsym(lib, name));
+    if (out == nullptr) throw std::runtime_error(fmt::format("libpcap has no {}: {}", name, dlerror()));
+}
+
+const PcapApi& pcap_api() {
+    static const PcapApi api = [] {
+        void* lib = nullptr;
+        for (const char* name : {"libpcap.so.0.8", "libpcap.so.1", "libpcap.so"})
+            if ((lib = dlopen(name, RTLD_NOW | RTLD_LOCAL)) != nullptr) break;
+        if (lib == nullptr)
+            throw std::runtime_error(fmt::format("--pcap needs libpcap (Debian libpcap0.8): {}", dlerror()));
+        PcapApi a;
+        bind_symbol(lib, "pcap_open_dead_with_tstamp_precision", a.open_dead);
+        bind_symbol(lib, "pcap_dump_fopen", a.dump_fopen);
+        bind_symbol(lib, "pcap_dump", a.dump);
+        bind_symbol(lib, "pcap_dump_close", a.dump_close);
+        bind_symbol(lib, "pcap_close", a.close);
+        bind_symbol(lib, "pcap_geterr", a.geterr);
+        return a;
+    }();
+    return api;
 }
 
 }  // namespace
@@ -187,22 +225,23 @@ bool parse_byte_size(const std::string& text, std::uint64_t& out) {
 }
 
 PcapWriter::PcapWriter(std::uint64_t max_bytes) : max_bytes_(max_bytes) {
-    pcap_t* p = pcap_open_dead_with_tstamp_precision(DLT_RAW, 65535, PCAP_TSTAMP_PRECISION_NANO);
+    const PcapApi& api = pcap_api();
+    pcap_t* p = api.open_dead(DLT_RAW, 65535, PCAP_TSTAMP_PRECISION_NANO);
     if (p == nullptr) throw std::runtime_error("libpcap: pcap_open_dead failed");
     pcap_ = p;
     FILE* mem = open_memstream(&buf_, &buf_size_);
     if (mem == nullptr) throw std::runtime_error(fmt::format("open_memstream: {}", std::strerror(errno)));
-    pcap_dumper_t* d = pcap_dump_fopen(p, mem);
+    pcap_dumper_t* d = api.dump_fopen(p, mem);
     if (d == nullptr) {
         std::fclose(mem);
-        throw std::runtime_error(fmt::format("libpcap: {}", pcap_geterr(p)));
+        throw std::runtime_error(fmt::format("libpcap: {}", api.geterr(p)));
     }
     dumper_ = d;
 }
 
 PcapWriter::~PcapWriter() {
-    if (dumper_ != nullptr) pcap_dump_close(static_cast<pcap_dumper_t*>(dumper_));
-    if (pcap_ != nullptr) pcap_close(static_cast<pcap_t*>(pcap_));
+    if (dumper_ != nullptr) pcap_api().dump_close(static_cast<pcap_dumper_t*>(dumper_));
+    if (pcap_ != nullptr) pcap_api().close(static_cast<pcap_t*>(pcap_));
     std::free(buf_);
 }
 
@@ -220,14 +259,14 @@ void PcapWriter::add(SimTime t, const tcp::Segment& seg) {
     h.ts.tv_usec = static_cast<suseconds_t>(ns % 1'000'000'000);  // nanoseconds: the file's precision
     h.caplen = static_cast<bpf_u_int32>(packet_.size());
     h.len = h.caplen;
-    pcap_dump(static_cast<u_char*>(dumper_), &h, packet_.data());
+    pcap_api().dump(static_cast<u_char*>(dumper_), &h, packet_.data());
     bytes_ += 16 + packet_.size();
     ++packets_;
 }
 
 std::string PcapWriter::finish() {
     if (dumper_ != nullptr) {
-        pcap_dump_close(static_cast<pcap_dumper_t*>(dumper_));  // flushes and closes the memory stream
+        pcap_api().dump_close(static_cast<pcap_dumper_t*>(dumper_));  // flushes and closes the memory stream
         dumper_ = nullptr;
     }
     return std::string(buf_ != nullptr ? buf_ : "", buf_size_);

@@ -37,6 +37,8 @@ void World::observe_send(int h, std::string_view sock, const tcp::Segment& seg) 
     if (tap_ != nullptr) tap_->on_wire(engine_.now(), h, seg);
 }
 
+void World::tap_forward(int node, const tcp::Segment& seg) { tap_->on_wire(engine_.now(), node, seg); }
+
 void World::record_held_back(Duration extra) { records_.back().text = fmt::format("held back {}", format_duration(extra)); }
 
 void World::record_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
@@ -118,10 +120,10 @@ private:
 World::World(const Scenario& sc, bool record)
     : sc_(sc),
       recording_(record),
-      observe_sends_(record),
       link_rng_(Rng::substream(sc.seed, "links")),
       isn_(Rng::substream(sc.seed, "isn").next_u64(), Rng::substream(sc.seed, "isn-k1").next_u64()),
-      rows_hit_(tcp::kTransitions.size(), 0) {
+      rows_hit_(tcp::kTransitions.size(), 0),
+      observe_sends_(record) {
     hosts_.reserve(sc.hosts.size());
     for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
         hosts_.emplace_back(sc.hosts[i].name, sc.hosts[i].ip, sc.hosts[i].tcp, sc.hosts[i].stack,
@@ -443,7 +445,7 @@ int World::next_hop(int from_node, const tcp::Segment& seg) const {
 
 void World::forward(int from_node, const tcp::Segment& seg) {
     ++stats_.segments_sent;
-    if (tap_ != nullptr) [[unlikely]] tap_->on_wire(engine_.now(), from_node, seg);
+    if (tap_ != nullptr) [[unlikely]] tap_forward(from_node, seg);
     const int to = next_hop(from_node, seg);
     if (to < 0 || to == from_node) return;  // no route: the segment vanishes
     net::Link& link = link_between(from_node, to);

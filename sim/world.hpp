@@ -216,6 +216,7 @@ private:
     [[gnu::cold, gnu::noinline]] void record_send(int host, std::string_view sock, const tcp::Segment& seg);
     // A send seen by the trace records and/or the capture.
     [[gnu::cold, gnu::noinline]] void observe_send(int host, std::string_view sock, const tcp::Segment& seg);
+    [[gnu::cold, gnu::noinline]] void tap_forward(int node, const tcp::Segment& seg);  // a NAT's or balancer's send
     [[gnu::cold, gnu::noinline]] void record_held_back(Duration extra);  // the send record: the link delayed it
     [[gnu::cold, gnu::noinline]] void record_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
     [[gnu::cold, gnu::noinline]] void record_transition(int host, host::SocketId sock, const tcp::Transition& row,
@@ -225,8 +226,6 @@ private:
 
     const Scenario& sc_;
     bool recording_;
-    bool observe_sends_;  // recording_ or a tap: the one test on the send path
-    SegmentTap* tap_ = nullptr;
     Engine engine_;
     Rng link_rng_;
     tcp::IsnGenerator isn_;
@@ -285,6 +284,9 @@ private:
     std::uint64_t tw_changes_ = 0;       // bumped by every host's TIME-WAIT table change
     std::uint64_t tw_changes_seen_ = 0;  // its value when settle() last looked at the hosts
     WorldStats stats_;
+    // Last, so that the hot members keep their places (the capture must cost nothing when off).
+    SegmentTap* tap_ = nullptr;
+    bool observe_sends_;  // recording_ or a tap: the one test on the send path
 };
 
 }  // namespace tcpsim
