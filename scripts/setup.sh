@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what tcpsim needs from Debian's packages, only what is missing; quiet when nothing is.
 # Idempotent. Runs apt-get as root, or through sudo for other users.
+# --test: also what only the tests need (tshark reads the captures back, chromium renders the
+# pictures); the plain build needs neither.
 set -euo pipefail
 
-packages=(g++ cmake make libboost-graph-dev catch2 nlohmann-json3-dev libfmt-dev libcli11-dev graphviz parallel)
+packages=(g++ cmake make libboost-graph-dev catch2 nlohmann-json3-dev libfmt-dev libcli11-dev graphviz parallel libpcap-dev libjs-chart.js)
+if [ "${1:-}" = "--test" ]; then packages+=(tshark chromium); fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -785,8 +785,10 @@ std::string Forecast::csv() const {
     return out;
 }
 
-ForecastRun run_forecast(const Scenario& sc, const std::function<void(SimTime, std::uint64_t)>& progress) {
+ForecastRun run_forecast(const Scenario& sc, const std::function<void(SimTime, std::uint64_t)>& progress,
+                         SegmentTap* tap) {
     World w(sc, false);
+    w.set_tap(tap);
     // The workloads keep no socket id past its connection except through proxies' two halves
     // and scripted actions' socket names: without those, gone sockets give their slots back.
     w.set_socket_reuse(sc.actions.empty() && sc.forecast.proxies.empty());

@@ -225,6 +225,8 @@ struct ForecastRun {
 };
 // `progress`, when given, is called every World::kProgressEvents events with the simulated time
 // and the connections attempted so far; it may throw (Interrupted) to abandon the run.
-ForecastRun run_forecast(const Scenario& sc, const std::function<void(SimTime, std::uint64_t)>& progress = {});
+// `tap`, when given, sees every segment put on a wire (run --pcap).
+ForecastRun run_forecast(const Scenario& sc, const std::function<void(SimTime, std::uint64_t)>& progress = {},
+                         SegmentTap* tap = nullptr);
 
 }  // namespace tcpsim

@@ -5,6 +5,7 @@
 #include "did_you_mean.hpp"
 #include "experiment.hpp"
 #include "forecast.hpp"
+#include "html_report.hpp"
 #include "pkt_runner.hpp"
 #include "profiles.hpp"
 #include "progress.hpp"
@@ -13,6 +14,7 @@
 #include "run_size.hpp"
 #include "profiles_data.hpp"
 #include "output.hpp"
+#include "pcap.hpp"
 #include "scenario.hpp"
 #include "sweep.hpp"
 #include "tcp/segment.hpp"
@@ -51,6 +53,7 @@ TraceHeader header_of(const Scenario& sc) {
             h.host_addrs[i] = tcp::format_ip(sc.hosts[i].ip);
         }
     }
+    for (const HostSpec& hs : sc.hosts) h.all_hosts.emplace_back(hs.name, tcp::format_ip(hs.ip));
     return h;
 }
 
@@ -64,7 +67,8 @@ struct PktTotals {
 };
 
 std::string run_pkt(const std::vector<std::string>& inputs, const std::string& profile,
-                    const std::vector<std::string>& defines, bool json, bool verbose, PktTotals& totals) {
+                    const std::vector<std::string>& defines, bool json, bool verbose, PktTotals& totals,
+                    std::vector<TraceRecord>* trace = nullptr) {
     std::vector<std::string> files;
     for (const std::string& in : inputs) {
         if (!std::filesystem::exists(in)) throw ScenarioError(fmt::format("{}: no such file or folder", in));
@@ -81,6 +85,7 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
     pkt::RunOptions opt;
     opt.profile = profile;
     opt.defines = std::set<std::string>(defines.begin(), defines.end());
+    opt.trace = trace;
     load_profile(profile);  // a bad name is a usage problem reported before any script runs
     int passed = 0, skipped = 0, failed = 0, errors = 0;
     std::string out;
@@ -255,11 +260,22 @@ int main(int argc, char** argv) {
     add_progress(run);
     run->add_option("--max-wall", max_wall_arg,
                     "Refuse a run estimated to take longer than this wall time (10m, 1h): exit 1 before it starts");
+    // Pictures and captures (issue #24).
+    std::string pcap_path, pcap_filter_arg, pcap_max_arg = kDefaultPcapMax;
+    run->add_option("--pcap", pcap_path, "Also write the segments the run carried as a pcap capture to FILE (Wireshark)");
+    run->add_option("--pcap-filter", pcap_filter_arg,
+                    "Capture only: host=NAME, tuple=A:P-B:P, from=TIME, to=TIME (comma-separated, all must hold)");
+    std::string html_path;
+    run->add_option("--html", html_path, "Also write a self-contained HTML report with charts to FILE (works offline)");
+    run->add_option("--pcap-max", pcap_max_arg, "Stop capturing past this file size (100MB, 1GB, 500k)")->capture_default_str();
 
     CLI::App* trace = app.add_subcommand("trace", "Print a ladder diagram of a two-host scenario");
     trace->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     trace->add_flag("--json", json, "Print the events as JSON instead of a ladder");
     trace->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    trace->add_option("--pcap", pcap_path, "Also write the segments as a pcap capture to FILE (Wireshark)");
+    std::string svg_path;
+    trace->add_option("--svg", svg_path, "Also draw the ladder as an SVG sequence chart to FILE (every host a lifeline)");
     trace->add_option("--set", set_args, set_help);
     trace->add_option("--seed", seed, seed_help);
     add_progress(trace);
@@ -289,6 +305,10 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(0.0, 100.0));
     pkt->add_option("scripts", scripts, "Scripts (.pkt) or folders to search for them")->required();
     pkt->add_option("-o,--output", out_path, "Write to FILE (atomically) instead of stdout");
+    pkt->add_option("--pcap", pcap_path, "Write the script run's segments as a pcap capture to FILE (one script)");
+    bool pkt_trace = false;
+    pkt->add_flag("--trace", pkt_trace, "Print the ladder diagram of the script run before the result (one script)");
+    pkt->add_option("--svg", svg_path, "Draw the ladder of the script run as an SVG sequence chart to FILE (one script)");
 
     std::string exp_path, compare_path;
     std::uint64_t exp_seed = 1;
@@ -310,6 +330,7 @@ int main(int argc, char** argv) {
         c->add_option("-o,--output", out_path, "Write the table to FILE (atomically) instead of stdout");
         c->add_option("--json", json_path, "Also write it as JSON to FILE");
         c->add_option("--csv", csv_path, "Also write it as CSV to FILE");
+        c->add_option("--html", html_path, "Also write a self-contained HTML page with charts to FILE (works offline)");
     };
     auto add_runs = [&](CLI::App* c) {
         c->add_option("--set", set_args, set_help);
@@ -413,6 +434,9 @@ int main(int argc, char** argv) {
         std::vector<std::pair<std::string, std::string>> outputs{{"-o", out_path}};  // "": stdout
         if (!json_path.empty()) outputs.emplace_back("--json", json_path);
         if (!csv_path.empty()) outputs.emplace_back("--csv", csv_path);
+        if (!pcap_path.empty()) outputs.emplace_back("--pcap", pcap_path);
+        if (!svg_path.empty()) outputs.emplace_back("--svg", svg_path);
+        if (!html_path.empty()) outputs.emplace_back("--html", html_path);
         check_distinct_outputs(outputs);
     } catch (const UsageError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
@@ -503,6 +527,10 @@ int main(int argc, char** argv) {
             std::vector<std::pair<std::string, std::string>> files;
             if (!json_path.empty()) files.emplace_back(json_path, js);
             if (!csv_path.empty()) files.emplace_back(csv_path, cs);
+            if (!html_path.empty()) {
+                const std::string tool = *remedies ? "remedies" : *capacity ? "capacity" : "sweep";
+                files.emplace_back(html_path, html_report_table(tool, "tcpsim " + tool + ": " + (scenario_path.empty() ? std::string("merged shards") : scenario_path), text, cs));
+            }
             files.emplace_back(out_path, text);
             write_outputs(files);
             return 0;
@@ -520,8 +548,18 @@ int main(int argc, char** argv) {
         }
         if (*pkt) {
             PktTotals t;
-            text = run_pkt(scripts, profile, defines, json, verbose, t);
-            write_output(out_path, text);
+            const bool keep = pkt_trace || !pcap_path.empty() || !svg_path.empty();
+            if (keep && (scripts.size() != 1 || std::filesystem::is_directory(scripts[0])))
+                throw UsageError("pkt: --trace, --svg and --pcap show one script run: name one script file (see --help)");
+            if (pkt_trace && json) throw UsageError("pkt: --trace prints a ladder, --json a table: give one of them (see --help)");
+            std::vector<TraceRecord> recs;
+            text = run_pkt(scripts, profile, defines, json, verbose, t, keep ? &recs : nullptr);
+            if (pkt_trace) text = format_ladder(pkt::script_trace_header(scripts[0], profile), recs) + "\n" + text;
+            std::vector<std::pair<std::string, std::string>> files;
+            if (!pcap_path.empty()) files.emplace_back(pcap_path, pcap_of_records(recs));
+            if (!svg_path.empty()) files.emplace_back(svg_path, format_ladder_svg(pkt::script_trace_header(scripts[0], profile), recs));
+            files.emplace_back(out_path, text);
+            write_outputs(files);
             const int total = t.passed + t.failed + t.skipped;
             bool ok = t.failed == 0 && (!require_all || t.skipped == 0);
             if (total == 0) {
@@ -540,16 +578,27 @@ int main(int argc, char** argv) {
                 text = to_dot(g, nullptr);
             } else {
                 const Scenario sc = load_scenario(scenario_path, sets);
-                World w(sc, false);
+                World w(sc, true);  // the records show the self-loops a run took
                 w.run();
-                text = to_dot(g, &w.rows_hit());
+                const std::vector<std::uint64_t> loops = self_loop_hits(w.records());
+                text = to_dot(g, &w.rows_hit(), &loops);
             }
         } else {
             const Scenario sc = load_scenario(scenario_path, sets);
             std::vector<std::pair<std::string, std::string>> files;
             if (*trace) {
-                if (sc.hosts.size() != 2) {
-                    std::fprintf(stderr, "tcpsim: error: %s: /hosts: a trace shows exactly two hosts; this scenario has %zu\n",
+                // A trace shows the scenario's scripted actions; workloads (clients, servers) are the
+                // forecast's: a scenario with only those would print an empty ladder.
+                if (sc.actions.empty()) {
+                    std::fprintf(stderr,
+                                 "tcpsim: error: %s: /actions: nothing to trace: a trace shows a scenario's scripted actions, and "
+                                 "this one has none (its traffic comes from workloads). Forecast it with tcpsim run, and see its "
+                                 "segments with tcpsim run %s --pcap FILE --pcap-filter to=1s\n",
+                                 sc.file.c_str(), sc.file.c_str());
+                    return 1;
+                }
+                if (sc.hosts.size() < 2) {
+                    std::fprintf(stderr, "tcpsim: error: %s: /hosts: a trace shows two hosts or more; this scenario has %zu\n",
                                  sc.file.c_str(), sc.hosts.size());
                     return 1;
                 }
@@ -559,16 +608,40 @@ int main(int argc, char** argv) {
                 w.run();
                 bar.finish();
                 text = json ? format_trace_json(header_of(sc), w.records()) : format_ladder(header_of(sc), w.records());
+                if (!pcap_path.empty()) files.emplace_back(pcap_path, pcap_of_records(w.records()));
+                if (!svg_path.empty()) files.emplace_back(svg_path, format_ladder_svg(header_of(sc), w.records()));
             } else {
                 // Every output is computed before any is written, and written all or none: an
                 // error leaves no file behind.
+                if (!pcap_filter_arg.empty() && pcap_path.empty())
+                    throw UsageError("run: --pcap-filter without --pcap: name the capture file (see --help)");
+                std::uint64_t pcap_max = 0;
+                if (!parse_byte_size(pcap_max_arg, pcap_max))
+                    throw UsageError(fmt::format("run: --pcap-max {}: expected a size such as 100MB or 1GB (see --help)", pcap_max_arg));
+                const PcapFilter pcap_filter = pcap_filter_arg.empty() ? PcapFilter{} : parse_pcap_filter(pcap_filter_arg, sc);
                 for (const std::string& warn : sc.warnings) std::fprintf(stderr, "tcpsim: warning: %s\n", warn.c_str());
                 if (const std::optional<int> refused = check_run_size(sc, quiet_run, max_wall_arg)) return *refused;
+                std::optional<PcapWriter> capture;
+                std::optional<PcapTap> tap;
+                if (!pcap_path.empty()) {
+                    capture.emplace(pcap_max);
+                    tap.emplace(pcap_filter, *capture);
+                }
                 RunProgress bar("run", sc.duration, progress_wanted(quiet_run, force_progress));
-                const ForecastRun fr = run_forecast(sc, [&](SimTime t, std::uint64_t n) { bar.tick(t, n); });
+                const ForecastRun fr = run_forecast(sc, [&](SimTime t, std::uint64_t n) { bar.tick(t, n); }, tap ? &*tap : nullptr);
                 bar.finish();
+                if (capture) {
+                    if (capture->full())
+                        std::fprintf(stderr,
+                                     "tcpsim: note: --pcap %s: capture stopped after %llu packets (%llu bytes): the next one would pass "
+                                     "--pcap-max %s (narrow it with --pcap-filter)\n",
+                                     pcap_path.c_str(), static_cast<unsigned long long>(capture->packets()),
+                                     static_cast<unsigned long long>(capture->bytes()), pcap_max_arg.c_str());
+                    files.emplace_back(pcap_path, capture->finish());
+                }
                 if (!json_path.empty()) files.emplace_back(json_path, fr.json);
                 if (!csv_path.empty()) files.emplace_back(csv_path, fr.csv);
+                if (!html_path.empty()) files.emplace_back(html_path, html_report_run(sc, fr));
                 text = fr.text;
             }
             files.emplace_back(out_path, text);

@@ -112,8 +112,8 @@ bool errno_equal(const std::string& a, Errno b) {
 
 class Harness {
 public:
-    Harness(const Script& sc, host::Profile profile)
-        : sc_(sc), profile_(with_ip_version(std::move(profile), sc.ip_version)), host_("sut", kLocalIp, profile_.tcp, profile_.stack, 1),
+    Harness(const Script& sc, host::Profile profile, std::vector<TraceRecord>* trace)
+        : trace_(trace), sc_(sc), profile_(with_ip_version(std::move(profile), sc.ip_version)), host_("sut", kLocalIp, profile_.tcp, profile_.stack, 1),
           isn_(0x5eed5eed5eed5eedULL, 0x0123456789abcdefULL) {}
 
     // The TCP model is address-family agnostic; IPv6 only changes the MSS a host announces
@@ -158,6 +158,29 @@ private:
     }
     [[noreturn]] void skip(const ScriptLine& l, std::string reason) { throw Skip{l.lineno, std::move(reason)}; }
 
+    // -- the ladder (pkt --trace, --pcap): host 0 the system under test, host 1 the script's peer
+    std::vector<TraceRecord>* trace_;
+    SocketId focus_ = kNoSocket;
+    TraceRecord& record(RecordKind kind, SocketId sock) {
+        TraceRecord r;
+        r.time = engine_.now();
+        r.kind = kind;
+        r.host = 0;
+        if (sock != kNoSocket) {
+            r.socket = host_.socket_name(sock);
+            focus_ = sock;
+        }
+        r.states = {focus_ == kNoSocket ? tcp::State::Closed : state_of(focus_), tcp::State::Closed};
+        trace_->push_back(std::move(r));
+        return trace_->back();
+    }
+    void record_segment(RecordKind kind, int from, const tcp::Segment& seg) {
+        if (trace_ == nullptr) return;
+        TraceRecord& r = record(kind, kNoSocket);
+        r.host = from;
+        r.seg = seg;
+    }
+
     const Script& sc_;
     host::Profile profile_;
     host::Host host_;
@@ -187,13 +210,25 @@ private:
 class Harness::SutIo final : public tcp::Io {
 public:
     SutIo(Harness& h, SocketId s) : h_(h), s_(s) {}
-    void send(const tcp::Segment& seg) override { h_.outbound_.push_back({h_.engine_.now(), seg}); }
+    void send(const tcp::Segment& seg) override {
+        h_.outbound_.push_back({h_.engine_.now(), seg});
+        h_.record_segment(RecordKind::Send, 0, seg);
+    }
     void set_timer(tcp::TimerKind kind, SimTime deadline) override {
         const TimerId t = h_.host_.at(s_).timers[static_cast<std::size_t>(kind)];
         if (deadline.is_never()) h_.engine_.cancel(t);
         else h_.engine_.arm(t, deadline, 1, s_, static_cast<std::uint64_t>(kind));
     }
-    void transitioned(const tcp::Transition&, std::string_view) override {}
+    void transitioned(const tcp::Transition& row, std::string_view why) override {
+        if (h_.trace_ == nullptr) return;
+        h_.focus_ = s_;
+        TraceRecord& r = h_.record(RecordKind::Transition, s_);
+        r.states[0] = row.to;  // the endpoint changes state after telling
+        r.row = row.id;
+        r.from = row.from;
+        r.to = row.to;
+        r.text = std::string(why);
+    }
     void notify(tcp::Notice n, Errno e) override { h_.notice(s_, n, e); }
     void redeliver(const tcp::Segment& seg) override { h_.redeliver_.push_back(seg); }
 
@@ -247,6 +282,7 @@ void Harness::notice(SocketId id, tcp::Notice n, Errno e) {
 void Harness::on_timer(const Event& ev) {
     const auto id = static_cast<SocketId>(ev.target);
     if (!host_.at(id).alive) return;
+    if (trace_ != nullptr) record(RecordKind::TimerFire, id).text = std::string(tcp::to_string(static_cast<tcp::TimerKind>(ev.arg)));
     SutIo io(*this, id);
     ep(id).on_timer(engine_.now(), io, static_cast<tcp::TimerKind>(ev.arg));
     settle();
@@ -283,7 +319,10 @@ void Harness::deliver(const tcp::Segment& seg) {
     if (d.kind == host::Demux::Kind::TimeWait) {
         // Linux: the mini-socket answers, or hands the SYN to the listener (TW_SYN).
         const host::Host::TimeWaitResult r = host_.time_wait_segment(engine_.now(), *d.tw, seg);
-        if (r.reply) outbound_.push_back({engine_.now(), *r.reply});
+        if (r.reply) {
+            outbound_.push_back({engine_.now(), *r.reply});
+            record_segment(RecordKind::Send, 0, *r.reply);
+        }
         if (r.accept_by == kNoSocket) {
             settle();
             return;
@@ -299,7 +338,10 @@ void Harness::deliver(const tcp::Segment& seg) {
     }
     if (sid == kNoSocket) {
         tcp::Segment rst;
-        if (tcp::reset_for_closed(seg, rst)) outbound_.push_back({engine_.now(), rst});
+        if (tcp::reset_for_closed(seg, rst)) {
+            outbound_.push_back({engine_.now(), rst});
+            record_segment(RecordKind::Send, 0, rst);
+        }
     } else {
         SutIo io(*this, sid);
         ep(sid).on_segment(engine_.now(), io, seg);
@@ -365,6 +407,7 @@ void Harness::do_packet(const ScriptLine& l, SimTime) {
             s.tsecr = o.value2;
         }
     }
+    record_segment(RecordKind::Send, 1, s);
     deliver(s);
 }
 
@@ -738,6 +781,7 @@ void Harness::run() {
             case LineKind::Packet: do_packet(l, t); break;
             case LineKind::Syscall: {
                 const std::size_t before = outbound_.size();
+                if (trace_ != nullptr) record(RecordKind::Call, kNoSocket).text = l.text;  // the line, before what it causes
                 do_syscall(l);
                 settle();
                 if (i >= last_packet && l.call.name == "close")
@@ -768,6 +812,16 @@ void Harness::run() {
 
 }  // namespace
 
+TraceHeader script_trace_header(const std::string& path, const std::string& profile) {
+    TraceHeader h;
+    h.scenario = path;
+    h.name = fmt::format("packetdrill script against the {} profile", profile);
+    h.host_names = {"sut", "script"};
+    h.host_addrs = {tcp::format_ip(kLocalIp), tcp::format_ip(kRemoteIp)};
+    h.has_state = {true, false};
+    return h;
+}
+
 ScriptResult run_script(const std::string& path, const RunOptions& opt) {
     ScriptResult r;
     r.path = path;
@@ -784,7 +838,7 @@ ScriptResult run_script(const std::string& path, const RunOptions& opt) {
     }
     try {
         const Script sc = parse_script(ss.str(), path, opt.defines);
-        Harness h(sc, std::move(profile));
+        Harness h(sc, std::move(profile), opt.trace);
         try {
             h.run();
         } catch (const std::exception& e) {  // not one of ours (they are no std::exception): where it happened

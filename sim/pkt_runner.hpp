@@ -3,6 +3,8 @@
 // two initial sequence numbers; the mapping lives here, not in the TCP model.
 #pragma once
 
+#include "trace.hpp"
+
 #include <set>
 #include <string>
 #include <vector>
@@ -27,7 +29,12 @@ struct ScriptResult {
 struct RunOptions {
     std::string profile = "freebsd";
     std::set<std::string> defines;
+    // When given, the run's events are kept here for a ladder or a capture (pkt --trace, --pcap):
+    // host 0 is the system under test (its state in states[0]), host 1 the script's peer.
+    std::vector<TraceRecord>* trace = nullptr;
 };
+// The two hosts of a script run, for a ladder's header.
+TraceHeader script_trace_header(const std::string& path, const std::string& profile);
 
 // Never throws for a script problem: unsupported scripts come back as Skipped, unreadable ones
 // and text that is not packetdrill as Error, with the line and the reason; a bad profile name

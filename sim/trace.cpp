@@ -90,6 +90,14 @@ std::string format_ladder(const TraceHeader& h, const std::vector<TraceRecord>& 
     out += fmt::format("tcpsim trace: {} (seed {})\n", h.scenario, h.seed);
     if (!h.name.empty()) out += fmt::format("{}\n", h.name);
     if (!h.description.empty()) out += wrap(h.description, 98);
+    if (h.all_hosts.size() > 2) {
+        std::string others;
+        for (std::size_t i = 2; i < h.all_hosts.size(); ++i) others += (i > 2 ? ", " : "") + h.all_hosts[i].first;
+        out += wrap(fmt::format("This scenario has {} hosts: the columns show {} (left) and {} (right); the events of {} are "
+                                "marked [NAME]. trace --svg FILE draws every host.",
+                                h.all_hosts.size(), h.host_names[0], h.host_names[1], others),
+                    98);
+    }
     out += "\n";
     const std::string left_title = h.host_names[0];
     const std::string right_title = h.host_names[1];
@@ -100,10 +108,14 @@ std::string format_ladder(const TraceHeader& h, const std::vector<TraceRecord>& 
     for (const TraceRecord& r : records) {
         const bool left = r.host == 0;
         std::string m = middle(r, left);
-        if (r.host > 1) m = fmt::format("[host {}] {}", r.host, m);
+        if (r.host > 1)
+            m = fmt::format("[{}] {}", static_cast<std::size_t>(r.host) < h.all_hosts.size() ? h.all_hosts[static_cast<std::size_t>(r.host)].first
+                                                                                               : fmt::format("host {}", r.host),
+                            m);
         const std::string cell = left ? fmt::format("{:<{}}", m, kMiddleWidth) : fmt::format("{:>{}}", m, kMiddleWidth);
-        out += fmt::format("{:>10}  {:<{}} {}  {:>{}}\n", format_seconds(r.time), tcp::to_string(r.states[0]),
-                           kStateWidth, cell, tcp::to_string(r.states[1]), kStateWidth);
+        const std::string_view ls = h.has_state[0] ? tcp::to_string(r.states[0]) : "";
+        const std::string_view rs = h.has_state[1] ? tcp::to_string(r.states[1]) : "";
+        out += fmt::format("{:>10}  {:<{}} {}  {:>{}}\n", format_seconds(r.time), ls, kStateWidth, cell, rs, kStateWidth);
     }
     return out;
 }
@@ -124,7 +136,9 @@ std::string format_trace_json(const TraceHeader& h, const std::vector<TraceRecor
         e["time_ns"] = r.time.ns();
         e["time"] = format_seconds(r.time);
         e["kind"] = std::string(to_string(r.kind));
-        e["host"] = r.host < 2 ? h.host_names[static_cast<std::size_t>(r.host)] : fmt::format("host{}", r.host);
+        e["host"] = r.host < 2 ? h.host_names[static_cast<std::size_t>(r.host)]
+                    : static_cast<std::size_t>(r.host) < h.all_hosts.size() ? h.all_hosts[static_cast<std::size_t>(r.host)].first
+                                                                            : fmt::format("host{}", r.host);
         e["socket"] = r.socket;
         switch (r.kind) {
             case RecordKind::Send:

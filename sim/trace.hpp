@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tcpsim {
@@ -49,10 +50,15 @@ struct TraceHeader {
     std::uint64_t seed = 0;
     std::array<std::string, 2> host_names;
     std::array<std::string, 2> host_addrs;
+    std::array<bool, 2> has_state{true, true};  // false: a peer with no TCP state (a script's peer)
+    // Every host of the scenario (name, address), for more than two (the SVG ladder draws them all).
+    std::vector<std::pair<std::string, std::string>> all_hosts;
 };
 
 // The ladder diagram: at most 100 columns.
 std::string format_ladder(const TraceHeader& h, const std::vector<TraceRecord>& records);
+// The ladder as an SVG sequence chart (sim/svg_ladder.cpp): one lifeline per host.
+std::string format_ladder_svg(const TraceHeader& h, const std::vector<TraceRecord>& records);
 // The same events as JSON (one object with "events": [...]).
 std::string format_trace_json(const TraceHeader& h, const std::vector<TraceRecord>& records);
 

@@ -32,6 +32,13 @@ void World::record_send(int h, std::string_view sock, const tcp::Segment& seg) {
     r.seg = seg;
 }
 
+void World::observe_send(int h, std::string_view sock, const tcp::Segment& seg) {
+    if (recording_) record_send(h, sock, seg);
+    if (tap_ != nullptr) tap_->on_wire(engine_.now(), h, seg);
+}
+
+void World::tap_forward(int node, const tcp::Segment& seg) { tap_->on_wire(engine_.now(), node, seg); }
+
 void World::record_held_back(Duration extra) { records_.back().text = fmt::format("held back {}", format_duration(extra)); }
 
 void World::record_notice(int h, SocketId sock, tcp::Notice n, Errno err) {
@@ -115,7 +122,8 @@ World::World(const Scenario& sc, bool record)
       recording_(record),
       link_rng_(Rng::substream(sc.seed, "links")),
       isn_(Rng::substream(sc.seed, "isn").next_u64(), Rng::substream(sc.seed, "isn-k1").next_u64()),
-      rows_hit_(tcp::kTransitions.size(), 0) {
+      rows_hit_(tcp::kTransitions.size(), 0),
+      observe_sends_(record) {
     hosts_.reserve(sc.hosts.size());
     stats_.syn_retransmitted.assign(sc.hosts.size(), 0);
     for (std::size_t i = 0; i < sc.hosts.size(); ++i) {
@@ -353,7 +361,7 @@ void World::reap(int h, SocketId sock) {
 void World::transmit(int from_host, std::string_view sock, const tcp::Segment& seg) {
     if (stopped_hosts_[static_cast<std::size_t>(from_host)]) return;
     ++stats_.segments_sent;
-    if (recording_) [[unlikely]] record_send(from_host, sock, seg);
+    if (observe_sends_) [[unlikely]] observe_send(from_host, sock, seg);
     // A destination the sender owns (127/8 or one of its addresses) goes over the loopback.
     if (hosts_[static_cast<std::size_t>(from_host)].owns(seg.dst.ip)) {
         enqueue_delivery(from_host, seg, engine_.now() + Duration::us(10));
@@ -447,6 +455,7 @@ int World::next_hop(int from_node, const tcp::Segment& seg) const {
 
 void World::forward(int from_node, const tcp::Segment& seg) {
     ++stats_.segments_sent;
+    if (tap_ != nullptr) [[unlikely]] tap_forward(from_node, seg);
     const int to = next_hop(from_node, seg);
     if (to < 0 || to == from_node) return;  // no route: the segment vanishes
     net::Link& link = link_between(from_node, to);

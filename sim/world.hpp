@@ -60,6 +60,15 @@ struct WorldStats {
 
 class World;
 
+// Sees every segment put on a wire (a capture, sim/pcap.hpp): a host's send when it leaves the
+// host (also when a link then drops or loses it), and a NAT's or balancer's forward of it. An
+// observer: it reads, and changes nothing in the run.
+class SegmentTap {
+public:
+    virtual ~SegmentTap() = default;
+    virtual void on_wire(SimTime t, int node, const tcp::Segment& seg) = 0;
+};
+
 // An application driving the world through socket calls (the scenario's timed actions are one;
 // a live-kernel experiment is another). Called by the runner, never by a model.
 class App {
@@ -93,6 +102,11 @@ public:
     // or without one. Without one the loop is the plain one.
     void set_progress(std::function<void(SimTime)> hook) { progress_ = std::move(hook); }
     static constexpr std::uint64_t kProgressEvents = 16384;
+    // A capture: without one, the send path tests the same one flag as before (trace records).
+    void set_tap(SegmentTap* tap) {
+        tap_ = tap;
+        observe_sends_ = recording_ || tap_ != nullptr;
+    }
     void set_app(App* app) {
         app_ = app;
         app_notices_ = app != nullptr ? app->notices_heard() : 0;
@@ -227,6 +241,9 @@ private:
     // The trace records of the hot calls, out of their way (only a trace run makes them).
     [[gnu::cold, gnu::noinline]] void record_timer_set(int host, host::SocketId sock, tcp::TimerKind kind, SimTime deadline);
     [[gnu::cold, gnu::noinline]] void record_send(int host, std::string_view sock, const tcp::Segment& seg);
+    // A send seen by the trace records and/or the capture.
+    [[gnu::cold, gnu::noinline]] void observe_send(int host, std::string_view sock, const tcp::Segment& seg);
+    [[gnu::cold, gnu::noinline]] void tap_forward(int node, const tcp::Segment& seg);  // a NAT's or balancer's send
     [[gnu::cold, gnu::noinline]] void record_held_back(Duration extra);  // the send record: the link delayed it
     [[gnu::cold, gnu::noinline]] void record_notice(int host, host::SocketId sock, tcp::Notice n, Errno err);
     [[gnu::cold, gnu::noinline]] void record_transition(int host, host::SocketId sock, const tcp::Transition& row,
@@ -299,6 +316,9 @@ private:
     std::uint64_t tw_changes_ = 0;       // bumped by every host's TIME-WAIT table change
     std::uint64_t tw_changes_seen_ = 0;  // its value when settle() last looked at the hosts
     WorldStats stats_;
+    // Last, so that the hot members keep their places (the capture must cost nothing when off).
+    SegmentTap* tap_ = nullptr;
+    bool observe_sends_;  // recording_ or a tap: the one test on the send path
 };
 
 }  // namespace tcpsim
