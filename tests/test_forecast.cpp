@@ -348,13 +348,14 @@ TEST_CASE("verdict: a closed loop says when its work finished; its steady window
     const json quick = forecast_with("capacity/closed-loop-4x10000.json", {tcpsim::Override{"/clients/0/arrival/requests", 1000}});
     CHECK(quick["first_failure"].is_null());
     CHECK(quick["steady_state"]["completed_per_s"].get<double>() > 0);
+}
 
 // -- Ceilings of places that hold a port, and fleets (issue 21). Each figure is worked out by hand
 // from the source named beside it; the runs are cut short (the ceiling is arithmetic on the
 // scenario, and the time to exhaustion needs no run at all).
 namespace {
 
-json forecast_with(const std::string& rel, std::vector<tcpsim::Override> sets) {
+json forecast_set(const std::string& rel, std::vector<tcpsim::Override> sets) {
     const tcpsim::Scenario sc = tcpsim::load_scenario(std::string(TCPSIM_SOURCE_DIR) + "/scenarios/" + rel, sets);
     return json::parse(tcpsim::run_forecast(sc).json);
 }
@@ -369,15 +370,15 @@ TEST_CASE("forecast: SNAT ports meet a FreeBSD backend's TIME-WAIT: 20,000 ports
     // TCPTV_MSL = 30 s (sys/netinet/tcp_timer.h): 60 s. tcp_twcheck() reopens it only for a SYN
     // whose SEQ is above RCV.NXT, which a reused SNAT port's SYN (another connection's ISN) is by
     // chance only.
-    const json bsd = forecast_with("what-if/nat-lb-backend-freebsd.json", {{"/duration", "2s"}});
+    const json bsd = forecast_set("what-if/nat-lb-backend-freebsd.json", {{"/duration", "2s"}});
     CHECK(bsd["analytic_rate_per_s"].get<double>() == Approx(20000.0 / 60).epsilon(0.001));
     CHECK(bsd["analytic_basis"].get<std::string>().find("tcp_twcheck") != std::string::npos);
     // Linux with timestamps takes a SYN with a newer TSval (tcp_timewait_state_process() TW_SYN):
     // the backend sets no ceiling.
-    const json lin = forecast_with("what-if/nat-lb-backend-linux.json", {{"/duration", "2s"}});
+    const json lin = forecast_set("what-if/nat-lb-backend-linux.json", {{"/duration", "2s"}});
     CHECK(lin["analytic_basis"].get<std::string>().find("SNAT") == std::string::npos);
     // Without timestamps Linux has only the SEQ rule left: the ceiling comes back.
-    const json lin_nots = forecast_with("what-if/nat-lb-backend-linux.json",
+    const json lin_nots = forecast_set("what-if/nat-lb-backend-linux.json",
                                         {{"/duration", "2s"}, {"/hosts/1/sysctls", json{{"net.ipv4.tcp_timestamps", 0}}}});
     CHECK(lin_nots["analytic_rate_per_s"].get<double>() == Approx(20000.0 / 60).epsilon(0.001));
 }
@@ -401,7 +402,7 @@ TEST_CASE("forecast: two workloads to one destination add up against its 28,232 
 }
 
 TEST_CASE("forecast: bind(0) across four destinations is one pool: 28,232 / 500 = 56.464 s (case 16)", "[forecast]") {
-    const json j = forecast_with("capacity/bind-before-connect.json", {{"/duration", "1s"}});
+    const json j = forecast_set("capacity/bind-before-connect.json", {{"/duration", "1s"}});
     // Case 16: bind(ip, 0) takes one port per connection whatever the destination: 28,232 in all,
     // filled by 4 x 125 = 500 connections/s.
     CHECK(j["analytic_first_failure_s"].get<double>() == Approx(28232.0 / 500).epsilon(0.0001));
@@ -417,7 +418,7 @@ TEST_CASE("forecast: a full bind(0) pool's why counts all 28,232 ports, not one 
 }
 
 TEST_CASE("forecast: one VM's two workloads share its 64-port Cloud NAT block: 64 / 120 s (case 15)", "[forecast]") {
-    const json j = forecast_with("capacity/cloud-nat-64-ports.json",
+    const json j = forecast_set("capacity/cloud-nat-64-ports.json",
                                  {{"/duration", "1s"}, {"/clients/1/host", "vm-busy"}, {"/clients/1/arrival/rate", 0.2}});
     // Case 15: 64 ports / 120 s TIME_WAIT = 0.533/s per VM and destination, for both workloads.
     CHECK(j["analytic_rate_per_s"].get<double>() == Approx(64.0 / 120).epsilon(0.01));
