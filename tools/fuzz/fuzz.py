@@ -961,7 +961,8 @@ class Fuzzer:
             print("\n  [%s x%d] %s\n  first as case %s of --seed %d: %s\n  reproducer: %s"
                   % (f["class"], f["count"], sig, f.get("case", "?"), self.a.seed, f["dest"],
                      os.path.join(f["dest"], "cmd.sh")))
-            print("    " + f["stderr"].replace("\n", "\n    "))
+            print("    " + (f["stderr"] or "(no stderr%s)" % (": killed at the timeout" if f["class"] == "HANG" else ""))
+                  .replace("\n", "\n    "))
         print("\nAfter the fix, copy each reproducer folder into tests/fuzz-regressions/ (see tools/fuzz/README.md).")
         return 1
 
