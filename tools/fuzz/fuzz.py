@@ -912,7 +912,8 @@ class Fuzzer:
         n = 0
         i = self.a.case - 1 if self.a.case else 0
         stop = [False]
-        signal.signal(signal.SIGINT, lambda *_: stop.__setitem__(0, True))
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stop after this case, still write the summary
+            signal.signal(sig, lambda *_: stop.__setitem__(0, True))
         while time.time() < t_end and not stop[0] and (not self.a.cases or n < self.a.cases):
             if self.a.case and i >= self.a.case:
                 break
@@ -960,7 +961,8 @@ class Fuzzer:
             print("\n  [%s x%d] %s\n  first as case %s of --seed %d: %s\n  reproducer: %s"
                   % (f["class"], f["count"], sig, f.get("case", "?"), self.a.seed, f["dest"],
                      os.path.join(f["dest"], "cmd.sh")))
-            print("    " + f["stderr"].replace("\n", "\n    "))
+            print("    " + (f["stderr"] or "(no stderr%s)" % (": killed at the timeout" if f["class"] == "HANG" else ""))
+                  .replace("\n", "\n    "))
         print("\nAfter the fix, copy each reproducer folder into tests/fuzz-regressions/ (see tools/fuzz/README.md).")
         return 1
 
