@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <cmath>
 
 namespace tcpsim {
@@ -127,7 +128,13 @@ void Forecast::judge_end() {
 
 // Why SYNs went unanswered so far, the biggest cause first: where and by which mechanism.
 std::string Forecast::syn_drop_why() const {
-    std::vector<std::pair<SynDropKey, std::uint64_t>> drops(w_.stats().syn_drops.begin(), w_.stats().syn_drops.end());
+    // Where the sender does not change the mechanism (a NAT without a port, an accept queue), the
+    // drops of every sender add up into one cause; a TIME-WAIT's sender (a balancer's source NAT)
+    // is part of its why.
+    std::map<SynDropKey, std::uint64_t> merged;
+    for (const auto& [k, n] : w_.stats().syn_drops)
+        merged[SynDropKey{k.node, k.kind, k.kind == SynDrop::TimeWait ? k.from : -1}] += n;
+    std::vector<std::pair<SynDropKey, std::uint64_t>> drops(merged.begin(), merged.end());
     std::stable_sort(drops.begin(), drops.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
     std::string out;
     for (std::size_t i = 0; i < drops.size() && i < 2; ++i) {
