@@ -2,6 +2,8 @@
 
 #include "host/time_wait.hpp"
 #include "json_reader.hpp"
+#include "read_file.hpp"
+#include "whatif_run.hpp"
 #include "profiles.hpp"
 #include "scenario.hpp"
 #include "world.hpp"
@@ -246,11 +248,7 @@ void check_routes(const Reader& r, const Spec& x) {
 // Reads and checks an experiment like tools/kernel/experiment.cpp load_experiment() (the same
 // fields, defaults and limits), every error with its JSON pointer.
 Spec read_spec(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    const json doc = parse_json(ss.str(), path);
+    const json doc = parse_json(read_text_file(path), path);
     Reader r(path);
     r.only_keys(doc, "", {"name", "description", "client", "server", "loopback", "schedule", "observe_ms", "sample_every_ms"});
     (void)r.array(doc, "", "schedule", true);  // a file without one is not an experiment: said first
@@ -687,13 +685,7 @@ std::string errno_list(const std::map<std::string, std::uint64_t>& m) {
     return out.empty() ? std::string("-") : out;
 }
 
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw ScenarioError(fmt::format("{}: cannot open the file", path));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
+std::string read_file(const std::string& path) { return read_text_file(path); }
 
 }  // namespace
 
@@ -918,7 +910,7 @@ std::vector<ComparisonRow> compare_summaries(const ExperimentSummary& k, const s
 }
 
 ExperimentReport experiment_report(const std::string& path, const std::string& profile, std::uint64_t seed,
-                                   const std::string& compare_path) {
+                                   const std::string& compare_path, bool progress) {
     ExperimentReport out;
     if (compare_path.empty()) {
         const ExperimentRun run = run_experiment(path, profile, seed);
@@ -939,8 +931,12 @@ ExperimentReport experiment_report(const std::string& path, const std::string& p
     check_same_experiment(run, path, k, compare_path);
     std::vector<ExperimentSummary> sims{run.summary};
     constexpr std::uint64_t kPeakSeeds = 64, kMaxPeakSeeds = 1024;
-    for (std::uint64_t i = 1; i < kMaxPeakSeeds && (i < kPeakSeeds || peaks_uncovered(k.summary, sims)); ++i)
+    ProgressBar bar("experiment", kPeakSeeds, progress);
+    for (std::uint64_t i = 1; i < kMaxPeakSeeds && (i < kPeakSeeds || peaks_uncovered(k.summary, sims)); ++i) {
         sims.push_back(run_experiment(path, profile, seed + i).summary);
+        bar.update(std::min<std::size_t>(i + 1, kPeakSeeds));
+    }
+    bar.finish();
     if (k.hz) run.facts.hz = *k.hz;  // the kernel's own tick, when its result records it
     const TimeTolerance tol = time_tolerance(run.facts);
     out.text = fmt::format("{} (experiment {} {}; kernel {}, tcpsim profile {})\n", path, run.name, run.digest, k.kernel, profile);

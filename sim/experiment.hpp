@@ -98,7 +98,8 @@ struct ExperimentReport {
     std::string text;
     bool agrees = true;
 };
+// `progress`: a bar on stderr over the runs (--compare runs 64 seeds or more for the peaks).
 ExperimentReport experiment_report(const std::string& path, const std::string& profile, std::uint64_t seed,
-                                   const std::string& compare_path);
+                                   const std::string& compare_path, bool progress = false);
 
 }  // namespace tcpsim

@@ -29,6 +29,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -71,7 +72,9 @@ std::string run_pkt(const std::vector<std::string>& inputs, const std::string& p
                     std::vector<TraceRecord>* trace = nullptr) {
     std::vector<std::string> files;
     for (const std::string& in : inputs) {
-        if (!std::filesystem::exists(in)) throw ScenarioError(fmt::format("{}: no such file or folder", in));
+        std::error_code ec;
+        if (!std::filesystem::exists(in, ec))
+            throw ScenarioError(fmt::format("{}: cannot read: {}", in, ec ? ec.message() : std::strerror(ENOENT)));
         if (std::filesystem::is_directory(in)) {
             std::vector<std::string> found;
             for (const auto& e : std::filesystem::recursive_directory_iterator(in))
@@ -318,6 +321,7 @@ int main(int argc, char** argv) {
     experiment->add_option("--seed", exp_seed, "Seed of the run")->capture_default_str();
     experiment->add_option("--compare", compare_path,
                            "A stored kernel result of this experiment (name and digest checked): print both and exit 1 if they disagree");
+    add_progress(experiment);
 
     // The what-if tools: every run is `tcpsim run` with --set values; outputs are the same bytes
     // for the same scenario, seed and options, whatever the number of threads.
@@ -477,7 +481,8 @@ int main(int argc, char** argv) {
         }
         // ---- end tcpsim bench ----
         if (*experiment) {
-            const ExperimentReport r = experiment_report(exp_path, profile, exp_seed, compare_path);
+            const ExperimentReport r =
+                experiment_report(exp_path, profile, exp_seed, compare_path, progress_wanted(quiet_run, force_progress));
             write_output(out_path, r.text);
             return r.agrees ? 0 : 1;
         }
