@@ -190,6 +190,21 @@ std::string usage_failure(const CLI::App* app, const CLI::Error& e) {
                        sub.empty() ? "" : " ", sub);
 }
 
+// A usage error found after parsing: "tcpsim: error: WHAT", then where the options are listed.
+int usage_error(const CLI::App& app, const std::string& what) {
+    std::string sub;
+    for (const CLI::App* s : app.get_subcommands()) sub = s->get_name();
+    std::fprintf(stderr, "tcpsim: error: %s\nRun 'tcpsim%s%s --help' for the options.\n", what.c_str(), sub.empty() ? "" : " ",
+                 sub.c_str());
+    return 2;
+}
+
+std::vector<std::string> known_names(const std::vector<BenchWorkload>& all) {
+    std::vector<std::string> names;
+    for (const BenchWorkload& w : all) names.push_back(w.name);
+    return names;
+}
+
 // A first argument that is no subcommand: "did you mean" the nearest one.
 std::string unknown_subcommand(const CLI::App& app, const std::string& word) {
     std::vector<std::string> names;
@@ -443,8 +458,7 @@ int main(int argc, char** argv) {
         if (!html_path.empty()) outputs.emplace_back("--html", html_path);
         check_distinct_outputs(outputs);
     } catch (const UsageError& e) {
-        std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
-        return 2;
+        return usage_error(app, e.what());
     }
 
     // run and trace stop between events on Ctrl-C and write nothing (the other subcommands keep the
@@ -461,15 +475,14 @@ int main(int argc, char** argv) {
                 if (it == all.end()) {
                     std::string known;
                     for (const BenchWorkload& w : all) known += (known.empty() ? "" : ", ") + w.name;
-                    std::fprintf(stderr, "tcpsim: error: no bench workload \"%s\" (known: %s)\n", n.c_str(), known.c_str());
-                    return 2;
+                    return usage_error(app, fmt::format("bench -w: no workload \"{}\"{} (known: {})", n,
+                                                        did_you_mean(n, known_names(all)), known));
                 }
                 chosen.push_back(*it);
             }
             if (bench->count("--cpu") > 0) {
                 if (const std::string e = pin_to_cpu(bench_cpu); !e.empty()) {
-                    std::fprintf(stderr, "tcpsim: error: bench --cpu %d: %s\n", bench_cpu, e.c_str());
-                    return 2;
+                    return usage_error(app, fmt::format("bench --cpu {}: {}", bench_cpu, e));
                 }
             }
             const std::vector<BenchResult> rs = run_bench(chosen, !bench_no_fork, bench_repeat,
@@ -660,8 +673,7 @@ int main(int argc, char** argv) {
     } catch (const ScenarioError& e) {
         return fail_scenario(e);
     } catch (const UsageError& e) {
-        std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
-        return 2;
+        return usage_error(app, e.what());
     } catch (const OutputError& e) {
         std::fprintf(stderr, "tcpsim: error: %s\n", e.what());
         return 1;

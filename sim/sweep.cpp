@@ -18,7 +18,14 @@ Vary parse_vary(const std::string& arg) {
     const auto eq = arg.find('=');
     if (eq == std::string::npos || eq + 1 == arg.size())
         throw UsageError(fmt::format("--vary {}: expected POINTER=v1,v2,..., e.g. /clients/0/arrival/rate=200,400,800", arg));
-    const Override o = parse_override(arg.substr(0, eq) + "=0");  // checks the pointer
+    Override o;
+    try {
+        o = parse_override(arg.substr(0, eq) + "=0");  // checks the pointer
+    } catch (const UsageError& e) {
+        // Said of --vary, as typed, not of the --set it was checked as.
+        const std::string what = e.what(), set = "--set " + arg.substr(0, eq) + "=0";
+        throw UsageError("--vary " + arg + (what.rfind(set, 0) == 0 ? what.substr(set.size()) : ": " + what));
+    }
     Vary v;
     v.pointer = o.pointer;
     for (const std::string& s : split_values(arg.substr(eq + 1))) {
