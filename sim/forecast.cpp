@@ -262,14 +262,17 @@ void Forecast::sample() {
         cur_.states.push_back(c);
     }
     cur_.nats.clear();
+    cur_.nat_address_ports.clear();
     auto add_nat = [&](net::Nat& n) {
         n.expire(w_.now());
         const net::NatCounts c = n.counts();
         std::uint64_t ports = 0;
         auto& peak = nat_address_peak_[cur_.nats.size()];
+        auto& per_address = cur_.nat_address_ports.emplace_back();
         for (std::uint32_t a : n.config().outer) {
             const std::uint64_t used = n.ports_in_use(a);
             ports += used;
+            per_address.emplace_back(a, used);
             peak[a] = std::max(peak[a], used);
         }
         cur_.nats.push_back({c.transitory, c.established, c.time_wait, ports});
@@ -772,6 +775,20 @@ std::string Forecast::csv() const {
     for (std::size_t i = 0; i < w_.balancer_count(); ++i)
         if (w_.balancer(i).snat())
             out += fmt::format(",{0}.transitory,{0}.established,{0}.time_wait,{0}.ports_in_use", w_.balancer_name(i));
+    // Then each one's outer addresses, NAME@ADDRESS.ports_in_use (last: the columns above keep their
+    // places): every address it had at any sample, in the order they first appeared (what-if
+    // actions add and remove addresses); 0 while it had not that address.
+    std::vector<std::string> nat_names;
+    for (std::size_t i = 0; i < w_.nat_count(); ++i) nat_names.push_back(w_.nat_name(i));
+    for (std::size_t i = 0; i < w_.balancer_count(); ++i)
+        if (w_.balancer(i).snat()) nat_names.push_back(w_.balancer_name(i));
+    std::vector<std::vector<std::uint32_t>> addresses(nat_names.size());
+    for (const Sample& s : samples_)
+        for (std::size_t k = 0; k < s.nat_address_ports.size() && k < addresses.size(); ++k)
+            for (const auto& [a, used] : s.nat_address_ports[k])
+                if (std::find(addresses[k].begin(), addresses[k].end(), a) == addresses[k].end()) addresses[k].push_back(a);
+    for (std::size_t k = 0; k < addresses.size(); ++k)
+        for (std::uint32_t a : addresses[k]) out += fmt::format(",{}@{}.ports_in_use", nat_names[k], tcp::format_ip(a));
     out += "\n";
     for (const Sample& s : samples_) {
         out += fmt::format("{},{},{},{},{},{},{}", format_seconds(s.at), s.offered, s.completed, s.failed, s.opened, s.syn_retransmitted,
@@ -780,6 +797,14 @@ std::string Forecast::csv() const {
         for (const StateCounts& c : s.states)
             for (tcp::State st : kShown) out += fmt::format(",{}", c[static_cast<std::size_t>(st)]);
         for (const auto& n : s.nats) out += fmt::format(",{},{},{},{}", n[0], n[1], n[2], n[3]);
+        for (std::size_t k = 0; k < addresses.size(); ++k)
+            for (std::uint32_t a : addresses[k]) {
+                std::uint64_t used = 0;
+                if (k < s.nat_address_ports.size())
+                    for (const auto& [b, n] : s.nat_address_ports[k])
+                        if (b == a) used = n;
+                out += fmt::format(",{}", used);
+            }
         out += "\n";
     }
     return out;

@@ -66,6 +66,8 @@ struct Sample {
     std::uint64_t offered = 0, completed = 0, failed = 0;  // during the interval
     std::vector<StateCounts> states;                        // per host, TIME-WAIT incl. mini-sockets
     std::vector<std::array<std::uint64_t, 4>> nats;         // per NAT/balancer SNAT: transitory, established, time-wait, ports in use
+    // per NAT/balancer SNAT: (outer address, ports in use) for each of its addresses at the time
+    std::vector<std::vector<std::pair<std::uint32_t, std::uint64_t>>> nat_address_ports;
     std::uint64_t opened = 0;             // connects begun in the interval
     std::uint64_t syn_retransmitted = 0;  // connects whose SYN was first sent again in the interval
     std::uint64_t connects = 0;           // connects established in the interval

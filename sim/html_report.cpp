@@ -103,12 +103,16 @@ constexpr const char* kPageScript = R"js(
     charts.push(c);
   }
   // Columns by kind.
-  const hosts = [], nats = [], used = new Set(['time_s', 'offered', 'completed', 'failed']);
+  const hosts = [], nats = [], natAddresses = {}, used = new Set(['time_s', 'offered', 'completed', 'failed']);
   cols.forEach((name, i) => {
     const dot = name.lastIndexOf('.');
     if (dot < 0) return;
     const owner = name.slice(0, dot), what = name.slice(dot + 1);
-    if (STATES.includes(what)) {
+    const at = owner.indexOf('@');
+    if (at > 0 && what === 'ports_in_use') {  // NAME@ADDRESS.ports_in_use: one outer address of a NAT
+      (natAddresses[owner.slice(0, at)] = natAddresses[owner.slice(0, at)] || []).push(name);
+      used.add(name);
+    } else if (STATES.includes(what)) {
       if (!hosts.includes(owner)) hosts.push(owner);
       used.add(name);
     } else if (['transitory', 'established', 'time_wait', 'ports_in_use'].includes(what)) {
@@ -157,6 +161,15 @@ constexpr const char* kPageScript = R"js(
     const parts = [['ports_in_use', '#1f77b4'], ['established', '#2e8b3e'], ['time_wait', '#d9443a'], ['transitory', '#d4a017']];
     chart('Ports of ' + n, 'Mappings by state and outer ports in use, over all of its addresses.',
           parts.filter(([p]) => idx(n + '.' + p) >= 0).map(([p, c]) => series(p, col(idx(n + '.' + p)), c)), 'ports');
+  });
+  // 6. Each NAT's ports in use per outer address (the first 24 addresses).
+  Object.keys(natAddresses).forEach(n => {
+    const names = natAddresses[n];
+    chart('Ports in use per address of ' + n,
+          'Outer ports with a mapping at the end of each report interval, one line per address' +
+          (names.length > 24 ? ' (the first 24 of ' + names.length + ')' : '') + '.',
+          names.slice(0, 24).map((c, k) => series(c.slice(n.length + 1, c.lastIndexOf('.')), col(idx(c)), PALETTE[k % PALETTE.length])),
+          'ports');
   });
   if (other.length > 0)
     chart('Other series', null, other.map((n, k) => series(n, col(idx(n)), PALETTE[k % PALETTE.length])), '');
