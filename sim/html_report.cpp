@@ -43,24 +43,31 @@ constexpr const char* kPageScript = R"js(
   const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#7f7f7f'];
   Chart.defaults.animation = false;
   Chart.defaults.font.family = 'DejaVu Sans, Helvetica, Arial, sans-serif';
-  // The first failure as a dashed vertical line on every time chart.
+  // The first failure, and the first breach of an objective (the end of the interval it was
+  // judged in), as dashed vertical lines on every time chart.
+  const marks = [];
+  if (D.first_failure_s !== null) marks.push([D.first_failure_s, '#c0392b', 'first failure ' + D.first_failure_s + ' s (' + D.first_failure_kind + ')']);
+  if (D.first_breach_s !== null && D.first_breach_s !== undefined)
+    marks.push([D.first_breach_s, '#d35400', 'first breach ' + D.first_breach_s + ' s (' + D.first_breach_objective + ')']);
   Chart.register({
     id: 'firstFailure',
     afterDraw(c) {
-      const x = D.first_failure_s;
       const s = c.scales.x;
-      if (x === null || s === undefined || x < s.min || x > s.max) return;
-      const px = s.getPixelForValue(x), ctx = c.ctx;
-      ctx.save();
-      ctx.strokeStyle = '#c0392b';
-      ctx.setLineDash([6, 4]);
-      ctx.beginPath();
-      ctx.moveTo(px, c.chartArea.top);
-      ctx.lineTo(px, c.chartArea.bottom);
-      ctx.stroke();
-      ctx.fillStyle = '#c0392b';
-      ctx.fillText('first failure ' + x + ' s (' + D.first_failure_kind + ')', px + 4, c.chartArea.top + 12);
-      ctx.restore();
+      if (s === undefined) return;
+      marks.forEach(([x, colour, label], k) => {
+        if (x < s.min || x > s.max) return;
+        const px = s.getPixelForValue(x), ctx = c.ctx;
+        ctx.save();
+        ctx.strokeStyle = colour;
+        ctx.setLineDash([6, 4]);
+        ctx.beginPath();
+        ctx.moveTo(px, c.chartArea.top);
+        ctx.lineTo(px, c.chartArea.bottom);
+        ctx.stroke();
+        ctx.fillStyle = colour;
+        ctx.fillText(label, px + 4, c.chartArea.top + 12 + 14 * k);
+        ctx.restore();
+      });
     }
   });
   const charts = [];
@@ -142,7 +149,7 @@ constexpr const char* kPageScript = R"js(
   });
   // 3. Requests and failures per interval, and any failure-like column.
   const extra = cols.filter(n => !used.has(n));
-  const failureLike = extra.filter(n => /fail|breach|slo|timeout|unfinished|drop/i.test(n));
+  const failureLike = extra.filter(n => /fail|breach|slo|timeout|unfinished|drop|retransmit/i.test(n));
   const latencyLike = extra.filter(n => /latency|_p\d+|percentile|_ms$|_us$/i.test(n) && !failureLike.includes(n));
   const other = extra.filter(n => !failureLike.includes(n) && !latencyLike.includes(n));
   const perInterval = [series('failed', col(idx('failed')), '#c0392b'),
@@ -332,6 +339,9 @@ std::string html_report_run(const Scenario& sc, const ForecastRun& fr) {
     data["first_failure_s"] = failed ? nlohmann::ordered_json(doc["first_failure"].value("time_s", 0.0)) : nlohmann::ordered_json(nullptr);
     data["first_failure_kind"] = failed ? doc["first_failure"].value("errno", std::string()) : "";
     data["first_failure_host"] = failed ? doc["first_failure"].value("host", std::string()) : "";
+    const bool breached = doc.contains("first_breach") && doc["first_breach"].is_object();
+    data["first_breach_s"] = breached ? nlohmann::ordered_json(doc["first_breach"].value("time_s", 0.0)) : nlohmann::ordered_json(nullptr);
+    data["first_breach_objective"] = breached ? doc["first_breach"].value("objective", std::string()) : "";
     const bool pool = doc.contains("analytic_budget") && doc["analytic_budget"].is_number() && doc["analytic_budget"].get<double>() > 0;
     data["pool"] = pool ? doc["analytic_budget"] : nlohmann::ordered_json(nullptr);
     data["pool_basis"] = doc.value("analytic_budget_basis", std::string());
