@@ -685,8 +685,6 @@ std::string errno_list(const std::map<std::string, std::uint64_t>& m) {
     return out.empty() ? std::string("-") : out;
 }
 
-std::string read_file(const std::string& path) { return read_text_file(path); }
-
 }  // namespace
 
 // ---- the tolerance ----------------------------------------------------------------------------
@@ -777,7 +775,7 @@ ExperimentRun run_experiment(const std::string& path, const std::string& profile
 
 KernelResult read_kernel_result(const std::string& path) {
     // The kernel tool's JSON output: every place named by its JSON pointer.
-    const json doc = parse_json(read_file(path), path);
+    const json doc = parse_json(read_text_file(path), path);
     const Reader r(path);
     if (!doc.is_object()) r.fail("", fmt::format("expected an object (the JSON output of the kernel tool), found {}", doc.type_name()));
     KernelResult k;

@@ -17,8 +17,6 @@ namespace {
 
 double secs(Duration d) { return static_cast<double>(d.count()) / 1e9; }
 
-// TIME-WAIT length of a host: Linux's fixed TCP_TIMEWAIT_LEN for its mini-sockets, else 2*MSL.
-Duration time_wait_of(const HostSpec& h) { return h.stack.linux_minisock ? h.stack.linux_tw.length : h.tcp.time_wait_length(); }
 
 // Why a TIME-WAIT on this host cannot be reopened by a SYN that reuses its 4-tuple from a
 // source-NAT port: that SYN's ISN was chosen for another connection (the client's own 4-tuple),
@@ -112,7 +110,7 @@ void host_pool(const Scenario& sc, std::size_t ci, double life, Pools& pools) {
                         : fmt::format("on {} toward {}", h.name, c.target.text);
         p.budget_where = bind0 ? fmt::format("on {} shared by every bind(0) socket", h.name) : p.where;
         const bool closes = c.closer == Closer::Client && !pooled;
-        const Duration tw = time_wait_of(h);
+        const Duration tw = h.time_wait();
         p.hold_s = pooled ? 1e18 : life + (closes ? secs(tw) : 0);
         if (!closes) return p;
         const bool loop = (c.target.ip >> 24) == 127;
@@ -188,7 +186,7 @@ void proxy_pools(const Scenario& sc, Pools& pools) {
         p.ports = static_cast<double>(h.stack.ports.hi - h.stack.ports.lo + 1);
         p.what = fmt::format("{:.0f} ports", p.ports);
         p.budget_where = fmt::format("on the proxy host {} toward {}", h.name, px.upstream.text);
-        p.hold = time_wait_of(h);
+        p.hold = h.time_wait();
         p.hold_s = secs(p.hold);
         p.rate = p.ports / p.hold_s;
         p.basis = fmt::format("{} / {} TIME-WAIT on the proxy host {} toward {}", p.what, format_duration(p.hold), h.name, px.upstream.text);
@@ -223,7 +221,7 @@ void balancer_pools(const Scenario& sc, Pools& pools) {
             Pool p;
             p.no_budget = p.anonymous = true;
             p.ports = ports;
-            p.hold = time_wait_of(h);
+            p.hold = h.time_wait();
             p.rate = ports * static_cast<double>(b.backends.size()) / secs(p.hold);
             p.basis = fmt::format("{:.0f} SNAT ports x {} backends / {} TIME-WAIT on {}: {}, and a reused SNAT port's SYN "
                                   "carries an ISN chosen for another connection",

@@ -1,20 +1,13 @@
 #include "html_report.hpp"
 
+#include "xml_escape.hpp"
+
 #include <fmt/format.h>
 
 namespace tcpsim {
 namespace {
 
-std::string esc(std::string_view s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '&') o += "&amp;";
-        else if (c == '<') o += "&lt;";
-        else if (c == '>') o += "&gt;";
-        else o += c;
-    }
-    return o;
-}
+std::string esc(std::string_view s) { return xml_escape(s); }
 
 // JSON inside <script>: "</" would end the element.
 std::string script_safe(std::string json) {

@@ -33,6 +33,8 @@ struct HostSpec {
     std::string profile;         // empty: the core's RFC 9293 defaults
     host::StackConfig stack;     // from the profile and the host's sysctls
     tcp::TcpConfig tcp;
+    // TIME-WAIT length: Linux's fixed TCP_TIMEWAIT_LEN for its mini-sockets, else 2*MSL.
+    [[nodiscard]] Duration time_wait() const { return stack.linux_minisock ? stack.linux_tw.length : tcp.time_wait_length(); }
     std::optional<std::uint32_t> isn;  // pinned ISN for every connection this host opens
     std::uint32_t ts_offset = 0;       // added to the 1 ms timestamp clock
     host::Profile profile_data;        // the profile with the host's sysctls applied (run-time sysctls start here)

@@ -6,6 +6,8 @@
 #include "tcp/transitions.hpp"
 #include "trace.hpp"
 
+#include "xml_escape.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -24,17 +26,7 @@ constexpr int kTimeCol = 90;       // the time labels
 constexpr int kTop = 96;           // title and host names
 constexpr double kCharW = 6.7;     // 11 px monospace
 
-std::string esc(std::string_view s) {
-    std::string o;
-    for (char c : s) {
-        if (c == '&') o += "&amp;";
-        else if (c == '<') o += "&lt;";
-        else if (c == '>') o += "&gt;";
-        else if (c == '"') o += "&quot;";
-        else o += c;
-    }
-    return o;
-}
+std::string esc(std::string_view s) { return xml_escape(s); }
 
 const char* state_colour(tcp::State s) {
     switch (s) {

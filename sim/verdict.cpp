@@ -22,10 +22,6 @@ std::string ms(std::int64_t ns) { return fmt::format("{:.3f} ms", static_cast<do
 std::string percent(double share) { return fmt::format("{:g}%", share * 100); }
 double round3(double x) { return std::round(x * 1000.0) / 1000.0; }
 
-// TIME-WAIT length of a host: Linux's fixed TCP_TIMEWAIT_LEN for its mini-sockets, else 2*MSL.
-Duration time_wait_of(const HostSpec& h) {
-    return h.stack.linux_minisock ? h.stack.linux_tw.length : h.tcp.time_wait_length();
-}
 
 // The active objectives, in report order: (key, what it allows).
 std::vector<std::pair<std::string, std::string>> objectives(const SloSpec& slo) {
@@ -153,7 +149,7 @@ std::string Forecast::syn_drop_why() const {
                 if (k.from >= 0 && lb >= 0 && static_cast<std::size_t>(lb) < sc_.forecast.balancers.size()) {
                     const net::NatConfig& nc = sc_.forecast.balancers[static_cast<std::size_t>(lb)].snat_config;
                     const double ports = static_cast<double>(nc.port_hi - nc.port_lo + 1) * static_cast<double>(nc.outer.size());
-                    const Duration tw = time_wait_of(h);
+                    const Duration tw = h.time_wait();
                     one += fmt::format(", on 4-tuples that {}'s source NAT reused: {:.0f} SNAT ports / {} TIME-WAIT on {} = {:.1f}/s",
                                        w_.node_name(k.from), ports, format_duration(tw), node, ports / (static_cast<double>(tw.count()) / 1e9));
                 }
