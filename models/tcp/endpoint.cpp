@@ -4,6 +4,7 @@
 #include "tcp/endpoint.hpp"
 
 #include "tcp/endpoint_impl.hpp"
+#include "tcp/linux_window.hpp"
 
 #include <algorithm>
 #include <stdexcept>
@@ -16,6 +17,7 @@ std::string_view to_string(TimerKind k) {
         case TimerKind::Retransmit: return "RTO";
         case TimerKind::TimeWait: return "2MSL";
         case TimerKind::FinWait2: return "FIN-WAIT-2";
+        case TimerKind::DelayedAck: return "delayed ACK";
     }
     return "?";
 }
@@ -110,6 +112,60 @@ void Endpoint::learn_syn_options(SimTime now, const Segment& seg) {
     } else {
         tcb_.ts_ok = false;
     }
+    if (!cfg_.linux_wire) return;
+    // tcp_parse_options(): SACK and window scaling are in use when the sysctl is on and the
+    // peer's SYN offered them; the peer's shift is at most 14 ("Illegal window scaling value").
+    tcb_.sack_ok = cfg_.sack && seg.sack_ok;
+    tcb_.ws_ok = cfg_.window_scaling && seg.has_wscale();
+    tcb_.snd_wscale = tcb_.ws_ok ? std::min<std::uint8_t>(seg.wscale, 14) : 0;
+    tcb_.rcv_wup = seg.seq + 1;
+    if (state_ == State::SynSent) {
+        // tcp_rcv_synsent_state_process(): a SYN,ACK without a window scale turns ours off; a
+        // crossed SYN leaves our shift as our SYN offered it (the window stays scaled).
+        if (seg.ack_set() && !tcb_.ws_ok) tcb_.rcv_wscale = 0;
+        return;
+    }
+    // A request socket (tcp_openreq_init_rwin()): the MSS less the timestamp option when in use.
+    linux_initial_window(cfg_.mss - (tcb_.ts_ok ? 12u : 0u), tcb_.ws_ok);
+}
+
+void Endpoint::linux_initial_window(std::uint32_t mss, bool wscale_ok) {
+    const LinuxInitialWindow w = tcp::linux_initial_window(cfg_, mss, wscale_ok);
+    tcb_.adv_wnd = w.rcv_wnd;
+    tcb_.rcv_ssthresh = w.rcv_wnd;
+    tcb_.rcv_wscale = w.wscale;
+}
+
+std::uint32_t Endpoint::linux_window_field() const {
+    LinuxWindowState s;
+    s.adv_wnd = tcb_.adv_wnd;
+    s.rcv_wup = tcb_.rcv_wup;
+    s.rcv_nxt = tcb_.rcv_nxt;
+    s.rcv_ssthresh = tcb_.rcv_ssthresh;
+    s.free_space = tcb_.rcv_wnd;
+    s.wscale = tcb_.rcv_wscale;
+    s.queue_busy = tcb_.unread > 0 || tcb_.fin_unread;
+    const LinuxWindowChoice c = linux_select_window(s);
+    tcb_.adv_wnd = c.adv_wnd;
+    tcb_.rcv_wup = tcb_.rcv_nxt;
+    return c.field;
+}
+
+bool Endpoint::oow_rate_limited(SimTime now, const Segment& seg, bool challenge) {
+    if (cfg_.oow_ack_ratelimit.count() == 0) return false;
+    // "Data packets without SYNs are not likely part of an ACK loop."
+    if (!challenge && seg.len + (seg.fin() ? 1u : 0u) > 0 && !seg.syn()) return false;
+    if (!tcb_.last_oow_ack.is_never() && now - tcb_.last_oow_ack < cfg_.oow_ack_ratelimit) return true;
+    tcb_.last_oow_ack = now;
+    return false;
+}
+
+void Endpoint::note_dsack(const Segment& seg) {
+    if (!cfg_.linux_wire || !cfg_.dsack || !tcb_.sack_ok || seg.rst() || seg.syn()) return;
+    const Seq end = seg.seq + seg.seg_len();
+    if (end == seg.seq || !seq_lt(seg.seq, tcb_.rcv_nxt)) return;
+    tcb_.dsack_start = seg.seq;
+    tcb_.dsack_end = seq_lt(end, tcb_.rcv_nxt) ? end : tcb_.rcv_nxt;
 }
 
 void Endpoint::round_rcv_buffer() {
@@ -132,8 +188,8 @@ void Endpoint::reset_tcb(SockAddr local, SockAddr remote, bool remote_specified)
     tcb_.remote_specified = remote_specified;
     tcb_.ts_offset = ts_offset;
     tcb_.rto = cfg_.rto_initial;
-    tcb_.rcv_buffer = cfg_.rcv_buffer;
-    tcb_.rcv_wnd = cfg_.rcv_buffer;
+    tcb_.rcv_buffer = cfg_.linux_wire ? linux_full_space(cfg_) : cfg_.rcv_buffer;
+    tcb_.rcv_wnd = tcb_.rcv_buffer;
 }
 
 // ---------------------------------------------------------------------------------------------

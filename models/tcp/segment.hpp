@@ -39,6 +39,16 @@ struct Segment {
     std::uint16_t mss = 0;      // 0: no MSS option
     std::uint8_t flags = 0;
     bool has_ts = false;
+    // RFC 7323 §2 window scale option (kNoWscale: absent) and RFC 2018 SACK-permitted, in SYNs.
+    std::uint8_t wscale = kNoWscale;
+    bool sack_ok = false;
+    // One SACK block (RFC 2018 §3; RFC 2883 D-SACK), when sack_end != sack_start.
+    Seq sack_start = 0;
+    Seq sack_end = 0;
+
+    static constexpr std::uint8_t kNoWscale = 0xFF;
+    [[nodiscard]] bool has_wscale() const { return wscale != kNoWscale; }
+    [[nodiscard]] bool has_sack_block() const { return sack_end != sack_start; }
 
     [[nodiscard]] bool syn() const { return (flags & flag::Syn) != 0; }
     [[nodiscard]] bool ack_set() const { return (flags & flag::Ack) != 0; }
@@ -53,6 +63,10 @@ std::string format_flags(std::uint8_t flags);
 // Parses the spelling above; returns false on an unknown character.
 bool parse_flags(const std::string& text, std::uint8_t& out);
 // "S. 5000:5000(0) ack 1001 win 65535 <mss 1460,TS val 7 ecr 3>", absolute sequence numbers.
+// The options are listed in the order Linux writes them (tcp_options_write()) when the segment
+// has sackOK, wscale or a SACK block, else as "mss, TS".
 std::string format_segment(const Segment& s);
+// The option list alone, without the angle brackets ("" when the segment has none).
+std::string format_options(const Segment& s);
 
 }  // namespace tcpsim::tcp
