@@ -281,6 +281,7 @@ private:
     std::optional<Blocking> blocking_;
     std::map<SocketId, Errno> child_error_;  // the reset of a child nobody accepted yet
     int connections_ = 0;                    // connections the script started (each from a new port)
+    const Syscall* current_call_ = nullptr;  // the call being run (its expected descriptor number)
     std::vector<SocketId> pending_time_wait_;
     void settle();
 public:
@@ -370,6 +371,7 @@ void Harness::notice(SocketId id, tcp::Notice n, Errno e) {
                 finish_blocking(0, Errno::Ok);
             } else if (blocking_ && !blocking_->done && blocking_->line.call.name == "accept" &&
                        host_.at(id).listener == fds_[blocking_->fd].sock) {
+                current_call_ = &blocking_->line.call;  // the descriptor number its line gives
                 finish_blocking(hand_out(id), Errno::Ok);
             }
             return;
@@ -638,6 +640,12 @@ Fd& Harness::fd(const ScriptLine& l, const std::string& arg) {
 }
 
 int Harness::lowest_free_fd() const {
+    // packetdrill maps the script's descriptor numbers to the live ones (run_system_call.c
+    // insert_new_socket()): a new socket takes the number the script gives it.
+    const Syscall& c = current_call_ != nullptr ? *current_call_ : Syscall{};
+    if ((c.name == "socket" || c.name == "accept") && !c.result_any && c.result >= 0 && c.result < 1024 &&
+        !fds_.count(static_cast<int>(c.result)))
+        return static_cast<int>(c.result);
     int n = 3;
     while (fds_.count(n)) ++n;
     return n;
@@ -733,6 +741,7 @@ void Harness::do_accept(const ScriptLine& l, Fd& f, std::int64_t& ret, Errno& er
 // A connection handed to the application: the lowest free descriptor.
 int Harness::hand_out(SocketId child) {
     accepted_[child] = true;
+    host_.at(child).accepted = true;  // it leaves the listener's accept queue
     const int n = lowest_free_fd();
     Fd nf;
     nf.sock = child;
@@ -751,6 +760,7 @@ int Harness::hand_out(SocketId child) {
 
 void Harness::do_syscall(const ScriptLine& l) {
     const Syscall& c = l.call;
+    current_call_ = &c;
     const SimTime now = engine_.now();
     std::int64_t ret = 0;
     Errno err = Errno::Ok;
@@ -898,6 +908,11 @@ void Harness::do_syscall(const ScriptLine& l) {
         skip(l, fmt::format("system call {}()", c.name));
     }
 
+    // A blocking call: its result comes when its socket is done (or now, if it is already).
+    if (blocking_ && blocking_->line.lineno == l.lineno) {
+        if (err != Errno::InProgress) finish_blocking(ret, err);
+        return;
+    }
     // Compare with the expected result.
     if (c.result_any) return;
     if (err != Errno::Ok) {

@@ -134,6 +134,10 @@ struct TcpConfig {
     // Linux tcp_rcv_synsent_state_process(): text on the SYN,ACK is not taken (RCV.NXT =
     // SEG.SEQ + 1, no Fast Open); the peer sends it again. Off: §3.10.7.3 takes it.
     bool synack_text_dropped = false;
+    // Linux takes an RTT sample from the handshake: the SYN's (tcp_clean_rtx_queue() when the
+    // SYN,ACK acknowledges it) and the SYN,ACK's (tcp_synack_rtt_meas()), unless it was sent
+    // again (Karn). RFC 6298 §2 starts with none (the RTO stays at its initial value).
+    bool handshake_rtt_sample = false;
 
     // ABORT sends <SEQ=SND.NXT><CTL=RST> (§3.10.5); Linux adds the ACK bit
     // (tcp_send_active_reset()).

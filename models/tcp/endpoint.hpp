@@ -279,6 +279,13 @@ private:
         set_timer(io, TimerKind::Retransmit, at);
     }
     void rtt_sample(Duration r);
+    // cfg.handshake_rtt_sample: time our SYN or SYN,ACK (ack_advanced() takes the sample).
+    void time_handshake(SimTime now) {
+        if (!cfg_.handshake_rtt_sample) return;
+        tcb_.timing = true;
+        tcb_.timed_seq = tcb_.iss + 1;
+        tcb_.timed_at = now;
+    }
     [[nodiscard]] int retry_limit() const;
     [[nodiscard]] bool our_fin_acked() const { return tcb_.fin_sent && tcb_.snd_una == tcb_.data_end + 1; }
     [[nodiscard]] std::uint32_t advertised_window() const;

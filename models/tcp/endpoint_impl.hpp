@@ -353,6 +353,7 @@ Errno Endpoint::open_active(SimTime now, IoT& io, SockAddr local, SockAddr remot
     set_iss(choose_iss(now));
     transition_to(io, State::SynSent, Trigger::ActiveOpen, "connect()");
     io.send(make(now, flag::Syn, tcb_.iss, 0));
+    time_handshake(now);
     arm_rto(now, io);
     return Errno::Ok;
 }
@@ -616,6 +617,7 @@ void Endpoint::on_segment_listen(SimTime now, IoT& io, const Segment& seg) {
     passive_ = true;
     transition_to(io, State::SynReceived, Trigger::RcvSyn, "SYN");
     io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
+    time_handshake(now);
     arm_rto(now, io);
 }
 
@@ -627,8 +629,9 @@ void Endpoint::on_segment_syn_sent(SimTime now, IoT& io, const Segment& seg) {
         if (seq_le(seg.ack, tcb_.iss) || seq_gt(seg.ack, tcb_.snd_nxt)) {
             if (!seg.rst()) send_rst(now, io, seg.ack, false);  // <SEQ=SEG.ACK><CTL=RST>
             // Linux tcp_rcv_synsent_state_process(): "Previous FIN/ACK or RST/ACK might be
-            // ignored": before any retransmission, send the SYN again after TCP_TIMEOUT_MIN.
-            if (!seg.rst() && cfg_.syn_sent_bad_ack_retry.count() > 0 && tcb_.retransmits == 0)
+            // ignored": before any retransmission, send the SYN again after TCP_TIMEOUT_MIN
+            // (for a bad RST,ACK as well: the check comes before the RST's).
+            if (cfg_.syn_sent_bad_ack_retry.count() > 0 && tcb_.retransmits == 0)
                 set_timer(io, TimerKind::Retransmit, now + cfg_.syn_sent_bad_ack_retry);
             return;
         }
