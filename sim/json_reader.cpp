@@ -196,6 +196,8 @@ void read_tcp_linux(const Reader& r, const json& obj, const std::string& ptr, tc
     cfg.rto_min_adds_to_srtt = r.boolean(obj, ptr, "rto_min_adds_to_srtt", cfg.rto_min_adds_to_srtt);
     cfg.synack_text_dropped = r.boolean(obj, ptr, "synack_text_dropped", cfg.synack_text_dropped);
     cfg.handshake_rtt_sample = r.boolean(obj, ptr, "handshake_rtt_sample", cfg.handshake_rtt_sample);
+    cfg.syn_expiry_by_time = r.boolean(obj, ptr, "syn_expiry_by_time", cfg.syn_expiry_by_time);
+    cfg.drop_synfin_only_opening = r.boolean(obj, ptr, "drop_synfin_only_opening", cfg.drop_synfin_only_opening);
 }
 }  // namespace
 
@@ -206,7 +208,7 @@ void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::Tcp
                  "drop_synfin", "syn_options", "time_wait_input", "resend_fin_in_acks", "rcv_buffer_rounds_to_mss", "bsd_input", "listen_ignores_syn_ack",
                  "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack", "handshake_timeout", "linux_wire", "sack",
                  "dsack", "window_scaling", "rmem", "oow_ack_ratelimit", "syn_recv_resends_synack", "fin_ack_delay_no_data",
-                 "fin_ack_delay", "data_after_close_reset_replies", "rto_min_adds_to_srtt", "synack_text_dropped", "handshake_rtt_sample"});
+                 "fin_ack_delay", "data_after_close_reset_replies", "rto_min_adds_to_srtt", "synack_text_dropped", "handshake_rtt_sample", "syn_expiry_by_time", "drop_synfin_only_opening"});
     read_tcp_linux(r, obj, ptr, cfg);
     cfg.handshake_timeout = r.duration(obj, ptr, "handshake_timeout", false, cfg.handshake_timeout);
     cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);

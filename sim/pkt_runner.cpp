@@ -339,7 +339,7 @@ void Harness::reap(SocketId id) {
     host::Socket& s = host_.at(id);
     if (!s.alive) return;
     s.alive = false;
-    host_.unbind(id);
+    host_.release(id);  // its 4-tuple and its port (a bind bucket it owns) are free again
     for (TimerId t : s.timers) engine_.release_timer(t);
 }
 
@@ -674,7 +674,12 @@ void Harness::do_listen(const ScriptLine& l, Fd& f, Errno& err) {
         peer_ = tcp::SockAddr{kRemoteIp, static_cast<std::uint16_t>(kRemoteClientPort + connections_)};
         local_ = tcp::SockAddr{kLocalIp, kScriptPort};
     }
-    host_.bind_listener(f.sock, port);
+    if (f.bound) {
+        err = host_.sys_listen_prepare(f.sock, port);
+        if (err != Errno::Ok) return;
+    } else {
+        host_.bind_listener(f.sock, port);
+    }
     host_.at(f.sock).backlog = backlog;
     host_.at(f.sock).manual_accept = true;
     err = ep(f.sock).open_passive(engine_.now(), io, tcp::SockAddr{kLocalIp, port}, std::nullopt);
@@ -791,7 +796,10 @@ void Harness::do_syscall(const ScriptLine& l) {
         const std::string& opt = arg(2);
         tcp::Endpoint& e = ep(f.sock);
         if (level == "SOL_SOCKET" && (opt == "SO_REUSEADDR" || opt == "SO_REUSEPORT")) {
-            // Binding rules are the host stack's: one socket per script here, nothing to refuse.
+            // The host stack's bind rules read them (Host::sys_bind(), sys_listen_prepare()).
+            const bool on = arg(3) != "[0]";
+            if (opt == "SO_REUSEADDR") host_.at(f.sock).opt.reuseaddr = on;
+            else host_.at(f.sock).opt.reuseport = on;
         } else if (level == "SOL_SOCKET" && opt == "SO_LINGER") {
             const std::string& v = arg(3);
             const bool zero = v.find("onoff=1") != std::string::npos && v.find("linger=0") != std::string::npos;
@@ -821,8 +829,11 @@ void Harness::do_syscall(const ScriptLine& l) {
             skip(l, fmt::format("getsockopt {}", opt));
         }
     } else if (c.name == "bind") {
+        // Port 8080 on any address, under the profile's bind rules (a TIME-WAIT or a listener
+        // may hold it: EADDRINUSE).
         Fd& f = fd(l, arg(0));
-        f.bound = true;
+        err = host_.sys_bind(f.sock, 0, kScriptPort);
+        f.bound = err == Errno::Ok;
     } else if (c.name == "listen") {
         do_listen(l, fd(l, arg(0)), err);
     } else if (c.name == "connect") {

@@ -76,6 +76,12 @@ struct TcpConfig {
     bool rfc5961_syn = true;
     // Drop a SYN that also carries FIN when it reaches a listener (FreeBSD net.inet.tcp.drop_synfin).
     bool drop_synfin = false;
+    // drop_synfin only in LISTEN and SYN-SENT: RFC 9293 has no such filter, and in a synchronized
+    // state its SYN check (§3.10.7.4 fourth step) answers a SYN,FIN like any SYN: a challenge ACK
+    // (RFC 5961 §4.2) or, with insecure_syn, a reset when it is in the window. The FreeBSD
+    // suite's STANDARD branches expect exactly this in TIME-WAIT (rcv-syn-fin-time-wait) and the
+    // drop in LISTEN and SYN-SENT (rcv-syn-fin-listen, rcv-syn-fin-syn-sent).
+    bool drop_synfin_only_opening = false;
     // Send the MSS and timestamp options in our SYN (off: TCP_NOOPT, no options at all).
     bool syn_options = true;
     // FreeBSD tcp_output(): while our FIN is unacknowledged, every segment we send repeats it
@@ -138,6 +144,12 @@ struct TcpConfig {
     // SYN,ACK acknowledges it) and the SYN,ACK's (tcp_synack_rtt_meas()), unless it was sent
     // again (Karn). RFC 6298 §2 starts with none (the RTO stays at its initial value).
     bool handshake_rtt_sample = false;
+    // Linux tcp_write_timeout(): SYN-SENT also gives up once retransmits_timed_out() says the
+    // time since the first SYN has reached tcp_model_timeout(syn_retries, initial RTO), the
+    // time the classic doubling schedule would take ((2 << syn_retries) - 1 initial RTOs while
+    // that stays under TCP_RTO_MAX): with tcp_syn_retries=1 SYNs go at 0, 1, 2 s (linear
+    // phase) and connect() fails at 3 s. Off: only the retransmission count.
+    bool syn_expiry_by_time = false;
 
     // ABORT sends <SEQ=SND.NXT><CTL=RST> (§3.10.5); Linux adds the ACK bit
     // (tcp_send_active_reset()).

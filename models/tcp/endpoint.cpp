@@ -7,6 +7,7 @@
 #include "tcp/linux_window.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <stdexcept>
 #include <string>
 
@@ -99,6 +100,19 @@ int Endpoint::retry_limit() const {
         case State::TimeWait: return cfg_.data_retries;
     }
     return cfg_.data_retries;
+}
+
+bool Endpoint::retransmits_exhausted(SimTime now) const {
+    if (tcb_.retransmits >= retry_limit()) return true;
+    if (!cfg_.syn_expiry_by_time || state_ != State::SynSent || tcb_.syn_sent_at.is_never()) return false;
+    // tcp_model_timeout(): linear_backoff_thresh = ilog2(TCP_RTO_MAX / rto_base).
+    const Duration base = cfg_.rto_initial;
+    const std::int64_t ratio = base.count() > 0 ? cfg_.rto_max.count() / base.count() : 1;
+    const int thresh = ratio > 0 ? static_cast<int>(std::bit_width(static_cast<std::uint64_t>(ratio))) - 1 : 0;
+    const int boundary = cfg_.syn_retries;
+    const Duration timeout = boundary <= thresh ? base * ((std::int64_t{2} << boundary) - 1)
+                                                : base * ((std::int64_t{2} << thresh) - 1) + cfg_.rto_max * (boundary - thresh);
+    return now - tcb_.syn_sent_at >= timeout;
 }
 
 void Endpoint::learn_syn_options(SimTime now, const Segment& seg) {

@@ -94,6 +94,7 @@ struct Tcb {
     std::uint32_t unread = 0;    // received bytes the application has not read
     std::uint32_t syn_data = 0;  // text that came with the peer's SYN, queued until ESTABLISHED
     bool handshake_retransmitted = false;  // our SYN or SYN,ACK was sent again (RFC 6298 §5.7)
+    SimTime syn_sent_at = SimTime::never();  // our first SYN (Linux retrans_stamp, syn_expiry_by_time)
     // When cfg.handshake_timeout drops the connection if it is still opening (XNU TCPT_KEEP).
     SimTime handshake_deadline = SimTime::never();
 
@@ -287,6 +288,8 @@ private:
         tcb_.timed_at = now;
     }
     [[nodiscard]] int retry_limit() const;
+    // Whether the retransmission timer firing now ends the connection (ETIMEDOUT).
+    [[nodiscard]] bool retransmits_exhausted(SimTime now) const;
     [[nodiscard]] bool our_fin_acked() const { return tcb_.fin_sent && tcb_.snd_una == tcb_.data_end + 1; }
     [[nodiscard]] std::uint32_t advertised_window() const;
 

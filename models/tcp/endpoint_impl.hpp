@@ -353,6 +353,7 @@ Errno Endpoint::open_active(SimTime now, IoT& io, SockAddr local, SockAddr remot
     set_iss(choose_iss(now));
     transition_to(io, State::SynSent, Trigger::ActiveOpen, "connect()");
     io.send(make(now, flag::Syn, tcb_.iss, 0));
+    tcb_.syn_sent_at = now;
     time_handshake(now);
     arm_rto(now, io);
     return Errno::Ok;
@@ -525,7 +526,7 @@ void Endpoint::on_timer(SimTime now, IoT& io, TimerKind kind) {
         case TimerKind::Retransmit: {
             const bool handshake_over = (state_ == State::SynSent || state_ == State::SynReceived) &&
                                         !tcb_.handshake_deadline.is_never() && now >= tcb_.handshake_deadline;
-            if (tcb_.retransmits >= retry_limit() || handshake_over) {
+            if (retransmits_exhausted(now) || handshake_over) {
                 // §3.8.3 / RFC 1122 4.2.3.5: give up after R2; the user sees ETIMEDOUT.
                 enter_closed(io, Trigger::RetransmitLimit,
                              "retransmissions exhausted", Notice::TimedOut, Errno::TimedOut);
@@ -559,7 +560,9 @@ void Endpoint::on_timer(SimTime now, IoT& io, TimerKind kind) {
 template <class IoT>
 void Endpoint::on_segment(SimTime now, IoT& io, const Segment& seg) {
     // FreeBSD net.inet.tcp.drop_synfin: segments with both SYN and FIN are dropped on input.
-    if (cfg_.drop_synfin && seg.syn() && seg.fin()) return;
+    if (cfg_.drop_synfin && seg.syn() && seg.fin() &&
+        !(cfg_.drop_synfin_only_opening && state_ != State::Listen && state_ != State::SynSent))
+        return;
     // Most segments are the next ACK or data of an open connection: they skip the first four
     // steps of §3.10.7.4, which would let them through unchanged (header_predicted()).
     if (header_predicted(seg)) {
