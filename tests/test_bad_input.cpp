@@ -4,8 +4,8 @@
 // Never accepted, never another exception (nlohmann type_error, std::out_of_range, ...).
 #include "fixture.hpp"
 
-#include "json_reader.hpp"
-#include "scenario.hpp"
+#include "scenario/json_reader.hpp"
+#include "scenario/scenario.hpp"
 
 #include <set>
 #include <string>

@@ -1,9 +1,9 @@
 // The shipped capacity scenarios against the figures their sources publish
 // (../shared/reference/capacity-cases.md): port counts, hold times, caps and the arithmetic on
 // them. Each check names the case it comes from; none restates tcpsim's own output.
-#include "capacity.hpp"
-#include "forecast.hpp"
-#include "scenario.hpp"
+#include "whatif/capacity.hpp"
+#include "forecast/forecast.hpp"
+#include "scenario/scenario.hpp"
 
 #include <catch2/catch.hpp>
 

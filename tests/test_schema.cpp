@@ -3,7 +3,7 @@
 // covers the subset of JSON Schema the file uses.
 #include "fixture.hpp"
 
-#include "scenario.hpp"
+#include "scenario/scenario.hpp"
 
 #include <nlohmann/json.hpp>
 

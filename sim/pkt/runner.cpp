@@ -1,0 +1,874 @@
+#include "pkt/runner.hpp"
+
+#include "host/host.hpp"
+#include "pkt/script.hpp"
+#include "scenario/profiles.hpp"
+#include "tcp/endpoint.hpp"
+#include "tcp/endpoint_impl.hpp"
+
+#include <tcpsim/engine.hpp>
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+
+namespace tcpsim::pkt {
+
+std::string_view to_string(Verdict v) {
+    switch (v) {
+        case Verdict::Passed: return "passed";
+        case Verdict::Failed: return "failed";
+        case Verdict::Skipped: return "skipped";
+        case Verdict::Error: return "error";
+    }
+    return "?";
+}
+
+namespace {
+
+using host::kNoSocket;
+using host::SocketId;
+
+// packetdrill's default addresses: the system under test is 192.168.0.1, the script's peer
+// 192.0.2.1; bind() takes port 8080 and connect() goes to the peer's port 8080.
+constexpr std::uint32_t kLocalIp = 0xC0A80001;
+constexpr std::uint32_t kRemoteIp = 0xC0000201;
+constexpr std::uint16_t kScriptPort = 8080;
+constexpr std::uint16_t kRemoteClientPort = 43210;  // the peer's port when it connects to us
+constexpr tcp::Seq kRemoteIsn = 1'000'000;          // the peer's ISN: script SEQ 0 on inbound
+
+// FreeBSD's values where the scripts read them (sys/sys/fcntl.h).
+constexpr std::int64_t kORdwr = 0x2;
+constexpr std::int64_t kONonblock = 0x4;
+
+struct Failure {
+    int lineno;
+    std::string line, expected, actual, summary;
+};
+struct Skip {
+    int lineno;
+    std::string reason;
+};
+
+struct Fd {
+    SocketId sock = kNoSocket;
+    bool nonblock = false;
+    bool bound = false;
+    bool listening = false;
+    bool eof = false;         // the peer's FIN arrived
+    Errno so_error = Errno::Ok;
+};
+
+struct Outbound {
+    SimTime time;
+    tcp::Segment seg;
+};
+
+std::string_view freebsd_state_name(tcp::State s) {
+    switch (s) {
+        case tcp::State::Closed: return "CLOSED";
+        case tcp::State::Listen: return "LISTEN";
+        case tcp::State::SynSent: return "SYN_SENT";
+        case tcp::State::SynReceived: return "SYN_RCVD";
+        case tcp::State::Established: return "ESTABLISHED";
+        case tcp::State::FinWait1: return "FIN_WAIT_1";
+        case tcp::State::FinWait2: return "FIN_WAIT_2";
+        case tcp::State::CloseWait: return "CLOSE_WAIT";
+        case tcp::State::Closing: return "CLOSING";
+        case tcp::State::LastAck: return "LAST_ACK";
+        case tcp::State::TimeWait: return "TIME_WAIT";
+    }
+    return "?";
+}
+
+std::optional<tcp::State> tcpi_state(const std::string& name) {
+    static const std::map<std::string, tcp::State> m = {
+        {"TCPI_CLOSED", tcp::State::Closed},        {"TCPI_CLOSE", tcp::State::Closed},
+        {"TCPI_LISTEN", tcp::State::Listen},        {"TCPI_SYN_SENT", tcp::State::SynSent},
+        {"TCPI_SYN_RECEIVED", tcp::State::SynReceived}, {"TCPI_SYN_RECV", tcp::State::SynReceived},
+        {"TCPI_ESTABLISHED", tcp::State::Established}, {"TCPI_FIN_WAIT_1", tcp::State::FinWait1},
+        {"TCPI_FIN_WAIT1", tcp::State::FinWait1},   {"TCPI_FIN_WAIT_2", tcp::State::FinWait2},
+        {"TCPI_FIN_WAIT2", tcp::State::FinWait2},   {"TCPI_CLOSE_WAIT", tcp::State::CloseWait},
+        {"TCPI_CLOSING", tcp::State::Closing},      {"TCPI_LAST_ACK", tcp::State::LastAck},
+        {"TCPI_TIME_WAIT", tcp::State::TimeWait},
+    };
+    auto it = m.find(name);
+    if (it == m.end()) return std::nullopt;
+    return it->second;
+}
+
+bool errno_equal(const std::string& a, Errno b) {
+    const std::string bn(to_string(b));
+    if (a == bn) return true;
+    // FreeBSD (and Linux) define EWOULDBLOCK as EAGAIN.
+    return (a == "EWOULDBLOCK" && bn == "EAGAIN") || (a == "EAGAIN" && bn == "EWOULDBLOCK");
+}
+
+class Harness {
+public:
+    Harness(const Script& sc, host::Profile profile, std::vector<TraceRecord>* trace)
+        : trace_(trace), sc_(sc), profile_(with_ip_version(std::move(profile), sc.ip_version)), host_("sut", kLocalIp, profile_.tcp, profile_.stack, 1),
+          isn_(0x5eed5eed5eed5eedULL, 0x0123456789abcdefULL) {}
+
+    // The TCP model is address-family agnostic; IPv6 only changes the MSS a host announces
+    // (an IPv6 header is 20 bytes longer than an IPv4 one: 1460 -> 1440 on a 1500-byte MTU).
+    static host::Profile with_ip_version(host::Profile p, const std::string& version) {
+        if (version == "ipv6" && p.tcp.mss > 20) p.tcp.mss = static_cast<std::uint16_t>(p.tcp.mss - 20);
+        return p;
+    }
+
+    void run();
+
+private:
+    class SutIo;
+    friend class SutIo;
+
+    // -- time
+    void advance_to(SimTime t);
+    bool step_until_outbound(SimTime deadline);
+    void on_timer(const Event& ev);
+
+    // -- lines
+    void do_packet(const ScriptLine& l, SimTime t);
+    void expect_packet(const ScriptLine& l, SimTime t, SimTime& actual_time);
+    void do_syscall(const ScriptLine& l);
+    void do_command(const ScriptLine& l);
+    void do_python(const ScriptLine& l);
+
+    // -- the host
+    void deliver(const tcp::Segment& seg);
+    void reap(SocketId id);
+    void notice(SocketId id, tcp::Notice n, Errno e);
+    Fd& fd(const ScriptLine& l, const std::string& arg);
+    int lowest_free_fd() const;
+    std::uint32_t rcvbuf(const Fd& f) const;
+    SocketId new_socket(const std::string& name);
+    tcp::Endpoint& ep(SocketId id) { return host_.at(id).ep; }
+
+    std::string describe(const tcp::Segment& s) const;
+    std::string describe(const PktSegment& p) const;
+    [[noreturn]] void fail(const ScriptLine& l, std::string expected, std::string actual, std::string summary) {
+        throw Failure{l.lineno, l.text, std::move(expected), std::move(actual), std::move(summary)};
+    }
+    [[noreturn]] void skip(const ScriptLine& l, std::string reason) { throw Skip{l.lineno, std::move(reason)}; }
+
+    // -- the ladder (pkt --trace, --pcap): host 0 the system under test, host 1 the script's peer
+    std::vector<TraceRecord>* trace_;
+    SocketId focus_ = kNoSocket;
+    TraceRecord& record(RecordKind kind, SocketId sock) {
+        TraceRecord r;
+        r.time = engine_.now();
+        r.kind = kind;
+        r.host = 0;
+        if (sock != kNoSocket) {
+            r.socket = host_.socket_name(sock);
+            focus_ = sock;
+        }
+        r.states = {focus_ == kNoSocket ? tcp::State::Closed : state_of(focus_), tcp::State::Closed};
+        trace_->push_back(std::move(r));
+        return trace_->back();
+    }
+    void record_segment(RecordKind kind, int from, const tcp::Segment& seg) {
+        if (trace_ == nullptr) return;
+        TraceRecord& r = record(kind, kNoSocket);
+        r.host = from;
+        r.seg = seg;
+    }
+
+    const Script& sc_;
+    host::Profile profile_;
+    host::Host host_;
+    tcp::IsnGenerator isn_;
+    Engine engine_;
+    std::map<int, Fd> fds_;
+    std::map<SocketId, bool> accepted_;  // children handed out by accept()
+    std::deque<Outbound> outbound_;
+    std::vector<tcp::Segment> redeliver_;
+    std::optional<tcp::Seq> sut_isn_;
+    std::vector<SocketId> pending_time_wait_;
+    void settle();
+public:
+    [[nodiscard]] int line() const { return current_line_; }  // the script line being run
+
+private:
+    [[nodiscard]] tcp::State state_of(SocketId id) const {
+        const host::Socket& s = host_.at(id);
+        return s.alive ? s.ep.state() : tcp::State::Closed;  // a TIME-WAIT handed to a mini-socket reads CLOSED
+    }
+    tcp::SockAddr local_{kLocalIp, kScriptPort};        // the connection the script plays
+    tcp::SockAddr peer_{kRemoteIp, kRemoteClientPort};
+    int last_fd_ = -1;
+    int current_line_ = 0;
+};
+
+class Harness::SutIo final : public tcp::Io {
+public:
+    SutIo(Harness& h, SocketId s) : h_(h), s_(s) {}
+    void send(const tcp::Segment& seg) override {
+        h_.outbound_.push_back({h_.engine_.now(), seg});
+        h_.record_segment(RecordKind::Send, 0, seg);
+    }
+    void set_timer(tcp::TimerKind kind, SimTime deadline) override {
+        const TimerId t = h_.host_.at(s_).timers[static_cast<std::size_t>(kind)];
+        if (deadline.is_never()) h_.engine_.cancel(t);
+        else h_.engine_.arm(t, deadline, 1, s_, static_cast<std::uint64_t>(kind));
+    }
+    void transitioned(const tcp::Transition& row, std::string_view why) override {
+        if (h_.trace_ == nullptr) return;
+        h_.focus_ = s_;
+        TraceRecord& r = h_.record(RecordKind::Transition, s_);
+        r.states[0] = row.to;  // the endpoint changes state after telling
+        r.row = row.id;
+        r.from = row.from;
+        r.to = row.to;
+        r.text = std::string(why);
+    }
+    void notify(tcp::Notice n, Errno e) override { h_.notice(s_, n, e); }
+    void redeliver(const tcp::Segment& seg) override { h_.redeliver_.push_back(seg); }
+
+private:
+    Harness& h_;
+    SocketId s_;
+};
+
+SocketId Harness::new_socket(const std::string& name) {
+    const SocketId id = host_.create(name, host::SocketOptions{});
+    for (auto& t : host_.at(id).timers) t = engine_.create_timer();
+    host_.at(id).ep.set_isn_source(&isn_, std::nullopt);
+    return id;
+}
+
+void Harness::reap(SocketId id) {
+    host::Socket& s = host_.at(id);
+    if (!s.alive) return;
+    s.alive = false;
+    host_.unbind(id);
+    for (TimerId t : s.timers) engine_.release_timer(t);
+}
+
+void Harness::notice(SocketId id, tcp::Notice n, Errno e) {
+    Fd* f = nullptr;
+    for (auto& [num, fdesc] : fds_)
+        if (fdesc.sock == id) f = &fdesc;
+    switch (n) {
+        case tcp::Notice::Refused:
+        case tcp::Notice::Reset:
+        case tcp::Notice::TimedOut:
+            if (f) f->so_error = e;
+            return;
+        case tcp::Notice::PeerClosed:
+            if (f) f->eof = true;
+            return;
+        case tcp::Notice::ReturnedToListen:
+            if (host_.at(id).listener != kNoSocket) reap(id);
+            return;
+        case tcp::Notice::Closed:
+            reap(id);
+            return;
+        case tcp::Notice::Connected:
+        case tcp::Notice::Readable:
+        case tcp::Notice::TimeWait:
+            pending_time_wait_.push_back(id);  // converted once the endpoint call has returned
+            return;
+    }
+}
+
+void Harness::on_timer(const Event& ev) {
+    const auto id = static_cast<SocketId>(ev.target);
+    if (!host_.at(id).alive) return;
+    if (trace_ != nullptr) record(RecordKind::TimerFire, id).text = std::string(tcp::to_string(static_cast<tcp::TimerKind>(ev.arg)));
+    SutIo io(*this, id);
+    ep(id).on_timer(engine_.now(), io, static_cast<tcp::TimerKind>(ev.arg));
+    settle();
+}
+
+void Harness::advance_to(SimTime t) {
+    engine_.run_until(t, [this](const Event& ev) { on_timer(ev); });
+}
+
+bool Harness::step_until_outbound(SimTime deadline) {
+    while (outbound_.empty()) {
+        if (engine_.next_time() > deadline) return false;
+        engine_.step([this](const Event& ev) { on_timer(ev); });
+    }
+    return true;
+}
+
+void Harness::settle() {
+    // Linux: a socket that entered TIME-WAIT becomes a mini-socket (tcp_time_wait()).
+    for (SocketId id : pending_time_wait_) {
+        host::Socket& s = host_.at(id);
+        if (!s.alive || s.ep.state() != tcp::State::TimeWait) continue;
+        if (!host_.enter_time_wait(engine_.now(), id)) continue;
+        s.alive = false;
+        for (TimerId t : s.timers) engine_.release_timer(t);
+    }
+    pending_time_wait_.clear();
+}
+
+void Harness::deliver(const tcp::Segment& seg) {
+    const host::Demux d = host_.demux(seg);
+    SocketId sid = d.socket;
+    std::optional<tcp::Seq> reopen_iss;
+    if (d.kind == host::Demux::Kind::TimeWait) {
+        // Linux: the mini-socket answers, or hands the SYN to the listener (TW_SYN).
+        const host::Host::TimeWaitResult r = host_.time_wait_segment(engine_.now(), *d.tw, seg);
+        if (r.reply) {
+            outbound_.push_back({engine_.now(), *r.reply});
+            record_segment(RecordKind::Send, 0, *r.reply);
+        }
+        if (r.accept_by == kNoSocket) {
+            settle();
+            return;
+        }
+        sid = r.accept_by;
+        reopen_iss = r.accept_isn;
+    }
+    if (sid != kNoSocket && host_.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
+        const SocketId child = host_.spawn_child(sid, seg);
+        for (auto& t : host_.at(child).timers) t = engine_.create_timer();
+        if (reopen_iss) host_.at(child).ep.set_isn_source(&isn_, reopen_iss);
+        sid = child;
+    }
+    if (sid == kNoSocket) {
+        tcp::Segment rst;
+        if (tcp::reset_for_closed(seg, rst)) {
+            outbound_.push_back({engine_.now(), rst});
+            record_segment(RecordKind::Send, 0, rst);
+        }
+    } else {
+        SutIo io(*this, sid);
+        ep(sid).on_segment(engine_.now(), io, seg);
+    }
+    // A segment an endpoint gave back (FreeBSD: the SYN that ended a TIME-WAIT) is looked up again.
+    while (!redeliver_.empty()) {
+        const tcp::Segment again = redeliver_.front();
+        redeliver_.erase(redeliver_.begin());
+        deliver(again);
+    }
+    settle();
+}
+
+std::string Harness::describe(const tcp::Segment& s) const {
+    const tcp::Seq base = sut_isn_.value_or(0);
+    std::string out = fmt::format("{} {}:{}({})", tcp::format_flags(s.flags), s.seq - base, s.seq - base + s.len, s.len);
+    if (s.ack_set()) out += fmt::format(" ack {}", s.ack - kRemoteIsn);
+    out += fmt::format(" win {}", s.wnd);
+    std::string opts;
+    if (s.mss) opts += fmt::format("mss {}", s.mss);
+    if (s.has_ts) opts += fmt::format("{}TS val {} ecr {}", opts.empty() ? "" : ",", s.tsval, s.tsecr);
+    if (!opts.empty()) out += " <" + opts + ">";
+    return out;
+}
+
+std::string Harness::describe(const PktSegment& p) const {
+    std::string out = p.flags + " ";
+    out += p.any_seq ? fmt::format("...({})", p.len) : fmt::format("{}:{}({})", p.seq, p.end, p.len);
+    if (p.has_ack) out += fmt::format(" ack {}", p.ack);
+    if (p.has_win) out += fmt::format(" win {}", p.win);
+    if (p.has_options) {
+        std::string opts;
+        for (const auto& o : p.options) {
+            if (!opts.empty()) opts += ",";
+            if (o.kind == "mss" || o.kind == "wscale") opts += fmt::format("{} {}", o.kind, o.value);
+            else if (o.kind == "TS") opts += fmt::format("TS val {} ecr {}", o.value, o.value2);
+            else opts += o.kind;
+        }
+        out += " <" + opts + ">";
+    }
+    return out;
+}
+
+void Harness::do_packet(const ScriptLine& l, SimTime) {
+    const PktSegment& p = l.seg;
+    tcp::Segment s;
+    // The peer talks to the connection's addresses: the listener's port, or the port that the
+    // system under test's connect() chose.
+    s.src = peer_;
+    s.dst = local_;
+    if (!tcp::parse_flags(p.flags, s.flags)) skip(l, fmt::format("flags \"{}\"", p.flags));
+    if (p.any_seq) skip(l, "an inbound packet with \"...\" as its sequence number");
+    s.seq = kRemoteIsn + p.seq;
+    s.len = p.len;
+    // An ack value goes into the header even without the ACK flag (packetdrill does the same).
+    if (p.has_ack) s.ack = sut_isn_.value_or(0) + p.ack;
+    s.wnd = p.has_win ? p.win : 65535;
+    for (const auto& o : p.options) {
+        if (o.kind == "mss") s.mss = static_cast<std::uint16_t>(o.value);
+        if (o.kind == "TS") {
+            s.has_ts = true;
+            s.tsval = o.value;
+            s.tsecr = o.value2;
+        }
+    }
+    record_segment(RecordKind::Send, 1, s);
+    deliver(s);
+}
+
+void Harness::expect_packet(const ScriptLine& l, SimTime t, SimTime& actual_time) {
+    const PktSegment& p = l.seg;
+    const Duration tol = Duration::us(sc_.tolerance_us);
+    const SimTime deadline = l.time_kind == TimeKind::Any ? t + Duration::s(3600) : t + tol;
+    if (!step_until_outbound(deadline)) {
+        advance_to(deadline);
+        fail(l, "> " + describe(p), "no packet was sent",
+             fmt::format("expected outbound packet not sent by {} s", format_seconds(deadline)));
+    }
+    const Outbound out = outbound_.front();
+    outbound_.pop_front();
+    actual_time = out.time;
+    const tcp::Segment& s = out.seg;
+    // The system under test's ISN is learned from its SYN (packetdrill maps relative numbers).
+    if (s.syn()) sut_isn_ = s.seq;
+    const std::string actual = fmt::format("> {} at {} s", describe(s), format_seconds(out.time));
+    const std::string expected = fmt::format("> {} at {} s", describe(p), format_seconds(t));
+    std::uint8_t want_flags = 0;
+    tcp::parse_flags(p.flags, want_flags);
+    if (want_flags != s.flags) fail(l, expected, actual, "TCP flags differ");
+    const tcp::Seq base = sut_isn_.value_or(0);
+    if (!p.any_seq && s.seq - base != p.seq) fail(l, expected, actual, "sequence number differs");
+    if (s.len != p.len) fail(l, expected, actual, "payload length differs");
+    if (p.has_ack && s.ack - kRemoteIsn != p.ack) fail(l, expected, actual, "ack number differs");
+    if (p.has_win && s.wnd != p.win) fail(l, expected, actual, "advertised window differs");
+    // Options: compared by kind for those the model has (MSS, timestamps).
+    bool want_mss = false, want_ts = false;
+    for (const auto& o : p.options) {
+        if (o.kind == "mss") {
+            want_mss = true;
+            if (s.mss != 0 && s.mss != o.value) fail(l, expected, actual, "MSS option differs");
+        }
+        if (o.kind == "TS") want_ts = true;
+    }
+    if (want_mss != (s.mss != 0)) fail(l, expected, actual, "MSS option present in one and not the other");
+    if (want_ts != s.has_ts) fail(l, expected, actual, "timestamp option present in one and not the other");
+    if (l.time_kind != TimeKind::Any && (out.time < t - tol || out.time > t + tol))
+        fail(l, expected, actual, fmt::format("sent at {} s, outside {} s +/- {} us", format_seconds(out.time),
+                                              format_seconds(t), sc_.tolerance_us));
+}
+
+Fd& Harness::fd(const ScriptLine& l, const std::string& arg) {
+    char* end = nullptr;
+    const long n = std::strtol(arg.c_str(), &end, 10);
+    if (*end != '\0') skip(l, fmt::format("descriptor \"{}\"", arg));
+    auto it = fds_.find(static_cast<int>(n));
+    if (it == fds_.end()) fail(l, "an open descriptor", fmt::format("descriptor {} is not open", n), "bad descriptor");
+    last_fd_ = static_cast<int>(n);
+    return it->second;
+}
+
+int Harness::lowest_free_fd() const {
+    int n = 3;
+    while (fds_.count(n)) ++n;
+    return n;
+}
+
+std::uint32_t Harness::rcvbuf(const Fd& f) const {
+    const auto& e = host_.at(f.sock).ep;
+    return e.tcb().rcv_buffer != 0 ? e.tcb().rcv_buffer : e.config().rcv_buffer;
+}
+
+void Harness::do_syscall(const ScriptLine& l) {
+    const Syscall& c = l.call;
+    const SimTime now = engine_.now();
+    std::int64_t ret = 0;
+    Errno err = Errno::Ok;
+    auto arg = [&](std::size_t i) -> const std::string& {
+        if (i >= c.args.size()) skip(l, fmt::format("{}() with {} arguments", c.name, c.args.size()));
+        return c.args[i];
+    };
+    if (c.name == "socket") {
+        if (c.args.size() != 3 || c.args[1] != "SOCK_STREAM") skip(l, "a socket other than SOCK_STREAM");
+        const int n = lowest_free_fd();
+        Fd f;
+        f.sock = new_socket(fmt::format("fd{}", n));
+        fds_[n] = f;
+        last_fd_ = n;
+        ret = n;
+    } else if (c.name == "fcntl") {
+        Fd& f = fd(l, arg(0));
+        if (arg(1) == "F_GETFL") {
+            ret = kORdwr | (f.nonblock ? kONonblock : 0);
+        } else if (arg(1) == "F_SETFL") {
+            f.nonblock = arg(2).find("O_NONBLOCK") != std::string::npos;
+        } else {
+            skip(l, fmt::format("fcntl {}", arg(1)));
+        }
+    } else if (c.name == "setsockopt") {
+        Fd& f = fd(l, arg(0));
+        const std::string& level = arg(1);
+        const std::string& opt = arg(2);
+        tcp::Endpoint& e = ep(f.sock);
+        if (level == "SOL_SOCKET" && (opt == "SO_REUSEADDR" || opt == "SO_REUSEPORT")) {
+            // Binding rules are the host stack's: one socket per script here, nothing to refuse.
+        } else if (level == "SOL_SOCKET" && opt == "SO_LINGER") {
+            const std::string& v = arg(3);
+            const bool zero = v.find("onoff=1") != std::string::npos && v.find("linger=0") != std::string::npos;
+            if (!zero) skip(l, "SO_LINGER other than {onoff=1, linger=0}");
+            host_.at(f.sock).opt.linger_zero = true;
+            e.set_linger_zero(true);
+        } else if (level == "IPPROTO_TCP" && opt == "TCP_NOOPT") {
+            e.config().syn_options = arg(3) == "[0]";
+        } else if (level == "IPPROTO_TCP" && opt == "TCP_NODELAY") {
+            // Nagle is not modelled: segments already go out at once.
+        } else {
+            skip(l, fmt::format("setsockopt {} {}", level, opt));
+        }
+    } else if (c.name == "getsockopt") {
+        Fd& f = fd(l, arg(0));
+        const std::string& opt = arg(2);
+        const std::string want = arg(3).size() >= 2 ? arg(3).substr(1, arg(3).size() - 2) : "";
+        std::string got;
+        if (opt == "SO_ERROR") {
+            got = f.so_error == Errno::Ok ? "0" : std::string(to_string(f.so_error));
+            f.so_error = Errno::Ok;  // reading SO_ERROR clears it
+            if (want != got) fail(l, fmt::format("SO_ERROR {}", want), fmt::format("SO_ERROR {}", got), "SO_ERROR differs");
+        } else if (opt == "SO_RCVBUF") {
+            got = std::to_string(rcvbuf(f));
+            if (want != got) fail(l, fmt::format("SO_RCVBUF {}", want), fmt::format("SO_RCVBUF {}", got), "SO_RCVBUF differs");
+        } else {
+            skip(l, fmt::format("getsockopt {}", opt));
+        }
+    } else if (c.name == "bind") {
+        Fd& f = fd(l, arg(0));
+        f.bound = true;
+    } else if (c.name == "listen") {
+        Fd& f = fd(l, arg(0));
+        SutIo io(*this, f.sock);
+        host_.bind_listener(f.sock, kScriptPort);
+        err = ep(f.sock).open_passive(now, io, tcp::SockAddr{kLocalIp, kScriptPort}, std::nullopt);
+        f.listening = true;
+    } else if (c.name == "connect") {
+        Fd& f = fd(l, arg(0));
+        if (!f.nonblock) skip(l, "a blocking connect()");
+        const tcp::SockAddr local{kLocalIp, f.bound ? kScriptPort : host_.next_ephemeral_port()};
+        const tcp::SockAddr remote{kRemoteIp, kScriptPort};
+        host_.bind_connection(f.sock, host::FourTuple{local.ip, remote.ip, local.port, remote.port});
+        local_ = local;
+        peer_ = remote;
+        SutIo io(*this, f.sock);
+        err = ep(f.sock).open_active(now, io, local, remote);
+        if (err == Errno::Ok) err = Errno::InProgress;
+    } else if (c.name == "accept") {
+        Fd& f = fd(l, arg(0));
+        const SocketId listener = f.sock;
+        SocketId ready = kNoSocket;
+        for (std::size_t i = 0; i < host_.size(); ++i) {
+            const auto id = static_cast<SocketId>(i);
+            const host::Socket& s = host_.at(id);
+            if (s.listener != listener || accepted_.count(id)) continue;
+            const tcp::State st = s.ep.state();
+            if (st == tcp::State::Listen || st == tcp::State::SynReceived) continue;
+            if (!s.alive && st == tcp::State::Closed) continue;
+            ready = id;
+            break;
+        }
+        if (ready == kNoSocket) {
+            if (!f.nonblock) skip(l, "a blocking accept() with no connection ready");
+            err = Errno::Again;
+        } else {
+            accepted_[ready] = true;
+            const int n = lowest_free_fd();
+            Fd nf;
+            nf.sock = ready;
+            nf.eof = tcp::is_synchronized(host_.at(ready).ep.state()) &&
+                     host_.at(ready).ep.state() != tcp::State::Established;
+            fds_[n] = nf;
+            ret = n;
+        }
+    } else if (c.name == "read") {
+        Fd& f = fd(l, arg(0));
+        std::uint32_t max = 0;
+        try {
+            max = static_cast<std::uint32_t>(std::stoul(arg(2)));
+        } catch (...) {
+            skip(l, "read() without a byte count");
+        }
+        SutIo io(*this, f.sock);
+        const std::uint32_t n = host_.at(f.sock).alive ? ep(f.sock).receive(now, io, max) : 0;
+        if (n > 0) {
+            ret = n;
+        } else if (f.so_error != Errno::Ok) {
+            err = f.so_error;
+            f.so_error = Errno::Ok;
+        } else if (f.eof || ep(f.sock).state() == tcp::State::Closed) {
+            ret = 0;
+        } else if (f.nonblock) {
+            err = Errno::Again;
+        } else {
+            skip(l, "a blocking read() with nothing to read");
+        }
+    } else if (c.name == "write") {
+        Fd& f = fd(l, arg(0));
+        std::uint32_t n = 0;
+        try {
+            n = static_cast<std::uint32_t>(std::stoul(arg(2)));
+        } catch (...) {
+            skip(l, "write() without a byte count");
+        }
+        SutIo io(*this, f.sock);
+        if (f.so_error != Errno::Ok) {
+            err = f.so_error;
+            f.so_error = Errno::Ok;
+        } else {
+            err = ep(f.sock).send(now, io, n);
+            if (err == Errno::Ok) ret = n;
+        }
+    } else if (c.name == "shutdown") {
+        Fd& f = fd(l, arg(0));
+        if (arg(1) != "SHUT_WR") skip(l, fmt::format("shutdown {}", arg(1)));
+        SutIo io(*this, f.sock);
+        err = ep(f.sock).shutdown_write(now, io);
+    } else if (c.name == "close") {
+        Fd& f = fd(l, arg(0));
+        const SocketId sid = f.sock;
+        const int num = last_fd_;
+        if (host_.at(sid).alive) {
+            SutIo io(*this, sid);
+            if (f.listening) {
+                // Closing a listener aborts the connections nobody accepted (FreeBSD soclose():
+                // soabort() on the incomplete and completed queues).
+                for (std::size_t i = 0; i < host_.size(); ++i) {
+                    const auto id = static_cast<SocketId>(i);
+                    host::Socket& s = host_.at(id);
+                    if (s.listener == sid && s.alive && !accepted_.count(id)) {
+                        SutIo cio(*this, id);
+                        s.ep.abort(now, cio, "listener closed");
+                    }
+                }
+            }
+            const tcp::State st = ep(sid).state();
+            if (st != tcp::State::Closed) ep(sid).close(now, io);
+        }
+        fds_.erase(num);
+    } else {
+        skip(l, fmt::format("system call {}()", c.name));
+    }
+
+    // Compare with the expected result.
+    if (c.result_any) return;
+    if (err != Errno::Ok) {
+        if (c.result != -1 || !errno_equal(c.errno_name, err))
+            fail(l, fmt::format("{} = {}{}", c.name, c.result, c.errno_name.empty() ? "" : " " + c.errno_name),
+                 fmt::format("{} = -1 {}", c.name, to_string(err)), "system call result differs");
+    } else if (c.result != ret) {
+        fail(l, fmt::format("{} = {}{}", c.name, c.result, c.errno_name.empty() ? "" : " " + c.errno_name),
+             fmt::format("{} = {}", c.name, ret), "system call result differs");
+    }
+}
+
+void Harness::do_command(const ScriptLine& l) {
+    const std::string& cmd = l.command;
+    std::smatch m;
+    static const std::regex sysctl(R"(^\s*sysctl\s+-w\s+([A-Za-z0-9_.]+)=(-?[0-9]+)\s*$)");
+    static const std::regex sockstat(
+        R"(^\s*sockstat\s+(.*?)\|\s*(?:grep\s+packetdril\s*\|\s*)?grep\s+-c\s+([A-Z_0-9]+)\s*\|\s*grep\s+([0-9]+)\s*$)");
+    static const std::regex tcpdrop(R"(^\s*tcpdrop\s+-s\s+([A-Z_0-9]+)\s*$)");
+    if (std::regex_match(cmd, m, sysctl)) {
+        const std::string name = m[1];
+        const std::string value = m[2];
+        switch (host::set_sysctl(profile_, name, value)) {
+            case host::SysctlResult::Applied: host_.set_tcp_config(profile_.tcp); return;
+            case host::SysctlResult::Unknown: skip(l, fmt::format("sysctl {} is unknown to the {} profile", name, profile_.name));
+            case host::SysctlResult::BadValue: skip(l, fmt::format("sysctl {}={}: not a valid value", name, value));
+            case host::SysctlResult::NotModelled:
+                skip(l, fmt::format("sysctl {}={} differs from the {} profile's default and is not modelled", name,
+                                    value, profile_.name));
+        }
+        return;
+    }
+    if (std::regex_match(cmd, m, sockstat)) {
+        const std::string opts = m[1];
+        const std::string state = m[2];
+        if (m[3].length() > 9) skip(l, fmt::format("sockstat count {} is out of range", m[3].str()));
+        const int want = std::stoi(m[3]);
+        int port = -1;
+        std::smatch pm;
+        static const std::regex portre(R"(-p\s+([0-9]+))");
+        if (std::regex_search(opts, pm, portre)) {
+            if (pm[1].length() > 5 || std::stoi(pm[1]) > 65535) skip(l, fmt::format("sockstat port {} is out of range", pm[1].str()));
+            port = std::stoi(pm[1]);
+        }
+        int count = 0;
+        for (std::size_t i = 0; i < host_.size(); ++i) {
+            const auto id = static_cast<SocketId>(i);
+            const host::Socket& s = host_.at(id);
+            bool open_fd = false;
+            for (const auto& [n, f] : fds_) open_fd = open_fd || f.sock == id;
+            if (!s.alive && !open_fd) continue;
+            const auto& t = s.ep.tcb();
+            if (port >= 0 && t.local.port != port && t.remote.port != port) continue;
+            if (freebsd_state_name(state_of(id)) == state) ++count;
+        }
+        host_.for_each_time_wait([&](const host::TimeWaitSock& tw) {  // Linux TIME-WAIT mini-sockets
+            if (port >= 0 && tw.tuple.lport != port && tw.tuple.rport != port) return;
+            if (state == "TIME_WAIT") ++count;
+        });
+        if (count != want)
+            fail(l, fmt::format("{} socket(s) in {}", want, state), fmt::format("{} socket(s) in {}", count, state),
+                 "socket state count differs");
+        return;
+    }
+    if (std::regex_match(cmd, m, tcpdrop)) {
+        const std::string state = m[1];
+        if (state == "TIME_WAIT") {
+            std::vector<host::FourTuple> all;
+            host_.for_each_time_wait([&](const host::TimeWaitSock& tw) { all.push_back(tw.tuple); });
+            for (const auto& tuple : all) host_.kill_time_wait(tuple);
+        }
+        for (std::size_t i = 0; i < host_.size(); ++i) {
+            const auto id = static_cast<SocketId>(i);
+            host::Socket& s = host_.at(id);
+            if (!s.alive || freebsd_state_name(s.ep.state()) != state) continue;
+            SutIo io(*this, id);
+            if (s.ep.state() == tcp::State::TimeWait) s.ep.abort(engine_.now(), io, "tcpdrop");
+            else skip(l, "tcpdrop of a state other than TIME_WAIT");
+        }
+        return;
+    }
+    skip(l, fmt::format("shell command `{}`", cmd));
+}
+
+void Harness::do_python(const ScriptLine& l) {
+    std::smatch m;
+    static const std::regex re(R"(^\s*assert\s+tcpi_state\s*==\s*([A-Z_0-9]+)\s*$)");
+    if (!std::regex_match(l.command, m, re)) skip(l, fmt::format("Python %{{ {} }}%", l.command));
+    const auto want = tcpi_state(m[1]);
+    if (!want) skip(l, fmt::format("Python state {}", std::string(m[1])));
+    if (last_fd_ < 0 || !fds_.count(last_fd_)) skip(l, "tcpi_state without a socket");
+    const tcp::State got = state_of(fds_[last_fd_].sock);
+    if (got != *want)
+        fail(l, fmt::format("tcpi_state {}", tcp::to_string(*want)), fmt::format("tcpi_state {}", tcp::to_string(got)),
+             "connection state differs");
+}
+
+void Harness::run() {
+    SimTime prev = SimTime::zero();
+    SimTime last = SimTime::zero();
+    const Duration tol = Duration::us(sc_.tolerance_us);
+    // A close() with no packet line after it is the script's teardown: packetdrill never sniffs
+    // what it sends (it stops at the last line, then closes every socket and resets the
+    // connections: run.c close_all_sockets(), run_packet.c reset_connection()), so neither do we.
+    std::size_t last_packet = 0;
+    for (std::size_t i = 0; i < sc_.lines.size(); ++i)
+        if (sc_.lines[i].kind == LineKind::Packet) last_packet = i + 1;
+    for (std::size_t i = 0; i < sc_.lines.size(); ++i) {
+        const ScriptLine& l = sc_.lines[i];
+        current_line_ = l.lineno;
+        SimTime t = prev;
+        if (l.time_kind == TimeKind::Absolute) t = SimTime::zero() + Duration::us(l.time_us);
+        if (l.time_kind == TimeKind::Relative) t = prev + Duration::us(l.time_us);
+        if (l.kind == LineKind::Packet && !l.seg.inbound) {
+            SimTime actual = t;
+            expect_packet(l, t, actual);
+            prev = actual;
+            last = std::max(last, actual);
+            continue;
+        }
+        advance_to(t);
+        // A packet the system under test sent well before this line, and that no line expected.
+        if (!outbound_.empty() && outbound_.front().time < t - tol) {
+            const Outbound& o = outbound_.front();
+            fail(l, "no packet from the system under test before this line",
+                 fmt::format("> {} at {} s", describe(o.seg), format_seconds(o.time)), "unexpected outbound packet");
+        }
+        switch (l.kind) {
+            case LineKind::Packet: do_packet(l, t); break;
+            case LineKind::Syscall: {
+                const std::size_t before = outbound_.size();
+                if (trace_ != nullptr) record(RecordKind::Call, kNoSocket).text = l.text;  // the line, before what it causes
+                do_syscall(l);
+                settle();
+                if (i >= last_packet && l.call.name == "close")
+                    outbound_.erase(outbound_.begin() + static_cast<std::ptrdiff_t>(before), outbound_.end());
+                break;
+            }
+            case LineKind::Command: do_command(l); break;
+            case LineKind::Python: do_python(l); break;
+        }
+        prev = t;
+        last = std::max(last, t);
+    }
+    // After the last line the host runs on for one tolerance: a segment it sends by then (still
+    // unmatched from before, in reply to the last inbound segment, or after the last call) is
+    // one no line expected. Later ones (a retransmission after the RTO) are past the script.
+    const SimTime end = last + tol;
+    advance_to(end);
+    if (!outbound_.empty() && outbound_.front().time <= end) {
+        const Outbound& o = outbound_.front();
+        ScriptLine tail;
+        tail.lineno = current_line_;
+        tail.text = "(end of script)";
+        fail(tail, fmt::format("no further packet up to {} s (the last line's time + {} us)", format_seconds(end),
+                               sc_.tolerance_us),
+             fmt::format("> {} at {} s", describe(o.seg), format_seconds(o.time)), "unexpected outbound packet");
+    }
+}
+
+}  // namespace
+
+TraceHeader script_trace_header(const std::string& path, const std::string& profile) {
+    TraceHeader h;
+    h.scenario = path;
+    h.name = fmt::format("packetdrill script against the {} profile", profile);
+    h.host_names = {"sut", "script"};
+    h.host_addrs = {tcp::format_ip(kLocalIp), tcp::format_ip(kRemoteIp)};
+    h.has_state = {true, false};
+    return h;
+}
+
+ScriptResult run_script(const std::string& path, const RunOptions& opt) {
+    ScriptResult r;
+    r.path = path;
+    host::Profile profile = load_profile(opt.profile);
+    std::error_code ec;
+    const bool folder = std::filesystem::is_directory(path, ec);
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream ss;
+    if (in && !folder) ss << in.rdbuf();
+    if (!in || folder || in.bad()) {  // not a script at all: an error, never a skip
+        r.verdict = Verdict::Error;
+        r.reason = folder ? "cannot read the file: it is a folder" : "cannot read the file";
+        return r;
+    }
+    try {
+        const Script sc = parse_script(ss.str(), path, opt.defines);
+        Harness h(sc, std::move(profile), opt.trace);
+        try {
+            h.run();
+        } catch (const std::exception& e) {  // not one of ours (they are no std::exception): where it happened
+            throw Skip{h.line(), std::string("the harness could not run it: ") + e.what()};
+        }
+        r.verdict = Verdict::Passed;
+    } catch (const SyntaxError& e) {
+        r.verdict = Verdict::Error;
+        r.lineno = e.lineno;
+        r.reason = e.reason;
+    } catch (const Unsupported& u) {
+        r.verdict = Verdict::Skipped;
+        r.lineno = u.lineno;
+        r.reason = "unsupported: " + u.reason;
+    } catch (const Skip& s) {
+        r.verdict = Verdict::Skipped;
+        r.lineno = s.lineno;
+        r.reason = s.reason;
+    } catch (const std::exception& e) {
+        r.verdict = Verdict::Skipped;  // a construct the harness could not handle, never a pass
+        r.reason = std::string("the harness could not run it: ") + e.what();
+    } catch (const Failure& f) {
+        r.verdict = Verdict::Failed;
+        r.lineno = f.lineno;
+        r.line = f.line;
+        r.expected = f.expected;
+        r.actual = f.actual;
+        r.reason = f.summary;
+    }
+    return r;
+}
+
+}  // namespace tcpsim::pkt
