@@ -378,7 +378,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     add_runs(capacity);
     add_outputs(capacity);
-    CLI::App* remedies = app.add_subcommand("remedies", "Run the scenario with each classic remedy; a table with their hazards");
+    CLI::App* remedies = app.add_subcommand("remedies", "Run the scenario with each classic remedy, where it fails or degrades; a table with their hazards");
     remedies->add_option("scenario", scenario_path, "Scenario file (JSON)")->required();
     add_runs(remedies);
     add_outputs(remedies);
