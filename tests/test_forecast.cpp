@@ -345,6 +345,15 @@ TEST_CASE("remedies act where the scenario degrades: the FreeBSD balancer gets a
     const tcpsim::Remedy tw = row("a shorter TIME-WAIT");
     REQUIRE(tw.sets.size() == 1);
     CHECK(tw.sets[0].text() == "/hosts/1/sysctls/net.inet.tcp.msl=1000");
+    // Keep-alive: the clients pool, and the backend keeps a connection for its keep-alive timeout
+    // instead of closing after each response. 1,000 requests a connection: 0.4 new connections/s.
+    const tcpsim::Remedy pool = row("keep-alive pool of 64");
+    REQUIRE(pool.sets.size() == 3);
+    CHECK(pool.sets[0].text().rfind("/clients/0/pool=", 0) == 0);
+    CHECK(pool.sets[1].text() == "/clients/0/closer=client");  // a pooled connection is ended by its client
+    CHECK(pool.sets[2].text() == "/servers/0/close=idle_timeout");
+    const tcpsim::Outcome pooled = tcpsim::run_outcome(text, "freebsd.json", pool.sets);
+    CHECK(pooled.ok());
 }
 
 TEST_CASE("remedies: Cloud NAT's TIME_WAIT timeout at 30 s gives a 64-port VM 64 / 30 s = 2.1 conn/s (case 15)", "[forecast]") {

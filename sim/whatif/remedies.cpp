@@ -264,21 +264,34 @@ Remedy more_addresses(const View& v) {
 Remedy pooling(const View& v) {
     Remedy r{"keep-alive pool of 64", {}, "idle pooled conns can die",
              "a pooled connection can be closed by the server or a middlebox while idle, and the next request on it fails "
-             "(retry idempotent requests only); load spreads per connection, not per request",
+             "(retry idempotent requests only); load spreads per connection, not per request; a server that closed after "
+             "each response must keep the connection open for its keep-alive timeout (HTTP/1.1 persistent connections, "
+             "RFC 9112 9.3)",
              ""};
+    // A server that closes after each response would end every pooled connection: it keeps them
+    // for its keep_alive_timeout instead.
+    std::set<std::string> kept;
+    auto keep_alive = [&](std::uint32_t ip, std::uint16_t port, const std::string& host) {
+        for (const std::string& l : v.listeners(ip, port, v.sc.host_index(host)))
+            if (v.close_of(l) == ServerClose::AfterResponse && kept.insert(l).second) r.sets.push_back(Override{l + "/close", "idle_timeout"});
+    };
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
-        if (!c.pool.enabled && c.closer == Closer::Client && v.through(c.host, c.target))
-            r.sets.push_back(Override{fmt::format("/clients/{}/pool", k), json::parse(kPool)});
+        if (c.pool.enabled || c.closer == Closer::Reset || !v.through(c.host, c.target)) continue;
+        r.sets.push_back(Override{fmt::format("/clients/{}/pool", k), json::parse(kPool)});
+        // A pooled connection is ended by its client (after max_requests, or idle).
+        if (c.closer != Closer::Client) r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), "client"});
+        keep_alive(c.target.ip, c.target.port, c.host);
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
         const ProxySpec& p = v.sc.forecast.proxies[k];
-        if (!p.pool.enabled && p.upstream_closer != Closer::Reset && v.through(p.host, p.upstream))
-            r.sets.push_back(Override{fmt::format("/proxies/{}/pool", k), json::parse(kPool)});
+        if (p.pool.enabled || p.upstream_closer == Closer::Reset || !v.through(p.host, p.upstream)) continue;
+        r.sets.push_back(Override{fmt::format("/proxies/{}/pool", k), json::parse(kPool)});
+        keep_alive(p.upstream.ip, p.upstream.port, p.host);
     }
     if (r.sets.empty())
-        r.not_applicable = v.nothing("every client that closes first and every proxy already pools its connections",
-                                     "clients that close first and proxies without a pool, whose connections pass there");
+        r.not_applicable = v.nothing("every client and proxy that closes with a FIN already pools its connections",
+                                     "clients and proxies without a pool that close with a FIN, whose connections pass there");
     return r;
 }
 
