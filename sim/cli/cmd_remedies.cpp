@@ -8,7 +8,7 @@ namespace {
 class RemediesCommand final : public WhatIfCommand {
 public:
     explicit RemediesCommand(CLI::App& app)
-        : WhatIfCommand(app.add_subcommand("remedies", "Run the scenario with each classic remedy; a table with their hazards")) {
+        : WhatIfCommand(app.add_subcommand("remedies", "Run the scenario with each classic remedy, where it fails or degrades; a table with their hazards")) {
         c_->add_option("scenario", scenario_, "Scenario file (JSON)")->required();
         add_runs();
         add_outputs();

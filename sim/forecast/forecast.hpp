@@ -47,6 +47,14 @@ struct Unfinished {
     [[nodiscard]] std::uint64_t total() const { return opening + awaiting + retrying + never_sent; }
 };
 
+// Where a mechanism acts, for the remedies: a host whose own ports ran out ("opener"), a NAT or
+// balancer ("middlebox"), or a host that dropped SYNs sent to it ("listener": its TIME-WAIT,
+// accept queue or tcp_tw_recycle check).
+struct Place {
+    std::string node;
+    std::string as;
+};
+
 // An objective's first breach: when (the end of the report interval), where, and why (the mechanism).
 struct Breach {
     std::string objective;  // "syn_retransmitted", "connect_p99", "connect_max", "connect_p50", "failed", "unfinished"
@@ -54,6 +62,7 @@ struct Breach {
     std::string host;       // where it was measured
     std::string measured;   // "52.0% of 400 connects needed a retransmitted SYN (at most 1%)"
     std::string why;        // "SYNs dropped by backend's TIME-WAIT (FreeBSD tcp_twcheck: SEQ not above RCV.NXT)..."
+    std::vector<Place> where;  // where the mechanism of the why acts (empty: none found)
 };
 
 struct ClientCounts {
@@ -129,8 +138,11 @@ private:
     // -- verdicts (verdict.cpp)
     void judge_interval(const Sample& s, SimTime from);
     void judge_end();
-    void breach(const std::string& objective, SimTime from, int node, std::string measured, std::string why);
+    void breach(const std::string& objective, SimTime from, int node, std::string measured, std::string why,
+                std::vector<Place> where);
     [[nodiscard]] std::string syn_drop_why() const;
+    [[nodiscard]] std::vector<Place> syn_drop_places() const;  // the biggest cause of syn_drop_why()
+    [[nodiscard]] std::vector<Place> failure_places(const std::string& kind, const std::string& node) const;
     [[nodiscard]] std::string failure_why() const;
     [[nodiscard]] std::string judge_text() const;
     [[nodiscard]] std::string objectives_text() const;

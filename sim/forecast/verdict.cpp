@@ -38,6 +38,12 @@ std::vector<std::pair<std::string, std::string>> objectives(const SloSpec& slo) 
     return out;
 }
 
+nlohmann::ordered_json where_json(const std::vector<Place>& where) {
+    nlohmann::ordered_json a = nlohmann::ordered_json::array();
+    for (const Place& p : where) a.push_back({{"node", p.node}, {"as", p.as}});
+    return a;
+}
+
 }  // namespace
 
 void Forecast::connect_latency(Duration d, bool /*syn_retransmitted*/, int host) {
@@ -62,11 +68,12 @@ std::optional<SimTime> Forecast::work_done_at() const {
     return work_end_;
 }
 
-void Forecast::breach(const std::string& objective, SimTime from, int node, std::string measured, std::string why) {
+void Forecast::breach(const std::string& objective, SimTime from, int node, std::string measured, std::string why,
+                      std::vector<Place> where) {
     for (const Breach& b : breaches_)
         if (b.objective == objective) return;
     breaches_.push_back(Breach{objective, from, w_.now(), node >= 0 ? w_.node_name(node) : std::string("-"), std::move(measured),
-                               std::move(why)});
+                               std::move(why), std::move(where)});
     if (sc_.forecast.stop.first_breach) w_.stop();
 }
 
@@ -82,12 +89,13 @@ void Forecast::judge_interval(const Sample& s, SimTime from) {
             breach("syn_retransmitted", from, static_cast<int>(most - interval_retx_by_host_.begin()),
                    fmt::format("{} connect(s) had to retransmit their SYN, {:.1f}% of the {} begun (at most {})", s.syn_retransmitted,
                                share * 100, s.opened, percent(*slo.syn_retransmitted)),
-                   syn_drop_why());
+                   syn_drop_why(), syn_drop_places());
     }
     auto latency = [&](const char* key, const std::optional<Duration>& limit, const std::optional<std::int64_t>& v, const char* label) {
         if (limit && v && *v > limit->count())
             breach(key, from, interval_slowest_host_,
-                   fmt::format("{} {} over {} connects (at most {})", label, ms(*v), s.connects, format_duration(*limit)), syn_drop_why());
+                   fmt::format("{} {} over {} connects (at most {})", label, ms(*v), s.connects, format_duration(*limit)), syn_drop_why(),
+                   syn_drop_places());
     };
     latency("connect_p50", slo.connect_p50, s.p50, "p50");
     latency("connect_p99", slo.connect_p99, s.p99, "p99");
@@ -103,7 +111,7 @@ void Forecast::judge_interval(const Sample& s, SimTime from) {
         breach("failed", from, node,
                fmt::format("{} of {} requests failed ({})", s.failed, requests,
                            slo.failed == 0 ? std::string("none allowed") : "at most " + percent(slo.failed)),
-               failure_why());
+               failure_why(), last_ ? failure_places(last_->kind, last_->node) : syn_drop_places());
     }
 }
 
@@ -118,7 +126,8 @@ void Forecast::judge_end() {
             breach("unfinished", end_, where,
                    fmt::format("{} of {:.0f} requests unfinished at the end (at most {})", unfinished_.total(), planned,
                                percent(*slo.unfinished)),
-                   unfinished_.opening > 0 ? syn_drop_why() : unfinished_text());
+                   unfinished_.opening > 0 ? syn_drop_why() : unfinished_text(),
+                   unfinished_.opening > 0 ? syn_drop_places() : std::vector<Place>{});
     }
 }
 
@@ -166,6 +175,27 @@ std::string Forecast::syn_drop_why() const {
     if (!out.empty()) return out;
     if (w_.stats().segments_lost > 0) return fmt::format("segments lost on the links: {} so far (no SYN was dropped by a host or NAT)", w_.stats().segments_lost);
     return "no SYN was dropped by a host or NAT: the round trips themselves";
+}
+
+std::vector<Place> Forecast::syn_drop_places() const {
+    // The same merge and order as syn_drop_why(); its first cause.
+    std::map<SynDropKey, std::uint64_t> merged;
+    for (const auto& [k, n] : w_.stats().syn_drops)
+        merged[SynDropKey{k.node, k.kind, k.kind == SynDrop::TimeWait ? k.from : -1}] += n;
+    const auto top = std::max_element(merged.begin(), merged.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+    if (top == merged.end()) return {};
+    const SynDropKey& k = top->first;
+    if (k.kind == SynDrop::NatNoPort) return {Place{w_.node_name(k.node), "middlebox"}};
+    std::vector<Place> out{Place{w_.node_name(k.node), "listener"}};
+    // A NAT's or balancer's reused 4-tuples met the TIME-WAIT: its ports are part of the place.
+    if (k.kind == SynDrop::TimeWait && k.from >= w_.host_count()) out.push_back(Place{w_.node_name(k.from), "middlebox"});
+    return out;
+}
+
+std::vector<Place> Forecast::failure_places(const std::string& kind, const std::string& node) const {
+    if (kind == "EADDRNOTAVAIL" || kind == "EADDRINUSE") return {Place{node, "opener"}};
+    if (kind == "NAT drop") return {Place{node, "middlebox"}};
+    return syn_drop_places();  // a timeout, refusal or reset: where the SYNs went, if they were dropped
 }
 
 std::string Forecast::failure_why() const {
@@ -261,7 +291,8 @@ nlohmann::ordered_json Forecast::verdict_json() const {
                                       {"objective", b.objective},
                                       {"why", b.why},
                                       {"interval_from_s", static_cast<double>(b.from.ns()) / 1e9},
-                                      {"measured", b.measured}};
+                                      {"measured", b.measured},
+                                      {"where", where_json(b.where)}};
     };
     j["first_breach"] = breaches_.empty() ? nlohmann::ordered_json(nullptr) : rec(breaches_.front());
     nlohmann::ordered_json by = nlohmann::ordered_json::object();

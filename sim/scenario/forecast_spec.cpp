@@ -362,7 +362,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             const json& b = (*bals)[i];
             r.only_keys(b, p, {"name", "address", "port", "backends", "algorithm", "snat", "snat_addresses", "port_range",
                                "mapping", "assignment", "timeouts", "per_destination_cap", "on_exhaustion",
-                               "flow_timeout", "comment"});
+                               "flow_timeout", "snat_address_choice", "comment"});
             BalancerSpec bs;
             bs.pointer = p;
             bs.name = r.str(b, p, "name", true);
@@ -397,6 +397,11 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             if (bs.snat_config.outer.empty()) bs.snat_config.outer.push_back(bs.vip);
             bs.snat_config.established_timeout = Duration::s(432000);
             bs.snat_config.transitory_timeout = Duration::s(120);
+            // A balancer stands for many clients: its new flows go out from its source addresses
+            // one after the other (full-NAT local addresses, DPVS ip_vs_laddr.c __get_laddr());
+            // "per_client" keeps a client address on one (Linux nf_nat find_best_ips_proto() hashes it).
+            bs.snat_config.round_robin = choice(r, b, p, "snat_address_choice", true, {{"round_robin", true}, {"per_client", false}});
+            if (!bs.snat && b.contains("snat_address_choice")) r.fail(p + "/snat_address_choice", "snat_address_choice needs \"snat\": true");
             read_nat_config(r, b, p, bs.snat_config, 1);
             bs.flow_timeout = r.duration(b, p, "flow_timeout", false, bs.snat_config.time_wait_timeout);
             f.balancers.push_back(bs);

@@ -1,5 +1,6 @@
 #include "whatif/remedies.hpp"
 
+#include "forecast/forecast.hpp"
 #include "scenario/scenario.hpp"
 #include "base/text_table.hpp"
 #include "tcp/segment.hpp"
@@ -25,11 +26,50 @@ std::string list_names(const Scenario& sc, const std::vector<int>& hosts) {
     return s;
 }
 
+std::string places_text(const std::vector<RemedyPlace>& where) {
+    std::string s;
+    for (const RemedyPlace& p : where) {
+        const char* role = p.as == "opener" ? "its own ports" : p.as == "middlebox" ? "its translated ports" : "dropped the SYNs sent to it";
+        s += fmt::format("{}{} ({})", s.empty() ? "" : ", ", p.node, role);
+    }
+    return s;
+}
+
 // The scenario as the remedies see it: who opens connections, who closes first, and where the
 // servers and proxies that answer a target are.
 struct View {
     const Scenario& sc;
     const json& doc;
+    const std::vector<RemedyPlace>& where;  // empty: every place a remedy can act on
+
+    // Is `node` a place of the failure, in the role `as`? Always, without places.
+    [[nodiscard]] bool at(const std::string& node, const char* as) const {
+        if (where.empty()) return true;
+        return std::any_of(where.begin(), where.end(), [&](const RemedyPlace& p) { return p.node == node && p.as == as; });
+    }
+    [[nodiscard]] bool at_host(int h, const char* as) const { return at(sc.hosts[static_cast<std::size_t>(h)].name, as); }
+    // Do a workload's own connections (from `host` to `t`) pass a place of the failure? Its host
+    // opens them, its NAT or the balancer it targets translates them, or the host answering them
+    // dropped their SYNs.
+    [[nodiscard]] bool through(const std::string& host, const TargetSpec& t) const {
+        if (where.empty() || at(host, "opener")) return true;
+        for (const NatSpec& n : sc.forecast.nats)
+            if (std::find(n.inside.begin(), n.inside.end(), host) != n.inside.end() && at(n.name, "middlebox")) return true;
+        for (const BalancerSpec& b : sc.forecast.balancers)
+            if (b.vip == t.ip && b.port == t.port && at(b.name, "middlebox")) return true;
+        for (const std::string& l : listeners(t.ip, t.port, sc.host_index(host)))
+            if (at(listener_host(l), "listener")) return true;
+        return false;
+    }
+    // Why a remedy has nothing to change: `everywhere` without places, else where it would act.
+    [[nodiscard]] std::string nothing(const std::string& everywhere, const std::string& acts_on) const {
+        if (where.empty()) return everywhere;
+        return fmt::format("it acts on {}, and the scenario failed or degraded at {}", acts_on, places_text(where));
+    }
+    [[nodiscard]] std::string listener_host(const std::string& listener) const {
+        const std::size_t j = std::stoul(listener.substr(listener.rfind('/') + 1));
+        return listener.rfind("/servers/", 0) == 0 ? sc.forecast.servers[j].host : sc.forecast.proxies[j].host;
+    }
 
     // Hosts that open connections: client workloads' hosts and proxies' hosts, in host order.
     [[nodiscard]] std::vector<int> openers() const {
@@ -93,10 +133,12 @@ Remedy tw_reuse(const View& v) {
              ""};
     for (int h : v.openers()) {
         const HostSpec& hs = v.sc.hosts[static_cast<std::size_t>(h)];
-        if (is_linux(hs) && hs.stack.tw_reuse != 1)
+        if (is_linux(hs) && hs.stack.tw_reuse != 1 && v.at_host(h, "opener"))
             r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.ipv4.tcp_tw_reuse", h), 1});
     }
-    if (r.sets.empty()) r.not_applicable = "no Linux host that opens connections has tcp_tw_reuse other than 1";
+    if (r.sets.empty())
+        r.not_applicable = v.nothing("no Linux host that opens connections has tcp_tw_reuse other than 1",
+                                     "a Linux host's own ports for the connections it opens (with tcp_tw_reuse other than 1)");
     return r;
 }
 
@@ -107,7 +149,7 @@ Remedy wider_range(const View& v) {
              ""};
     for (int h : v.openers()) {
         const HostSpec& hs = v.sc.hosts[static_cast<std::size_t>(h)];
-        if (hs.stack.ports.lo <= 1024 && hs.stack.ports.hi >= 65535) continue;
+        if ((hs.stack.ports.lo <= 1024 && hs.stack.ports.hi >= 65535) || !v.at_host(h, "opener")) continue;
         if (has_sysctl(hs, "net.ipv4.ip_local_port_range")) {
             r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.ipv4.ip_local_port_range", h), "1024 65535"});
         } else if (has_sysctl(hs, "net.inet.ip.portrange.first")) {
@@ -117,6 +159,7 @@ Remedy wider_range(const View& v) {
     }
     for (std::size_t k = 0; k < v.sc.forecast.nats.size(); ++k) {
         const net::NatConfig& c = v.sc.forecast.nats[k].config;
+        if (!v.at(v.sc.forecast.nats[k].name, "middlebox")) continue;
         const json* pph = value_at(v.doc, fmt::format("/nats/{}/ports_per_host", k));
         if (c.assign == net::NatAssign::Blocks) {
             // Cloud NAT: "minimum ports per VM" (64 by default) can be raised.
@@ -128,10 +171,13 @@ Remedy wider_range(const View& v) {
     }
     for (std::size_t k = 0; k < v.sc.forecast.balancers.size(); ++k) {
         const BalancerSpec& b = v.sc.forecast.balancers[k];
-        if (b.snat && (b.snat_config.port_lo > 1024 || b.snat_config.port_hi < 65535))
+        if (b.snat && v.at(b.name, "middlebox") && (b.snat_config.port_lo > 1024 || b.snat_config.port_hi < 65535))
             r.sets.push_back(Override{fmt::format("/balancers/{}/port_range", k), json::array({1024, 65535})});
     }
-    if (r.sets.empty()) r.not_applicable = "every port range on the way is already 1024-65535 (or not settable in the model)";
+    if (r.sets.empty())
+        r.not_applicable = v.nothing("every port range on the way is already 1024-65535 (or not settable in the model)",
+                                     "the port range of a host that opens connections, a NAT or a source-NAT balancer, where it is "
+                                     "not 1024-65535 already");
     return r;
 }
 
@@ -182,7 +228,7 @@ Remedy more_addresses(const View& v) {
     };
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
-        if ((c.target.ip >> 24) == 127 || c.bind == BindMode::Fixed) continue;
+        if ((c.target.ip >> 24) == 127 || c.bind == BindMode::Fixed || !v.at(c.host, "opener")) continue;
         const int h = v.sc.host_index(c.host);
         const json list = sources(c.source_addresses, h);
         r.sets.push_back(Override{fmt::format("/clients/{}/source_addresses", k), list});
@@ -191,15 +237,17 @@ Remedy more_addresses(const View& v) {
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
         const ProxySpec& p = v.sc.forecast.proxies[k];
+        if (!v.at(p.host, "opener")) continue;
         r.sets.push_back(Override{fmt::format("/proxies/{}/source_addresses", k), sources(p.source_addresses, v.sc.host_index(p.host))});
     }
     for (std::size_t k = 0; k < v.sc.forecast.nats.size(); ++k) {
         const auto& outer = v.sc.forecast.nats[k].config.outer;
+        if (!v.at(v.sc.forecast.nats[k].name, "middlebox")) continue;
         r.sets.push_back(Override{fmt::format("/nats/{}/addresses/-", k), tcp::format_ip(fresh(*std::max_element(outer.begin(), outer.end())))});
     }
     for (std::size_t k = 0; k < v.sc.forecast.balancers.size(); ++k) {
         const BalancerSpec& b = v.sc.forecast.balancers[k];
-        if (!b.snat) continue;
+        if (!b.snat || !v.at(b.name, "middlebox")) continue;
         if (value_at(v.doc, fmt::format("/balancers/{}/snat_addresses", k))) {
             r.sets.push_back(Override{fmt::format("/balancers/{}/snat_addresses/-", k), tcp::format_ip(fresh(b.snat_config.outer.back()))});
         } else {
@@ -207,26 +255,43 @@ Remedy more_addresses(const View& v) {
             r.sets.push_back(Override{fmt::format("/balancers/{}/snat_addresses", k), json::array({tcp::format_ip(a), tcp::format_ip(c)})});
         }
     }
-    if (r.sets.empty()) r.not_applicable = "no client, proxy, NAT or source-NAT balancer to give an address";
+    if (r.sets.empty())
+        r.not_applicable = v.nothing("no client, proxy, NAT or source-NAT balancer to give an address",
+                                     "a client or proxy whose own ports ran out, a NAT or a source-NAT balancer");
     return r;
 }
 
 Remedy pooling(const View& v) {
     Remedy r{"keep-alive pool of 64", {}, "idle pooled conns can die",
              "a pooled connection can be closed by the server or a middlebox while idle, and the next request on it fails "
-             "(retry idempotent requests only); load spreads per connection, not per request",
+             "(retry idempotent requests only); load spreads per connection, not per request; a server that closed after "
+             "each response must keep the connection open for its keep-alive timeout (HTTP/1.1 persistent connections, "
+             "RFC 9112 9.3)",
              ""};
+    // A server that closes after each response would end every pooled connection: it keeps them
+    // for its keep_alive_timeout instead.
+    std::set<std::string> kept;
+    auto keep_alive = [&](std::uint32_t ip, std::uint16_t port, const std::string& host) {
+        for (const std::string& l : v.listeners(ip, port, v.sc.host_index(host)))
+            if (v.close_of(l) == ServerClose::AfterResponse && kept.insert(l).second) r.sets.push_back(Override{l + "/close", "idle_timeout"});
+    };
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
-        if (!c.pool.enabled && c.closer == Closer::Client)
-            r.sets.push_back(Override{fmt::format("/clients/{}/pool", k), json::parse(kPool)});
+        if (c.pool.enabled || c.closer == Closer::Reset || !v.through(c.host, c.target)) continue;
+        r.sets.push_back(Override{fmt::format("/clients/{}/pool", k), json::parse(kPool)});
+        // A pooled connection is ended by its client (after max_requests, or idle).
+        if (c.closer != Closer::Client) r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), "client"});
+        keep_alive(c.target.ip, c.target.port, c.host);
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
         const ProxySpec& p = v.sc.forecast.proxies[k];
-        if (!p.pool.enabled && p.upstream_closer != Closer::Reset)
-            r.sets.push_back(Override{fmt::format("/proxies/{}/pool", k), json::parse(kPool)});
+        if (p.pool.enabled || p.upstream_closer == Closer::Reset || !v.through(p.host, p.upstream)) continue;
+        r.sets.push_back(Override{fmt::format("/proxies/{}/pool", k), json::parse(kPool)});
+        keep_alive(p.upstream.ip, p.upstream.port, p.host);
     }
-    if (r.sets.empty()) r.not_applicable = "every client that closes first and every proxy already pools its connections";
+    if (r.sets.empty())
+        r.not_applicable = v.nothing("every client and proxy that closes with a FIN already pools its connections",
+                                     "clients and proxies without a pool that close with a FIN, whose connections pass there");
     return r;
 }
 
@@ -243,7 +308,7 @@ Remedy other_side_closes(const View& v) {
     };
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
-        if (c.pool.enabled || c.closer == Closer::Reset) continue;
+        if (c.pool.enabled || c.closer == Closer::Reset || !v.through(c.host, c.target)) continue;
         const bool to_server = c.closer == Closer::Client;
         r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), to_server ? "server" : "client"});
         for (const std::string& l : v.listeners(c.target.ip, c.target.port, v.sc.host_index(c.host)))
@@ -252,14 +317,15 @@ Remedy other_side_closes(const View& v) {
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
         const ProxySpec& p = v.sc.forecast.proxies[k];
-        if (p.pool.enabled || p.upstream_closer == Closer::Reset) continue;
+        if (p.pool.enabled || p.upstream_closer == Closer::Reset || !v.through(p.host, p.upstream)) continue;
         const bool to_server = p.upstream_closer == Closer::Client;
         r.sets.push_back(Override{fmt::format("/proxies/{}/upstream_closer", k), to_server ? "server" : "proxy"});
         for (const std::string& l : v.listeners(p.upstream.ip, p.upstream.port, v.sc.host_index(p.host)))
             if (to_server && v.close_of(l) == ServerClose::WaitForClient) set_close(l, "after_response");
             else if (!to_server && v.close_of(l) == ServerClose::AfterResponse) set_close(l, "wait_for_client");
     }
-    if (r.sets.empty()) r.not_applicable = "no connection without a pool closes with a FIN";
+    if (r.sets.empty())
+        r.not_applicable = v.nothing("no connection without a pool closes with a FIN", "connections without a pool that close with a FIN and pass there");
     return r;
 }
 
@@ -270,14 +336,16 @@ Remedy linger_zero(const View& v) {
              ""};
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
-        if (c.closer == Closer::Client && !c.pool.enabled) r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), "rst"});
+        if (c.closer == Closer::Client && !c.pool.enabled && v.through(c.host, c.target)) r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), "rst"});
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
         const ProxySpec& p = v.sc.forecast.proxies[k];
-        if (p.upstream_closer == Closer::Client && !p.pool.enabled)
+        if (p.upstream_closer == Closer::Client && !p.pool.enabled && v.through(p.host, p.upstream))
             r.sets.push_back(Override{fmt::format("/proxies/{}/upstream_closer", k), "rst"});
     }
-    if (r.sets.empty()) r.not_applicable = "no client or proxy closes first without a pool";
+    if (r.sets.empty())
+        r.not_applicable = v.nothing("no client or proxy closes first without a pool", "clients and proxies that close first without a pool, "
+                                                                                      "whose connections pass there");
     return r;
 }
 
@@ -289,6 +357,7 @@ Remedy shorter_time_wait(const View& v) {
     std::vector<int> fixed;
     for (int h : v.closers_first()) {
         const HostSpec& hs = v.sc.hosts[static_cast<std::size_t>(h)];
+        if (!v.at_host(h, "opener") && !v.at_host(h, "listener")) continue;  // its TIME-WAIT is not what ran out
         if (has_sysctl(hs, "TcpTimedWaitDelay")) {
             // Windows: TcpTimedWaitDelay takes 30 to 300 s.
             if (hs.tcp.time_wait > Duration::s(30)) r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/TcpTimedWaitDelay", h), 30});
@@ -301,7 +370,7 @@ Remedy shorter_time_wait(const View& v) {
         }
     }
     if (r.sets.empty())
-        r.not_applicable = fixed.empty() ? "no host closes first"
+        r.not_applicable = fixed.empty() ? v.nothing("no host closes first", "the TIME-WAIT of a host that closes first")
                                          : fmt::format("not settable on {}: Linux's TIME-WAIT is TCP_TIMEWAIT_LEN, 60 s at compile time "
                                                        "(include/net/tcp.h; tcp_fin_timeout is FIN-WAIT-2's), a strict RFC stack keeps 2 x MSL",
                                                        list_names(v.sc, fixed));
@@ -317,22 +386,67 @@ Remedy tw_recycle(const View& v) {
     for (std::size_t h = 0; h < v.sc.hosts.size(); ++h) {
         const HostSpec& hs = v.sc.hosts[h];
         any = any || has_sysctl(hs, "net.ipv4.tcp_tw_recycle");
-        if (has_sysctl(hs, "net.ipv4.tcp_tw_recycle") && !hs.stack.tw_recycle)
+        if (has_sysctl(hs, "net.ipv4.tcp_tw_recycle") && !hs.stack.tw_recycle &&
+            (v.at(hs.name, "opener") || v.at(hs.name, "listener")))
             r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.ipv4.tcp_tw_recycle", h), 1});
     }
     if (r.sets.empty())
-        r.not_applicable = any ? "every linux-4.9 host has it on already (row 0 is the remedy)"
-                               : "no linux-4.9 host: tcp_tw_recycle was removed in Linux 4.12";
+        r.not_applicable = !any ? "no linux-4.9 host: tcp_tw_recycle was removed in Linux 4.12"
+                                : v.nothing("every linux-4.9 host has it on already (row 0 is the remedy)",
+                                            "the TIME-WAIT of a linux-4.9 host without it");
+    return r;
+}
+
+// Google Cloud NAT lets its TCP TIME_WAIT timeout be set (gcloud compute routers nats update
+// --tcp-time-wait-timeout; 120 s by default, 30 s for gateways made after September 2026, as
+// Google announced): a port it held after FINs both ways comes back sooner. Other NAT products
+// keep theirs fixed (AWS NAT gateway: 350 s idle; Azure NAT gateway: 65 s after a FIN).
+Remedy nat_time_wait(const View& v) {
+    Remedy r{"NAT TIME_WAIT timeout 30 s", {}, "port reused while peer in TIME-WAIT",
+             "Cloud NAT gives the port to another connection to the same destination 30 s after the FINs, while a server "
+             "that closed first may still hold the old 4-tuple in TIME-WAIT (60 s on Linux and FreeBSD, 120-240 s on Windows): "
+             "its SYN is then answered by the server's TIME-WAIT rules (reopened, ACKed, or dropped in silence) "
+             "(Google Cloud NAT, Tune NAT configuration: NAT timeouts)",
+             ""};
+    for (std::size_t k = 0; k < v.sc.forecast.nats.size(); ++k) {
+        const NatSpec& n = v.sc.forecast.nats[k];
+        const json* pph = value_at(v.doc, fmt::format("/nats/{}/ports_per_host", k));
+        const bool cloud_nat = n.config.assign == net::NatAssign::Blocks && !(pph && pph->is_string());  // not Azure's table
+        if (!cloud_nat || !v.at(n.name, "middlebox") || n.config.time_wait_timeout <= Duration::s(30)) continue;
+        if (value_at(v.doc, fmt::format("/nats/{}/timeouts", k)))
+            r.sets.push_back(Override{fmt::format("/nats/{}/timeouts/time_wait", k), "30s"});
+        else
+            r.sets.push_back(Override{fmt::format("/nats/{}/timeouts", k), json{{"time_wait", "30s"}}});
+    }
+    if (r.sets.empty())
+        r.not_applicable = v.nothing("no Cloud NAT (assignment blocks) with a TIME_WAIT timeout above 30 s; other NAT products keep theirs fixed",
+                                     "a Cloud NAT (assignment blocks) whose TIME_WAIT timeout is above 30 s");
     return r;
 }
 
 }  // namespace
 
-std::vector<Remedy> plan_remedies(const std::string& text, const std::string& file, const std::vector<Override>& sets) {
+std::vector<RemedyPlace> places_of(const ordered_json& d) {
+    std::vector<RemedyPlace> out;
+    auto add = [&](RemedyPlace p) {
+        if (std::find(out.begin(), out.end(), p) == out.end()) out.push_back(std::move(p));
+    };
+    if (const auto& f = d.at("first_failure"); !f.is_null()) {
+        const std::string e = f.at("errno").get<std::string>(), node = f.at("host").get<std::string>();
+        if (e == "EADDRNOTAVAIL" || e == "EADDRINUSE") add(RemedyPlace{node, "opener"});
+        if (e == "NAT drop") add(RemedyPlace{node, "middlebox"});
+    }
+    for (const auto& b : d.at("breaches"))
+        for (const auto& w : b.at("where")) add(RemedyPlace{w.at("node").get<std::string>(), w.at("as").get<std::string>()});
+    return out;
+}
+
+std::vector<Remedy> plan_remedies(const std::string& text, const std::string& file, const std::vector<Override>& sets,
+                                  const std::vector<RemedyPlace>& where) {
     const Scenario sc = parse_scenario(text, file, sets);
     json doc = json::parse(text);
     apply_overrides(doc, sets, file);
-    const View v{sc, doc};
+    const View v{sc, doc, where};
     std::vector<Remedy> out;
     out.push_back(Remedy{"as is", {}, "-", "", ""});
     out.push_back(tw_reuse(v));
@@ -343,6 +457,7 @@ std::vector<Remedy> plan_remedies(const std::string& text, const std::string& fi
     out.push_back(linger_zero(v));
     out.push_back(shorter_time_wait(v));
     out.push_back(tw_recycle(v));
+    out.push_back(nat_time_wait(v));
     return out;
 }
 
@@ -351,12 +466,21 @@ RemedyTable run_remedies(const std::string& text, const std::string& file, const
     RemedyTable t;
     t.file = file;
     t.sets = sets;
-    t.seed = parse_scenario(text, file, sets).seed;
-    const std::vector<Remedy> plan = plan_remedies(text, file, sets);
+    const Scenario sc = parse_scenario(text, file, sets);
+    t.seed = sc.seed;
+    // Row 0 first: where it fails or degrades is where the remedies act.
+    const ordered_json as_is = run_forecast(sc).doc;
+    t.where = places_of(as_is);
+    const std::vector<Remedy> plan = plan_remedies(text, file, sets, t.where);
     ProgressBar bar("remedies", plan.size(), progress);
+    bar.update(1);
     const std::function<RemedyRow(std::size_t)> job = [&](std::size_t i) {
         RemedyRow row;
         row.remedy = plan[i];
+        if (i == 0) {
+            row.outcome = outcome_of(as_is);
+            return row;
+        }
         if (!row.remedy.not_applicable.empty()) return row;
         std::vector<Override> all = sets;
         all.insert(all.end(), plan[i].sets.begin(), plan[i].sets.end());
@@ -395,7 +519,11 @@ std::string sets_text(const std::vector<Override>& sets, const char* sep = " ") 
 std::string remedies_text(const RemedyTable& t) {
     std::string out = fmt::format("tcpsim remedies: {} (seed {})", t.file, t.seed);
     for (const Override& o : t.sets) out += " --set " + o.text();
-    out += "\n\n";
+    out += "\n";
+    out += wrap(t.where.empty() ? std::string("Row 0 neither fails nor degrades: each remedy acts wherever it can.")
+                                : "Each remedy acts where row 0 failed or degraded: " + places_text(t.where) + ".",
+                0, 2);
+    out += "\n";
     std::vector<std::vector<std::string>> body;
     const std::vector<std::string> head = {"#", "remedy", "first failure", "first breach", "failed", "unfinished", "p99 ms", "sustained/s", "hazard"};
     for (std::size_t i = 0; i < t.rows.size(); ++i) {
@@ -437,6 +565,9 @@ std::string remedies_text(const RemedyTable& t) {
 
 std::string remedies_json(const RemedyTable& t) {
     ordered_json j = tool_json_head("remedies", t.file, t.seed, t.sets);
+    ordered_json where = ordered_json::array();
+    for (const RemedyPlace& p : t.where) where.push_back({{"node", p.node}, {"as", p.as}});
+    j["where"] = where;
     ordered_json rows = ordered_json::array();
     for (const RemedyRow& r : t.rows) {
         ordered_json row;

@@ -2,8 +2,10 @@
 // exhaustion applied, one row each: first failure, sustained rate, and the hazard the remedy
 // brings. Every remedy is a list of --set overrides derived from the scenario (printed under the
 // table), so any row can be re-run by hand with `tcpsim run FILE --set ...` and gives the same
-// figures. A remedy that does not apply (tw_recycle without a linux-4.9 host, a shorter
-// TIME-WAIT on Linux) gets a row saying why.
+// figures. The scenario as is runs first: each remedy acts only where it failed or degraded (a
+// host's own ports, a NAT or balancer, a host that dropped SYNs: RemedyPlace). A remedy that does
+// not apply (tw_recycle without a linux-4.9 host, a shorter TIME-WAIT on Linux, nothing to change
+// at that place) gets a row saying why.
 #pragma once
 
 #include "scenario/overrides.hpp"
@@ -23,8 +25,20 @@ struct Remedy {
     std::string not_applicable;   // non-empty: why the remedy is not run
 };
 
-// The remedies for a scenario (the first is "as is", without changes).
-std::vector<Remedy> plan_remedies(const std::string& text, const std::string& file, const std::vector<Override>& sets);
+// Where the scenario as is failed or degraded (its first failure, its first breach's mechanism):
+// a host whose own ports ran out ("opener"), a NAT or balancer ("middlebox"), a host that dropped
+// the SYNs sent to it ("listener"). Remedies act there and only there.
+struct RemedyPlace {
+    std::string node, as;
+    bool operator==(const RemedyPlace&) const = default;
+};
+// The places of a forecast's JSON document (first_failure, first_breach.where), in that order.
+std::vector<RemedyPlace> places_of(const nlohmann::ordered_json& forecast);
+
+// The remedies for a scenario (the first is "as is", without changes), each acting at `where`
+// (empty: everywhere it can act).
+std::vector<Remedy> plan_remedies(const std::string& text, const std::string& file, const std::vector<Override>& sets,
+                                  const std::vector<RemedyPlace>& where);
 
 struct RemedyRow {
     Remedy remedy;
@@ -36,6 +50,7 @@ struct RemedyTable {
     std::string file;
     std::uint64_t seed = 1;
     std::vector<Override> sets;
+    std::vector<RemedyPlace> where;  // where row 0 failed or degraded
     std::vector<RemedyRow> rows;
 };
 
