@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What an output path may be (sim/output.hpp), through the tcpsim binary: a device or a FIFO is
+# What an output path may be (sim/cli/output.hpp), through the tcpsim binary: a device or a FIFO is
 # written through and stays what it was; a symlink stays a link and its target gets the bytes; a
 # directory is refused; `-` is standard output, whose write errors are reported; two outputs
 # naming one file (through a symlink) are a usage error that writes nothing.

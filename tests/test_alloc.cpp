@@ -3,8 +3,8 @@
 // the allocations during the run stay a small constant (container growth), not one per event.
 #include "fixture.hpp"
 
-#include "scenario.hpp"
-#include "world.hpp"
+#include "scenario/scenario.hpp"
+#include "world/world.hpp"
 
 #include <atomic>
 #include <cstdlib>

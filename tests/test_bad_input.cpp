@@ -1,11 +1,11 @@
-// Bad input gets a clear error (DESIGN.md, README "Scenario files"): every malformed or
+// Bad input gets a clear error (DESIGN.md, docs/scenario-format.md): every malformed or
 // inconsistent scenario below is refused with a ScenarioError that names the file, the place
 // (line:column for syntax, else the JSON pointer) and the problem in words a user can act on.
 // Never accepted, never another exception (nlohmann type_error, std::out_of_range, ...).
 #include "fixture.hpp"
 
-#include "json_reader.hpp"
-#include "scenario.hpp"
+#include "scenario/json_reader.hpp"
+#include "scenario/scenario.hpp"
 
 #include <set>
 #include <string>

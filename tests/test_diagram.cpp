@@ -3,7 +3,7 @@
 // has one edge per row, marking exercised rows.
 #include "fixture.hpp"
 
-#include "diagram.hpp"
+#include "teach/diagram.hpp"
 
 #include <fmt/format.h>
 

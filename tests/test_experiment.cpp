@@ -5,9 +5,9 @@
 // from the FNV reference vectors, never from a run of the code under test.
 #include <catch2/catch.hpp>
 
-#include "experiment.hpp"
+#include "experiment/experiment.hpp"
 #include "host/time_wait.hpp"
-#include "scenario.hpp"
+#include "scenario/scenario.hpp"
 
 #include <tcpsim/experiment_digest.hpp>
 

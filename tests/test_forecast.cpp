@@ -1,9 +1,10 @@
 // The shipped capacity scenarios against the figures their sources publish
 // (../shared/reference/capacity-cases.md): port counts, hold times, caps and the arithmetic on
 // them. Each check names the case it comes from; none restates tcpsim's own output.
-#include "capacity.hpp"
-#include "forecast.hpp"
-#include "scenario.hpp"
+#include "whatif/capacity.hpp"
+#include "whatif/remedies.hpp"
+#include "forecast/forecast.hpp"
+#include "scenario/scenario.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -300,6 +301,78 @@ TEST_CASE("verdict: a Linux backend with timestamps reopens TIME-WAIT: no knee a
     const json twice = forecast_with("what-if/nat-lb-backend-linux.json", {tcpsim::Override{"/clients/0/arrival/rate", 2 * 333}});
     CHECK(twice["first_failure"].is_null());
     CHECK(twice["first_breach"].is_null());
+}
+
+TEST_CASE("verdict: a second SNAT address doubles the FreeBSD balancer's knee to 2 x 20,000 / 60 s = 666.7/s", "[forecast]") {
+    using tcpsim::Override;
+    // Two SNAT addresses taken in turn (a full-NAT balancer's local addresses): 40,000 4-tuples
+    // toward backend:80. At 640/s a 4-tuple comes round after 62.5 s, after the 60 s TIME-WAIT;
+    // at 700/s after 57.1 s, inside it.
+    const Override two{"/balancers/0/snat_addresses", json::array({"10.0.0.101", "10.0.0.102"})};
+    const Override shorter{"/duration", "150s"};
+    const json below = forecast_with("what-if/nat-lb-backend-freebsd.json", {two, shorter, Override{"/clients/0/arrival/rate", 640}});
+    CHECK(below["first_breach"].is_null());
+    CHECK(below["analytic_rate_per_s"].get<double>() == Approx(2 * kSnatPorts / kFreeBsdTimeWait).epsilon(0.001));
+    const json above = forecast_with("what-if/nat-lb-backend-freebsd.json", {two, shorter, Override{"/clients/0/arrival/rate", 700}});
+    REQUIRE(above["first_breach"].is_object());
+    CHECK(above["first_breach"]["objective"] == "syn_retransmitted");
+    // A balancer that keeps a client address on one SNAT address (Linux nf_nat's hash) gains
+    // nothing from the second: the one client host still has 20,000 ports.
+    const json pinned = forecast_with("what-if/nat-lb-backend-freebsd.json",
+                                      {two, shorter, Override{"/clients/0/arrival/rate", 640},
+                                       Override{"/balancers/0/snat_address_choice", "per_client"}});
+    CHECK(pinned["first_breach"].is_object());
+}
+
+TEST_CASE("remedies act where the scenario degrades: the FreeBSD balancer gets a SNAT address, its clients nothing", "[forecast]") {
+    const std::string path = std::string(TCPSIM_SOURCE_DIR) + "/scenarios/what-if/nat-lb-backend-freebsd.json";
+    const std::string text = tcpsim::read_scenario_text(path);
+    const auto where = tcpsim::places_of(tcpsim::run_forecast(tcpsim::parse_scenario(text, "freebsd.json")).doc);
+    // The SYNs are dropped by the backend's TIME-WAIT on 4-tuples that lb's source NAT reused.
+    CHECK(where == std::vector<tcpsim::RemedyPlace>{{"backend", "listener"}, {"lb", "middlebox"}});
+    const std::vector<tcpsim::Remedy> plan = tcpsim::plan_remedies(text, "freebsd.json", {}, where);
+    auto row = [&](const std::string& name) {
+        for (const tcpsim::Remedy& r : plan)
+            if (r.name == name) return r;
+        FAIL("no remedy " << name);
+        return tcpsim::Remedy{};
+    };
+    const tcpsim::Remedy addr = row("a second source address");
+    REQUIRE(addr.sets.size() == 1);  // not the clients' addresses: their own ports never ran out
+    CHECK(addr.sets[0].text() == R"(/balancers/0/snat_addresses=["10.0.0.101","10.0.0.102"])");
+    CHECK(tcpsim::run_outcome(text, "freebsd.json", addr.sets).ok());  // 40,000 / 60 s = 666.7/s > 400/s
+    CHECK_FALSE(row("tcp_tw_reuse=1").not_applicable.empty());
+    const tcpsim::Remedy tw = row("a shorter TIME-WAIT");
+    REQUIRE(tw.sets.size() == 1);
+    CHECK(tw.sets[0].text() == "/hosts/1/sysctls/net.inet.tcp.msl=1000");
+    // Keep-alive: the clients pool, and the backend keeps a connection for its keep-alive timeout
+    // instead of closing after each response. 1,000 requests a connection: 0.4 new connections/s.
+    const tcpsim::Remedy pool = row("keep-alive pool of 64");
+    REQUIRE(pool.sets.size() == 3);
+    CHECK(pool.sets[0].text().rfind("/clients/0/pool=", 0) == 0);
+    CHECK(pool.sets[1].text() == "/clients/0/closer=client");  // a pooled connection is ended by its client
+    CHECK(pool.sets[2].text() == "/servers/0/close=idle_timeout");
+    const tcpsim::Outcome pooled = tcpsim::run_outcome(text, "freebsd.json", pool.sets);
+    CHECK(pooled.ok());
+}
+
+TEST_CASE("remedies: Cloud NAT's TIME_WAIT timeout at 30 s gives a 64-port VM 64 / 30 s = 2.1 conn/s (case 15)", "[forecast]") {
+    // Case 15: a VM's block of 64 ports churns 64 / 120 s = 0.53/s to one destination; the busy
+    // VM offers 1/s. With --tcp-time-wait-timeout 30s: 64 / 30 s = 2.13/s, above its 1/s.
+    const std::string path = std::string(TCPSIM_SOURCE_DIR) + "/scenarios/capacity/cloud-nat-64-ports.json";
+    const std::string text = tcpsim::read_scenario_text(path);
+    const auto where = tcpsim::places_of(tcpsim::run_forecast(tcpsim::parse_scenario(text, "cloud-nat.json")).doc);
+    REQUIRE(!where.empty());
+    CHECK(where.front() == tcpsim::RemedyPlace{"cloud-nat", "middlebox"});
+    const std::vector<tcpsim::Remedy> plan = tcpsim::plan_remedies(text, "cloud-nat.json", {}, where);
+    const tcpsim::Remedy& nat_tw = plan.back();
+    REQUIRE(nat_tw.name == "NAT TIME_WAIT timeout 30 s");
+    REQUIRE(nat_tw.sets.size() == 1);
+    CHECK(nat_tw.sets[0].text() == "/nats/0/timeouts/time_wait=30s");
+    const tcpsim::Outcome o = tcpsim::run_outcome(text, "cloud-nat.json", nat_tw.sets);
+    CHECK_FALSE(o.first_failure_s);
+    // The client's own tcp_tw_reuse does not act at the NAT.
+    CHECK_FALSE(plan[1].not_applicable.empty());
 }
 
 TEST_CASE("capacity: the FreeBSD balancer's knee is 20,000 SNAT ports / 60 s TIME-WAIT = 333/s, named", "[capacity]") {

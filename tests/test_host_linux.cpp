@@ -2,8 +2,8 @@
 // kernel observations (a TIME-WAIT lasts 60 s from the FIN that started it, counted on the wheel).
 #include "fixture.hpp"
 
-#include "scenario.hpp"
-#include "world.hpp"
+#include "scenario/scenario.hpp"
+#include "world/world.hpp"
 
 #include <fmt/format.h>
 

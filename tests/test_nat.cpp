@@ -301,6 +301,26 @@ TEST_CASE("NAT: fill_first uses the second address only when the first is full (
     }
 }
 
+TEST_CASE("NAT: round_robin gives one inner host's new flows the addresses in turn, refused only when all are full (DPVS laddr)", "[nat]") {
+    // DPVS src/ipvs/ip_vs_laddr.c: __get_laddr() moves to the next local address for every new
+    // connection; dp_vs_laddr_bind() tries the next one when an address has no port.
+    NatConfig c;
+    c.outer = {kNat1, kNat2};
+    c.port_lo = 1024;
+    c.port_hi = 1025;  // 2 ports per address toward one destination
+    c.assign = NatAssign::Sequential;
+    c.round_robin = true;
+    Nat n(c, 1);
+    std::vector<std::uint32_t> got;
+    for (std::uint16_t p = 0; p < 4; ++p) got.push_back(n.outbound(at_s(0), seg(SockAddr{kVmA, std::uint16_t(40000 + p)}, kDst, tcp::flag::Syn)).seg.src.ip);
+    CHECK(got == std::vector<std::uint32_t>{kNat1, kNat2, kNat1, kNat2});
+    CHECK(n.ports_in_use(kNat1) == 2);
+    CHECK(n.ports_in_use(kNat2) == 2);
+    // Both full toward kDst: refused; another destination still has all 4 (APDM).
+    CHECK(syn(n, at_s(0), SockAddr{kVmA, 40010}, kDst) == Nat::Outbound::Kind::Drop);
+    CHECK(syn(n, at_s(0), SockAddr{kVmA, 40011}, kDst2) == Nat::Outbound::Kind::Forward);
+}
+
 TEST_CASE("NAT: timeouts: transitory 30 s, RST as configured, established refreshed by traffic", "[nat]") {
     NatConfig c = one_address();
     c.transitory_timeout = Duration::s(30);  // Cloud NAT tcp_transitory (case 15)

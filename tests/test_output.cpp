@@ -1,10 +1,10 @@
-// Output paths (DESIGN.md §7, sim/output.hpp): a regular file is replaced atomically; a device, a
+// Output paths (DESIGN.md §7, sim/cli/output.hpp): a regular file is replaced atomically; a device, a
 // FIFO or a socket is written straight through and stays what it was; a symlink stays a link and
 // its target is replaced; a directory is refused; two outputs naming one file are a usage error.
 // Everything happens in a fresh temporary folder (never the real /dev/null).
 
-#include "output.hpp"
-#include "overrides.hpp"
+#include "cli/output.hpp"
+#include "scenario/overrides.hpp"
 
 #include <catch2/catch.hpp>
 

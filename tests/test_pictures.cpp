@@ -4,10 +4,11 @@
 // state diagram's self-loops read from a run.
 #include "fixture.hpp"
 
-#include "diagram.hpp"
-#include "overrides.hpp"
-#include "pcap.hpp"
-#include "world.hpp"
+#include "teach/diagram.hpp"
+#include "scenario/overrides.hpp"
+#include "teach/pcap.hpp"
+#include "teach/trace.hpp"
+#include "world/world.hpp"
 
 #include <string>
 

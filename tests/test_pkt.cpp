@@ -4,8 +4,8 @@
 // at a time; every mutation must turn it into a failure, never into a pass or a skip.
 #include "fixture.hpp"
 
-#include "pkt_runner.hpp"
-#include "pkt_script.hpp"
+#include "pkt/runner.hpp"
+#include "pkt/script.hpp"
 
 #include <cstdio>
 #include <filesystem>

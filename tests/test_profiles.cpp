@@ -2,7 +2,7 @@
 // §3, §4): TIME-WAIT length, ephemeral range, algorithm, reuse defaults, TIME-WAIT rules.
 #include "fixture.hpp"
 
-#include "profiles.hpp"
+#include "scenario/profiles.hpp"
 
 using namespace tcpsim;
 using namespace tcpsim::literals;

@@ -2,7 +2,7 @@
 // place (line:column or JSON pointer) and the problem.
 #include "fixture.hpp"
 
-#include "scenario.hpp"
+#include "scenario/scenario.hpp"
 
 using namespace tcpsim;
 

@@ -3,7 +3,7 @@
 // covers the subset of JSON Schema the file uses.
 #include "fixture.hpp"
 
-#include "scenario.hpp"
+#include "scenario/scenario.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -269,6 +269,7 @@ TEST_CASE("schema: every key the schema offers for servers, clients, proxies, NA
                               b["snat"] = true;
                               b[key] = json::array({"10.0.0.101"});
                           }
+                          if (key == "snat_address_choice") b["snat"] = true;
                       });
     // The top level's forecast scalars.
     each_key_is_taken(schema, json{{"stop", schema.at("properties").at("stop")}, {"report_interval", schema.at("properties").at("report_interval")}},

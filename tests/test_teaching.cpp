@@ -4,8 +4,8 @@
 // facts come from RFC 6298 and the reference file (SYN back-off, ETIMEDOUT at 127 s).
 #include "fixture.hpp"
 
-#include "scenario.hpp"
-#include "world.hpp"
+#include "scenario/scenario.hpp"
+#include "world/world.hpp"
 
 #include <map>
 

@@ -3,11 +3,11 @@
 // 2.048 s buckets for a 60 s timer at HZ=250 (kernel/time/timer.c; measured on the live kernel by
 // tools/kernel/experiments/rate-just-below-arithmetic.json), the 28,232 ports of the default
 // range (capacity-cases.md case 1), and per-destination port choice (two-destinations.json).
-#include "capacity.hpp"
-#include "forecast.hpp"
-#include "overrides.hpp"
-#include "scenario.hpp"
-#include "sweep.hpp"
+#include "whatif/capacity.hpp"
+#include "forecast/forecast.hpp"
+#include "scenario/overrides.hpp"
+#include "scenario/scenario.hpp"
+#include "whatif/sweep.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,10 +1,10 @@
-// Forecast workloads end to end (sim/forecast_app.cpp on sim/world.cpp): small scenarios written
+// Forecast workloads end to end (sim/forecast/forecast_app.cpp on sim/world/world.cpp): small scenarios written
 // inline, each with an outcome that follows from the scenario by arithmetic: request counts of a
 // closed loop, stop conditions, what-if actions at a known time (a sysctl, a NAT address, a host
 // switched off), retries, who holds TIME-WAIT under a server's keep-alive timeout, and
 // determinism (DESIGN.md §5).
-#include "forecast.hpp"
-#include "scenario.hpp"
+#include "forecast/forecast.hpp"
+#include "scenario/scenario.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,9 +2,9 @@
 // jitter without reordering, seeded loss), RFC 9293 §3.10.7.1 replies for unknown ports.
 #include "fixture.hpp"
 
-#include "scenario.hpp"
-#include "trace.hpp"
-#include "world.hpp"
+#include "scenario/scenario.hpp"
+#include "teach/trace.hpp"
+#include "world/world.hpp"
 
 #include <fmt/format.h>
 

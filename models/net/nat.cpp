@@ -482,7 +482,7 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
         // Cloud NAT static port allocation ("minimum ports per VM", 64 by default): an inner address
         // gets one block of ports_per_host ports on its first flow, blocks in order of first
         // appearance on the lowest-index address that has one left, and uses only those ports.
-        // The block stays with the host (static allocation; dynamic port allocation is not modelled).
+        // The block stays with the host (static allocation; dynamic allocation below adds blocks).
         auto b = blocks_.find(k.inner.ip);
         if (b == blocks_.end()) {
             std::vector<Block> first;
@@ -521,7 +521,7 @@ bool Nat::map_flow(SimTime now, const FlowKey& k, Mapping*& out) {
             if (got == 0) break;
         }
     } else {
-        const std::size_t n = outer_.size(), start = first_address(k.inner.ip);
+        const std::size_t n = outer_.size(), start = cfg_.round_robin && n > 0 ? next_address_++ % n : first_address(k.inner.ip);
         for (std::size_t i = 0; i < n; ++i) {
             Outer& o = outer_[(start + i) % n];
             if (at_cap(o.ip)) {

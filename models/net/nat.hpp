@@ -67,6 +67,10 @@ struct NatConfig {
     // address may hold; when its blocks are full it gets as many again (doubling), up to this.
     std::uint32_t max_ports_per_host = 0;
     bool fill_first = false;                          // next outer address only when the earlier ones are full (Azure LB)
+    // Each new mapping starts at the next outer address in pool order, whoever the inner host is
+    // (a full-NAT balancer's local addresses: DPVS src/ipvs/ip_vs_laddr.c __get_laddr(), the next
+    // laddr per new connection, then the next while one has no port). Not with blocks.
+    bool round_robin = false;
     Duration established_timeout = Duration::s(7440); // RFC 5382 REQ-5: idle timeout of an established flow
     Duration transitory_timeout = Duration::s(30);    // SYN not yet established, one FIN only, or after RST
     Duration time_wait_timeout = Duration::s(120);    // FIN seen both ways (conntrack TIME_WAIT)
@@ -281,6 +285,7 @@ private:
     NatConfig cfg_;
     Rng port_rng_;
     std::uint64_t addr_key_;  // keys the inner-address hash that picks an outer address
+    std::size_t next_address_ = 0;  // round_robin: the outer address the next new mapping tries first
     std::vector<Outer> outer_;
     // The flows: slots by id (ids of erased flows are reused), found by key through an
     // open-addressing index, as the host's socket table does (DESIGN.md §6).

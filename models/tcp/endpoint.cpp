@@ -229,6 +229,7 @@ template std::uint32_t Endpoint::receive<Io>(SimTime, Io&, std::uint32_t);
 template Errno Endpoint::close<Io>(SimTime, Io&);
 template Errno Endpoint::shutdown_write<Io>(SimTime, Io&);
 template Errno Endpoint::abort<Io>(SimTime, Io&, std::string_view);
+template void Endpoint::discard<Io>(SimTime, Io&, std::string_view);
 template void Endpoint::on_segment<Io>(SimTime, Io&, const Segment&);
 template void Endpoint::on_timer<Io>(SimTime, Io&, TimerKind);
 

@@ -153,6 +153,10 @@ public:
     Errno shutdown_write(SimTime now, IoT& io);
     template <class IoT>
     Errno abort(SimTime now, IoT& io, std::string_view why = "ABORT");
+    // The owner drops the connection without a word to the peer (Linux
+    // inet_csk_reqsk_queue_drop() for a request the accept queue refuses).
+    template <class IoT>
+    void discard(SimTime now, IoT& io, std::string_view why);
 
     // -- events
     template <class IoT>

@@ -514,6 +514,12 @@ Errno Endpoint::abort(SimTime now, IoT& io, std::string_view why) {
     return Errno::Inval;
 }
 
+template <class IoT>
+void Endpoint::discard(SimTime, IoT& io, std::string_view why) {
+    if (state_ == State::Closed) return;
+    enter_closed(io, Trigger::Abort, why, Notice::Closed, Errno::Ok);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timers.
 
