@@ -174,6 +174,62 @@ bool Endpoint::oow_rate_limited(SimTime now, const Segment& seg, bool challenge)
     return false;
 }
 
+void Endpoint::ofo_insert(Seq start, Seq end, bool fin) {
+    SackBlock merged{start, end};
+    std::array<SackBlock, kMaxSackBlocks> kept{};
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < tcb_.ofo_n; ++i) {
+        const SackBlock& b = tcb_.ofo[i];
+        if (seq_le(b.start, merged.end) && seq_ge(b.end, merged.start)) {  // overlapping or adjacent
+            if (seq_lt(b.start, merged.start)) merged.start = b.start;
+            if (seq_gt(b.end, merged.end)) merged.end = b.end;
+        } else {
+            kept[n++] = b;
+        }
+    }
+    tcb_.ofo[0] = merged;
+    tcb_.ofo_n = 1;
+    for (std::size_t i = 0; i < n && tcb_.ofo_n < kMaxSackBlocks; ++i) tcb_.ofo[tcb_.ofo_n++] = kept[i];
+    if (fin) {
+        tcb_.ofo_fin = true;
+        tcb_.ofo_fin_seq = end - 1;
+    }
+}
+
+std::uint32_t Endpoint::ofo_pull(bool& fin) {
+    std::uint32_t taken = 0;
+    fin = false;
+    for (bool moved = true; moved;) {
+        moved = false;
+        for (std::size_t i = 0; i < tcb_.ofo_n; ++i) {
+            SackBlock b = tcb_.ofo[i];
+            if (seq_gt(b.start, tcb_.rcv_nxt)) continue;
+            for (std::size_t j = i + 1; j < tcb_.ofo_n; ++j) tcb_.ofo[j - 1] = tcb_.ofo[j];
+            --tcb_.ofo_n;
+            moved = true;
+            if (tcb_.ofo_fin && seq_lt(tcb_.ofo_fin_seq, b.end)) b.end = tcb_.ofo_fin_seq;  // the FIN is not text
+            if (seq_gt(b.end, tcb_.rcv_nxt)) {
+                const auto n = static_cast<std::uint32_t>(b.end - tcb_.rcv_nxt);
+                tcb_.rcv_nxt = b.end;
+                taken += n;
+            }
+            break;
+        }
+    }
+    if (tcb_.ofo_fin && tcb_.ofo_fin_seq == tcb_.rcv_nxt) {
+        fin = true;
+        tcb_.ofo_fin = false;
+    }
+    return taken;
+}
+
+void Endpoint::add_sack_blocks(Segment& a) const {
+    if (!cfg_.linux_wire || !tcb_.sack_ok) return;
+    const std::size_t limit = a.has_ts ? 3 : kMaxSackBlocks;  // the option space left
+    if (tcb_.dsack_end != tcb_.dsack_start && a.sack_n < limit) a.sack[a.sack_n++] = {tcb_.dsack_start, tcb_.dsack_end};
+    for (std::size_t i = 0; i < tcb_.ofo_n && a.sack_n < limit; ++i) a.sack[a.sack_n++] = tcb_.ofo[i];
+}
+
 void Endpoint::note_dsack(const Segment& seg) {
     if (!cfg_.linux_wire || !cfg_.dsack || !tcb_.sack_ok || seg.rst() || seg.syn()) return;
     const Seq end = seg.seq + seg.seg_len();

@@ -115,6 +115,13 @@ struct Tcb {
     SimTime last_oow_ack = SimTime::never();  // tp->last_oow_ack_time (cfg.oow_ack_ratelimit)
     Seq dsack_start = 0;  // a D-SACK block for the next ACK (RFC 2883), when dsack_end != dsack_start
     Seq dsack_end = 0;
+    // Linux's out-of-order queue (tcp_data_queue_ofo(), cfg.linux_wire) as ranges of sequence
+    // space, the most recently grown first: the order of its SACK blocks (tcp_sack_new_ofo_skb()).
+    // A FIN in it ends its range (ofo_fin_seq). The data waits there until the hole is filled.
+    std::array<SackBlock, kMaxSackBlocks> ofo{};
+    std::uint8_t ofo_n = 0;
+    bool ofo_fin = false;
+    Seq ofo_fin_seq = 0;
 
     // RFC 6298
     Duration rto = Duration::s(1);
@@ -243,6 +250,14 @@ private:
     // The D-SACK block for an arriving segment that repeats bytes below RCV.NXT (Linux
     // tcp_send_dupack(), tcp_data_queue(): tcp_dsack_set()), when SACK is in use.
     void note_dsack(const Segment& seg);
+    // Linux tcp_data_queue_ofo(): [start, end) (and a FIN at `end` - 1 when fin) waits in the
+    // out-of-order queue; merged ranges move to the front; the oldest is forgotten past four.
+    void ofo_insert(Seq start, Seq end, bool fin);
+    // Linux tcp_ofo_queue(): after RCV.NXT moved, the ranges it reached join the stream. Returns
+    // the bytes of text taken; fin: the queued FIN is next.
+    std::uint32_t ofo_pull(bool& fin);
+    // The SACK blocks of an ACK (tcp_established_options()): the D-SACK block, then the queue's.
+    void add_sack_blocks(Segment& a) const;
     [[nodiscard]] std::uint32_t receive_window() const;
     void update_ts_recent(SimTime now, const Segment& seg);
     template <class IoT>

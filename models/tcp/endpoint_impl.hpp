@@ -218,11 +218,8 @@ void Endpoint::send_ack(SimTime now, IoT& io, bool challenge) {
         return;
     }
     Segment a = make(now, flag::Ack, tcb_.snd_nxt, 0);
-    if (tcb_.dsack_end != tcb_.dsack_start) {  // RFC 2883: the D-SACK block goes on the next ACK
-        a.sack_start = tcb_.dsack_start;
-        a.sack_end = tcb_.dsack_end;
-        tcb_.dsack_end = tcb_.dsack_start;
-    }
+    add_sack_blocks(a);
+    tcb_.dsack_end = tcb_.dsack_start;  // RFC 2883: the D-SACK block goes on the next ACK only
     io.send(a);
 }
 
@@ -1096,9 +1093,12 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
         case State::SynSent: return;
     }
 
-    // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed).
-    // need_ack: answer what we could not take (a zero window's text, an old duplicate).
-    if (seg.len > 0) {
+    // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed, or
+    // with linux_wire queued, and a FIN with it). need_ack: answer what we could not take (a zero
+    // window's text, an old duplicate).
+    bool ofo_fin_next = false;
+    const bool had_ofo = tcb_.ofo_n > 0;
+    if (seg.len > 0 || (cfg_.linux_wire && seg.fin() && seq_gt(seg.seq, tcb_.rcv_nxt))) {
         switch (state_) {
             case State::Established:
             case State::FinWait1:
@@ -1118,14 +1118,17 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
                 if (seq_le(seg.seq, tcb_.rcv_nxt)) {
                     const std::uint32_t skip = static_cast<std::uint32_t>(tcb_.rcv_nxt - seg.seq);
                     const std::uint32_t fresh = skip < seg.len ? seg.len - skip : 0;
-                    const std::uint32_t take = std::min(fresh, tcb_.rcv_wnd);
+                    std::uint32_t take = std::min(fresh, tcb_.rcv_wnd);
                     if (take > 0) {
                         tcb_.rcv_nxt += take;
+                        if (tcb_.ofo_n > 0) take += ofo_pull(ofo_fin_next);  // the hole is filled
                         tcb_.unread += take;
-                        tcb_.rcv_wnd -= take;
+                        tcb_.rcv_wnd -= std::min(take, tcb_.rcv_wnd);
                         tcb_.data_received = true;
                         io.notify(Notice::Readable, Errno::Ok);
                     }
+                } else if (cfg_.linux_wire) {
+                    ofo_insert(seg.seq, seg.seq + seg.len + (seg.fin() ? 1u : 0u), seg.fin());
                 }
                 need_ack = true;
                 break;
@@ -1142,7 +1145,7 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
     }
 
     // eighth: check the FIN bit (only when it is the next byte expected).
-    if (seg.fin() && seg.seq + seg.len == tcb_.rcv_nxt) {
+    if ((seg.fin() && seg.seq + seg.len == tcb_.rcv_nxt) || ofo_fin_next) {
         tcb_.rcv_nxt += 1;
         need_ack = false;
         tcb_.fin_unread = true;
@@ -1151,7 +1154,9 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
             case State::Established: {
                 transition_to(io, State::CloseWait, Trigger::RcvFin, "FIN");
                 const Duration delay = tcb_.data_received ? cfg_.fin_ack_delay : cfg_.fin_ack_delay_no_data;
-                if (delay.count() > 0) set_timer(io, TimerKind::DelayedAck, now + delay);  // tcp_fin(): pingpong
+                // tcp_fin(): pingpong; but a filled hole is ACKed at once (tcp_data_queue(): ICSK_ACK_NOW).
+                const bool hole_filled = had_ofo && tcb_.ofo_n == 0;
+                if (delay.count() > 0 && !hole_filled) set_timer(io, TimerKind::DelayedAck, now + delay);
                 else send_ack(now, io);
                 io.notify(Notice::PeerClosed, Errno::Ok);
                 break;

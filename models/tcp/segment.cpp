@@ -53,7 +53,11 @@ std::string format_options(const Segment& s) {
         add("nop,nop,sackOK");
     }
     if (s.has_wscale()) add(fmt::format("nop,wscale {}", s.wscale));
-    if (s.has_sack_block()) add(fmt::format("nop,nop,sack {}:{}", s.sack_start, s.sack_end));
+    if (s.has_sack_block()) {
+        std::string blocks;
+        for (std::size_t i = 0; i < s.sack_n; ++i) blocks += fmt::format(" {}:{}", s.sack[i].start, s.sack[i].end);
+        add("nop,nop,sack" + blocks);
+    }
     return out;
 }
 

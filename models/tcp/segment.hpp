@@ -4,6 +4,8 @@
 
 #include "tcp/seq.hpp"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -27,6 +29,13 @@ inline constexpr std::uint8_t Psh = 0x08;
 inline constexpr std::uint8_t Ack = 0x10;
 }  // namespace flag
 
+struct SackBlock {
+    Seq start = 0;
+    Seq end = 0;
+};
+// Four blocks fit the 40 bytes of options (three beside the timestamps; RFC 2018 §3).
+inline constexpr std::size_t kMaxSackBlocks = 4;
+
 struct Segment {
     SockAddr src;
     SockAddr dst;
@@ -42,13 +51,13 @@ struct Segment {
     // RFC 7323 §2 window scale option (kNoWscale: absent) and RFC 2018 SACK-permitted, in SYNs.
     std::uint8_t wscale = kNoWscale;
     bool sack_ok = false;
-    // One SACK block (RFC 2018 §3; RFC 2883 D-SACK), when sack_end != sack_start.
-    Seq sack_start = 0;
-    Seq sack_end = 0;
+    // SACK blocks (RFC 2018 §3; a D-SACK block first, RFC 2883 §4): sack_n of them.
+    std::uint8_t sack_n = 0;
+    std::array<SackBlock, kMaxSackBlocks> sack{};
 
     static constexpr std::uint8_t kNoWscale = 0xFF;
     [[nodiscard]] bool has_wscale() const { return wscale != kNoWscale; }
-    [[nodiscard]] bool has_sack_block() const { return sack_end != sack_start; }
+    [[nodiscard]] bool has_sack_block() const { return sack_n > 0; }
 
     [[nodiscard]] bool syn() const { return (flags & flag::Syn) != 0; }
     [[nodiscard]] bool ack_set() const { return (flags & flag::Ack) != 0; }

@@ -455,8 +455,10 @@ std::string Harness::describe(const tcp::Segment& s) const {
     if (s.ack_set()) out += fmt::format(" ack {}", s.ack - kRemoteIsn);
     out += fmt::format(" win {}", s.wnd);
     tcp::Segment rel = s;  // a SACK block in the peer's numbers, as the script writes it
-    rel.sack_start -= kRemoteIsn;
-    rel.sack_end -= kRemoteIsn;
+    for (std::size_t i = 0; i < rel.sack_n; ++i) {
+        rel.sack[i].start -= kRemoteIsn;
+        rel.sack[i].end -= kRemoteIsn;
+    }
     const std::string opts = tcp::format_options(rel);
     if (!opts.empty()) out += " <" + opts + ">";
     return out;
@@ -473,7 +475,10 @@ std::string Harness::describe(const PktSegment& p) const {
             if (!opts.empty()) opts += ",";
             if (o.kind == "mss" || o.kind == "wscale") opts += fmt::format("{} {}", o.kind, o.value);
             else if (o.kind == "TS") opts += fmt::format("TS val {} ecr {}", o.value, o.value2);
-            else opts += o.kind;
+            else if (o.kind == "sack") {
+                opts += "sack";
+                for (const auto& [a, b] : o.blocks) opts += fmt::format(" {}:{}", a, b);
+            } else opts += o.kind;
         }
         out += " <" + opts + ">";
     }
@@ -584,9 +589,10 @@ void Harness::compare_options(const ScriptLine& l, const tcp::Segment& s, const 
         if (o.kind == "wscale") want_wscale = o.value;
         if (o.kind == "sack") {
             want_block = true;
-            if (wire && s.has_sack_block() &&
-                (s.sack_start - kRemoteIsn != o.value || s.sack_end - kRemoteIsn != o.value2))
-                fail(l, expected, actual, "SACK block differs");
+            bool same = o.blocks.size() == s.sack_n;
+            for (std::size_t i = 0; same && i < o.blocks.size(); ++i)
+                same = s.sack[i].start - kRemoteIsn == o.blocks[i].first && s.sack[i].end - kRemoteIsn == o.blocks[i].second;
+            if (wire && s.has_sack_block() && !same) fail(l, expected, actual, "SACK blocks differ");
         }
     }
     if (want_mss != (s.mss != 0)) fail(l, expected, actual, "MSS option present in one and not the other");

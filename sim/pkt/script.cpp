@@ -227,15 +227,16 @@ PktOption parse_option(const std::string& item, int lineno) {
         o.value = number(v1, 0xFFFFFFFF, lineno, "TS val");
         o.value2 = number(v2, 0xFFFFFFFF, lineno, "TS ecr");
     } else if (o.kind == "sack") {
-        // parser.y sack_block_list: "sack start:end start:end ..."; one block is what the model
-        // sends (a D-SACK block), more are packetdrill the harness does not run.
-        std::string block, more;
-        in >> block;
-        const auto colon = block.find(':');
-        if (colon == std::string::npos) syntax(lineno, fmt::format("TCP option {}: expected sack START:END", quote(item)));
-        o.value = number(block.substr(0, colon), 0xFFFFFFFF, lineno, "SACK block start");
-        o.value2 = number(block.substr(colon + 1), 0xFFFFFFFF, lineno, "SACK block end");
-        if (in >> more) unsupported(lineno, fmt::format("TCP option \"{}\" (more than one SACK block)", item));
+        // parser.y sack_block_list: "sack start:end start:end ..." (at least one block).
+        std::string block;
+        while (in >> block) {
+            const auto colon = block.find(':');
+            if (colon == std::string::npos) syntax(lineno, fmt::format("TCP option {}: expected sack START:END", quote(item)));
+            o.blocks.emplace_back(number(block.substr(0, colon), 0xFFFFFFFF, lineno, "SACK block start"),
+                                  number(block.substr(colon + 1), 0xFFFFFFFF, lineno, "SACK block end"));
+        }
+        if (o.blocks.empty()) syntax(lineno, fmt::format("TCP option {}: expected sack START:END", quote(item)));
+        if (o.blocks.size() > 4) syntax(lineno, fmt::format("TCP option {}: more than 4 SACK blocks", quote(item)));
     } else if (o.kind == "nop" || o.kind == "eol" || o.kind == "sackOK" || o.kind == "...") {
         // no value ("<...>": any options, parser.y opt_tcp_options ELLIPSIS)
     } else {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tcpsim::pkt {
@@ -18,6 +19,7 @@ struct PktOption {
     std::string kind;  // "mss", "TS", "sackOK", "wscale", "nop", "eol", ...
     std::uint32_t value = 0;   // mss / wscale value, TS val
     std::uint32_t value2 = 0;  // TS ecr
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks;  // sack: start:end, in order
 };
 
 struct PktSegment {
