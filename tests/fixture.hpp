@@ -23,7 +23,8 @@ struct RecordingIo final : tcp::Io {
     std::vector<tcp::Segment> sent;
     std::vector<tcp::Transition> transitions;
     std::vector<std::pair<tcp::Notice, Errno>> notices;
-    std::array<SimTime, tcp::kTimerKinds> timers{SimTime::never(), SimTime::never(), SimTime::never()};
+    std::array<SimTime, tcp::kTimerKinds> timers{SimTime::never(), SimTime::never(), SimTime::never(),
+                                                 SimTime::never()};
 
     std::uint32_t last_tsval = 0;  // TSval of the last timestamped segment we sent (for the peer's TSecr)
 

@@ -105,7 +105,6 @@ TEST_CASE("pkt parser: valid packetdrill outside the subset is reported as unsup
         "--ip_version=ipv4_mapped_ipv6\n",
         "--mtu=1500\n",
         "0 < S 0:0(0) win 1 <md5 abc>\n",
-        "0 < S 0:0(0) win 1 <sack 1:2>\n",
         "0 < S 0:0(0) win 1 <mss MSS>\n",                // a symbol from --define
         "0 < SEW 0:0(0) win 1\n",                      // ECN flags
         "0 < [ect0] S 0:0(0) win 1\n",                 // IP info
@@ -113,9 +112,7 @@ TEST_CASE("pkt parser: valid packetdrill outside the subset is reported as unsup
         "0 < encap S 0:0(0) win 1\n",                  // a packet prefix newer than the harness
         "0 < S 0:0(0) urg 1 win 1\n",                  // urgent pointer
         "0 < S 0:0(0)! win 1\n",                       // absolute sequence numbers
-        "0.1~0.2 > S 0:0(0) win 1\n",                  // a time range
-        "0 ...0.1 read(3, ..., 10) = 10\n",            // a blocking call's end time
-        "`echo init`\n0 close(3) = 0\n",              // an init command
+        "0 < S 0:0(0) win 1 <FO abcd>\n",             // Fast Open
         "0 `echo a\nb`\n",                            // a command over two lines
         "0 close(3) = SOME_SYMBOL\n",                  // a symbolic result
         "0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n+99999999999 close(3) = 0\n",  // a time too far
@@ -124,6 +121,32 @@ TEST_CASE("pkt parser: valid packetdrill outside the subset is reported as unsup
         INFO(text);
         CHECK_THROWS_AS(parse_script(text, "t.pkt", {}), Unsupported);
     }
+}
+
+TEST_CASE("pkt parser: time ranges, blocking calls, init commands and SACK blocks", "[pkt]") {
+    // parser.y event_time ("+a~+b", "a~b"), "time ... time syscall", init_command, sack_block_list.
+    const Script sc = parse_script("`sysctl -w net.ipv4.tcp_sack=1`\n0 socket(..., SOCK_STREAM, IPPROTO_TCP) = 3\n"
+                                   "+0...3 connect(3, ..., ...) = -1 ETIMEDOUT (Connection timed out)\n"
+                                   "+.18~+.24 > . 1:1(0) ack 1 <nop,nop,sack 301:401 101:201>\n1~2 > . 1:1(0) ack 1\n",
+                                   "t.pkt", {});
+    REQUIRE(sc.lines.size() == 5);
+    CHECK(sc.lines[0].untimed);
+    CHECK(sc.lines[0].command == "sysctl -w net.ipv4.tcp_sack=1");
+    CHECK(sc.lines[2].call.name == "connect");
+    CHECK(sc.lines[2].block_end_us == 3'000'000);
+    CHECK(sc.lines[2].call.errno_name == "ETIMEDOUT");
+    CHECK(sc.lines[3].time_kind == TimeKind::Relative);
+    CHECK(sc.lines[3].time_us == 180'000);
+    CHECK(sc.lines[3].time_end_us == 240'000);
+    REQUIRE(sc.lines[3].seg.options.size() == 3);
+    const auto& blocks = sc.lines[3].seg.options[2].blocks;
+    REQUIRE(blocks.size() == 2);
+    CHECK(blocks[0] == std::pair<std::uint32_t, std::uint32_t>{301, 401});
+    CHECK(blocks[1] == std::pair<std::uint32_t, std::uint32_t>{101, 201});
+    CHECK(sc.lines[4].time_kind == TimeKind::Absolute);
+    CHECK(sc.lines[4].time_end_us == 2'000'000);
+    // A range that ends before it starts is not packetdrill.
+    CHECK_THROWS_AS(parse_script("+.2~+.1 > . 1:1(0) ack 1\n", "t.pkt", {}), SyntaxError);
 }
 
 TEST_CASE("pkt parser: an event goes on over lines while a bracket is open or its result is to come", "[pkt]") {

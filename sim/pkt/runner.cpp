@@ -521,11 +521,11 @@ void Harness::do_packet(const ScriptLine& l, SimTime) {
 // the same instant with the same ACK (the last one's flags: PSH, FIN).
 void Harness::merge_offload(std::size_t want_len) {
     Outbound& first = outbound_.front();
+    if (first.seg.len == 0) return;  // a bare ACK or a control segment is never part of one
     while (first.seg.len < want_len && outbound_.size() > 1) {
         const Outbound& next = outbound_[1];
         if (next.time != first.time || next.seg.seq != first.seg.seq + first.seg.len || next.seg.syn() ||
-            next.seg.rst() || first.seg.fin() || next.seg.ack != first.seg.ack || next.seg.flags == tcp::flag::Ack ||
-            next.seg.len == 0)
+            next.seg.rst() || first.seg.fin() || next.seg.ack != first.seg.ack || next.seg.len == 0)
             return;
         first.seg.len += next.seg.len;
         first.seg.flags = next.seg.flags;
