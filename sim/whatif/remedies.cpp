@@ -455,9 +455,9 @@ std::vector<Remedy> plan_remedies(const std::string& text, const std::string& fi
     std::vector<std::string> host_pointers;
     if (const json* hosts = value_at(doc, "/hosts"); hosts && hosts->is_array())
         for (std::size_t j = 0; j < hosts->size(); ++j) {
-            const json& e = (*hosts)[j];
-            const std::size_t n = e.is_object() && e.contains("count") && e["count"].is_number_unsigned() ? e["count"].get<std::size_t>() : 1;
-            host_pointers.insert(host_pointers.end(), n, fmt::format("/hosts/{}", j));
+            const std::string ptr = fmt::format("/hosts/{}", j);
+            const auto g = std::find_if(sc.groups.begin(), sc.groups.end(), [&](const HostGroup& x) { return x.pointer == ptr; });
+            host_pointers.insert(host_pointers.end(), g == sc.groups.end() ? 1 : g->count, ptr);
         }
     if (host_pointers.size() != sc.hosts.size())
         throw std::logic_error("remedies: the hosts of the file and of the scenario differ in number");
