@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""The README's synopsis and `tcpsim SUB --help` list the same options (issue #20).
+"""The documented synopsis and `tcpsim SUB --help` list the same options (issue #20).
 
-Usage: help_synopsis.py TCPSIM README.md
+Usage: help_synopsis.py TCPSIM DOC [HEADING]
 
-The synopsis is the first fenced block after the heading "## Using it". A line starting with
+The synopsis is the first fenced block after HEADING (default "## The commands", the section of
+docs/user-guide.md that holds it; it was "## Using it" in the README before issue 22). A line starting with
 "tcpsim SUB" is SUB's usage; a following line that starts with spaces and then "[" continues it;
 any other indented line is a description. Every option of `tcpsim SUB --help` (but -h/--help)
 must appear in SUB's usage under one of its names, and every option in the usage must be one
@@ -14,9 +15,11 @@ import subprocess
 import sys
 
 
-def synopsis(readme):
+def synopsis(readme, heading):
     text = open(readme, encoding="utf-8").read()
-    at = text.index("## Using it")
+    at = text.find("\n" + heading + "\n")
+    if at < 0:
+        sys.exit("%s: no heading %r" % (readme, heading))
     start = text.index("```", at)
     start = text.index("\n", start) + 1
     end = text.index("```", start)
@@ -55,23 +58,24 @@ def help_options(tcpsim, sub):
 
 def main():
     tcpsim, readme = sys.argv[1], sys.argv[2]
-    usages = synopsis(readme)
+    heading = sys.argv[3] if len(sys.argv) > 3 else "## The commands"
+    usages = synopsis(readme, heading)
     subs = ["run", "trace", "diagram", "pkt", "profiles", "experiment", "sweep", "merge", "capacity", "remedies", "bench"]
     bad = 0
     for sub in subs:
         if sub not in usages:
-            print("README synopsis has no line for `tcpsim %s`" % sub)
+            print("the synopsis in %s has no line for `tcpsim %s`" % (readme, sub))
             bad += 1
             continue
         shown = usages[sub]
         opts = help_options(tcpsim, sub)
         for names in opts:
             if not names & shown:
-                print("tcpsim %s: --help lists %s, the README synopsis does not" % (sub, "/".join(sorted(names))))
+                print("tcpsim %s: --help lists %s, the synopsis in %s does not" % (sub, "/".join(sorted(names)), readme))
                 bad += 1
         known = set().union(*opts) if opts else set()
         for o in sorted(shown - known):
-            print("tcpsim %s: the README synopsis shows %s, --help does not list it" % (sub, o))
+            print("tcpsim %s: the synopsis in %s shows %s, --help does not list it" % (sub, readme, o))
             bad += 1
     print("help_synopsis: %d subcommands, %d mismatches" % (len(subs), bad))
     return 1 if bad else 0

@@ -1,4 +1,4 @@
-// Bad input gets a clear error (DESIGN.md, README "Scenario files"): every malformed or
+// Bad input gets a clear error (DESIGN.md, docs/scenario-format.md): every malformed or
 // inconsistent scenario below is refused with a ScenarioError that names the file, the place
 // (line:column for syntax, else the JSON pointer) and the problem in words a user can act on.
 // Never accepted, never another exception (nlohmann type_error, std::out_of_range, ...).

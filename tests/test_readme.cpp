@@ -1,5 +1,7 @@
-// The README shows a forecast as a user sees it: keep that block equal to the approved forecast
-// of the same scenario (itself checked against the program by golden.forecast.*).
+// The user guide (docs/user-guide.md, "The exhaustion forecast") shows a forecast as a user sees
+// it: keep that block equal to the approved forecast of the same scenario (itself checked against
+// the program by golden.forecast.*). The README's tour shows excerpts of it, checked by the CTest
+// test docs.readme-tour.
 #include <catch2/catch.hpp>
 
 #include <fstream>
@@ -15,8 +17,8 @@ std::string slurp(const std::string& path) {
 }
 }  // namespace
 
-TEST_CASE("readme: the forecast it shows is the approved forecast of linux-default-range", "[readme]") {
-    const std::string readme = slurp(std::string(TCPSIM_SOURCE_DIR) + "/README.md");
+TEST_CASE("readme: the forecast the user guide shows is the approved forecast of linux-default-range", "[readme]") {
+    const std::string readme = slurp(std::string(TCPSIM_SOURCE_DIR) + "/docs/user-guide.md");
     const std::string command = "$ build/release/tcpsim run scenarios/capacity/linux-default-range.json\n";
     const auto a = readme.find(command);
     REQUIRE(a != std::string::npos);

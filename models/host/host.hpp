@@ -93,6 +93,13 @@ struct Demux {
     TimeWaitSock* tw = nullptr;
 };
 
+// Why the host's input dropped a segment in silence (Host::input(), host/host_input.hpp).
+enum class InputDrop : std::uint8_t {
+    TimeWait,     // a TIME-WAIT TCB kept its 4-tuple and said nothing (FreeBSD tcp_twcheck())
+    AcceptQueue,  // a full accept queue (Linux tcp_conn_request(), tcp_check_req(): LISTENOVERFLOWS)
+    TwRecycle,    // tcp_tw_recycle's per-peer timestamp check (PAWSPassiveRejected)
+};
+
 class Host {
 public:
     Host(std::string name, std::uint32_t ip, const tcp::TcpConfig& cfg, StackConfig stack = {}, std::uint64_t seed = 1)
@@ -198,7 +205,21 @@ public:
         tcp::Seq accept_isn = 0;
     };
     TimeWaitResult time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg);
-    // The listener on a local port, or kNoSocket.
+    // An arriving segment, all the way to the socket that takes it (host/host_input.hpp; Env is
+    // the runtime around the host: the world, the packetdrill harness).
+    template <class Env>
+    void input(SimTime now, const tcp::Segment& seg, Env& env);
+    // A full accept queue drops a new SYN to the listener, and the ACK that would complete a
+    // child's handshake (the SYN,ACK is then retransmitted): the client sees a slow connect,
+    // not an error (Linux tcp_conn_request(), tcp_check_req(): LISTENOVERFLOWS).
+    [[nodiscard]] bool accept_queue_drops(SocketId sid, const tcp::Segment& seg) const {
+        if (seg.rst()) return false;
+        const Socket& s = sockets_[sid];
+        const SocketId l = s.is_listener ? sid : s.listener;
+        const bool handshake_ack = !s.is_listener && s.ep.state() == tcp::State::SynReceived && seg.ack_set() && !seg.syn();
+        const bool new_syn = s.is_listener && seg.syn() && !seg.ack_set();
+        return l != kNoSocket && (new_syn || handshake_ack) && accept_queue_full(l);
+    }
     // Established children of a listener not yet accept()ed (sk_ack_backlog).
     [[nodiscard]] std::uint32_t accept_queue_length(SocketId listener) const;
     // Linux sk_acceptq_is_full(): sk_ack_backlog > sk_max_ack_backlog (so backlog + 1 fit).
@@ -277,6 +298,11 @@ private:
     [[nodiscard]] ConnKey conn_key() const { return ConnKey{&sockets_}; }
     [[nodiscard]] SocketId connection(const FourTuple& t) const { return connections_.find(t, conn_key()); }
     [[nodiscard]] Demux demux_other(const FourTuple& t);  // demux() when no connection has the 4-tuple
+    // Host::input()'s less common cases (host/host_input.hpp).
+    template <class Env>
+    void input_syn_to_time_wait(SimTime now, SocketId sock, const tcp::Segment& seg, Env& env);
+    template <class Env>
+    void input_other(SimTime now, const tcp::Segment& seg, const Demux& d, Env& env);
     std::map<std::pair<std::uint16_t, std::uint32_t>, SocketId> listeners_;  // (port, bound address or 0)
     struct Route {
         std::uint32_t net;

@@ -16,7 +16,7 @@
 namespace tcpsim::host {
 
 // A behaviour the profile models without an authoritative source: what is assumed, and the
-// simplest experiment that would settle it (README "Host stacks and OS profiles").
+// simplest experiment that would settle it (docs/profiles.md).
 struct Assumption {
     std::string behaviour;   // "SYN in TIME-WAIT"
     std::string assumed;     // what the profile does

@@ -1,5 +1,5 @@
 // The error every reader of a user's file throws: its message names the file, the place (a JSON
-// pointer or line:column) and what is wrong (DESIGN.md; README "Bad input"). The command line
+// pointer or line:column) and what is wrong (DESIGN.md; docs/scenario-format.md). The command line
 // prints it and exits non-zero.
 #pragma once
 

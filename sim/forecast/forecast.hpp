@@ -194,7 +194,7 @@ private:
     std::map<int, NatDrops> nat_drops_;
     std::vector<SimTime> member_failed_;  // per host of a fleet: its first failed request (never: none)
     std::map<std::size_t, std::map<std::uint32_t, std::uint64_t>> nat_address_peak_;  // per NAT (report order), per outer address
-    // Fleets (README "Fleets"): one row per fleet in the state tables, and a summary of each.
+    // Fleets (docs/scenario-format.md): one row per fleet in the state tables, a summary of each.
     [[nodiscard]] std::string state_rows(const std::vector<StateCounts>& per_host, bool sum) const;
     [[nodiscard]] std::string fleet_summary() const;
     [[nodiscard]] std::string nat_address_table() const;

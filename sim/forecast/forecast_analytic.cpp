@@ -1,4 +1,4 @@
-// The back-of-the-envelope ceiling of the forecast (README "The exhaustion forecast"): for every
+// The back-of-the-envelope ceiling of the forecast (docs/user-guide.md): for every
 // place that holds a port per connection (a host's ephemeral range toward a destination, a
 // bind(0) pool, a NAT's ports or a VM's block, a balancer's SNAT ports meeting a backend's
 // TIME-WAIT), usable ports divided by how long each is held (capacity-cases.md conventions:

@@ -17,10 +17,10 @@ struct RunSize {
 };
 
 // A connection's life (handshake, request, response, teardown, TIME-WAIT) is about 13 events
-// (bench -w churn: events per lifecycle, README "Performance").
+// (bench -w churn: events per lifecycle, docs/performance.md).
 inline constexpr double kEventsPerConnection = 13;
 // A conservative rate of this program on the 2-core reference machine: bench -w churn ran
-// 448,000-814,000 lifecycles/s in the release build (README "Performance"); scenarios with NATs,
+// 448,000-814,000 lifecycles/s in the release build (docs/performance.md); scenarios with NATs,
 // proxies or many hosts run slower, so the estimate takes 250,000/s.
 inline constexpr double kConnectionsPerWallSecond = 250'000;
 

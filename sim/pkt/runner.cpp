@@ -1,10 +1,9 @@
 #include "pkt/runner.hpp"
 
-#include "host/host.hpp"
+#include "host/host_input.hpp"
 #include "pkt/script.hpp"
 #include "scenario/profiles.hpp"
 #include "tcp/endpoint.hpp"
-#include "tcp/endpoint_impl.hpp"
 
 #include <tcpsim/engine.hpp>
 
@@ -128,6 +127,7 @@ public:
 private:
     class SutIo;
     friend class SutIo;
+    class HostEnv;
 
     // -- time
     void advance_to(SimTime t);
@@ -143,6 +143,11 @@ private:
 
     // -- the host
     void deliver(const tcp::Segment& seg);
+    void send(const tcp::Segment& seg) {
+        outbound_.push_back({engine_.now(), seg});
+        ++sent_;
+        record_segment(RecordKind::Send, 0, seg);
+    }
     void reap(SocketId id);
     void notice(SocketId id, tcp::Notice n, Errno e);
     Fd& fd(const ScriptLine& l, const std::string& arg);
@@ -190,6 +195,7 @@ private:
     std::map<SocketId, bool> accepted_;  // children handed out by accept()
     std::deque<Outbound> outbound_;
     std::vector<tcp::Segment> redeliver_;
+    std::uint64_t sent_ = 0;  // segments the host sent (Host::input() asks)
     std::optional<tcp::Seq> sut_isn_;
     std::vector<SocketId> pending_time_wait_;
     void settle();
@@ -210,10 +216,7 @@ private:
 class Harness::SutIo final : public tcp::Io {
 public:
     SutIo(Harness& h, SocketId s) : h_(h), s_(s) {}
-    void send(const tcp::Segment& seg) override {
-        h_.outbound_.push_back({h_.engine_.now(), seg});
-        h_.record_segment(RecordKind::Send, 0, seg);
-    }
+    void send(const tcp::Segment& seg) override { h_.send(seg); }
     void set_timer(tcp::TimerKind kind, SimTime deadline) override {
         const TimerId t = h_.host_.at(s_).timers[static_cast<std::size_t>(kind)];
         if (deadline.is_never()) h_.engine_.cancel(t);
@@ -235,6 +238,26 @@ public:
 private:
     Harness& h_;
     SocketId s_;
+};
+
+// What the host's segment input needs from the harness (host/host_input.hpp). The script's
+// peer sees the segments; nothing else observes the host here.
+class Harness::HostEnv {
+public:
+    explicit HostEnv(Harness& h) : h_(h) {}
+    SutIo io(SocketId sock, host::Socket&) { return SutIo(h_, sock); }
+    void reply(std::string_view, const tcp::Segment& seg) { h_.send(seg); }
+    void spawned(SocketId child) {
+        for (auto& t : h_.host_.at(child).timers) t = h_.engine_.create_timer();
+    }
+    tcp::IsnGenerator* isn_source() { return &h_.isn_; }
+    void arrived(SocketId, const tcp::Segment&) {}
+    void arrived_time_wait(const tcp::Segment&) {}
+    void dropped(host::InputDrop, SocketId, const tcp::Segment&) {}
+    [[nodiscard]] std::uint64_t sent() const { return h_.sent_; }
+
+private:
+    Harness& h_;
 };
 
 SocketId Harness::new_socket(const std::string& name) {
@@ -313,39 +336,8 @@ void Harness::settle() {
 }
 
 void Harness::deliver(const tcp::Segment& seg) {
-    const host::Demux d = host_.demux(seg);
-    SocketId sid = d.socket;
-    std::optional<tcp::Seq> reopen_iss;
-    if (d.kind == host::Demux::Kind::TimeWait) {
-        // Linux: the mini-socket answers, or hands the SYN to the listener (TW_SYN).
-        const host::Host::TimeWaitResult r = host_.time_wait_segment(engine_.now(), *d.tw, seg);
-        if (r.reply) {
-            outbound_.push_back({engine_.now(), *r.reply});
-            record_segment(RecordKind::Send, 0, *r.reply);
-        }
-        if (r.accept_by == kNoSocket) {
-            settle();
-            return;
-        }
-        sid = r.accept_by;
-        reopen_iss = r.accept_isn;
-    }
-    if (sid != kNoSocket && host_.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
-        const SocketId child = host_.spawn_child(sid, seg);
-        for (auto& t : host_.at(child).timers) t = engine_.create_timer();
-        if (reopen_iss) host_.at(child).ep.set_isn_source(&isn_, reopen_iss);
-        sid = child;
-    }
-    if (sid == kNoSocket) {
-        tcp::Segment rst;
-        if (tcp::reset_for_closed(seg, rst)) {
-            outbound_.push_back({engine_.now(), rst});
-            record_segment(RecordKind::Send, 0, rst);
-        }
-    } else {
-        SutIo io(*this, sid);
-        ep(sid).on_segment(engine_.now(), io, seg);
-    }
+    HostEnv env(*this);
+    host_.input(engine_.now(), seg, env);
     // A segment an endpoint gave back (FreeBSD: the SYN that ended a TIME-WAIT) is looked up again.
     while (!redeliver_.empty()) {
         const tcp::Segment again = redeliver_.front();

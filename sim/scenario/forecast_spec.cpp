@@ -1,4 +1,4 @@
-// Reading the forecast sections of a scenario (README "Scenario files"): every error names the
+// Reading the forecast sections of a scenario (docs/scenario-format.md): every error names the
 // file, the JSON pointer and what is wrong (DESIGN.md, non-negotiable 4).
 #include "scenario/forecast_spec.hpp"
 #include "scenario/profiles.hpp"

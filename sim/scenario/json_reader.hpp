@@ -157,7 +157,7 @@ json parse_json(const std::string& text, const std::string& name);
 std::string unknown_name(const std::string& what, const std::string& name, const std::vector<std::string>& known);
 // "HOST:PORT" with PORT in 1..65535.
 std::pair<std::string, std::uint16_t> split_host_port(const Reader& r, const std::string& s, const std::string& ptr);
-// The "tcp" object: endpoint parameters and named behaviours (README "Scenario files").
+// The "tcp" object: endpoint parameters and named behaviours (docs/scenario-format.md).
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg);
 
 }  // namespace tcpsim

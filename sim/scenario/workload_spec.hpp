@@ -1,4 +1,4 @@
-// The forecast part of a scenario (README "Scenario files"): servers, client workloads, L7
+// The forecast part of a scenario (docs/scenario-format.md): servers, client workloads, L7
 // proxies, NAT gateways, L4 load balancers, timed what-if actions and stop conditions. Plain
 // data, read and checked by sim/scenario/forecast_spec.cpp.
 #pragma once

@@ -1,6 +1,6 @@
 #include "world/world.hpp"
 
-#include "tcp/endpoint_impl.hpp"
+#include "host/host_input.hpp"
 
 #include <fmt/format.h>
 
@@ -115,6 +115,54 @@ private:
     int host_;
     SocketId sock_;
     host::Socket& s_;
+};
+
+// What a host's segment input needs from the world (host/host_input.hpp): the endpoint's Io,
+// the sends of sockets that are not full sockets, timers for children, and the observers.
+class World::HostEnv {
+public:
+    HostEnv(World& w, int host) : w_(w), host_(host) {}
+
+    [[gnu::always_inline]] SocketIo io(SocketId sock, host::Socket& s) { return SocketIo(w_, host_, sock, s); }
+    void reply(std::string_view who, const tcp::Segment& seg) { w_.transmit(host_, who, seg); }
+    void spawned(SocketId child) {
+        w_.new_socket_timers(host_, child);
+        // The child is a copy of the listener for an instant (it leaves LISTEN at once): counted
+        // for the balance of the next transition, not as a listener at its peak.
+        ++w_.state_counts_[static_cast<std::size_t>(host_)][static_cast<std::size_t>(tcp::State::Listen)];
+    }
+    tcp::IsnGenerator* isn_source() { return &w_.isn_; }
+    [[gnu::always_inline]] void arrived(SocketId sock, const tcp::Segment& seg) {
+        if (!w_.recording_) [[likely]] return;
+        w_.focus(host_, sock);
+        w_.records_[w_.record(RecordKind::Arrive, host_, sock)].seg = seg;
+    }
+    void arrived_time_wait(const tcp::Segment& seg) {
+        if (!w_.recording_) return;
+        auto& r = w_.records_[w_.record(RecordKind::Arrive, host_, kNoSocket)];
+        r.socket = "(time-wait)";
+        r.seg = seg;
+    }
+    void dropped(host::InputDrop why, SocketId sock, const tcp::Segment& seg) {
+        switch (why) {
+            case host::InputDrop::TimeWait: w_.count_syn_drop(host_, SynDrop::TimeWait, seg); return;
+            case host::InputDrop::TwRecycle: w_.count_syn_drop(host_, SynDrop::TwRecycle, seg); return;
+            case host::InputDrop::AcceptQueue:
+                ++w_.stats_.listen_overflows;
+                w_.count_syn_drop(host_, SynDrop::AcceptQueue, seg);
+                if (w_.recording_) {
+                    auto& r = w_.records_[w_.record(RecordKind::Drop, host_, sock)];
+                    r.seg = seg;
+                    r.text = "accept queue full";
+                }
+                return;
+        }
+    }
+    [[nodiscard]] std::uint64_t sent() const { return w_.stats_.segments_sent; }
+
+private:
+    World& w_;
+    int host_;
 };
 
 World::World(const Scenario& sc, bool record)
@@ -248,23 +296,8 @@ void World::settle_pending() {
 void World::deliver(int h, const tcp::Segment& seg) {
     if (stopped_hosts_[static_cast<std::size_t>(h)]) return;
     ++stats_.segments_delivered;
-    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const host::Demux d = hh.demux(seg);
-    if (d.kind == host::Demux::Kind::Connection && !recording_) {
-        // Most segments: an existing connection that is not a handshake's last ACK to a
-        // listener's child (the accept-queue check in deliver_other()) takes the segment straight away.
-        host::Socket& s = hh.at(d.socket);
-        if (!s.is_listener && s.ep.state() != tcp::State::SynReceived) {
-            if (s.ep.state() == tcp::State::TimeWait && seg.syn() && !seg.ack_set()) [[unlikely]] {
-                deliver_syn_to_time_wait(h, d.socket, seg);
-                return;
-            }
-            SocketIo io(*this, h, d.socket, s);
-            s.ep.on_segment(engine_.now(), io, seg);
-            return;
-        }
-    }
-    deliver_other(h, seg, d);
+    HostEnv env(*this, h);
+    hosts_[static_cast<std::size_t>(h)].input(engine_.now(), seg, env);
 }
 
 void World::dispatch_one(const Event& ev) {
@@ -520,89 +553,6 @@ void World::enqueue_delivery(int to, const tcp::Segment& seg, SimTime at) {
         pool_.emplace_back(seg);
     }
     engine_.schedule(at, kDeliver, static_cast<std::uint32_t>(to), slot);
-}
-
-// A new SYN meets a TIME-WAIT TCB: it reopens the connection, is answered (an ACK, an RST), or
-// is dropped in silence (FreeBSD tcp_twcheck() for a SYN not above RCV.NXT): the last is counted.
-void World::deliver_syn_to_time_wait(int h, SocketId sock, const tcp::Segment& seg) {
-    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const std::uint64_t sent = stats_.segments_sent;
-    {
-        host::Socket& s = hh.at(sock);
-        SocketIo io(*this, h, sock, s);
-        s.ep.on_segment(engine_.now(), io, seg);
-    }
-    const host::Socket& s = hh.at(sock);  // looked up again: a reopened connection may have made sockets
-    if (s.alive && s.ep.state() == tcp::State::TimeWait && stats_.segments_sent == sent) count_syn_drop(h, SynDrop::TimeWait, seg);
-}
-
-void World::deliver_other(int h, const tcp::Segment& seg, const host::Demux& d) {
-    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    SocketId sid = d.socket;
-    std::optional<tcp::Seq> reopen_iss;  // a SYN that a Linux TIME-WAIT lets through (TW_SYN)
-    if (d.kind == host::Demux::Kind::TimeWait) {
-        if (recording_) {
-            auto& r = records_[record(RecordKind::Arrive, h, kNoSocket)];
-            r.socket = "(time-wait)";
-            r.seg = seg;
-        }
-        // tcp_v4_rcv() do_time_wait: the mini-socket answers, or hands the SYN to the listener
-        // with an ISN that continues the old sequence space.
-        const host::Host::TimeWaitResult r = hh.time_wait_segment(engine_.now(), *d.tw, seg);
-        if (r.reply) transmit(h, "(time-wait)", *r.reply);
-        if (r.accept_by == kNoSocket) return;
-        sid = r.accept_by;
-        reopen_iss = r.accept_isn;
-    }
-    // tw_recycle's check is skipped for a SYN that passed a TIME-WAIT (tcp_conn_request(): "isn").
-    if (!reopen_iss && sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst() &&
-        hh.recycle_drops_syn(engine_.now(), seg)) {
-        hh.count_recycle_drop();  // tw_recycle: PAWSPassiveRejected, silently
-        count_syn_drop(h, SynDrop::TwRecycle, seg);
-        return;
-    }
-    // A full accept queue (Linux tcp_conn_request() and tcp_check_req(): LISTENOVERFLOWS): the
-    // SYN is dropped, and so is the ACK that would complete a handshake (the SYN,ACK is then
-    // retransmitted). The client sees a slow connect, not an error.
-    if (sid != kNoSocket && !seg.rst()) {
-        const host::Socket& s = hh.at(sid);
-        const SocketId l = s.is_listener ? sid : s.listener;
-        const bool handshake_ack = !s.is_listener && s.ep.state() == tcp::State::SynReceived && seg.ack_set() && !seg.syn();
-        const bool new_syn = s.is_listener && seg.syn() && !seg.ack_set();
-        if (l != kNoSocket && (new_syn || handshake_ack) && hh.accept_queue_full(l)) {
-            ++stats_.listen_overflows;
-            count_syn_drop(h, SynDrop::AcceptQueue, seg);
-            if (recording_) {
-                auto& r = records_[record(RecordKind::Drop, h, sid)];
-                r.seg = seg;
-                r.text = "accept queue full";
-            }
-            return;
-        }
-    }
-    if (sid != kNoSocket && hh.at(sid).is_listener && seg.syn() && !seg.ack_set() && !seg.rst()) {
-        // A SYN for a listener: a child takes it (BSD sonewconn(), Linux request sockets).
-        const SocketId child = hh.spawn_child(sid, seg);
-        new_socket_timers(h, child);
-        // The child is a copy of the listener for an instant (it leaves LISTEN at once): counted
-        // for the balance of the next transition, not as a listener at its peak.
-        ++state_counts_[static_cast<std::size_t>(h)][static_cast<std::size_t>(tcp::State::Listen)];
-        if (reopen_iss) hh.at(child).ep.set_isn_source(&isn_, reopen_iss);
-        sid = child;
-    }
-    if (recording_) {
-        focus(h, sid);
-        auto& r = records_[record(RecordKind::Arrive, h, sid)];
-        r.seg = seg;
-    }
-    if (sid == kNoSocket) {
-        // No connection and no listener: the reply of the CLOSED state (RFC 9293 §3.10.7.1).
-        tcp::Segment rst;
-        if (tcp::reset_for_closed(seg, rst)) transmit(h, "-", rst);
-        return;
-    }
-    SocketIo io(*this, h, sid);
-    hh.at(sid).ep.on_segment(engine_.now(), io, seg);
 }
 
 SocketId World::sock_create(int h, const std::string& name, host::SocketOptions opt) {

@@ -177,6 +177,7 @@ public:
 private:
     class SocketIo;
     friend class SocketIo;
+    class HostEnv;
     enum EventKind : std::uint32_t { kDeliver = 1, kTimer = 2, kAction = 3, kAppRead = 4, kTwExpiry = 5, kApp = 6 };
 
     void dispatch(const Event& ev);
@@ -193,10 +194,9 @@ private:
     void settle_pending();
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
-    // A segment arrives at a host. The common case (an existing connection past its handshake)
-    // is inlined into the event loop; every other case goes on in deliver_other().
+    // A segment arrives at a host: the host's input takes it (host/host_input.hpp), its common
+    // case (an existing connection past its handshake) inlined into the event loop.
     [[gnu::always_inline]] inline void deliver(int host, const tcp::Segment& seg);
-    void deliver_other(int host, const tcp::Segment& seg, const host::Demux& d);
     // Out of line on purpose: one copy of the send path (the link's fate, the delivery queue)
     // serves every send site and stays in the instruction cache. Forced into each site, it made
     // the endpoint's output path 7.7 KiB and the run 2-5% slower.
@@ -218,8 +218,6 @@ private:
     void count_syn_drop(int node, SynDrop kind, const tcp::Segment& seg) {
         ++stats_.syn_drops[SynDropKey{node, kind, node_of_ip(seg.src.ip)}];
     }
-    // A SYN for a connection in TIME-WAIT (a full TCB, not a Linux mini-socket).
-    void deliver_syn_to_time_wait(int host, host::SocketId sock, const tcp::Segment& seg);
     void count_state(int h, tcp::State s, int delta) {
         const auto hi = static_cast<std::size_t>(h), si = static_cast<std::size_t>(s);
         state_counts_[hi][si] += delta;

@@ -29,6 +29,10 @@ ALLOWED = {
     "experiment": ["whatif", "forecast", "world", "scenario", "base"] + MODELS + ["engine"],
     "cli": ["experiment", "whatif", "forecast", "pkt", "teach", "world", "scenario", "base"] + MODELS + ["engine"],
 }
+# Headers private to their layer, and the one file outside it that may include each: the
+# endpoint's template bodies are seen by the host's input (a template over the runtime's Io);
+# everything above drives endpoints through the host.
+PRIVATE = {"tcp/endpoint_impl.hpp": {"models/host/host_input.hpp"}}
 ROOMS = [k for k in ALLOWED if k not in MODELS and k != "engine"]
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
@@ -71,6 +75,10 @@ def main():
                     for n, line in enumerate(f, 1):
                         m = INCLUDE.match(line)
                         if not m:
+                            continue
+                        if m.group(2) in PRIVATE and own != m.group(2).split("/")[0] and rel not in PRIVATE[m.group(2)]:
+                            problems.append(f"{rel}:{n}: \"{m.group(2)}\" is private to its layer; "
+                                            f"include {', '.join(sorted(PRIVATE[m.group(2)]))} instead")
                             continue
                         target = layer_of_include(m.group(1), m.group(2))
                         if target is None or target == own:
