@@ -28,7 +28,7 @@
 namespace tcpsim::host {
 
 template <class Env>
-void Host::input(SimTime now, const tcp::Segment& seg, Env& env) {
+inline void Host::input(SimTime now, const tcp::Segment& seg, Env& env) {
     const Demux d = demux(seg);
     if (d.kind == Demux::Kind::Connection) [[likely]] {
         // Most segments: a connection that is not a listener, and not a child whose handshake's
