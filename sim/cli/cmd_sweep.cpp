@@ -1,5 +1,6 @@
 // tcpsim sweep: the scenario run for every combination of values, one row each, optionally one
 // shard of the rows on this machine.
+#include "base/read_file.hpp"
 #include "cli/whatif_command.hpp"
 #include "whatif/sweep.hpp"
 
