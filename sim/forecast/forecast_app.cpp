@@ -455,6 +455,7 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                 }
                 case tcp::Notice::ReturnedToListen:
                 case tcp::Notice::TimeWait:
+                case tcp::Notice::OrphanFinWait2:
                 case tcp::Notice::Closed: return;
             }
             return;

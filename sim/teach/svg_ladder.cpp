@@ -58,7 +58,8 @@ bool shown(const TraceRecord& r) {
         case RecordKind::Arrive:
         case RecordKind::Transition:
         case RecordKind::Call:
-        case RecordKind::TimerFire: return true;
+        case RecordKind::TimerFire:
+        case RecordKind::Stack: return true;
         case RecordKind::TimerSet: return r.text == "2MSL";  // TIME-WAIT's clock (re)started
         case RecordKind::Notice: return false;
     }
@@ -244,6 +245,17 @@ std::string format_ladder_svg(const TraceHeader& h, const std::vector<TraceRecor
                 note(fmt::format("{}timer {} set, fires at {}", sock, r.text, format_seconds(r.deadline)), "#a05a00", false);
                 break;
             case RecordKind::Notice: break;
+            case RecordKind::Stack: {
+                // A mini-socket's change: its state is the socket's column state from now on.
+                const auto hi = static_cast<std::size_t>(r.host);
+                if (r.host < 2 && r.states[hi] != state[hi]) {
+                    bar(r.host, state_from[hi], yy);
+                    state[hi] = r.states[hi];
+                    state_from[hi] = yy;
+                }
+                note(sock + r.text, "#6a1b9a", false);
+                break;
+            }
         }
     }
     for (int i = 0; i < nh; ++i) bar(i, state_from[static_cast<std::size_t>(i)], y_end);
