@@ -215,9 +215,10 @@ public:
     };
     TimeWaitResult time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg);
     // An arriving segment, all the way to the socket that takes it (host/host_input.hpp; Env is
-    // the runtime around the host: the world, the packetdrill harness).
+    // the runtime around the host: the world, the packetdrill harness). Inlined into its caller's
+    // event loop: a call here cost 1.2% more instructions (callgrind, bench -w churn --scale 0.05).
     template <class Env>
-    void input(SimTime now, const tcp::Segment& seg, Env& env);
+    [[gnu::always_inline]] inline void input(SimTime now, const tcp::Segment& seg, Env& env);
     // A full accept queue drops a new SYN to the listener, and the ACK that would complete a
     // child's handshake (the SYN,ACK is then retransmitted): the client sees a slow connect,
     // not an error (Linux tcp_conn_request(), tcp_check_req(): LISTENOVERFLOWS).

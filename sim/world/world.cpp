@@ -623,110 +623,117 @@ Errno World::sock_close(int h, SocketId id) {
     return s.ep.close(engine_.now(), io);
 }
 
-void World::do_action(const ActionSpec& a) {
-    const int h = sc_.host_index(a.host);
+// A scripted call's trace record (none when not recording): the call, its result added later.
+std::size_t World::call_record(int h, SocketId sid, const ActionSpec& a, const std::string& text) {
+    if (!recording_) return 0;
+    focus(h, sid);
+    const std::size_t i = record(RecordKind::Call, h, sid);
+    records_[i].socket = a.sock;
+    records_[i].text = text;
+    return i;
+}
+
+void World::call_result(std::size_t rec, const std::string& result) {
+    if (recording_) records_[rec].text += result;
+}
+
+void World::do_listen(int h, const ActionSpec& a) {
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const SimTime now = engine_.now();
+    const SocketId sid = sock_create(h, a.sock, a.options);
+    const std::size_t rec = call_record(h, sid, a, fmt::format("listen(:{})", a.port));
+    hh.at(sid).backlog = a.backlog;
+    hh.at(sid).manual_accept = a.manual_accept;
+    const Errno e = sock_listen(h, sid, a.port);
+    call_result(rec, fmt::format(" = {}", e == Errno::Ok ? "0" : std::string(to_string(e))));
+    if (e != Errno::Ok) {
+        if (app_) app_->on_call_failed(*this, h, "listen", e, tcp::SockAddr{hh.ip(), a.port}, tcp::SockAddr{});
+        sock_close(h, sid);
+    }
+}
 
-    auto call_record = [&](SocketId sid, const std::string& text) -> std::size_t {
-        if (!recording_) return 0;
-        focus(h, sid);
-        const std::size_t i = record(RecordKind::Call, h, sid);
-        records_[i].socket = a.sock;
-        records_[i].text = text;
-        return i;
-    };
-    auto set_result = [&](std::size_t i, const std::string& result) {
-        if (recording_) records_[i].text += result;
-    };
-
-    if (a.call == Call::Listen || a.call == Call::Connect) {
-        const SocketId sid = sock_create(h, a.sock, a.options);
-        if (a.call == Call::Listen) {
-            const std::size_t rec = call_record(sid, fmt::format("listen(:{})", a.port));
-            hh.at(sid).backlog = a.backlog;
-            hh.at(sid).manual_accept = a.manual_accept;
-            const Errno e = sock_listen(h, sid, a.port);
-            set_result(rec, fmt::format(" = {}", e == Errno::Ok ? "0" : std::string(to_string(e))));
-            if (e != Errno::Ok) {
-                if (app_) app_->on_call_failed(*this, h, "listen", e, tcp::SockAddr{hh.ip(), a.port}, tcp::SockAddr{});
-                sock_close(h, sid);
-            }
-        } else {
-            const int peer = sc_.host_index(a.to_host);
-            const tcp::SockAddr remote{sc_.hosts[static_cast<std::size_t>(peer)].ip, a.to_port};
-            if (a.port != 0) {
-                const Errno b = sock_bind(h, sid, a.port);
-                if (b != Errno::Ok) {
-                    call_record(sid, fmt::format("bind(:{}) = {}", a.port, to_string(b)));
-                    ++stats_.failures[std::string(to_string(b))];
-                    if (app_) app_->on_call_failed(*this, h, "bind", b, tcp::SockAddr{hh.ip(), a.port}, remote);
-                    sock_close(h, sid);
-                    return;
-                }
-            }
-            const std::size_t rec = call_record(sid, fmt::format("connect({})", tcp::format_addr(remote)));
-            const Errno e = sock_connect(h, sid, remote);
-            if (e == Errno::Ok) {
-                set_result(rec, fmt::format(" from :{} = EINPROGRESS", hh.at(sid).ep.tcb().local.port));
-            } else {
-                set_result(rec, fmt::format(" = {}", to_string(e)));
-                ++stats_.failures[std::string(to_string(e))];
-                if (app_) app_->on_call_failed(*this, h, "connect", e, tcp::SockAddr{hh.ip(), hh.at(sid).bound_port}, remote);
-                sock_close(h, sid);
-            }
+void World::do_connect(int h, const ActionSpec& a) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const SocketId sid = sock_create(h, a.sock, a.options);
+    const int peer = sc_.host_index(a.to_host);
+    const tcp::SockAddr remote{sc_.hosts[static_cast<std::size_t>(peer)].ip, a.to_port};
+    if (a.port != 0) {
+        const Errno b = sock_bind(h, sid, a.port);
+        if (b != Errno::Ok) {
+            call_record(h, sid, a, fmt::format("bind(:{}) = {}", a.port, to_string(b)));
+            ++stats_.failures[std::string(to_string(b))];
+            if (app_) app_->on_call_failed(*this, h, "bind", b, tcp::SockAddr{hh.ip(), a.port}, remote);
+            sock_close(h, sid);
+            return;
         }
+    }
+    const std::size_t rec = call_record(h, sid, a, fmt::format("connect({})", tcp::format_addr(remote)));
+    const Errno e = sock_connect(h, sid, remote);
+    if (e == Errno::Ok) {
+        call_result(rec, fmt::format(" from :{} = EINPROGRESS", hh.at(sid).ep.tcb().local.port));
         return;
     }
+    call_result(rec, fmt::format(" = {}", to_string(e)));
+    ++stats_.failures[std::string(to_string(e))];
+    if (app_) app_->on_call_failed(*this, h, "connect", e, tcp::SockAddr{hh.ip(), hh.at(sid).bound_port}, remote);
+    sock_close(h, sid);
+}
 
+void World::do_action(const ActionSpec& a) {
+    const int h = sc_.host_index(a.host);
+    if (a.call == Call::Listen) return do_listen(h, a);
+    if (a.call == Call::Connect) return do_connect(h, a);
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     const auto found = hh.find_by_name(a.sock);
     if (!found || !hh.at(*found).alive) {
         // The socket was never accepted, or its connection is gone: like a closed descriptor.
-        call_record(kNoSocket, fmt::format("{}() = EBADF (no socket \"{}\")", to_string(a.call), a.sock));
+        call_record(h, kNoSocket, a, fmt::format("{}() = EBADF (no socket \"{}\")", to_string(a.call), a.sock));
         return;
     }
-    const SocketId sid = *found;
+    do_socket_call(h, *found, a);
+}
+
+// A call on an existing socket: send, read, close, shutdown, abort, accept, SO_LINGER.
+void World::do_socket_call(int h, SocketId sid, const ActionSpec& a) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const SimTime now = engine_.now();
     host::Socket& s = hh.at(sid);
     SocketIo io(*this, h, sid, s);
+    auto result = [](Errno e) { return e == Errno::Ok ? std::string(" = 0") : fmt::format(" = {}", to_string(e)); };
     switch (a.call) {
         case Call::Send: {
-            const std::size_t rec = call_record(sid, fmt::format("send({})", a.bytes));
+            const std::size_t rec = call_record(h, sid, a, fmt::format("send({})", a.bytes));
             const Errno e = s.ep.send(now, io, a.bytes);
-            set_result(rec, e == Errno::Ok ? fmt::format(" = {}", a.bytes) : fmt::format(" = {}", to_string(e)));
+            call_result(rec, e == Errno::Ok ? fmt::format(" = {}", a.bytes) : fmt::format(" = {}", to_string(e)));
             return;
         }
         case Call::Receive: {
-            const std::size_t rec = call_record(sid, "read()");
+            const std::size_t rec = call_record(h, sid, a, "read()");
             const std::uint32_t n = s.ep.receive(now, io, a.bytes);
-            set_result(rec, fmt::format(" = {}", n));
+            call_result(rec, fmt::format(" = {}", n));
             return;
         }
         case Call::Close: {
-            const std::size_t rec = call_record(sid, "close()");
-            const Errno e = s.ep.close(now, io);
-            set_result(rec, e == Errno::Ok ? " = 0" : fmt::format(" = {}", to_string(e)));
+            const std::size_t rec = call_record(h, sid, a, "close()");
+            call_result(rec, result(s.ep.close(now, io)));
             return;
         }
         case Call::Shutdown: {
-            const std::size_t rec = call_record(sid, "shutdown(SHUT_WR)");
-            const Errno e = s.ep.shutdown_write(now, io);
-            set_result(rec, e == Errno::Ok ? " = 0" : fmt::format(" = {}", to_string(e)));
+            const std::size_t rec = call_record(h, sid, a, "shutdown(SHUT_WR)");
+            call_result(rec, result(s.ep.shutdown_write(now, io)));
             return;
         }
         case Call::Abort: {
-            const std::size_t rec = call_record(sid, "abort()");
-            const Errno e = s.ep.abort(now, io);
-            set_result(rec, e == Errno::Ok ? " = 0" : fmt::format(" = {}", to_string(e)));
+            const std::size_t rec = call_record(h, sid, a, "abort()");
+            call_result(rec, result(s.ep.abort(now, io)));
             return;
         }
         case Call::Accept: {
             const SocketId child = hh.accept(sid);
-            call_record(sid, child == kNoSocket ? std::string("accept() = EAGAIN")
-                                                : fmt::format("accept() = {}", hh.socket_name(child)));
+            call_record(h, sid, a, child == kNoSocket ? std::string("accept() = EAGAIN") : fmt::format("accept() = {}", hh.socket_name(child)));
             return;
         }
         case Call::SetLinger:
-            call_record(sid, "setsockopt(SO_LINGER, {1, 0}) = 0");
+            call_record(h, sid, a, "setsockopt(SO_LINGER, {1, 0}) = 0");
             s.opt.linger_zero = true;
             s.ep.set_linger_zero(true);
             return;

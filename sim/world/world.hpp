@@ -195,6 +195,11 @@ private:
     void settle_pending();
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
+    void do_listen(int h, const ActionSpec& a);
+    void do_connect(int h, const ActionSpec& a);
+    void do_socket_call(int h, host::SocketId sid, const ActionSpec& a);
+    std::size_t call_record(int h, host::SocketId sid, const ActionSpec& a, const std::string& text);
+    void call_result(std::size_t rec, const std::string& result);
     // A segment arrives at a host: the host's input takes it (host/host_input.hpp), its common
     // case (an existing connection past its handshake) inlined into the event loop.
     [[gnu::always_inline]] inline void deliver(int host, const tcp::Segment& seg);
