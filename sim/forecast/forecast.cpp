@@ -147,7 +147,7 @@ std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::p
     h.for_each_time_wait([&](const host::TimeWaitSock& tw) {
         const host::FourTuple& t = tw.tuple;
         if (remote.ip != 0 && !(t.rip == remote.ip && t.rport == remote.port)) return;
-        ++toward[static_cast<std::size_t>(tcp::State::TimeWait)];
+        ++toward[static_cast<std::size_t>(tw.state())];
         ++total;
     });
     std::string parts;
@@ -180,7 +180,7 @@ std::string Forecast::explain_bind_pool(int node, tcp::SockAddr local, std::vect
         if (!s.alive || s.is_listener || s.ep.state() == tcp::State::Closed) continue;
         take(s.ep.tcb().local.ip, s.ep.tcb().local.port, s.ep.state());
     }
-    h.for_each_time_wait([&](const host::TimeWaitSock& tw) { take(tw.tuple.lip, tw.tuple.lport, tcp::State::TimeWait); });
+    h.for_each_time_wait([&](const host::TimeWaitSock& tw) { take(tw.tuple.lip, tw.tuple.lport, tw.state()); });
     const auto ports = std::count(used.begin(), used.end(), true);
     std::string parts;
     for (tcp::State s : kShown) {
@@ -255,6 +255,7 @@ void Forecast::sample() {
     for (int h = 0; h < w_.host_count(); ++h) {
         StateCounts c = w_.state_counts(h);
         c[static_cast<std::size_t>(tcp::State::TimeWait)] += static_cast<std::int64_t>(w_.host(h).time_wait_count());
+        c[static_cast<std::size_t>(tcp::State::FinWait2)] += static_cast<std::int64_t>(w_.host(h).fin_wait2_minisock_count());
         const StateCounts& pk = w_.state_peaks(h);
         for (std::size_t k = 0; k < c.size(); ++k)
             peaks_[static_cast<std::size_t>(h)][k] = std::max({peaks_[static_cast<std::size_t>(h)][k], c[k], pk[k]});

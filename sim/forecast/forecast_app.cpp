@@ -445,6 +445,7 @@ void Workloads::on_opener_notice(World& w, int h, SocketId s, Conn& c, tcp::Noti
         case tcp::Notice::Reset: opener_failed(w, h, s, c, e); return;
         case tcp::Notice::ReturnedToListen:
         case tcp::Notice::TimeWait:
+        case tcp::Notice::OrphanFinWait2:
         case tcp::Notice::Closed: return;
     }
 }

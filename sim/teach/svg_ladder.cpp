@@ -58,7 +58,8 @@ bool shown(const TraceRecord& r) {
         case RecordKind::Arrive:
         case RecordKind::Transition:
         case RecordKind::Call:
-        case RecordKind::TimerFire: return true;
+        case RecordKind::TimerFire:
+        case RecordKind::Stack: return true;
         case RecordKind::TimerSet: return r.text == "2MSL";  // TIME-WAIT's clock (re)started
         case RecordKind::Notice: return false;
     }
@@ -249,6 +250,18 @@ private:
                 note(i, fmt::format("{}timer {} set, fires at {}", sock, r.text, format_seconds(r.deadline)), "#a05a00", false);
                 return;
             case RecordKind::Notice: return;
+            case RecordKind::Stack: {
+                // A mini-socket's change: its state is the socket's column state from now on.
+                const auto hi = static_cast<std::size_t>(r.host);
+                if (r.host < 2 && r.states[hi] != state_[hi]) {
+                    const int yy = y_of(i);
+                    bar(r.host, state_from_[hi], yy);
+                    state_[hi] = r.states[hi];
+                    state_from_[hi] = yy;
+                }
+                note(i, sock + r.text, "#6a1b9a", false);
+                return;
+            }
         }
     }
 

@@ -56,7 +56,7 @@ void World::record_transition(int h, SocketId sock, const tcp::Transition& row, 
 }
 
 void World::on_notice(int h, SocketId sock, host::Socket& s, tcp::Notice n, Errno err) {
-    if (n == tcp::Notice::TimeWait) {  // for the host, not the application
+    if (n == tcp::Notice::TimeWait || n == tcp::Notice::OrphanFinWait2) {  // for the host, not the application
         pending_time_wait_.emplace_back(h, sock);
         return;
     }
@@ -64,7 +64,8 @@ void World::on_notice(int h, SocketId sock, host::Socket& s, tcp::Notice n, Errn
     // The application hears of it once the endpoint's call has returned (never re-entrantly).
     if (app_notices_ & (1u << static_cast<unsigned>(n))) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
     switch (n) {
-        case tcp::Notice::TimeWait: return;
+        case tcp::Notice::TimeWait:
+        case tcp::Notice::OrphanFinWait2: return;
         case tcp::Notice::Readable:
             if (s.opt.auto_read)
                 engine_.schedule(engine_.now(), kAppRead, static_cast<std::uint32_t>(h), ((s.serial & 0xFFFFFFFFu) << 32) | sock);
@@ -182,6 +183,10 @@ World::World(const Scenario& sc, bool record)
             set_ip_owner(extra, static_cast<int>(i));
         }
         hosts_.back().watch_time_wait(&tw_changes_);
+        if (recording_) {
+            mini_recorders_.push_back(std::make_unique<MiniSockRecorder>(*this, static_cast<int>(i)));
+            hosts_.back().observe_mini_sockets(mini_recorders_.back().get());
+        }
         tw_timer_.push_back(engine_.create_timer());
         tw_armed_.push_back(SimTime::never());
         tw_seen_.push_back(~std::uint64_t{0});
@@ -261,19 +266,18 @@ void World::notify_app() {
 }
 
 void World::settle_pending() {
-    // Sockets that entered TIME-WAIT during the event (or during the application's calls after
-    // it): a Linux host keeps a mini-socket instead.
+    // Sockets that entered TIME-WAIT or became orphaned FIN-WAIT-2s during the event (or during
+    // the application's calls after it): a Linux host keeps a mini-socket instead (the host
+    // records it in a trace: record_mini_socket()).
     for (std::size_t i = 0; i < pending_time_wait_.size(); ++i) {
         const auto [h, sock] = pending_time_wait_[i];
         host::Host& hh = hosts_[static_cast<std::size_t>(h)];
         host::Socket& s = hh.at(sock);
-        if (!s.alive || s.ep.state() != tcp::State::TimeWait) continue;
-        if (!hh.enter_time_wait(engine_.now(), sock)) continue;
+        if (hh.enter_time_wait(engine_.now(), sock) == host::MiniSockOutcome::FullSocket) continue;
         s.alive = false;
-        count_state(h, tcp::State::TimeWait, -1);
+        count_state(h, s.ep.state(), -1);
         for (TimerId t : s.timers) engine_.release_timer(t);
         if (hh.socket_reuse()) pending_free_.emplace_back(h, sock);
-        if (recording_) records_[record(RecordKind::Notice, h, sock)].text = "TIME-WAIT kept as a mini-socket";
     }
     pending_time_wait_.clear();
     // Each Linux host's next TIME-WAIT expiry has one engine timer.
@@ -370,8 +374,14 @@ tcp::State World::focused_state(int i) const {
     if (i >= static_cast<int>(hosts_.size())) return tcp::State::Closed;
     const SocketId s = focus_[static_cast<std::size_t>(i)];
     if (s == kNoSocket) return tcp::State::Closed;
-    const host::Socket& sock = hosts_[static_cast<std::size_t>(i)].at(s);
-    return sock.ep.state();
+    const host::Host& h = hosts_[static_cast<std::size_t>(i)];
+    const host::Socket& sock = h.at(s);
+    if (sock.alive || (sock.ep.state() != tcp::State::TimeWait && sock.ep.state() != tcp::State::FinWait2)) return sock.ep.state();
+    // A socket the host handed to a mini-socket: the mini-socket's state while it lasts, CLOSED
+    // once it is gone (or when none was kept: tcp_max_tw_buckets, nolocaltimewait).
+    const tcp::Tcb& t = sock.ep.tcb();
+    const host::TimeWaitSock* tw = h.find_time_wait(host::FourTuple{t.local.ip, t.remote.ip, t.local.port, t.remote.port});
+    return tw == nullptr ? tcp::State::Closed : tw->state();
 }
 
 SocketId World::new_socket_timers(int h, SocketId id) {
