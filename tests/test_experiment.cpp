@@ -302,6 +302,17 @@ TEST_CASE("experiment tolerance: derived from what ends the holds and the schedu
     CHECK(time_tolerance(o).ms == 400);
     o.largest_gap_ms = 0;  // a single operation
     CHECK(time_tolerance(o).ms == 304);
+    // tcp_fin_timeout 70 s with mini-sockets: the keep-alive timer for 10 s, then the
+    // mini-socket's 10 s (tcp_rcv_state_process(), tcp_keepalive_timer()): two 256 ms buckets
+    // + 2 jiffies + the delayed ACK's 44 ms = 564 ms; every 500 ms: 1000 ms.
+    o.fin_timeout = Duration::s(70);
+    o.fin_wait2_minisock = true;
+    o.observe_ms = 30000;
+    o.largest_gap_ms = 500;
+    CHECK(time_tolerance(o).ms == 1000);
+    CHECK_THAT(time_tolerance(o).why, Catch::Contains("two timers of 10000 ms"));
+    o.observe_ms = 20000;  // both timers cannot end within the run
+    CHECK(time_tolerance(o).ms == 0);
 }
 
 TEST_CASE("experiment tolerance: the facts read from the shipped experiments", "[experiment]") {
@@ -320,5 +331,6 @@ TEST_CASE("experiment tolerance: the facts read from the shipped experiments", "
     const ToleranceFacts orphan = run_experiment(kExperiments + "fin-timeout-orphan.json", "linux", 1).facts;
     CHECK(orphan.orphan_fin_wait2);
     CHECK(orphan.fin_timeout == Duration::s(5));
+    CHECK(orphan.fin_wait2_minisock);
     CHECK(run_experiment(kExperiments + "two-destinations.json", "linux", 1).facts.largest_gap_ms == 100);  // two entries interleaved
 }

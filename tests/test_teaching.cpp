@@ -7,6 +7,8 @@
 #include "scenario/scenario.hpp"
 #include "world/world.hpp"
 
+#include <fmt/format.h>
+
 #include <map>
 
 using namespace tcpsim;
@@ -188,4 +190,59 @@ TEST_CASE("teaching: SYN to a silent peer: SYNs at 0,1,3,7,15,31,63 s, ETIMEDOUT
     for (SimTime t : syns) secs.push_back(t.ns() / 1'000'000'000);
     CHECK(secs == std::vector<std::int64_t>{0, 1, 3, 7, 15, 31, 63});
     CHECK(r.transition_time("c", State::Closed) == SimTime::zero() + Duration::s(127));
+}
+
+namespace {
+// The trace records of the host's stack (its mini-sockets) on one host, in order.
+std::vector<const TraceRecord*> stack_records(const World& w, int host) {
+    std::vector<const TraceRecord*> out;
+    for (const TraceRecord& r : w.records())
+        if (r.kind == RecordKind::Stack && r.host == host) out.push_back(&r);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("teaching: linux: an orphaned FIN-WAIT-2 mini-socket ends on its timer-wheel timer", "[teaching][linux]") {
+    // tcp_time_wait(sk, TCP_FIN_WAIT2, tmo) with tmo = tcp_fin_timeout = 5 s; a 5 s timer lies in
+    // wheel level 2 (256 ms buckets at HZ=250): it ends 5.0 to 5.26 s after the ACK of the FIN
+    // (kernel/time/timer.c; tools/kernel/results/fin-timeout-orphan.json: 5.0-5.4 s after the close).
+    Run r("linux-fin-wait-2-orphan");
+    CHECK(r.path("client/c") == std::vector<State>{State::Closed, State::SynSent, State::Established, State::FinWait1, State::FinWait2});
+    const SimTime fw2 = r.transition_time("c", State::FinWait2);
+    const auto st = stack_records(*r.w, 0);
+    REQUIRE(st.size() == 3);
+    CHECK(st[0]->time == fw2);
+    CHECK(st[0]->text == "FIN-WAIT-2 mini-socket (tcp_time_wait())");
+    CHECK_THAT(st[1]->text, Catch::Contains("tcp_fin_time() 5 s, on the wheel"));
+    CHECK_THAT(st[2]->text, Catch::Contains("FIN-WAIT-2 mini-socket ends: its timer fired"));
+    CHECK(st[2]->time >= fw2 + Duration::s(5));
+    CHECK(st[2]->time <= fw2 + Duration::ms(5256 + 4));
+    CHECK(st[2]->states[0] == State::Closed);  // the column shows the mini-socket gone
+    // The server's FIN at 8 s finds no socket: RST (RFC 9293 §3.10.7.1), the server resets.
+    CHECK(r.times(RecordKind::Send, 0, "R").size() == 1);
+    CHECK(r.path("server/L.1").back() == State::Closed);
+}
+
+TEST_CASE("teaching: linux: a new SYN reopens a TIME-WAIT mini-socket with ISN = old SND.NXT + 65537", "[teaching][linux]") {
+    // tcp_timewait_state_process(): TCP_TW_SYN for a SYN with a newer timestamp (SEQ is not
+    // higher: the client's ISN is pinned); isn = tw_snd_nxt + 65535 + 2
+    // (tools/kernel/results/syn-at-time-wait.json case C: SYN-ACK, ISN = old SND.NXT + 65537).
+    Run r("linux-time-wait-reopen");
+    // The server closed first: its orphaned FIN-WAIT-2 is a mini-socket (tcp_fin_timeout 60 s is
+    // not above TCP_TIMEWAIT_LEN), the client's FIN makes it a TIME-WAIT, the new SYN ends it.
+    const auto st = stack_records(*r.w, 1);
+    REQUIRE(st.size() == 6);
+    CHECK(st[0]->text == "FIN-WAIT-2 mini-socket (tcp_time_wait())");
+    CHECK_THAT(st[2]->text, Catch::Contains("FIN: the FIN-WAIT-2 mini-socket is TIME-WAIT"));
+    CHECK(st[2]->states[1] == State::TimeWait);
+    CHECK_THAT(st[4]->text, Catch::Contains("TIME-WAIT mini-socket ends: SYN let through (TCP_TW_SYN)"));
+    // The old connection's SND.NXT on the server: its FIN's SEQ + 1 (ISN 5000: 5001 + FIN = 5002).
+    const tcp::Seq old_snd_nxt = 5002;
+    CHECK_THAT(st[5]->text, Catch::Contains(fmt::format("ISN = old SND.NXT {} + 65537 = {}", old_snd_nxt, old_snd_nxt + 65537)));
+    std::vector<tcp::Seq> synack_seqs;
+    for (const TraceRecord& rec : r.w->records())
+        if (rec.kind == RecordKind::Send && rec.host == 1 && tcp::format_flags(rec.seg.flags) == "S.") synack_seqs.push_back(rec.seg.seq);
+    REQUIRE(synack_seqs.size() == 2);
+    CHECK(synack_seqs[1] == old_snd_nxt + 65537);
+    CHECK(r.path("server/L.2") == std::vector<State>{State::Listen, State::SynReceived, State::Established});
 }

@@ -3,6 +3,7 @@
 // The syscall-like calls (sys_*) return what the modelled OS returns, errno included.
 #pragma once
 
+#include "host/mini_socket.hpp"
 #include "host/ports.hpp"
 #include "host/time_wait.hpp"
 #include "host/time_wait_table.hpp"
@@ -108,7 +109,9 @@ class Host {
 public:
     Host(std::string name, std::uint32_t ip, const tcp::TcpConfig& cfg, StackConfig stack = {}, std::uint64_t seed = 1)
         : name_(std::move(name)), ip_(ip), cfg_(cfg), stack_(std::move(stack)), ports_(stack_.ports, seed),
-          boot_offset_(Duration::ms(static_cast<std::int64_t>(Rng::substream(seed, "boot").below(1'000'000)))) {}
+          boot_offset_(Duration::ms(static_cast<std::int64_t>(Rng::substream(seed, "boot").below(1'000'000)))) {
+        sync_fin_wait2_config();
+    }
 
     [[nodiscard]] const std::string& name() const { return name_; }
     [[nodiscard]] std::uint32_t ip() const { return ip_; }
@@ -130,7 +133,10 @@ public:
     }
     [[nodiscard]] const tcp::TcpConfig& tcp_config() const { return cfg_; }
     // For sockets created from now on (a sysctl changed).
-    void set_tcp_config(const tcp::TcpConfig& cfg) { cfg_ = cfg; }
+    void set_tcp_config(const tcp::TcpConfig& cfg) {
+        cfg_ = cfg;
+        sync_fin_wait2_config();
+    }
     // The stack knobs a sysctl may change while the host runs (TIME-WAIT rules, the buckets'
     // limit, tcp_abort_on_overflow); the port policy is the allocator's and stays.
     void set_stack_knobs(const StackConfig& s) {
@@ -139,6 +145,7 @@ public:
         stack_.abort_on_overflow = s.abort_on_overflow;
         stack_.tw_reuse = s.tw_reuse;
         stack_.tw_reuse_delay = s.tw_reuse_delay;
+        sync_fin_wait2_config();
     }
 
     // A new socket in CLOSED state (not yet in any lookup table).
@@ -187,6 +194,7 @@ public:
         stack_ = s;
         ports_.set_policy(s.ports);
         recount_tuples();
+        sync_fin_wait2_config();
     }
     // bind(addr, port): port 0 picks one (bind(0)) unless IP_BIND_ADDRESS_NO_PORT defers it.
     Errno sys_bind(SocketId id, std::uint32_t addr, std::uint16_t port);
@@ -200,10 +208,12 @@ public:
     // The socket is gone: its port ownership and lookup entries go too.
     void release(SocketId id);
 
-    // -- TIME-WAIT mini-sockets (linux_minisock)
-    // The endpoint entered TIME-WAIT: keep a mini-socket (or nothing, past tcp_max_tw_buckets).
-    // Returns true when the full socket can be released.
-    bool enter_time_wait(SimTime now, SocketId id);
+    // -- TIME-WAIT and FIN-WAIT-2 mini-sockets (linux_minisock; host/host_mini_socket.cpp)
+    // The endpoint entered TIME-WAIT (Notice::TimeWait) or was handed over as an orphaned
+    // FIN-WAIT-2 (Notice::OrphanFinWait2): keep a mini-socket (or nothing, past
+    // tcp_max_tw_buckets). Anything but FullSocket: the full socket is gone from the tables, and
+    // the caller releases its timers.
+    MiniSockOutcome enter_time_wait(SimTime now, SocketId id);
     [[nodiscard]] Demux demux(const tcp::Segment& seg) {  // inline: every arriving segment asks
         const FourTuple t{seg.dst.ip, seg.src.ip, seg.dst.port, seg.src.port};
         if (const SocketId c = connection(t); c != kNoSocket) return Demux{Demux::Kind::Connection, c, nullptr};
@@ -220,7 +230,7 @@ public:
     TimeWaitResult time_wait_segment(SimTime now, TimeWaitSock& tw, const tcp::Segment& seg);
     // An arriving segment, all the way to the socket that takes it (host/host_input.hpp; Env is
     // the runtime around the host: the world, the packetdrill harness). Inlined into its caller's
-    // event loop: a call here cost 1.8% more instructions per connection (callgrind, bench churn).
+    // event loop: a call here cost 1.2% more instructions (callgrind, bench -w churn --scale 0.05).
     template <class Env>
     [[gnu::always_inline]] inline void input(SimTime now, const tcp::Segment& seg, Env& env);
     // A full accept queue drops a new SYN to the listener, and the ACK that would complete a
@@ -254,7 +264,8 @@ public:
     // The same for an entry whose slot the caller found already (one lookup instead of two).
     // keep_count: its 4-tuple's count stays, for the caller to hand on (move_tuple()).
     void kill_time_wait_at(const FourTuple& t, TimeWaitTable::Slot slot, bool keep_count = false);
-    void restart_time_wait(SimTime now, TimeWaitSock& tw);
+    // fin_received: the FIN that ended the FIN_WAIT2 substate. Returns when the timer fires now.
+    SimTime restart_time_wait(SimTime now, TimeWaitSock& tw, bool fin_received = false);
     // Removes the entries whose timer fired by `now`; returns how many.
     std::size_t expire_time_waits(SimTime now);
     [[nodiscard]] SimTime next_time_wait_expiry() const;
@@ -272,9 +283,18 @@ public:
     };
     [[nodiscard]] const TimeWaitEnds& time_wait_ends() const { return tw_ends_; }
     [[nodiscard]] std::uint64_t time_wait_held_count() const { return tw_held_count_; }
-    [[nodiscard]] std::size_t time_wait_count() const { return tw_.size(); }
+    // Mini-sockets in the TIME_WAIT substate, in the FIN_WAIT2 substate, and both (what
+    // tcp_max_tw_buckets counts: inet_twsk_alloc() against tw_refcount).
+    [[nodiscard]] std::size_t time_wait_count() const { return tw_.size() - fin_wait2_minisocks_; }
+    [[nodiscard]] std::size_t fin_wait2_minisock_count() const { return fin_wait2_minisocks_; }
+    [[nodiscard]] std::size_t mini_socket_count() const { return tw_.size(); }
     [[nodiscard]] std::uint64_t time_wait_overflows() const { return tw_overflow_; }
-    // Every TIME-WAIT mini-socket, in a fixed order. F: void(const TimeWaitSock&).
+    // Every change of a mini-socket is told to `obs` from now on, as it happens (nullptr: to
+    // nobody). The observer is the runner's: a copy of the host tells the same one.
+    void observe_mini_sockets(MiniSockObserver* obs) { mini_obs_ = obs; }
+    // The mini-socket of a 4-tuple (local first), or nullptr.
+    [[nodiscard]] const TimeWaitSock* find_time_wait(const FourTuple& t) const { return tw_.find(t); }
+    // Every mini-socket (both substates: tw.state()), in a fixed order. F: void(const TimeWaitSock&).
     template <class F>
     void for_each_time_wait(F&& f) const {
         tw_.for_each(std::forward<F>(f));
@@ -328,17 +348,44 @@ private:
     PortTable ports_;
     Duration boot_offset_;  // jiffies count from a boot before the run
     TimeWaitTable tw_;
+    std::size_t fin_wait2_minisocks_ = 0;  // entries in the FIN_WAIT2 substate
+    MiniSockObserver* mini_obs_ = nullptr;
+    void log_mini(const MiniSockEvent& e) {
+        if (mini_obs_ != nullptr) [[unlikely]] mini_obs_->on_mini_socket(e);
+    }
+    // TcpConfig::fin_wait2_minisock_max from the stack: TCP_TIMEWAIT_LEN with mini-sockets.
+    void sync_fin_wait2_config() {
+        cfg_.fin_wait2_minisock_max = stack_.linux_minisock ? stack_.linux_tw.length : Duration::ns(0);
+    }
+    // The mini-socket of a full socket entering TIME-WAIT or an orphaned FIN-WAIT-2.
+    [[nodiscard]] TimeWaitSock mini_socket_of(SimTime now, const Socket& s, bool fin_wait2) const;
+    // Its timer's length (tcp_time_wait()); with tw_recycle, the peer's timestamp is kept and
+    // tw.recycle_timeout_ms set.
+    [[nodiscard]] Duration mini_socket_length(SimTime now, const Socket& s, TimeWaitSock& tw);
+    // tw_recycle: tcp_tw_remember_stamp(), the peer's newest timestamp (tcp_metrics).
+    void remember_peer_stamp(SimTime now, const TimeWaitSock& tw);
     struct TwTimer {  // 16 bytes
         SimTime at;
         TimeWaitTable::Slot slot;
         std::uint32_t generation;
     };
+    // Arms the timer of the entry in `slot` (its generation set) for `length` on the timer
+    // wheel; returns when it fires.
+    SimTime arm_time_wait_timer(SimTime now, TimeWaitTable::Slot slot, std::uint32_t generation, Duration length);
     // The entry of a timer record, or nullptr when it was taken over, killed or restarted since.
     [[nodiscard]] const TimeWaitSock* live_entry(const TwTimer& r) const {
         const TimeWaitSock& e = tw_.at(r.slot);
         return e.in_use && e.generation == r.generation ? &e : nullptr;
     }
-    mutable std::deque<TwTimer> tw_timers_;  // one fixed length: expiries come in insertion order
+    mutable std::deque<TwTimer> tw_timers_;  // TCP_TIMEWAIT_LEN: expiries come in insertion order
+    // Timers of other lengths (FIN-WAIT-2's tcp_fin_time(), tw_recycle's 3.5 RTO): a min-heap
+    // by (at, generation).
+    mutable std::vector<TwTimer> tw_timers_other_;
+    static bool fires_later(const TwTimer& a, const TwTimer& b) {
+        return a.at != b.at ? a.at > b.at : a.generation > b.generation;
+    }
+    // The first timer record still live (stale ones at the fronts are dropped), or nullptr.
+    [[nodiscard]] const TwTimer* next_tw_timer() const;
     // next_time_wait_expiry() is asked after every event: its answer is kept until the
     // TIME-WAIT table or its timer records change.
     std::uint64_t tw_version_ = 0;

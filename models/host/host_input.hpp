@@ -51,8 +51,10 @@ inline void Host::input(SimTime now, const tcp::Segment& seg, Env& env) {
 // A new SYN meets a TIME-WAIT TCB (a full socket, not a Linux mini-socket): it reopens the
 // connection, is answered (an ACK, an RST), or is dropped in silence (FreeBSD tcp_twcheck() for
 // a SYN whose SEQ is not above RCV.NXT): the last is told to the Env.
+// Out of line, as input_other(): kept out of the event loop, they leave its registers to the
+// common case (inlined, the run took 0.13% more instructions: callgrind, bench -w churn --scale 0.05).
 template <class Env>
-void Host::input_syn_to_time_wait(SimTime now, SocketId sock, const tcp::Segment& seg, Env& env) {
+[[gnu::noinline]] void Host::input_syn_to_time_wait(SimTime now, SocketId sock, const tcp::Segment& seg, Env& env) {
     const std::uint64_t sent = env.sent();
     {
         Socket& s = at(sock);
@@ -64,7 +66,7 @@ void Host::input_syn_to_time_wait(SimTime now, SocketId sock, const tcp::Segment
 }
 
 template <class Env>
-void Host::input_other(SimTime now, const tcp::Segment& seg, const Demux& d, Env& env) {
+[[gnu::noinline]] void Host::input_other(SimTime now, const tcp::Segment& seg, const Demux& d, Env& env) {
     SocketId sid = d.socket;
     std::optional<tcp::Seq> reopen_iss;  // a SYN that a Linux TIME-WAIT lets through (TW_SYN)
     if (d.kind == Demux::Kind::TimeWait) {

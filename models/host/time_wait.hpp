@@ -6,6 +6,7 @@
 
 #include "host/tuple_index.hpp"
 #include "tcp/segment.hpp"
+#include "tcp/state.hpp"
 
 #include <tcpsim/time.hpp>
 
@@ -29,12 +30,18 @@ struct TimeWaitSock {
     bool reuseport : 1 = false;
     bool loopback : 1 = false;                   // bound to lo / a loopback address (tw_reuse=2)
     bool in_use : 1 = false;                     // the table slot holds a live entry
+    // tw_recycle (<= 4.11): tw_timeout, the TIME-WAIT's length once the peer's timestamp was
+    // remembered (3.5 RTO), in ms, at most 65535; 0: TCP_TIMEWAIT_LEN. tcp_time_wait() sets it,
+    // and a FIN-WAIT-2 substate that gets its FIN uses it (tcp_timewait_state_process()).
+    std::uint16_t recycle_timeout_ms = 0;
     SimTime ts_recent_stamp = SimTime::never();  // never: no timestamp was received
     SimTime entered;                             // tw_entry_stamp (6.14+: the reuse delay counts from here)
     SimTime last_oow_ack = SimTime::never();     // for the 500 ms out-of-window ACK rate limit
 
     [[nodiscard]] tcp::SockAddr local() const { return tcp::SockAddr{tuple.lip, tuple.lport}; }
     [[nodiscard]] tcp::SockAddr remote() const { return tcp::SockAddr{tuple.rip, tuple.rport}; }
+    // What /proc/net/tcp and netstat show for it (tw_substate).
+    [[nodiscard]] tcp::State state() const { return fin_wait2 ? tcp::State::FinWait2 : tcp::State::TimeWait; }
 };
 static_assert(sizeof(TimeWaitSock) <= 64, "a TIME-WAIT entry must stay within 64 bytes");
 

@@ -44,8 +44,18 @@ struct TcpConfig {
     // RFC 9293 §3.4.2: MSL 2 minutes; TIME-WAIT lasts 2*MSL unless time_wait is set.
     Duration msl = Duration::s(120);
     Duration time_wait = Duration::ns(0);  // 0: 2*msl
-    // Orphaned FIN-WAIT-2 lifetime (Linux tcp_fin_timeout, default 60 s). 0: never times out.
+    // Orphaned FIN-WAIT-2 lifetime (Linux tcp_fin_timeout, default 60 s). 0: never times out
+    // (Linux: 0 leaves the floor of 3.5 RTO, see fin_wait2_minisock_max).
     Duration fin_wait2_timeout = Duration::s(60);
+    // Linux: the host keeps an orphaned FIN-WAIT-2 as a mini-socket (tcp_time_wait(sk,
+    // TCP_FIN_WAIT2, tmo)) whose timer is at most TCP_TIMEWAIT_LEN, this value. The lifetime is
+    // tcp_fin_time() = max(tcp_fin_timeout, 3.5 RTO) (include/net/tcp.h); when it is longer than
+    // TCP_TIMEWAIT_LEN, the full socket waits the difference first (tcp_close(),
+    // tcp_rcv_state_process(): tcp_reset_keepalive_timer(sk, tmo - TCP_TIMEWAIT_LEN)), then
+    // becomes a mini-socket for tcp_fin_time() - TCP_TIMEWAIT_LEN (tcp_keepalive_timer()).
+    // 0 (not Linux): the endpoint's FIN-WAIT-2 timer ends the orphan after fin_wait2_timeout.
+    // The host sets it from its stack (Host::Host(), set_stack(), set_tcp_config()).
+    Duration fin_wait2_minisock_max = Duration::ns(0);
 
     // RFC 6298 §2: initial RTO 1 s; RTO min 1 s (2.4); a maximum of at least 60 s (2.5).
     Duration rto_initial = Duration::s(1);

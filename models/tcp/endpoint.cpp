@@ -33,6 +33,7 @@ std::string_view to_string(Notice n) {
         case Notice::TimedOut: return "timed out";
         case Notice::ReturnedToListen: return "returned to LISTEN";
         case Notice::TimeWait: return "in TIME-WAIT";
+        case Notice::OrphanFinWait2: return "orphaned in FIN-WAIT-2";
         case Notice::Closed: return "closed";
     }
     return "?";
@@ -249,6 +250,13 @@ void Endpoint::round_rcv_buffer() {
 
 // ---------------------------------------------------------------------------------------------
 // A fresh TCB (user calls).
+
+Duration Endpoint::fin_time() const {
+    if (cfg_.fin_wait2_minisock_max.count() == 0) return cfg_.fin_wait2_timeout;
+    // Linux tcp_fin_time() (include/net/tcp.h): never below (icsk_rto << 2) - (icsk_rto >> 1).
+    const Duration floor = tcb_.rto * 4 - tcb_.rto / 2;
+    return std::max(cfg_.fin_wait2_timeout, floor);
+}
 
 void Endpoint::reset_tcb(SockAddr local, SockAddr remote, bool remote_specified) {
     const std::uint32_t ts_offset = tcb_.ts_offset;  // set by the owner, kept across incarnations

@@ -38,6 +38,10 @@ enum class Notice : std::uint8_t {
     TimedOut,          // ETIMEDOUT
     ReturnedToListen,  // a passively opened SYN-RECEIVED went back to LISTEN
     TimeWait,          // TIME-WAIT entered: the host may keep it as a mini-socket instead
+    // An orphaned FIN-WAIT-2 for the host to keep as a mini-socket for fin_wait2_minisock_timeout()
+    // (Linux, TcpConfig::fin_wait2_minisock_max); its FIN-WAIT-2 timer stays armed for that long
+    // in case the host keeps the full socket.
+    OrphanFinWait2,
     Closed,            // the TCB is gone (state CLOSED): the owner may reap the endpoint
 };
 std::string_view to_string(Notice n);
@@ -176,6 +180,11 @@ public:
     [[nodiscard]] bool passive() const { return passive_; }
     [[nodiscard]] bool orphaned() const { return orphaned_; }
     [[nodiscard]] SimTime deadline(TimerKind k) const { return deadlines_[static_cast<std::size_t>(k)]; }
+    // The timer an orphaned FIN-WAIT-2 mini-socket gets (Notice::OrphanFinWait2): tcp_time_wait()'s
+    // timeo, before its floor of 3.5 RTO.
+    [[nodiscard]] Duration fin_wait2_minisock_timeout() const { return fin_wait2_minisock_timeout_; }
+    // Linux tcp_fin_time(): max(tcp_fin_timeout, 3.5 RTO); other stacks: fin_wait2_timeout.
+    [[nodiscard]] Duration fin_time() const;
     // Bytes the application wrote that the peer has not acknowledged yet.
     [[nodiscard]] std::uint32_t unacked_bytes() const;
 
@@ -213,6 +222,13 @@ private:
     void return_to_listen(IoT& io);
     template <class IoT>
     void enter_time_wait(SimTime now, IoT& io, Trigger trigger, std::string_view why);
+    // An orphaned FIN-WAIT-2 begins (close() in FIN-WAIT-2, or the ACK of our FIN after close()).
+    // fin_in_segment: the ACK of our FIN came with a FIN that is not processed now.
+    template <class IoT>
+    void orphan_fin_wait2(SimTime now, IoT& io, bool fin_in_segment);
+    // Hands the orphan to the host as a mini-socket with a timer of `tmo`.
+    template <class IoT>
+    void hand_fin_wait2_to_host(SimTime now, IoT& io, Duration tmo);
     template <class IoT>
     void enter_closed(IoT& io, Trigger trigger, std::string_view why, Notice notice, Errno err,
                       const Segment* last = nullptr);
@@ -319,6 +335,8 @@ private:
     bool orphaned_ = false;     // close() was called: no application holds the socket
     bool linger_zero_ = false;  // SO_LINGER {1, 0}
     bool close_pending_ = false;  // CLOSE in SYN-RECEIVED waiting for ESTABLISHED (§3.10.4)
+    bool fin_wait2_handed_ = false;  // Notice::OrphanFinWait2 given
+    Duration fin_wait2_minisock_timeout_ = Duration::ns(0);
     std::optional<SockAddr> listen_remote_;  // the foreign socket of the passive OPEN
     const IsnGenerator* isn_gen_ = nullptr;
     std::optional<Seq> pinned_iss_;

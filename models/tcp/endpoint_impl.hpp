@@ -206,6 +206,34 @@ void Endpoint::enter_time_wait(SimTime now, IoT& io, Trigger trigger, std::strin
     io.notify(Notice::TimeWait, Errno::Ok);
 }
 
+template <class IoT>
+void Endpoint::orphan_fin_wait2(SimTime now, IoT& io, bool fin_in_segment) {
+    const Duration max = cfg_.fin_wait2_minisock_max;
+    if (max.count() == 0) {
+        if (cfg_.fin_wait2_timeout.count() > 0) set_timer(io, TimerKind::FinWait2, now + cfg_.fin_wait2_timeout);
+        return;
+    }
+    // Linux tcp_close() and tcp_rcv_state_process() (TCP_FIN_WAIT1, SOCK_DEAD): tmo =
+    // tcp_fin_time(); longer than TCP_TIMEWAIT_LEN, or a FIN in this segment ("we could lose such
+    // FIN otherwise"): the full socket stays, on its keep-alive timer (tcp_reset_keepalive_timer());
+    // otherwise tcp_time_wait(sk, TCP_FIN_WAIT2, tmo).
+    const Duration tmo = fin_time();
+    if (tmo > max) set_timer(io, TimerKind::FinWait2, now + (tmo - max));
+    else if (fin_in_segment) set_timer(io, TimerKind::FinWait2, now + tmo);
+    else hand_fin_wait2_to_host(now, io, tmo);
+}
+
+template <class IoT>
+void Endpoint::hand_fin_wait2_to_host(SimTime now, IoT& io, Duration tmo) {
+    fin_wait2_handed_ = true;
+    fin_wait2_minisock_timeout_ = tmo;
+    // The mini-socket checks segments against the window last advertised (tw_rcv_wnd =
+    // tcp_receive_window(), tcp_time_wait()), as a TIME-WAIT does.
+    tcb_.rcv_wnd = advertised_window();
+    set_timer(io, TimerKind::FinWait2, now + tmo);
+    io.notify(Notice::OrphanFinWait2, Errno::Ok);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sending.
 
@@ -450,9 +478,8 @@ Errno Endpoint::close(SimTime now, IoT& io) {
         case State::Established:
         case State::CloseWait: queue_fin(now, io, "close()"); return Errno::Ok;
         case State::FinWait2:
-            // Orphaned FIN-WAIT-2 gets a lifetime (Linux tcp_close() arms tcp_fin_timeout).
-            if (!was_orphaned && cfg_.fin_wait2_timeout.count() > 0)
-                set_timer(io, TimerKind::FinWait2, now + cfg_.fin_wait2_timeout);
+            // Orphaned FIN-WAIT-2 gets a lifetime (Linux tcp_close(): tcp_fin_time()).
+            if (!was_orphaned) orphan_fin_wait2(now, io, false);
             return Errno::Ok;
         case State::FinWait1:
         case State::Closing:
@@ -547,6 +574,20 @@ void Endpoint::on_timer(SimTime now, IoT& io, TimerKind kind) {
             enter_closed(io, Trigger::Timeout2Msl, "2MSL timer", Notice::Closed, Errno::Ok);
             return;
         case TimerKind::FinWait2:
+            if (cfg_.fin_wait2_minisock_max.count() > 0 && !fin_wait2_handed_) {
+                // Linux tcp_keepalive_timer() for an orphaned FIN_WAIT2: the full socket's part
+                // is over; a mini-socket for tcp_fin_time() - TCP_TIMEWAIT_LEN, or, when that is
+                // not positive, an RST (tcp_send_active_reset()) and the socket is gone.
+                const Duration tmo = fin_time() - cfg_.fin_wait2_minisock_max;
+                if (tmo.count() > 0) {
+                    hand_fin_wait2_to_host(now, io, tmo);
+                    return;
+                }
+                const Segment rst = make_rst(now, tcb_.snd_nxt, cfg_.abort_rst_with_ack);
+                enter_closed(io, Trigger::FinWait2Timeout, "orphaned FIN-WAIT-2 timeout (tcp_keepalive_timer())", Notice::Closed,
+                             Errno::Ok, &rst);
+                return;
+            }
             // Linux tcp_fin_timeout: the orphan vanishes without sending anything.
             enter_closed(io, Trigger::FinWait2Timeout, "orphaned FIN-WAIT-2 timeout", Notice::Closed, Errno::Ok);
             return;
@@ -1068,8 +1109,7 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
             }
             if (state_ == State::FinWait1 && our_fin_acked() && !has_fin_next) {
                 transition_to(io, State::FinWait2, Trigger::RcvAck, "ACK of FIN");
-                if (orphaned_ && cfg_.fin_wait2_timeout.count() > 0)
-                    set_timer(io, TimerKind::FinWait2, now + cfg_.fin_wait2_timeout);
+                if (orphaned_) orphan_fin_wait2(now, io, seg.fin());
             } else if (state_ == State::Closing) {
                 if (our_fin_acked()) enter_time_wait(now, io, Trigger::RcvAck, "ACK of FIN");
                 return;  // otherwise ignore the segment

@@ -525,7 +525,8 @@ private:
                 return;
             case tcp::Notice::ReturnedToListen:
             case tcp::Notice::Closed:
-            case tcp::Notice::TimeWait: return;
+            case tcp::Notice::TimeWait:
+            case tcp::Notice::OrphanFinWait2: return;
         }
     }
 
@@ -556,7 +557,8 @@ private:
             case tcp::Notice::Reset:
             case tcp::Notice::ReturnedToListen:
             case tcp::Notice::Closed:
-            case tcp::Notice::TimeWait: return;
+            case tcp::Notice::TimeWait:
+            case tcp::Notice::OrphanFinWait2: return;
         }
     }
 
@@ -602,7 +604,9 @@ private:
                 const StateCounts& c = w.state_counts(h);
                 for (std::size_t i = 0; i < c.size(); ++i) {
                     std::int64_t n = c[i];
+                    // /proc/net/tcp lists the mini-sockets under their substate (tw_substate).
                     if (static_cast<tcp::State>(i) == tcp::State::TimeWait) n += static_cast<std::int64_t>(w.host(h).time_wait_count());
+                    if (static_cast<tcp::State>(i) == tcp::State::FinWait2) n += static_cast<std::int64_t>(w.host(h).fin_wait2_minisock_count());
                     if (n > 0 && *proc_state_name(static_cast<tcp::State>(i))) counts[side][proc_state_name(static_cast<tcp::State>(i))] += static_cast<std::uint64_t>(n);
                 }
             }
@@ -614,7 +618,9 @@ private:
                 if (!s.alive || s.ep.state() == tcp::State::Closed) continue;
                 ++counts[listener_ports_.count(s.ep.tcb().local.port) ? 1 : 0][proc_state_name(s.ep.state())];
             }
-            h.for_each_time_wait([&](const host::TimeWaitSock& tw) { ++counts[listener_ports_.count(tw.tuple.lport) ? 1 : 0]["TIME_WAIT"]; });
+            h.for_each_time_wait([&](const host::TimeWaitSock& tw) {
+                ++counts[listener_ports_.count(tw.tuple.lport) ? 1 : 0][proc_state_name(tw.state())];
+            });
         }
         for (int side = 0; side < 2; ++side) {
             auto& peak = max_states_[side == 0 ? "client" : "server"];
@@ -657,6 +663,7 @@ ToleranceFacts facts_of(const Spec& x, const Built& b) {
     f.hz = c.stack.hz;
     f.time_wait = c.stack.linux_minisock ? c.stack.linux_tw.length : c.tcp.time_wait_length();
     f.fin_timeout = c.tcp.fin_wait2_timeout;
+    f.fin_wait2_minisock = c.stack.linux_minisock;
     f.tw_reuse_delay = c.stack.tw_reuse_delay;
     f.tw_reuse_seconds_clock = c.stack.tw_reuse_seconds_clock;
     bool toward_loopback = is_loopback(x.client_bind_ip) && std::any_of(x.steps.begin(), x.steps.end(), [](const Step& st) { return st.bind != "none"; });
@@ -733,11 +740,25 @@ TimeTolerance time_tolerance(const ToleranceFacts& f) {
                          fmt::format("tcp_tw_reuse takes a TIME-WAIT over after tcp_tw_reuse_delay ({} ms), counted {}",
                                      f.tw_reuse_delay.whole_ms(), f.tw_reuse_seconds_clock ? "in whole seconds: 1000 ms" : "in whole ms by tcp_clock_ms(): 1 ms")});
     if ((f.client_time_wait || f.server_time_wait) && f.time_wait < observe) wheel("TIME-WAIT", "TCP_TIMEWAIT_LEN", f.time_wait, 0, "");
-    if (f.orphan_fin_wait2 && f.fin_timeout < observe) {
-        const std::int64_t delack = (f.hz / 25) * jiffy_ns + jiffy_ns;  // TCP_DELACK_MIN, counted in jiffies
-        wheel("an orphaned FIN-WAIT-2", "tcp_fin_timeout", f.fin_timeout, delack,
-              fmt::format(", + {} ms for the peer's delayed ACK of the FIN that starts it (TCP_DELACK_MIN = HZ/25 jiffies, + 1 jiffy)",
-                          ms_text(delack)));
+    const std::int64_t delack = (f.hz / 25) * jiffy_ns + jiffy_ns;  // TCP_DELACK_MIN, counted in jiffies
+    const std::string delack_why = fmt::format(
+        ", + {} ms for the peer's delayed ACK of the FIN that starts it (TCP_DELACK_MIN = HZ/25 jiffies, + 1 jiffy)", ms_text(delack));
+    if (f.orphan_fin_wait2 && f.fin_wait2_minisock && f.fin_timeout > f.time_wait) {
+        // tcp_rcv_state_process(): the keep-alive timer for tcp_fin_time() - TCP_TIMEWAIT_LEN,
+        // then tcp_keepalive_timer(): a mini-socket for tcp_fin_time() - TCP_TIMEWAIT_LEN again;
+        // two timer-wheel timers in a row (tools/kernel/results/fin-timeout-70-orphan.json).
+        const Duration part = f.fin_timeout - f.time_wait;
+        if (part * 2 < observe) {
+            const Duration g = host::linux_timer_granularity(part, f.hz);
+            const std::int64_t spread = 2 * (g.count() + jiffy_ns) + delack;
+            parts.push_back({spread, fmt::format("an orphaned FIN-WAIT-2 with tcp_fin_timeout {} ms above TCP_TIMEWAIT_LEN lasts two "
+                                                 "timers of {} ms (the full socket's keep-alive timer, then the mini-socket's), each "
+                                                 "at the end of a {} ms timer-wheel bucket + 1 jiffy{}: {} ms",
+                                                 f.fin_timeout.whole_ms(), part.whole_ms(), ms_text(g.count()), delack_why,
+                                                 ms_text(spread))});
+        }
+    } else if (f.orphan_fin_wait2 && f.fin_timeout < observe) {
+        wheel("an orphaned FIN-WAIT-2", "tcp_fin_timeout", f.fin_timeout, delack, delack_why);
     }
     TimeTolerance t;
     if (parts.empty()) {

@@ -38,6 +38,9 @@ struct ToleranceFacts {
     bool client_time_wait = false;           // some connection closes client-first
     bool server_time_wait = false;           // some connection closes server-first
     bool orphan_fin_wait2 = false;           // some connection closes client-only (tcp_fin_timeout ends it)
+    // Linux mini-sockets on the client: an orphan whose tcp_fin_timeout exceeds TCP_TIMEWAIT_LEN
+    // is a full socket for the difference, then a mini-socket for the difference again.
+    bool fin_wait2_minisock = false;
     bool tw_reuse = false;                   // tcp_tw_reuse can take a client TIME-WAIT over
     bool tw_reuse_seconds_clock = false;     // before 6.14: ktime_get_seconds(), not tcp_clock_ms()
     Duration time_wait = Duration::s(60);    // TCP_TIMEWAIT_LEN

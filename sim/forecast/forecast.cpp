@@ -147,7 +147,7 @@ std::string Forecast::explain(int node, tcp::SockAddr remote, std::vector<std::p
     h.for_each_time_wait([&](const host::TimeWaitSock& tw) {
         const host::FourTuple& t = tw.tuple;
         if (remote.ip != 0 && !(t.rip == remote.ip && t.rport == remote.port)) return;
-        ++toward[static_cast<std::size_t>(tcp::State::TimeWait)];
+        ++toward[static_cast<std::size_t>(tw.state())];
         ++total;
     });
     std::string parts;
@@ -180,7 +180,7 @@ std::string Forecast::explain_bind_pool(int node, tcp::SockAddr local, std::vect
         if (!s.alive || s.is_listener || s.ep.state() == tcp::State::Closed) continue;
         take(s.ep.tcb().local.ip, s.ep.tcb().local.port, s.ep.state());
     }
-    h.for_each_time_wait([&](const host::TimeWaitSock& tw) { take(tw.tuple.lip, tw.tuple.lport, tcp::State::TimeWait); });
+    h.for_each_time_wait([&](const host::TimeWaitSock& tw) { take(tw.tuple.lip, tw.tuple.lport, tw.state()); });
     const auto ports = std::count(used.begin(), used.end(), true);
     std::string parts;
     for (tcp::State s : kShown) {
@@ -255,6 +255,7 @@ void Forecast::sample() {
     for (int h = 0; h < w_.host_count(); ++h) {
         StateCounts c = w_.state_counts(h);
         c[static_cast<std::size_t>(tcp::State::TimeWait)] += static_cast<std::int64_t>(w_.host(h).time_wait_count());
+        c[static_cast<std::size_t>(tcp::State::FinWait2)] += static_cast<std::int64_t>(w_.host(h).fin_wait2_minisock_count());
         const StateCounts& pk = w_.state_peaks(h);
         for (std::size_t k = 0; k < c.size(); ++k)
             peaks_[static_cast<std::size_t>(h)][k] = std::max({peaks_[static_cast<std::size_t>(h)][k], c[k], pk[k]});
@@ -377,15 +378,8 @@ std::string Forecast::time_wait_endings() const {
 }
 
 std::string Forecast::text() const {
-    std::string out;
     const Rates st = steady();
-    out += fmt::format("tcpsim run: {} (seed {})", sc_.file, sc_.seed);
-    for (const std::string& o : sc_.overrides) out += fmt::format(" --set {}", o);
-    out += "\n";
-    if (!sc_.name.empty()) out += fmt::format("{}\n", sc_.name);
-    for (const std::string& warn : sc_.warnings) out += wrap("Warning: " + warn, 2);
-    out += fmt::format("simulated {} s{}\n\n", format_seconds(end_), w_.stopped() ? " (stopped by the stop condition)" : "");
-
+    std::string out = header_text();
     out += "Answer: first failure of each kind\n";
     bool any = false;
     std::string none;
@@ -420,7 +414,6 @@ std::string Forecast::text() const {
     if (!none.empty() && any) out += fmt::format("  none of: {}\n", none);
     out += "\n";
     out += objectives_text();
-
     out += fmt::format("\nRequests: {} attempted, {} succeeded, {} failed, {} unfinished; {} connections opened\n", attempted_, succeeded_,
                        failed_, unfinished_.total(), connections_);
     out += wrap("Unfinished at the end: " + unfinished_text(), 0, 2);
@@ -441,96 +434,10 @@ std::string Forecast::text() const {
     } else {
         out += "Connect latency: no connection was established\n";
     }
+    out += workload_rates_text(st);
     const Analytic an = analytic();
-    if (sc_.forecast.clients.size() > 1 && st.client_completed.size() == sc_.forecast.clients.size()) {
-        out += "  per workload:";
-        for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k) {
-            const ClientSpec& c = sc_.forecast.clients[k];
-            if (c.group >= 0) {  // a fleet's workloads: one entry for them all, at the first
-                if (k > 0 && sc_.forecast.clients[k - 1].group == c.group) continue;
-                double o = 0, d = 0;
-                std::size_t n = 0;
-                for (std::size_t j = k; j < sc_.forecast.clients.size() && sc_.forecast.clients[j].group == c.group; ++j, ++n) {
-                    o += st.client_offered[j];
-                    d += st.client_completed[j];
-                }
-                out += fmt::format("{} {} workloads on {} offered {}, completed {}", k ? ";" : "", n,
-                                   sc_.groups[static_cast<std::size_t>(c.group)].name, rate(o), rate(d));
-                continue;
-            }
-            out += fmt::format("{} {} offered {}, completed {}", k ? ";" : "", c.name, rate(st.client_offered[k]), rate(st.client_completed[k]));
-        }
-        out += "\n";
-    }
-    if (an.budget > 0 && an.budget_client >= 0) {
-        const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
-        if (an.budget_rate > 0) {
-            const double t = an.budget / an.budget_rate + static_cast<double>(c.arrival.start.ns()) / 1e9;
-            out += wrap(fmt::format("Analytic time to exhaustion: {} / {} offered = {:.3f} s (valid while shorter than the hold time){}",
-                                    an.budget_basis, rate(an.budget_rate), t,
-                                    first_any_ ? fmt::format("; simulated first failure at {} s", format_seconds(first_any_->at)) : ""),
-                        0);
-        }
-    }
-    if (an.rate > 0) {
-        out += fmt::format("Analytic ceiling: {} ({})\n", rate(an.rate), an.basis);
-        // Compared with the workload whose path the ceiling limits.
-        // Workloads that share the place add up (two workloads to one destination, a bind(0) pool).
-        bool one = !an.clients.empty();
-        double sim = 0, offered = 0;
-        for (int k : an.clients) {
-            one = one && static_cast<std::size_t>(k) < st.client_completed.size();
-            if (!one) break;
-            sim += st.client_completed[static_cast<std::size_t>(k)];
-            offered += st.client_offered[static_cast<std::size_t>(k)];
-        }
-        if (!one) {
-            sim = st.completed;
-            offered = st.offered;
-        }
-        const double diff = std::abs(sim - an.rate) / an.rate;
-        std::string note;
-        const bool ran_out = by_errno_.count("EADDRNOTAVAIL") || by_errno_.count("EADDRINUSE") || by_errno_.count("NAT drop");
-        if (offered < an.rate * 0.99 && !ran_out)
-            note += fmt::format("The {} {}, below the ceiling: ports are not the limit.",
-                                an.clients.size() > 1 ? fmt::format("{} workloads that share it offer", an.clients.size())
-                                                      : std::string("workload offers"),
-                                rate(offered));
-        else if (sim == 0 && offered > 0)
-            note += "No request completed in the steady window (the responses take longer than the run): connections pile up, "
-                    "so the concurrency budget and the time to exhaustion apply, not the rate ceiling.";
-        else if (offered < an.rate * 0.99)
-            note += fmt::format("Ports ran out although the average offered rate ({}) is below the ceiling: the load came in "
-                                "bursts faster than the ceiling, before the first ports came back.", rate(offered));
-        else if (diff <= 0.01)
-            note += fmt::format("Simulated {} agrees with the estimate within 1%.", rate(sim));
-        else if (sim < an.rate) {
-            note += fmt::format("Simulated {} is {:.1f}% below the estimate.", rate(sim), diff * 100);
-            const host::Host* th = an.tw_host >= 0 ? &w_.host(an.tw_host) : nullptr;
-            const double nominal = static_cast<double>(an.hold.count()) / 1e9;
-            if (th && th->time_wait_held_count() > 0) {
-                const double held = static_cast<double>(th->time_wait_held().count()) / 1e9 /
-                                    static_cast<double>(th->time_wait_held_count());
-                if (held > nominal * 1.002)
-                    note += fmt::format(" TIME-WAIT on {} lasted {:.2f} s on average, not {:.0f} s: Linux fires the TIME-WAIT timer on "
-                                       "its timer wheel, at HZ={} up to {:.3f} s late. Ports freed together at one tick then wait "
-                                       "their turn for a connect(): each port comes round every {:.2f} s ({:.0f} / {}).",
-                                       th->name(), held, nominal, th->stack().hz, 512.0 / static_cast<double>(th->stack().hz),
-                                       an.ports / sim, an.ports, rate(sim));
-                else
-                    note += " The estimate ignores connect latency, retransmitted SYNs and failures elsewhere on the path.";
-            } else {
-                note += " The estimate ignores connect latency, retransmitted SYNs and failures elsewhere on the path.";
-            }
-        }
-        else
-            note += fmt::format("Simulated {} is {:.1f}% above: ports came back before the hold ended ({}).", rate(sim), diff * 100,
-                                time_wait_endings());
-        out += wrap(note, 2);
-    } else {
-        out += "Analytic ceiling: none (no TIME-WAIT or mapping holds a port per connection on this path)\n";
-    }
-
+    out += budget_text(an);
+    out += ceiling_text(an, st);
     out += wrap("TIME-WAIT endings: " + time_wait_endings() + ".", 0);
     out += "\nPeak states per host (TIME-WAIT includes the kernel's mini-sockets)\n";
     std::string head = fmt::format("  {:<12}", "host");
@@ -553,6 +460,132 @@ std::string Forecast::text() const {
             if (w_.balancer(i).snat()) nat_line(w_.balancer_name(i) + " (source NAT)");
     }
     return out;
+}
+
+// The run: the file, its seed and overrides, its name and warnings, the simulated time.
+std::string Forecast::header_text() const {
+    std::string out;
+    out += fmt::format("tcpsim run: {} (seed {})", sc_.file, sc_.seed);
+    for (const std::string& o : sc_.overrides) out += fmt::format(" --set {}", o);
+    out += "\n";
+    if (!sc_.name.empty()) out += fmt::format("{}\n", sc_.name);
+    for (const std::string& warn : sc_.warnings) out += wrap("Warning: " + warn, 2);
+    out += fmt::format("simulated {} s{}\n\n", format_seconds(end_), w_.stopped() ? " (stopped by the stop condition)" : "");
+
+    return out;
+}
+
+// Each client workload's offered and completed rate (a fleet's as one), when there are several.
+std::string Forecast::workload_rates_text(const Rates& st) const {
+    std::string out;
+    if (sc_.forecast.clients.size() > 1 && st.client_completed.size() == sc_.forecast.clients.size()) {
+        out += "  per workload:";
+        for (std::size_t k = 0; k < sc_.forecast.clients.size(); ++k) {
+            const ClientSpec& c = sc_.forecast.clients[k];
+            if (c.group >= 0) {  // a fleet's workloads: one entry for them all, at the first
+                if (k > 0 && sc_.forecast.clients[k - 1].group == c.group) continue;
+                double o = 0, d = 0;
+                std::size_t n = 0;
+                for (std::size_t j = k; j < sc_.forecast.clients.size() && sc_.forecast.clients[j].group == c.group; ++j, ++n) {
+                    o += st.client_offered[j];
+                    d += st.client_completed[j];
+                }
+                out += fmt::format("{} {} workloads on {} offered {}, completed {}", k ? ";" : "", n,
+                                   sc_.groups[static_cast<std::size_t>(c.group)].name, rate(o), rate(d));
+                continue;
+            }
+            out += fmt::format("{} {} offered {}, completed {}", k ? ";" : "", c.name, rate(st.client_offered[k]), rate(st.client_completed[k]));
+        }
+        out += "\n";
+    }
+    return out;
+}
+
+// The concurrency budget: the time the ports last at the offered rate.
+std::string Forecast::budget_text(const Analytic& an) const {
+    std::string out;
+    if (an.budget > 0 && an.budget_client >= 0) {
+        const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
+        if (an.budget_rate > 0) {
+            const double t = an.budget / an.budget_rate + static_cast<double>(c.arrival.start.ns()) / 1e9;
+            out += wrap(fmt::format("Analytic time to exhaustion: {} / {} offered = {:.3f} s (valid while shorter than the hold time){}",
+                                    an.budget_basis, rate(an.budget_rate), t,
+                                    first_any_ ? fmt::format("; simulated first failure at {} s", format_seconds(first_any_->at)) : ""),
+                        0);
+        }
+    }
+    return out;
+}
+
+// The rate ceiling of the path, compared with what the simulation sustained.
+std::string Forecast::ceiling_text(const Analytic& an, const Rates& st) const {
+    std::string out;
+    if (an.rate > 0) {
+        out += fmt::format("Analytic ceiling: {} ({})\n", rate(an.rate), an.basis);
+        // Compared with the workload whose path the ceiling limits.
+        // Workloads that share the place add up (two workloads to one destination, a bind(0) pool).
+        bool one = !an.clients.empty();
+        double sim = 0, offered = 0;
+        for (int k : an.clients) {
+            one = one && static_cast<std::size_t>(k) < st.client_completed.size();
+            if (!one) break;
+            sim += st.client_completed[static_cast<std::size_t>(k)];
+            offered += st.client_offered[static_cast<std::size_t>(k)];
+        }
+        if (!one) {
+            sim = st.completed;
+            offered = st.offered;
+        }
+        const std::string note = analytic_note(an, sim, offered);
+        out += wrap(note, 2);
+    } else {
+        out += "Analytic ceiling: none (no TIME-WAIT or mapping holds a port per connection on this path)\n";
+    }
+
+    return out;
+}
+
+// Why the simulated rate differs from the ceiling, or that it agrees.
+std::string Forecast::analytic_note(const Analytic& an, double sim, double offered) const {
+    const double diff = std::abs(sim - an.rate) / an.rate;
+    std::string note;
+    const bool ran_out = by_errno_.count("EADDRNOTAVAIL") || by_errno_.count("EADDRINUSE") || by_errno_.count("NAT drop");
+    if (offered < an.rate * 0.99 && !ran_out)
+        note += fmt::format("The {} {}, below the ceiling: ports are not the limit.",
+                            an.clients.size() > 1 ? fmt::format("{} workloads that share it offer", an.clients.size())
+                                                  : std::string("workload offers"),
+                            rate(offered));
+    else if (sim == 0 && offered > 0)
+        note += "No request completed in the steady window (the responses take longer than the run): connections pile up, "
+                "so the concurrency budget and the time to exhaustion apply, not the rate ceiling.";
+    else if (offered < an.rate * 0.99)
+        note += fmt::format("Ports ran out although the average offered rate ({}) is below the ceiling: the load came in "
+                            "bursts faster than the ceiling, before the first ports came back.", rate(offered));
+    else if (diff <= 0.01)
+        note += fmt::format("Simulated {} agrees with the estimate within 1%.", rate(sim));
+    else if (sim < an.rate) {
+        note += fmt::format("Simulated {} is {:.1f}% below the estimate.", rate(sim), diff * 100);
+        const host::Host* th = an.tw_host >= 0 ? &w_.host(an.tw_host) : nullptr;
+        const double nominal = static_cast<double>(an.hold.count()) / 1e9;
+        if (th && th->time_wait_held_count() > 0) {
+            const double held = static_cast<double>(th->time_wait_held().count()) / 1e9 /
+                                static_cast<double>(th->time_wait_held_count());
+            if (held > nominal * 1.002)
+                note += fmt::format(" TIME-WAIT on {} lasted {:.2f} s on average, not {:.0f} s: Linux fires the TIME-WAIT timer on "
+                                   "its timer wheel, at HZ={} up to {:.3f} s late. Ports freed together at one tick then wait "
+                                   "their turn for a connect(): each port comes round every {:.2f} s ({:.0f} / {}).",
+                                   th->name(), held, nominal, th->stack().hz, 512.0 / static_cast<double>(th->stack().hz),
+                                   an.ports / sim, an.ports, rate(sim));
+            else
+                note += " The estimate ignores connect latency, retransmitted SYNs and failures elsewhere on the path.";
+        } else {
+            note += " The estimate ignores connect latency, retransmitted SYNs and failures elsewhere on the path.";
+        }
+    }
+    else
+        note += fmt::format("Simulated {} is {:.1f}% above: ports came back before the hold ended ({}).", rate(sim), diff * 100,
+                            time_wait_endings());
+    return note;
 }
 
 // The state table's rows: one per host, and one per fleet (the sum over its members at the end,
@@ -677,27 +710,7 @@ nlohmann::ordered_json Forecast::json_doc() const {
     j["profile"] = profile.empty() ? "rfc9293" : profile;
     j["simulated_s"] = static_cast<double>(end_.ns()) / 1e9;
     j["stopped_early"] = w_.stopped();
-    auto rec = [](const FailureRecord& r) {
-        nlohmann::ordered_json f;
-        f["time_s"] = static_cast<double>(r.at.ns()) / 1e9;
-        f["host"] = r.node;
-        f["errno"] = r.kind;
-        f["syscall"] = r.syscall;
-        f["local"] = tcp::format_addr(r.local);
-        f["remote"] = tcp::format_addr(r.remote);
-        f["why"] = r.why;
-        nlohmann::ordered_json held = nlohmann::ordered_json::object();
-        for (const auto& [k, v] : r.held) held[k] = v;
-        f["held"] = held;
-        return f;
-    };
-    j["first_failure"] = first_any_ ? rec(*first_any_) : nlohmann::ordered_json(nullptr);
-    nlohmann::ordered_json by_kind = nlohmann::ordered_json::object();
-    for (const auto& [k, r] : first_) by_kind[k] = rec(r);
-    j["first_failure_by_kind"] = by_kind;
-    nlohmann::ordered_json fe = nlohmann::ordered_json::object();
-    for (const auto& [k, n] : by_errno_) fe[k] = n;
-    j["failures_by_errno"] = fe;
+    add_failures_json(j);
     j["attempted"] = attempted_;
     j["succeeded"] = succeeded_;
     j["failed"] = failed_;
@@ -715,28 +728,7 @@ nlohmann::ordered_json Forecast::json_doc() const {
                          {"offered_per_s", round1(st.offered)}, {"completed_per_s", round1(st.completed)},
                          {"failed_per_s", round1(st.failed)}};
     j["sustained_rate_per_s"] = round1(st.completed);
-    const Analytic an = analytic();
-    j["analytic_rate_per_s"] = an.rate > 0 ? nlohmann::ordered_json(round1(an.rate)) : nlohmann::ordered_json(nullptr);
-    j["analytic_basis"] = an.basis;
-    j["analytic_workload"] = an.rate > 0 && an.client >= 0 ? nlohmann::ordered_json(an.client) : nlohmann::ordered_json(nullptr);
-    nlohmann::ordered_json tte = nullptr;
-    if (an.budget > 0 && an.budget_client >= 0 && an.budget_rate > 0) {
-        const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
-        tte = std::round((an.budget / an.budget_rate + static_cast<double>(c.arrival.start.ns()) / 1e9) * 1e3) / 1e3;
-    }
-    j["analytic_first_failure_s"] = tte;
-    j["analytic_budget"] = an.budget > 0 ? nlohmann::ordered_json(an.budget) : nlohmann::ordered_json(nullptr);
-    j["analytic_budget_basis"] = an.budget_basis;
-    // How long TIME-WAIT really held a port on the host whose TIME-WAIT sets the ceiling (on
-    // Linux longer than its nominal 60 s: the timer wheel fires late).
-    nlohmann::ordered_json hold = nullptr;
-    if (an.rate > 0 && an.tw_host >= 0 && w_.host(an.tw_host).time_wait_held_count() > 0) {
-        const host::Host& th = w_.host(an.tw_host);
-        const double mean = static_cast<double>(th.time_wait_held().count()) / 1e9 / static_cast<double>(th.time_wait_held_count());
-        hold = {{"host", th.name()}, {"ports", an.ports}, {"nominal_s", static_cast<double>(an.hold.count()) / 1e9},
-                {"mean_s", std::round(mean * 1e3) / 1e3}, {"linux_timer_wheel_hz", th.stack().linux_minisock ? th.stack().hz : 0}};
-    }
-    j["time_wait_hold"] = hold;
+    add_analytic_json(j);
     nlohmann::ordered_json wl = nlohmann::ordered_json::array();
     for (std::size_t k = 0; k < sc_.forecast.clients.size() && k < st.client_completed.size(); ++k)
         wl.push_back({{"name", sc_.forecast.clients[k].name}, {"offered_per_s", round1(st.client_offered[k])},
@@ -763,6 +755,58 @@ nlohmann::ordered_json Forecast::json_doc() const {
     for (auto it = verdict.begin(); it != verdict.end(); ++it) j[it.key()] = *it;
     j["intervals"] = intervals_json();
     return j;
+}
+
+// The first failure, the first of each kind, and the failures counted by errno.
+void Forecast::add_failures_json(nlohmann::ordered_json& j) const {
+    auto rec = [](const FailureRecord& r) {
+        nlohmann::ordered_json f;
+        f["time_s"] = static_cast<double>(r.at.ns()) / 1e9;
+        f["host"] = r.node;
+        f["errno"] = r.kind;
+        f["syscall"] = r.syscall;
+        f["local"] = tcp::format_addr(r.local);
+        f["remote"] = tcp::format_addr(r.remote);
+        f["why"] = r.why;
+        nlohmann::ordered_json held = nlohmann::ordered_json::object();
+        for (const auto& [k, v] : r.held) held[k] = v;
+        f["held"] = held;
+        return f;
+    };
+    j["first_failure"] = first_any_ ? rec(*first_any_) : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json by_kind = nlohmann::ordered_json::object();
+    for (const auto& [k, r] : first_) by_kind[k] = rec(r);
+    j["first_failure_by_kind"] = by_kind;
+    nlohmann::ordered_json fe = nlohmann::ordered_json::object();
+    for (const auto& [k, n] : by_errno_) fe[k] = n;
+    j["failures_by_errno"] = fe;
+}
+
+// The analytic ceiling and budget, and how long TIME-WAIT really held a port.
+void Forecast::add_analytic_json(nlohmann::ordered_json& j) const {
+    const Analytic an = analytic();
+    auto round1 = [](double x) { return std::round(x * 1000.0) / 1000.0; };  // rates to 0.001/s
+    j["analytic_rate_per_s"] = an.rate > 0 ? nlohmann::ordered_json(round1(an.rate)) : nlohmann::ordered_json(nullptr);
+    j["analytic_basis"] = an.basis;
+    j["analytic_workload"] = an.rate > 0 && an.client >= 0 ? nlohmann::ordered_json(an.client) : nlohmann::ordered_json(nullptr);
+    nlohmann::ordered_json tte = nullptr;
+    if (an.budget > 0 && an.budget_client >= 0 && an.budget_rate > 0) {
+        const ClientSpec& c = sc_.forecast.clients[static_cast<std::size_t>(an.budget_client)];
+        tte = std::round((an.budget / an.budget_rate + static_cast<double>(c.arrival.start.ns()) / 1e9) * 1e3) / 1e3;
+    }
+    j["analytic_first_failure_s"] = tte;
+    j["analytic_budget"] = an.budget > 0 ? nlohmann::ordered_json(an.budget) : nlohmann::ordered_json(nullptr);
+    j["analytic_budget_basis"] = an.budget_basis;
+    // How long TIME-WAIT really held a port on the host whose TIME-WAIT sets the ceiling (on
+    // Linux longer than its nominal 60 s: the timer wheel fires late).
+    nlohmann::ordered_json hold = nullptr;
+    if (an.rate > 0 && an.tw_host >= 0 && w_.host(an.tw_host).time_wait_held_count() > 0) {
+        const host::Host& th = w_.host(an.tw_host);
+        const double mean = static_cast<double>(th.time_wait_held().count()) / 1e9 / static_cast<double>(th.time_wait_held_count());
+        hold = {{"host", th.name()}, {"ports", an.ports}, {"nominal_s", static_cast<double>(an.hold.count()) / 1e9},
+                {"mean_s", std::round(mean * 1e3) / 1e3}, {"linux_timer_wheel_hz", th.stack().linux_minisock ? th.stack().hz : 0}};
+    }
+    j["time_wait_hold"] = hold;
 }
 
 std::string Forecast::csv() const {

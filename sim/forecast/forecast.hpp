@@ -166,6 +166,14 @@ private:
         Duration hold = Duration::ns(0);
     };
     [[nodiscard]] Analytic analytic() const;
+    // The parts of text() and json_doc(), top to bottom.
+    [[nodiscard]] std::string header_text() const;
+    [[nodiscard]] std::string workload_rates_text(const Rates& st) const;
+    [[nodiscard]] std::string budget_text(const Analytic& an) const;
+    [[nodiscard]] std::string ceiling_text(const Analytic& an, const Rates& st) const;
+    [[nodiscard]] std::string analytic_note(const Analytic& an, double sim, double offered) const;
+    void add_failures_json(nlohmann::ordered_json& j) const;
+    void add_analytic_json(nlohmann::ordered_json& j) const;
     [[nodiscard]] std::optional<std::int64_t> percentile(double q) const;
     [[nodiscard]] std::string time_wait_endings() const;
     std::string explain(int node, tcp::SockAddr remote, std::vector<std::pair<std::string, std::int64_t>>& held) const;

@@ -395,93 +395,104 @@ void Workloads::on_notice(World& w, int h, SocketId s, tcp::Notice n, Errno e) {
                             local_of(h, s), remote_of(h, s), false);
             return;
         case Role::Client:
-        case Role::ProxyUp: {
-            const bool up = c.role == Role::ProxyUp;
-            switch (n) {
-                case tcp::Notice::Connected: {
-                    c.connected = true;
-                    fc_.connect_latency(w.now() - c.connect_at, w.host(h).at(s).ep.tcb().handshake_retransmitted, h);
-                    c.awaiting = true;
-                    c.received = 0;
-                    const Exchange x = up ? proxy_exchange_[c.owner] : client_exchange_[c.owner];
-                    w.sock_send(h, s, x.request);
-                    if (!up)
-                        arm_response_timeout(h, s, c, sc_.forecast.clients[c.owner].response_timeout);
-                    return;
-                }
-                case tcp::Notice::Readable: {
-                    c.received += w.sock_receive(h, s, UINT32_MAX);
-                    const Exchange x = up ? proxy_exchange_[c.owner] : client_exchange_[c.owner];
-                    if (c.awaiting && c.received >= x.response) {
-                        c.awaiting = false;
-                        c.received -= x.response;
-                        if (up) proxy_response(h, s);
-                        else response_done(h, s, c);
-                    }
-                    return;
-                }
-                case tcp::Notice::PeerClosed:
-                    c.peer_closed = true;
-                    if (c.awaiting) {
-                        // The server closed before its response: the request failed.
-                        c.awaiting = false;
-                        if (up) {
-                            if (c.peer != kNoSocket) abort_conn(c.peer_host, c.peer);
-                        } else {
-                            client_failed(c.owner, c.process, c.attempt, "ECONNRESET", "read", local_of(h, s), remote_of(h, s));
-                        }
-                    }
-                    close_conn(h, s, c);
-                    return;
-                case tcp::Notice::Refused:
-                case tcp::Notice::TimedOut:
-                case tcp::Notice::Reset: {
-                    const std::string kind(to_string(e));
-                    const bool was_waiting = !c.connected || c.awaiting;
-                    const tcp::SockAddr local = local_of(h, s), remote = remote_of(h, s);
-                    c.awaiting = false;
-                    c.closing = true;
-                    ++c.gen;
-                    cancel_response_timeout(c);
-                    w.sock_close(h, s);
-                    if (!was_waiting) return;
-                    if (up) {
-                        fc_.failure(kind, h, c.connected ? "read" : "connect", local, remote, false);
-                        if (c.peer != kNoSocket) abort_conn(c.peer_host, c.peer);
-                    } else {
-                        client_failed(c.owner, c.process, c.attempt, kind, c.connected ? "read" : "connect", local, remote);
-                    }
-                    return;
-                }
-                case tcp::Notice::ReturnedToListen:
-                case tcp::Notice::TimeWait:
-                case tcp::Notice::Closed: return;
+        case Role::ProxyUp: on_opener_notice(w, h, s, c, n, e); return;
+        case Role::Server:
+        case Role::ProxyFront: on_server_notice(w, h, s, c, n); return;
+    }
+}
+
+// A notice on a connection a client or a proxy opened.
+void Workloads::on_opener_notice(World& w, int h, SocketId s, Conn& c, tcp::Notice n, Errno e) {
+    const bool up = c.role == Role::ProxyUp;
+    switch (n) {
+        case tcp::Notice::Connected: {
+            c.connected = true;
+            fc_.connect_latency(w.now() - c.connect_at, w.host(h).at(s).ep.tcb().handshake_retransmitted, h);
+            c.awaiting = true;
+            c.received = 0;
+            const Exchange x = up ? proxy_exchange_[c.owner] : client_exchange_[c.owner];
+            w.sock_send(h, s, x.request);
+            if (!up)
+                arm_response_timeout(h, s, c, sc_.forecast.clients[c.owner].response_timeout);
+            return;
+        }
+        case tcp::Notice::Readable: {
+            c.received += w.sock_receive(h, s, UINT32_MAX);
+            const Exchange x = up ? proxy_exchange_[c.owner] : client_exchange_[c.owner];
+            if (c.awaiting && c.received >= x.response) {
+                c.awaiting = false;
+                c.received -= x.response;
+                if (up) proxy_response(h, s);
+                else response_done(h, s, c);
             }
             return;
         }
-        case Role::Server:
-        case Role::ProxyFront:
-            switch (n) {
-                case tcp::Notice::Readable: {
-                    c.received += w.sock_receive(h, s, UINT32_MAX);
-                    const std::uint32_t need = c.role == Role::Server ? server_exchange_[c.owner].request : proxy_exchange_[c.owner].request;
-                    if (c.received >= need && !c.awaiting) {
-                        c.received -= need;
-                        c.awaiting = true;
-                        ++c.gen;
-                        if (c.role == Role::Server)
-                            at(w.now() + sc_.forecast.servers[c.owner].response_time, Ev{EvKind::Respond, 0, -1, 0, h, s, c.gen});
-                        else
-                            proxy_request(h, s);
-                    }
-                    return;
+        case tcp::Notice::PeerClosed:
+            c.peer_closed = true;
+            if (c.awaiting) {
+                // The server closed before its response: the request failed.
+                c.awaiting = false;
+                if (up) {
+                    if (c.peer != kNoSocket) abort_conn(c.peer_host, c.peer);
+                } else {
+                    client_failed(c.owner, c.process, c.attempt, "ECONNRESET", "read", local_of(h, s), remote_of(h, s));
                 }
-                case tcp::Notice::PeerClosed:
-                    c.peer_closed = true;
-                    close_conn(h, s, c);
-                    return;
-                default: return;
             }
+            close_conn(h, s, c);
+            return;
+        case tcp::Notice::Refused:
+        case tcp::Notice::TimedOut:
+        case tcp::Notice::Reset: opener_failed(w, h, s, c, e); return;
+        case tcp::Notice::ReturnedToListen:
+        case tcp::Notice::TimeWait:
+        case tcp::Notice::OrphanFinWait2:
+        case tcp::Notice::Closed: return;
+    }
+}
+
+// The connection a client or proxy opened was refused, timed out or reset: closed, and counted as
+// a failure when a request was waiting on it.
+void Workloads::opener_failed(World& w, int h, SocketId s, Conn& c, Errno e) {
+    const bool up = c.role == Role::ProxyUp;
+    const std::string kind(to_string(e));
+    const bool was_waiting = !c.connected || c.awaiting;
+    const tcp::SockAddr local = local_of(h, s), remote = remote_of(h, s);
+    c.awaiting = false;
+    c.closing = true;
+    ++c.gen;
+    cancel_response_timeout(c);
+    w.sock_close(h, s);
+    if (!was_waiting) return;
+    if (up) {
+        fc_.failure(kind, h, c.connected ? "read" : "connect", local, remote, false);
+        if (c.peer != kNoSocket) abort_conn(c.peer_host, c.peer);
+    } else {
+        client_failed(c.owner, c.process, c.attempt, kind, c.connected ? "read" : "connect", local, remote);
+    }
+}
+
+// A notice on a connection a server or a proxy's front accepted.
+void Workloads::on_server_notice(World& w, int h, SocketId s, Conn& c, tcp::Notice n) {
+    switch (n) {
+        case tcp::Notice::Readable: {
+            c.received += w.sock_receive(h, s, UINT32_MAX);
+            const std::uint32_t need = c.role == Role::Server ? server_exchange_[c.owner].request : proxy_exchange_[c.owner].request;
+            if (c.received >= need && !c.awaiting) {
+                c.received -= need;
+                c.awaiting = true;
+                ++c.gen;
+                if (c.role == Role::Server)
+                    at(w.now() + sc_.forecast.servers[c.owner].response_time, Ev{EvKind::Respond, 0, -1, 0, h, s, c.gen});
+                else
+                    proxy_request(h, s);
+            }
+            return;
+        }
+        case tcp::Notice::PeerClosed:
+            c.peer_closed = true;
+            close_conn(h, s, c);
+            return;
+        default: return;
     }
 }
 

@@ -121,6 +121,9 @@ private:
     void proxy_request(int h, host::SocketId front);
     void proxy_response(int h, host::SocketId up);
     void close_conn(int h, host::SocketId s, Conn& c);
+    void on_opener_notice(World& w, int h, host::SocketId s, Conn& c, tcp::Notice n, Errno e);
+    void opener_failed(World& w, int h, host::SocketId s, Conn& c, Errno e);
+    void on_server_notice(World& w, int h, host::SocketId s, Conn& c, tcp::Notice n);
     void close_conn(int h, host::SocketId s) { close_conn(h, s, conn(h, s)); }
     void abort_conn(int h, host::SocketId s, Conn& c);
     void abort_conn(int h, host::SocketId s) { abort_conn(h, s, conn(h, s)); }

@@ -4,6 +4,7 @@
 #include "pkt/script.hpp"
 #include "scenario/profiles.hpp"
 #include "tcp/endpoint.hpp"
+#include "world/mini_socket_text.hpp"
 
 #include <tcpsim/engine.hpp>
 
@@ -181,7 +182,9 @@ class Harness {
 public:
     Harness(const Script& sc, host::Profile profile, std::vector<TraceRecord>* trace)
         : trace_(trace), sc_(sc), profile_(with_ip_version(std::move(profile), sc.ip_version)), host_("sut", kLocalIp, profile_.tcp, profile_.stack, 1),
-          isn_(0x5eed5eed5eed5eedULL, 0x0123456789abcdefULL) {}
+          isn_(0x5eed5eed5eed5eedULL, 0x0123456789abcdefULL), tw_timer_(engine_.create_timer()) {
+        if (trace_ != nullptr) host_.observe_mini_sockets(&mini_recorder_);
+    }
 
     // The TCP model is address-family agnostic; IPv6 only changes the MSS a host announces
     // (an IPv6 header is 20 bytes longer than an IPv4 one: 1460 -> 1440 on a 1500-byte MTU).
@@ -289,6 +292,20 @@ private:
     const Syscall* current_call_ = nullptr;  // the call being run (its expected descriptor number)
     std::vector<SocketId> pending_time_wait_;
     void settle();
+    // The host's mini-sockets end on their timers (Host::expire_time_waits()).
+    static constexpr std::uint32_t kTwExpiry = 2;
+    TimerId tw_timer_;
+    // pkt --trace: the host's mini-sockets, each change a record.
+    class MiniSockRecorder final : public host::MiniSockObserver {
+    public:
+        explicit MiniSockRecorder(Harness& h) : h_(h) {}
+        void on_mini_socket(const host::MiniSockEvent& e) override {
+            for (std::string& line : mini_socket_lines(e)) h_.record(RecordKind::Stack, kNoSocket).text = std::move(line);
+        }
+
+    private:
+        Harness& h_;
+    } mini_recorder_{*this};
 public:
     [[nodiscard]] int line() const { return current_line_; }  // the script line being run
 
@@ -399,12 +416,18 @@ void Harness::notice(SocketId id, tcp::Notice n, Errno e) {
             return;
         case tcp::Notice::Readable:
         case tcp::Notice::TimeWait:
+        case tcp::Notice::OrphanFinWait2:
             pending_time_wait_.push_back(id);  // converted once the endpoint call has returned
             return;
     }
 }
 
 void Harness::on_timer(const Event& ev) {
+    if (ev.kind == kTwExpiry) {
+        host_.expire_time_waits(engine_.now());
+        settle();
+        return;
+    }
     const auto id = static_cast<SocketId>(ev.target);
     if (!host_.at(id).alive) return;
     if (trace_ != nullptr) record(RecordKind::TimerFire, id).text = std::string(tcp::to_string(static_cast<tcp::TimerKind>(ev.arg)));
@@ -426,15 +449,18 @@ bool Harness::step_until_outbound(SimTime deadline) {
 }
 
 void Harness::settle() {
-    // Linux: a socket that entered TIME-WAIT becomes a mini-socket (tcp_time_wait()).
+    // Linux: a socket that entered TIME-WAIT or became an orphaned FIN-WAIT-2 becomes a
+    // mini-socket (tcp_time_wait()).
     for (SocketId id : pending_time_wait_) {
         host::Socket& s = host_.at(id);
-        if (!s.alive || s.ep.state() != tcp::State::TimeWait) continue;
-        if (!host_.enter_time_wait(engine_.now(), id)) continue;
+        if (host_.enter_time_wait(engine_.now(), id) == host::MiniSockOutcome::FullSocket) continue;
         s.alive = false;
         for (TimerId t : s.timers) engine_.release_timer(t);
     }
     pending_time_wait_.clear();
+    const SimTime next = host_.next_time_wait_expiry();
+    if (next.is_never()) engine_.cancel(tw_timer_);
+    else engine_.arm(tw_timer_, next, kTwExpiry, 0);
 }
 
 void Harness::deliver(const tcp::Segment& seg) {
@@ -954,9 +980,9 @@ void Harness::do_command(const ScriptLine& l) {
             if (port >= 0 && t.local.port != port && t.remote.port != port) continue;
             if (freebsd_state_name(state_of(id)) == state) ++count;
         }
-        host_.for_each_time_wait([&](const host::TimeWaitSock& tw) {  // Linux TIME-WAIT mini-sockets
+        host_.for_each_time_wait([&](const host::TimeWaitSock& tw) {  // Linux mini-sockets (TIME_WAIT, FIN_WAIT_2)
             if (port >= 0 && tw.tuple.lport != port && tw.tuple.rport != port) return;
-            if (state == "TIME_WAIT") ++count;
+            if (freebsd_state_name(tw.state()) == state) ++count;
         });
         if (count != want)
             fail(l, fmt::format("{} socket(s) in {}", want, state), fmt::format("{} socket(s) in {}", count, state),
@@ -967,7 +993,9 @@ void Harness::do_command(const ScriptLine& l) {
         const std::string state = m[1];
         if (state == "TIME_WAIT") {
             std::vector<host::FourTuple> all;
-            host_.for_each_time_wait([&](const host::TimeWaitSock& tw) { all.push_back(tw.tuple); });
+            host_.for_each_time_wait([&](const host::TimeWaitSock& tw) {
+                if (tw.state() == tcp::State::TimeWait) all.push_back(tw.tuple);
+            });
             for (const auto& tuple : all) host_.kill_time_wait(tuple);
         }
         for (std::size_t i = 0; i < host_.size(); ++i) {

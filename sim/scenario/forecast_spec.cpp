@@ -162,96 +162,185 @@ ServerClose read_close(const Reader& r, const json& obj, const std::string& p) {
 
 }  // namespace
 
-void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
-    ForecastSpec& f = sc.forecast;
-    auto host_ref = [&](const std::string& n, const std::string& p) {
+namespace {
+
+// The forecast sections read in order, with what they share: the name space of nodes (hosts,
+// NATs and balancers), the addresses in use, the hosts already behind a NAT.
+struct ForecastReader {
+    const Reader& r;
+    const json& doc;
+    Scenario& sc;
+    ForecastSpec& f;
+    std::set<std::string> names;
+    std::set<std::uint32_t> addresses;
+    std::set<std::string> behind_nat;
+
+    ForecastReader(const Reader& reader, const json& d, Scenario& s) : r(reader), doc(d), sc(s), f(s.forecast) {
+        for (const HostSpec& h : sc.hosts) {
+            names.insert(h.name);
+            addresses.insert(h.ip);
+            for (std::uint32_t a : h.extra_ips) addresses.insert(a);
+        }
+    }
+
+    std::string host_ref(const std::string& n, const std::string& p) const {
         if (sc.host_index(n) < 0) r.fail(p, unknown_name("host", n, sc.host_names()));
         return n;
-    };
+    }
     // A host or a fleet (its name template, "vm-{i}"): the hosts it names.
-    auto hosts_ref = [&](const std::string& n, const std::string& p) {
+    std::vector<std::string> hosts_ref(const std::string& n, const std::string& p) const {
         if (!sc.group(n)) host_ref(n, p);
         return sc.hosts_named(n);
-    };
-    auto array = [&](const char* key) -> const json* {
+    }
+    const json* array(const char* key) const {
         const json* v = r.field(doc, key);
         if (v && !v->is_array()) r.fail(std::string("/") + key, "expected an array");
         return v;
-    };
-    std::set<std::string> names;  // nodes: hosts, NATs, balancers share one name space
-    for (const HostSpec& h : sc.hosts) names.insert(h.name);
-    std::set<std::uint32_t> addresses;
-    for (const HostSpec& h : sc.hosts) {
-        addresses.insert(h.ip);
-        for (std::uint32_t a : h.extra_ips) addresses.insert(a);
     }
-    auto new_name = [&](const std::string& n, const std::string& p) {
+    void new_name(const std::string& n, const std::string& p) {
         if (n.empty()) r.fail(p, "a name cannot be empty");
         if (!names.insert(n).second) r.fail(p, fmt::format("the name \"{}\" is already used by a host, NAT or balancer", n));
-    };
-    auto new_address = [&](std::uint32_t a, const std::string& p) {
+    }
+    void new_address(std::uint32_t a, const std::string& p) {
         if ((a >> 24) == 127) r.fail(p, "127.0.0.0/8 is every host's loopback; give another address");
         if (!addresses.insert(a).second) r.fail(p, fmt::format("address {} is used twice", tcp::format_ip(a)));
-    };
-
+    }
     // What a server and a proxy share: the host, the listening port and the backlog.
-    auto read_listener = [&](const json& obj, const std::string& p, const char* what, std::string& host, std::uint16_t& port,
-                             std::uint32_t& backlog) {
+    void read_listener(const json& obj, const std::string& p, const char* what, std::string& host, std::uint16_t& port,
+                       std::uint32_t& backlog) const {
         host = host_ref(r.str(obj, p, "host", true), p + "/host");
         port = static_cast<std::uint16_t>(r.uint(obj, p, "port", false, 80, 65535));
         if (port == 0) r.fail(p + "/port", fmt::format("a {} listens on a port between 1 and 65535", what));
         backlog = static_cast<std::uint32_t>(r.uint(obj, p, "backlog", false, 4096, 65535));
-    };
+    }
+    std::optional<std::uint32_t> balancer_ip(const std::string& n) const;
+    TargetSpec target(const std::string& text, const std::string& p, bool allow_balancer) const;
+    bool has_listener(const TargetSpec& t) const;
+    void check_source_addresses(const std::string& p, const std::vector<std::uint32_t>& addrs, const std::string& host,
+                                const TargetSpec& to) const;
 
-    // NAT gateways.
-    std::set<std::string> behind_nat;
-    if (const json* nats = array("nats")) {
-        for (std::size_t i = 0; i < nats->size(); ++i) {
-            const std::string p = fmt::format("/nats/{}", i);
-            const json& n = (*nats)[i];
-            r.only_keys(n, p, {"name", "addresses", "inside", "port_range", "mapping", "assignment", "ports_per_host",
-                               "max_ports_per_host", "pool_size", "fill_first", "timeouts", "per_destination_cap", "on_exhaustion", "comment"});
-            NatSpec ns;
-            ns.pointer = p;
-            ns.name = r.str(n, p, "name", true);
-            new_name(ns.name, p + "/name");
-            if (!n.contains("addresses")) r.fail(p, "missing required key \"addresses\" (the pool of outer addresses)");
-            ns.config.outer = address_list(r, n, p, "addresses");
-            if (ns.config.outer.empty()) r.fail(p + "/addresses", "the NAT pool is empty: give at least one outer address");
-            for (std::size_t k = 0; k < ns.config.outer.size(); ++k) new_address(ns.config.outer[k], fmt::format("{}/addresses/{}", p, k));
-            const json* in = r.field(n, "inside");
-            if (!in || !in->is_array() || in->empty()) r.fail(p + "/inside", "expected a non-empty array of host names behind the NAT");
-            for (std::size_t k = 0; k < in->size(); ++k) {
-                const std::string ip = fmt::format("{}/inside/{}", p, k);
-                if (!(*in)[k].is_string()) r.fail(ip, "expected a host name");
-                for (const std::string& h : hosts_ref((*in)[k].get<std::string>(), ip)) {
-                    if (!behind_nat.insert(h).second) r.fail(ip, fmt::format("host \"{}\" is already behind a NAT", h));
-                    ns.inside.push_back(h);
-                }
+    void read_nats();
+    void read_nat(const json& n, const std::string& p);
+    void read_servers();
+    void read_proxies();
+    void read_balancers();
+    void check_upstreams() const;
+    void read_clients();
+    void read_arrival(const json& c, const std::string& p, ClientSpec& cs) const;
+    void check_server_closes(const std::string& p, const ClientSpec& cs) const;
+    void read_limits();
+};
+
+// Targets: "HOST:PORT", "BALANCER:PORT" or "IP:PORT".
+std::optional<std::uint32_t> ForecastReader::balancer_ip(const std::string& n) const {
+    if (const json* bs = r.field(doc, "balancers"); bs && bs->is_array())
+        for (const json& b : *bs)
+            if (b.is_object() && b.value("name", std::string()) == n && b.contains("address") && b["address"].is_string()) {
+                std::uint32_t ip = 0;
+                if (parse_ipv4(b["address"].get<std::string>(), ip)) return ip;
             }
-            // Defaults of a Linux conntrack MASQUERADE gateway (nf_conntrack-sysctl docs): the
-            // port range 1024-65535, TIME_WAIT kept 120 s.
-            ns.config.established_timeout = Duration::s(432000);
-            ns.config.transitory_timeout = Duration::s(120);
-            read_nat_config(r, n, p, ns.config, ns.inside.size());
-            // More hosts than blocks: Google Cloud NAT and Azure refuse such an allocation
-            // (capacity-cases.md cases 10, 11, 15); the simulation runs it and the extra hosts get none.
-            if (ns.config.assign == net::NatAssign::Blocks) {
-                const std::uint64_t per = (static_cast<std::uint64_t>(ns.config.port_hi - ns.config.port_lo) + 1) / ns.config.ports_per_host;
-                const std::uint64_t blocks = per * ns.config.outer.size();
-                if (ns.inside.size() > blocks)
-                    sc.warnings.push_back(fmt::format(
-                        "{}: {}: {} hosts behind {} with {} port blocks ({} addresses x {} blocks of {} ports): {} hosts get no block; "
-                        "Google Cloud NAT and Azure refuse such a configuration",
-                        r.file(), p, ns.inside.size(), ns.name, blocks, ns.config.outer.size(), per, ns.config.ports_per_host,
-                        ns.inside.size() - blocks));
-            }
-            f.nats.push_back(ns);
+    return std::nullopt;
+}
+
+TargetSpec ForecastReader::target(const std::string& text, const std::string& p, bool allow_balancer) const {
+    TargetSpec t;
+    t.text = text;
+    const auto [h, port] = split_host_port(r, text, p);
+    t.port = port;
+    if (parse_ipv4(h, t.ip)) return t;
+    if (const int hi = sc.host_index(h); hi >= 0) {
+        t.ip = sc.hosts[static_cast<std::size_t>(hi)].ip;
+        return t;
+    }
+    if (allow_balancer)
+        if (auto ip = balancer_ip(h)) {
+            t.ip = *ip;
+            return t;
+        }
+    std::vector<std::string> known = sc.host_names();
+    if (allow_balancer)
+        if (const json* bs = r.field(doc, "balancers"); bs && bs->is_array())
+            for (const json& b : *bs)
+                if (b.is_object() && b.contains("name") && b["name"].is_string()) known.push_back(b["name"].get<std::string>());
+    r.fail(p, unknown_name(allow_balancer ? "host or balancer" : "host", h, known));
+}
+
+bool ForecastReader::has_listener(const TargetSpec& t) const {
+    for (const ServerSpec& s : f.servers)
+        if (sc.hosts[static_cast<std::size_t>(sc.host_index(s.host))].ip == t.ip && s.port == t.port) return true;
+    for (const ProxySpec& s : f.proxies)
+        if (sc.hosts[static_cast<std::size_t>(sc.host_index(s.host))].ip == t.ip && s.port == t.port) return true;
+    for (const BalancerSpec& b : f.balancers)
+        if (b.vip == t.ip && b.port == t.port) return true;
+    return false;
+}
+
+// Source addresses a workload binds: its host's own, or 127.0.0.0/8 (every host owns it: a
+// sidecar binds 127.0.0.6) only toward the loopback.
+void ForecastReader::check_source_addresses(const std::string& p, const std::vector<std::uint32_t>& addrs, const std::string& host,
+                                            const TargetSpec& to) const {
+    const HostSpec& hs = sc.hosts[static_cast<std::size_t>(sc.host_index(host))];
+    for (std::size_t k = 0; k < addrs.size(); ++k) {
+        const std::uint32_t a = addrs[k];
+        if ((a >> 24) == 127 && (to.ip >> 24) != 127)
+            r.fail(fmt::format("{}/source_addresses/{}", p, k),
+                   fmt::format("{} is a loopback address: it reaches only 127.0.0.0/8, not {}", tcp::format_ip(a), to.text));
+        if ((a >> 24) == 127) continue;
+        if (a != hs.ip && std::find(hs.extra_ips.begin(), hs.extra_ips.end(), a) == hs.extra_ips.end())
+            r.fail(fmt::format("{}/source_addresses/{}", p, k), fmt::format("{} is not an address of host \"{}\"", tcp::format_ip(a), host));
+    }
+}
+
+// NAT gateways.
+void ForecastReader::read_nats() {
+    if (const json* nats = array("nats"))
+        for (std::size_t i = 0; i < nats->size(); ++i) read_nat((*nats)[i], fmt::format("/nats/{}", i));
+}
+
+void ForecastReader::read_nat(const json& n, const std::string& p) {
+    r.only_keys(n, p, {"name", "addresses", "inside", "port_range", "mapping", "assignment", "ports_per_host",
+                       "max_ports_per_host", "pool_size", "fill_first", "timeouts", "per_destination_cap", "on_exhaustion", "comment"});
+    NatSpec ns;
+    ns.pointer = p;
+    ns.name = r.str(n, p, "name", true);
+    new_name(ns.name, p + "/name");
+    if (!n.contains("addresses")) r.fail(p, "missing required key \"addresses\" (the pool of outer addresses)");
+    ns.config.outer = address_list(r, n, p, "addresses");
+    if (ns.config.outer.empty()) r.fail(p + "/addresses", "the NAT pool is empty: give at least one outer address");
+    for (std::size_t k = 0; k < ns.config.outer.size(); ++k) new_address(ns.config.outer[k], fmt::format("{}/addresses/{}", p, k));
+    const json* in = r.field(n, "inside");
+    if (!in || !in->is_array() || in->empty()) r.fail(p + "/inside", "expected a non-empty array of host names behind the NAT");
+    for (std::size_t k = 0; k < in->size(); ++k) {
+        const std::string ip = fmt::format("{}/inside/{}", p, k);
+        if (!(*in)[k].is_string()) r.fail(ip, "expected a host name");
+        for (const std::string& h : hosts_ref((*in)[k].get<std::string>(), ip)) {
+            if (!behind_nat.insert(h).second) r.fail(ip, fmt::format("host \"{}\" is already behind a NAT", h));
+            ns.inside.push_back(h);
         }
     }
+    // Defaults of a Linux conntrack MASQUERADE gateway (nf_conntrack-sysctl docs): the
+    // port range 1024-65535, TIME_WAIT kept 120 s.
+    ns.config.established_timeout = Duration::s(432000);
+    ns.config.transitory_timeout = Duration::s(120);
+    read_nat_config(r, n, p, ns.config, ns.inside.size());
+    // More hosts than blocks: Google Cloud NAT and Azure refuse such an allocation
+    // (capacity-cases.md cases 10, 11, 15); the simulation runs it and the extra hosts get none.
+    if (ns.config.assign == net::NatAssign::Blocks) {
+        const std::uint64_t per = (static_cast<std::uint64_t>(ns.config.port_hi - ns.config.port_lo) + 1) / ns.config.ports_per_host;
+        const std::uint64_t blocks = per * ns.config.outer.size();
+        if (ns.inside.size() > blocks)
+            sc.warnings.push_back(fmt::format(
+                "{}: {}: {} hosts behind {} with {} port blocks ({} addresses x {} blocks of {} ports): {} hosts get no block; "
+                "Google Cloud NAT and Azure refuse such a configuration",
+                r.file(), p, ns.inside.size(), ns.name, blocks, ns.config.outer.size(), per, ns.config.ports_per_host,
+                ns.inside.size() - blocks));
+    }
+    f.nats.push_back(ns);
+}
 
-    // Servers.
-    if (const json* servers = array("servers")) {
+// Servers.
+void ForecastReader::read_servers() {
+    if (const json* servers = array("servers"))
         for (std::size_t i = 0; i < servers->size(); ++i) {
             const std::string p = fmt::format("/servers/{}", i);
             const json& s = (*servers)[i];
@@ -274,43 +363,11 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                     r.fail(p + "/port", fmt::format("a second server on {}:{}", ss.host, ss.port));
             f.servers.push_back(ss);
         }
-    }
+}
 
-    // Targets: "HOST:PORT", "BALANCER:PORT" or "IP:PORT".
-    auto balancer_ip = [&](const std::string& n) -> std::optional<std::uint32_t> {
-        if (const json* bs = r.field(doc, "balancers"); bs && bs->is_array())
-            for (const json& b : *bs)
-                if (b.is_object() && b.value("name", std::string()) == n && b.contains("address") && b["address"].is_string()) {
-                    std::uint32_t ip = 0;
-                    if (parse_ipv4(b["address"].get<std::string>(), ip)) return ip;
-                }
-        return std::nullopt;
-    };
-    auto target = [&](const std::string& text, const std::string& p, bool allow_balancer) {
-        TargetSpec t;
-        t.text = text;
-        const auto [h, port] = split_host_port(r, text, p);
-        t.port = port;
-        if (parse_ipv4(h, t.ip)) return t;
-        if (const int hi = sc.host_index(h); hi >= 0) {
-            t.ip = sc.hosts[static_cast<std::size_t>(hi)].ip;
-            return t;
-        }
-        if (allow_balancer)
-            if (auto ip = balancer_ip(h)) {
-                t.ip = *ip;
-                return t;
-            }
-        std::vector<std::string> known = sc.host_names();
-        if (allow_balancer)
-            if (const json* bs = r.field(doc, "balancers"); bs && bs->is_array())
-                for (const json& b : *bs)
-                    if (b.is_object() && b.contains("name") && b["name"].is_string()) known.push_back(b["name"].get<std::string>());
-        r.fail(p, unknown_name(allow_balancer ? "host or balancer" : "host", h, known));
-    };
-
-    // Proxies.
-    if (const json* proxies = array("proxies")) {
+// Proxies.
+void ForecastReader::read_proxies() {
+    if (const json* proxies = array("proxies"))
         for (std::size_t i = 0; i < proxies->size(); ++i) {
             const std::string p = fmt::format("/proxies/{}", i);
             const json& x = (*proxies)[i];
@@ -333,18 +390,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             // variable from split_clients; nginx binds with IP_BIND_ADDRESS_NO_PORT on Linux, so the
             // port is chosen at connect() per destination, src/event/ngx_event_connect.c).
             ps.source_addresses = address_list(r, x, p, "source_addresses");
-            {
-                const HostSpec& hs = sc.hosts[static_cast<std::size_t>(sc.host_index(ps.host))];
-                for (std::size_t k = 0; k < ps.source_addresses.size(); ++k) {
-                    const std::uint32_t a = ps.source_addresses[k];
-                    if ((a >> 24) == 127 && (ps.upstream.ip >> 24) != 127)
-                        r.fail(fmt::format("{}/source_addresses/{}", p, k),
-                               fmt::format("{} is a loopback address: it reaches only 127.0.0.0/8, not {}", tcp::format_ip(a), ps.upstream.text));
-                    if ((a >> 24) == 127) continue;
-                    if (a != hs.ip && std::find(hs.extra_ips.begin(), hs.extra_ips.end(), a) == hs.extra_ips.end())
-                        r.fail(fmt::format("{}/source_addresses/{}", p, k), fmt::format("{} is not an address of host \"{}\"", tcp::format_ip(a), ps.host));
-                }
-            }
+            check_source_addresses(p, ps.source_addresses, ps.host, ps.upstream);
             for (const ServerSpec& o : f.servers)
                 if (o.host == ps.host && o.port == ps.port)
                     r.fail(p + "/port", fmt::format("a server already listens on {}:{}", ps.host, ps.port));
@@ -353,10 +399,11 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                     r.fail(p + "/port", fmt::format("a second proxy on {}:{}", ps.host, ps.port));
             f.proxies.push_back(ps);
         }
-    }
+}
 
-    // Balancers.
-    if (const json* bals = array("balancers")) {
+// Balancers.
+void ForecastReader::read_balancers() {
+    if (const json* bals = array("balancers"))
         for (std::size_t i = 0; i < bals->size(); ++i) {
             const std::string p = fmt::format("/balancers/{}", i);
             const json& b = (*bals)[i];
@@ -406,26 +453,110 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             bs.flow_timeout = r.duration(b, p, "flow_timeout", false, bs.snat_config.time_wait_timeout);
             f.balancers.push_back(bs);
         }
-    }
+}
 
-    auto has_listener = [&](const TargetSpec& t) -> bool {
-        for (const ServerSpec& s : f.servers)
-            if (sc.hosts[static_cast<std::size_t>(sc.host_index(s.host))].ip == t.ip && s.port == t.port) return true;
-        for (const ProxySpec& s : f.proxies)
-            if (sc.hosts[static_cast<std::size_t>(sc.host_index(s.host))].ip == t.ip && s.port == t.port) return true;
-        for (const BalancerSpec& b : f.balancers)
-            if (b.vip == t.ip && b.port == t.port) return true;
-        return false;
-    };
+// Every backend and upstream has a listener.
+void ForecastReader::check_upstreams() const {
     for (const BalancerSpec& b : f.balancers)
         for (std::size_t k = 0; k < b.backends.size(); ++k)
             if (!has_listener(b.backends[k]))
                 r.fail(fmt::format("{}/backends/{}", b.pointer, k), fmt::format("no server or proxy listens on {}", b.backends[k].text));
     for (const ProxySpec& x : f.proxies)
         if (!has_listener(x.upstream)) r.fail(x.pointer + "/upstream", fmt::format("no server, proxy or balancer listens on {}", x.upstream.text));
+}
 
-    // Client workloads.
-    if (const json* clients = array("clients")) {
+void ForecastReader::read_arrival(const json& c, const std::string& p, ClientSpec& cs) const {
+    const json* a = r.field(c, "arrival");
+    if (!a) r.fail(p, "missing required key \"arrival\"");
+    const std::string ap = p + "/arrival";
+    r.only_keys(*a, ap, {"type", "rate", "rate_to", "ramp", "steps", "processes", "requests", "start", "stop"});
+    app::ArrivalSpec& as = cs.arrival;
+    as.kind = choice(r, *a, ap, "type", app::ArrivalKind::Constant,
+                     {{"constant", app::ArrivalKind::Constant}, {"poisson", app::ArrivalKind::Poisson},
+                      {"ramp", app::ArrivalKind::Ramp}, {"steps", app::ArrivalKind::Steps},
+                      {"closed_loop", app::ArrivalKind::ClosedLoop}});
+    // Each arrival type takes its own keys: another type's key would be ignored silently.
+    {
+        using K = app::ArrivalKind;
+        struct Owner {
+            const char* key;
+            const char* types;
+            bool (*takes)(K);
+        };
+        static const Owner owners[] = {
+            {"rate", "constant, poisson, ramp", [](K k) { return k == K::Constant || k == K::Poisson || k == K::Ramp; }},
+            {"rate_to", "ramp", [](K k) { return k == K::Ramp; }},
+            {"ramp", "ramp", [](K k) { return k == K::Ramp; }},
+            {"steps", "steps", [](K k) { return k == K::Steps; }},
+            {"processes", "closed_loop", [](K k) { return k == K::ClosedLoop; }},
+            {"requests", "closed_loop", [](K k) { return k == K::ClosedLoop; }},
+        };
+        for (const Owner& o : owners)
+            if (a->contains(o.key) && !o.takes(as.kind))
+                r.fail(ap + "/" + o.key, fmt::format("\"{}\" belongs to arrival type {}", o.key, o.types));
+    }
+    as.start = SimTime::zero() + r.duration(*a, ap, "start", false, Duration::ns(0));
+    const Duration stop = r.duration(*a, ap, "stop", false, sc.duration);
+    as.stop = SimTime::zero() + stop;
+    if (as.stop <= as.start) r.fail(ap + "/stop", "the workload stops before it starts");
+    switch (as.kind) {
+        case app::ArrivalKind::Constant:
+        case app::ArrivalKind::Poisson:
+            as.rate = positive_rate(r, *a, ap, "rate", true, 1);
+            break;
+        case app::ArrivalKind::Ramp:
+            as.rate = positive_rate(r, *a, ap, "rate", true, 1, true);
+            as.rate_to = positive_rate(r, *a, ap, "rate_to", true, 1);
+            as.ramp_end = as.start + r.duration(*a, ap, "ramp", true, Duration::s(1));
+            break;
+        case app::ArrivalKind::Steps: {
+            const json* st = r.field(*a, "steps");
+            if (!st || !st->is_array() || st->empty()) r.fail(ap + "/steps", "expected a non-empty array of {\"at\": ..., \"rate\": ...}");
+            for (std::size_t k = 0; k < st->size(); ++k) {
+                const std::string sp = fmt::format("{}/steps/{}", ap, k);
+                r.only_keys((*st)[k], sp, {"at", "rate"});
+                app::RateStep rs;
+                rs.at = SimTime::zero() + r.duration((*st)[k], sp, "at", true, Duration{});
+                rs.rate = positive_rate(r, (*st)[k], sp, "rate", true, 0, true);
+                if (!as.steps.empty() && rs.at <= as.steps.back().at) r.fail(sp + "/at", "steps must be in increasing time order");
+                as.steps.push_back(rs);
+            }
+            break;
+        }
+        case app::ArrivalKind::ClosedLoop:
+            as.processes = static_cast<std::uint32_t>(r.uint(*a, ap, "processes", true, 1, 100000));
+            if (as.processes == 0) r.fail(ap + "/processes", "a closed loop has at least one process");
+            as.requests = r.uint(*a, ap, "requests", false, 0, 1'000'000'000);
+            break;
+    }
+}
+
+// The client waits for the server's FIN: a server that never closes would hang it. What
+// answers: a server or proxy on the target's host (the client's own host for 127.0.0.0/8), or
+// through a balancer, its backends.
+void ForecastReader::check_server_closes(const std::string& p, const ClientSpec& cs) const {
+    auto check = [&](const std::string& host, std::uint16_t port, const std::string& where) {
+        for (const ServerSpec& s : f.servers)
+            if (s.host == host && s.port == port && s.close == ServerClose::WaitForClient)
+                r.fail(p + "/closer", fmt::format("\"closer\": \"server\" but the server at {} waits for the client to close "
+                                                  "(set its \"close\" to \"after_response\" or \"idle_timeout\")", where));
+        for (const ProxySpec& s : f.proxies)
+            if (s.host == host && s.port == port && s.close == ServerClose::WaitForClient)
+                r.fail(p + "/closer", fmt::format("\"closer\": \"server\" but the proxy at {} waits for the client to close "
+                                                  "(set its \"close\" to \"after_response\" or \"idle_timeout\")", where));
+    };
+    if ((cs.target.ip >> 24) == 127) check(cs.host, cs.target.port, cs.target.text);
+    for (const HostSpec& h : sc.hosts)
+        if (h.ip == cs.target.ip) check(h.name, cs.target.port, cs.target.text);
+    for (const BalancerSpec& b : f.balancers)
+        if (b.vip == cs.target.ip && b.port == cs.target.port)
+            for (std::size_t k = 0; k < b.backends.size(); ++k)
+                check(b.backend_hosts[k], b.backends[k].port, fmt::format("{} (behind {})", b.backends[k].text, cs.target.text));
+}
+
+// Client workloads.
+void ForecastReader::read_clients() {
+    if (const json* clients = array("clients"))
         for (std::size_t i = 0; i < clients->size(); ++i) {
             const std::string p = fmt::format("/clients/{}", i);
             const json& c = (*clients)[i];
@@ -447,69 +578,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             } else if (!has_listener(cs.target)) {
                 r.fail(p + "/to", fmt::format("no server, proxy or balancer listens on {}", cs.target.text));
             }
-            const json* a = r.field(c, "arrival");
-            if (!a) r.fail(p, "missing required key \"arrival\"");
-            const std::string ap = p + "/arrival";
-            r.only_keys(*a, ap, {"type", "rate", "rate_to", "ramp", "steps", "processes", "requests", "start", "stop"});
-            app::ArrivalSpec& as = cs.arrival;
-            as.kind = choice(r, *a, ap, "type", app::ArrivalKind::Constant,
-                             {{"constant", app::ArrivalKind::Constant}, {"poisson", app::ArrivalKind::Poisson},
-                              {"ramp", app::ArrivalKind::Ramp}, {"steps", app::ArrivalKind::Steps},
-                              {"closed_loop", app::ArrivalKind::ClosedLoop}});
-            // Each arrival type takes its own keys: another type's key would be ignored silently.
-            {
-                using K = app::ArrivalKind;
-                struct Owner {
-                    const char* key;
-                    const char* types;
-                    bool (*takes)(K);
-                };
-                static const Owner owners[] = {
-                    {"rate", "constant, poisson, ramp", [](K k) { return k == K::Constant || k == K::Poisson || k == K::Ramp; }},
-                    {"rate_to", "ramp", [](K k) { return k == K::Ramp; }},
-                    {"ramp", "ramp", [](K k) { return k == K::Ramp; }},
-                    {"steps", "steps", [](K k) { return k == K::Steps; }},
-                    {"processes", "closed_loop", [](K k) { return k == K::ClosedLoop; }},
-                    {"requests", "closed_loop", [](K k) { return k == K::ClosedLoop; }},
-                };
-                for (const Owner& o : owners)
-                    if (a->contains(o.key) && !o.takes(as.kind))
-                        r.fail(ap + "/" + o.key, fmt::format("\"{}\" belongs to arrival type {}", o.key, o.types));
-            }
-            as.start = SimTime::zero() + r.duration(*a, ap, "start", false, Duration::ns(0));
-            const Duration stop = r.duration(*a, ap, "stop", false, sc.duration);
-            as.stop = SimTime::zero() + stop;
-            if (as.stop <= as.start) r.fail(ap + "/stop", "the workload stops before it starts");
-            switch (as.kind) {
-                case app::ArrivalKind::Constant:
-                case app::ArrivalKind::Poisson:
-                    as.rate = positive_rate(r, *a, ap, "rate", true, 1);
-                    break;
-                case app::ArrivalKind::Ramp:
-                    as.rate = positive_rate(r, *a, ap, "rate", true, 1, true);
-                    as.rate_to = positive_rate(r, *a, ap, "rate_to", true, 1);
-                    as.ramp_end = as.start + r.duration(*a, ap, "ramp", true, Duration::s(1));
-                    break;
-                case app::ArrivalKind::Steps: {
-                    const json* st = r.field(*a, "steps");
-                    if (!st || !st->is_array() || st->empty()) r.fail(ap + "/steps", "expected a non-empty array of {\"at\": ..., \"rate\": ...}");
-                    for (std::size_t k = 0; k < st->size(); ++k) {
-                        const std::string sp = fmt::format("{}/steps/{}", ap, k);
-                        r.only_keys((*st)[k], sp, {"at", "rate"});
-                        app::RateStep rs;
-                        rs.at = SimTime::zero() + r.duration((*st)[k], sp, "at", true, Duration{});
-                        rs.rate = positive_rate(r, (*st)[k], sp, "rate", true, 0, true);
-                        if (!as.steps.empty() && rs.at <= as.steps.back().at) r.fail(sp + "/at", "steps must be in increasing time order");
-                        as.steps.push_back(rs);
-                    }
-                    break;
-                }
-                case app::ArrivalKind::ClosedLoop:
-                    as.processes = static_cast<std::uint32_t>(r.uint(*a, ap, "processes", true, 1, 100000));
-                    if (as.processes == 0) r.fail(ap + "/processes", "a closed loop has at least one process");
-                    as.requests = r.uint(*a, ap, "requests", false, 0, 1'000'000'000);
-                    break;
-            }
+            read_arrival(c, p, cs);
             cs.closer = choice(r, c, p, "closer", Closer::Client,
                                {{"client", Closer::Client}, {"server", Closer::Server}, {"rst", Closer::Reset}});
             cs.think_time = r.duration(c, p, "think_time", false, cs.think_time);
@@ -522,17 +591,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
             if (cs.bind != BindMode::Fixed && c.contains("local_port")) r.fail(p + "/local_port", "local_port needs \"bind\": \"fixed\"");
             cs.reuseaddr = r.boolean(c, p, "reuseaddr", false);
             cs.source_addresses = address_list(r, c, p, "source_addresses");
-            const HostSpec& hs = sc.hosts[static_cast<std::size_t>(sc.host_index(cs.host))];
-            for (std::size_t k = 0; k < cs.source_addresses.size(); ++k) {
-                const std::uint32_t x = cs.source_addresses[k];
-                // Every host owns 127.0.0.0/8 (a sidecar binds 127.0.0.6), only toward the loopback.
-                if ((x >> 24) == 127 && (cs.target.ip >> 24) != 127)
-                    r.fail(fmt::format("{}/source_addresses/{}", p, k),
-                           fmt::format("{} is a loopback address: it reaches only 127.0.0.0/8, not {}", tcp::format_ip(x), cs.target.text));
-                if ((x >> 24) == 127) continue;
-                if (x != hs.ip && std::find(hs.extra_ips.begin(), hs.extra_ips.end(), x) == hs.extra_ips.end())
-                    r.fail(fmt::format("{}/source_addresses/{}", p, k), fmt::format("{} is not an address of host \"{}\"", tcp::format_ip(x), cs.host));
-            }
+            check_source_addresses(p, cs.source_addresses, cs.host, cs.target);
             if (!cs.source_addresses.empty() && cs.bind == BindMode::None) cs.bind = BindMode::Port0;
             if (const json* rt = r.field(c, "retry")) {
                 r.only_keys(*rt, p + "/retry", {"attempts", "backoff"});
@@ -544,28 +603,7 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                     r.fail(p + "/retry/backoff", "a closed-loop client needs a back-off above 0 (its processes would retry at one instant)");
             }
             cs.response_timeout = r.duration(c, p, "response_timeout", false, cs.response_timeout);
-            if (cs.closer == Closer::Server) {
-                // The client waits for the server's FIN: a server that never closes would hang it.
-                // What answers: a server or proxy on the target's host (the client's own host for
-                // 127.0.0.0/8), or through a balancer, its backends.
-                auto check = [&](const std::string& host, std::uint16_t port, const std::string& where) {
-                    for (const ServerSpec& s : f.servers)
-                        if (s.host == host && s.port == port && s.close == ServerClose::WaitForClient)
-                            r.fail(p + "/closer", fmt::format("\"closer\": \"server\" but the server at {} waits for the client to close "
-                                                              "(set its \"close\" to \"after_response\" or \"idle_timeout\")", where));
-                    for (const ProxySpec& s : f.proxies)
-                        if (s.host == host && s.port == port && s.close == ServerClose::WaitForClient)
-                            r.fail(p + "/closer", fmt::format("\"closer\": \"server\" but the proxy at {} waits for the client to close "
-                                                              "(set its \"close\" to \"after_response\" or \"idle_timeout\")", where));
-                };
-                if ((cs.target.ip >> 24) == 127) check(cs.host, cs.target.port, cs.target.text);
-                for (const HostSpec& h : sc.hosts)
-                    if (h.ip == cs.target.ip) check(h.name, cs.target.port, cs.target.text);
-                for (const BalancerSpec& b : f.balancers)
-                    if (b.vip == cs.target.ip && b.port == cs.target.port)
-                        for (std::size_t k = 0; k < b.backends.size(); ++k)
-                            check(b.backend_hosts[k], b.backends[k].port, fmt::format("{} (behind {})", b.backends[k].text, cs.target.text));
-            }
+            if (cs.closer == Closer::Server) check_server_closes(p, cs);
             if (cs.pool.enabled && cs.closer != Closer::Client)
                 r.fail(p + "/pool", "a keep-alive pool keeps connections open: it goes with \"closer\": \"client\"");
             if (!fleet) {
@@ -583,8 +621,10 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
                 f.clients.push_back(std::move(m));
             }
         }
-    }
+}
 
+// "stop", "slo" and "report_interval".
+void ForecastReader::read_limits() {
     if (const json* st = r.field(doc, "stop")) {
         r.only_keys(*st, "/stop", {"first_failure", "first_breach", "failures"});
         f.stop.first_failure = r.boolean(*st, "/stop", "first_failure", false);
@@ -595,6 +635,19 @@ void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
     else f.slo.syn_retransmitted = SloSpec::kDefaultSynRetransmitted;
     f.report_interval = r.duration(doc, "", "report_interval", false, f.report_interval);
     if (f.report_interval.count() <= 0) r.fail("/report_interval", "the report interval must be positive");
+}
+
+}  // namespace
+
+void read_forecast(const Reader& r, const json& doc, Scenario& sc) {
+    ForecastReader fr(r, doc, sc);
+    fr.read_nats();
+    fr.read_servers();
+    fr.read_proxies();
+    fr.read_balancers();
+    fr.check_upstreams();
+    fr.read_clients();
+    fr.read_limits();
 }
 
 void read_slo(const Reader& r, const json& so, SloSpec& slo) {

@@ -64,6 +64,7 @@ std::string middle(const TraceRecord& r, bool left) {
             return fmt::format("{}timer {} set, fires at {}", sock_prefix(r), r.text, format_seconds(r.deadline));
         case RecordKind::TimerFire: return fmt::format("{}timer {} fired", sock_prefix(r), r.text);
         case RecordKind::Notice: return fmt::format("{}app told: {}", sock_prefix(r), r.text);
+        case RecordKind::Stack: return sock_prefix(r) + r.text;
     }
     return "";
 }
@@ -160,7 +161,8 @@ std::string format_trace_json(const TraceHeader& h, const std::vector<TraceRecor
                 break;
             case RecordKind::TimerFire: e["timer"] = r.text; break;
             case RecordKind::Call:
-            case RecordKind::Notice: e["text"] = r.text; break;
+            case RecordKind::Notice:
+            case RecordKind::Stack: e["text"] = r.text; break;
         }
         e["states"] = J{{h.host_names[0], std::string(tcp::to_string(r.states[0]))},
                         {h.host_names[1], std::string(tcp::to_string(r.states[1]))}};

@@ -99,36 +99,59 @@ std::string judge_of(const SloSpec& slo) {
 
 }  // namespace
 
-CapacityResult find_capacity(const std::string& text, const std::string& file, const std::vector<Override>& sets,
-                             const CapacityOptions& opt) {
-    CapacityResult res;
-    res.file = file;
-    res.sets = sets;
-    json doc = json::parse(text, nullptr, false);
-    const Scenario base = parse_scenario(text, file, sets);  // validates; errors name the file
-    apply_overrides(doc, sets, file);
-    res.seed = base.seed;
-    res.duration_s = static_cast<double>(base.duration.count()) / 1e9;
-    json knob_base;
-    read_search_target(doc, file, opt, res, knob_base);
-    res.judge = judge_of(base.forecast.slo);
-    const double grid = res.integer ? 1.0 : 0.001;
-    auto snap = [&](double x) { return res.integer ? std::max(1.0, std::round(x)) : std::max(0.001, on_grid(x)); };
+namespace {
+
+// The search: probes run in rounds (each round's probes at once on the thread pool), first to
+// find which way helps (for a knob other than the rate), then to bracket the answer between a
+// passing and a failing value, then to narrow the bracket to the tolerance.
+class CapacitySearch {
+public:
+    CapacitySearch(const std::string& text, const std::string& file, const std::vector<Override>& sets, const CapacityOptions& opt,
+                   CapacityResult& res)
+        : text_(text), file_(file), sets_(sets), opt_(opt), res_(res) {
+        json doc = json::parse(text, nullptr, false);
+        const Scenario base = parse_scenario(text, file, sets);  // validates; errors name the file
+        apply_overrides(doc, sets, file);
+        res.seed = base.seed;
+        res.duration_s = static_cast<double>(base.duration.count()) / 1e9;
+        read_search_target(doc, file, opt, res, knob_base_);
+        res.judge = judge_of(base.forecast.slo);
+        grid_ = res.integer ? 1.0 : 0.001;
+        // Upward the search stops at 16 times the scenario's value (a run at a million connections a
+        // second for its whole duration would take long): raise it with --set to look further.
+        lo_end_ = grid_;
+        hi_end_ = snap(res.base * 16);
+    }
+
+    void run() {
+        if (!res_.knob.empty()) find_direction();
+        else run_round({on_grid(res_.base)}, true);
+        bracket();
+        narrow();
+        if (opt_.progress && stderr_is_terminal()) std::fprintf(stderr, "\r%s\r", std::string(70, ' ').c_str());
+    }
+
+private:
+    double snap(double x) const { return res_.integer ? std::max(1.0, std::round(x)) : std::max(0.001, on_grid(x)); }
+    bool better(double a, double b) const { return res_.more_helps ? a < b : a > b; }  // a passes "further" than b
+    double worse_way(double x, double f) const { return res_.more_helps ? snap(x / f) : snap(x * f); }
+    double better_way(double x, double f) const { return res_.more_helps ? snap(x * f) : snap(x / f); }
+    bool in_range(double x) const { return x > lo_end_ - grid_ / 2 && x < hi_end_ + grid_ / 2; }
 
     // One probe: the value(s) set, stopped at the first failure or breach of an objective. A value
     // the scenario does not accept (a port above 65535) is a failing probe that says so.
-    auto probe = [&](double x) {
-        std::vector<Override> o = sets;
-        if (res.knob.empty())
-            for (std::size_t k = 0; k < res.pointers.size(); ++k) o.push_back(Override{res.pointers[k], on_grid(x * res.weights[k])});
+    CapacityProbe probe(double x) const {
+        std::vector<Override> o = sets_;
+        if (res_.knob.empty())
+            for (std::size_t k = 0; k < res_.pointers.size(); ++k) o.push_back(Override{res_.pointers[k], on_grid(x * res_.weights[k])});
         else
-            o.push_back(Override{res.knob, knob_value(res, knob_base, x)});
+            o.push_back(Override{res_.knob, knob_value(res_, knob_base_, x)});
         o.push_back(Override{"/stop/first_failure", true});
         o.push_back(Override{"/stop/first_breach", true});
         CapacityProbe p;
         p.total = x;
         try {
-            p.outcome = run_outcome(text, file, o);
+            p.outcome = run_outcome(text_, file_, o);
         } catch (const ScenarioError& e) {
             p.outcome.first_failure_s = 0;
             p.outcome.first_errno = "invalid";
@@ -137,49 +160,46 @@ CapacityResult find_capacity(const std::string& text, const std::string& file, c
         }
         p.ok = p.outcome.ok();
         return p;
-    };
-    auto better = [&](double a, double b) { return res.more_helps ? a < b : a > b; };  // a passes "further" than b
-    auto record = [&](CapacityProbe& p) {
-        if (p.ok && (!res.pass || better(p.total, *res.pass))) {
-            res.pass = p.total;
-            res.at_pass = p.outcome;
+    }
+
+    void record(const CapacityProbe& p) {
+        if (p.ok && (!res_.pass || better(p.total, *res_.pass))) {
+            res_.pass = p.total;
+            res_.at_pass = p.outcome;
         }
-        if (!p.ok && (!res.fail || better(*res.fail, p.total))) {
-            res.fail = p.total;
-            res.at_fail = p.outcome;
+        if (!p.ok && (!res_.fail || better(*res_.fail, p.total))) {
+            res_.fail = p.total;
+            res_.at_fail = p.outcome;
         }
-    };
-    std::size_t round = 0;
-    auto run_round = [&](std::vector<double> xs, bool keep) {
-        ++round;
-        if (opt.progress && stderr_is_terminal())
-            std::fprintf(stderr, "\rcapacity: round %zu, probing %s...            ", round,
+    }
+
+    // One round of probes at once; `keep`: they count for the bracket. Returns which passed.
+    std::vector<bool> run_round(std::vector<double> xs, bool keep) {
+        ++round_;
+        if (opt_.progress && stderr_is_terminal())
+            std::fprintf(stderr, "\rcapacity: round %zu, probing %s...            ", round_,
                          xs.size() == 2 ? fmt::format("{:g} and {:g}", xs[0], xs[1]).c_str() : fmt::format("{:g}", xs[0]).c_str());
         const std::function<CapacityProbe(std::size_t)> job = [&](std::size_t i) { return probe(xs[i]); };
-        std::vector<CapacityProbe> got = run_all<CapacityProbe>(xs.size(), opt.threads, job);
+        std::vector<CapacityProbe> got = run_all<CapacityProbe>(xs.size(), opt_.threads, job);
+        std::vector<bool> ok;
         for (CapacityProbe& p : got) {
             if (keep) record(p);
-            res.probes.push_back(std::move(p));
+            ok.push_back(p.ok);
+            res_.probes.push_back(std::move(p));
         }
-        return got.empty() ? std::vector<bool>{} : [&] {
-            std::vector<bool> ok;
-            for (std::size_t k = res.probes.size() - got.size(); k < res.probes.size(); ++k) ok.push_back(res.probes[k].ok);
-            return ok;
-        }();
-    };
-    // Upward the search stops at 16 times the scenario's value (a run at a million connections a
-    // second for its whole duration would take long): raise it with --set to look further.
-    const double lo_end = grid, hi_end = snap(res.base * 16);
-    if (!res.knob.empty()) {
-        // The direction: does more of the knob help (ports, processes, addresses) or hurt?
-        const double up = res.integer ? std::max(res.base * 2, res.base + 1) : res.base * 2;
-        const std::vector<bool> first = run_round({snap(res.base), snap(up)}, false);
+        return ok;
+    }
+
+    // The direction: does more of the knob help (ports, processes, addresses) or hurt?
+    void find_direction() {
+        const double up = res_.integer ? std::max(res_.base * 2, res_.base + 1) : res_.base * 2;
+        const std::vector<bool> first = run_round({snap(res_.base), snap(up)}, false);
         std::optional<bool> helps;
         if (first[0] != first[1]) helps = first[1];
         for (double f = 2; !helps && f <= 16; f *= 2) {
-            const double down = snap(res.base / f);
+            const double down = snap(res_.base / f);
             if (first[0] && first[1]) {  // both pass: does less fail?
-                if (down == snap(res.base / (f / 2)) && f > 2) break;
+                if (down == snap(res_.base / (f / 2)) && f > 2) break;
                 if (!run_round({down}, false)[0]) helps = true;
             } else {  // both fail: which way passes?
                 const std::vector<bool> ok = run_round({snap(up * f), down}, false);
@@ -187,34 +207,53 @@ CapacityResult find_capacity(const std::string& text, const std::string& file, c
                 else if (ok[1]) helps = false;
             }
         }
-        res.more_helps = helps.value_or(first[0]);
-        for (CapacityProbe& p : res.probes) record(p);
-    } else {
-        run_round({on_grid(res.base)}, true);
+        res_.more_helps = helps.value_or(first[0]);
+        for (const CapacityProbe& p : res_.probes) record(p);
     }
+
     // Bracket: two steps at a time away from the side found, until one side passes and the other fails.
-    auto worse_way = [&](double x, double f) { return res.more_helps ? snap(x / f) : snap(x * f); };
-    auto better_way = [&](double x, double f) { return res.more_helps ? snap(x * f) : snap(x / f); };
-    auto in_range = [&](double x) { return x > lo_end - grid / 2 && x < hi_end + grid / 2; };
-    while (res.pass && !res.fail && in_range(worse_way(*res.pass, 2)) && worse_way(*res.pass, 2) != *res.pass)
-        run_round({worse_way(*res.pass, 2), worse_way(*res.pass, 4)}, true);
-    while (res.fail && !res.pass && in_range(better_way(*res.fail, 2)) && better_way(*res.fail, 2) != *res.fail)
-        run_round({better_way(*res.fail, 4), better_way(*res.fail, 2)}, true);
-    // Narrow: probes at the thirds of the bracket.
-    while (res.pass && res.fail && std::abs(*res.fail - *res.pass) / std::max(*res.fail, *res.pass) > opt.tolerance) {
-        const double lo = std::min(*res.pass, *res.fail), hi = std::max(*res.pass, *res.fail);
-        if (res.integer) {
-            if (hi - lo <= 1) break;  // neighbours: the grid is reached
-            const double step = std::max(1.0, std::floor((hi - lo) / 3));
-            const double a = lo + step, b = hi - step;
-            run_round(a < b ? std::vector<double>{a, b} : std::vector<double>{a}, true);
-            continue;
-        }
-        const double a = on_grid(lo + (hi - lo) / 3), b = on_grid(lo + 2 * (hi - lo) / 3);
-        if (a <= lo || b >= hi || a >= b) break;  // the grid is reached
-        run_round({a, b}, true);
+    void bracket() {
+        while (res_.pass && !res_.fail && in_range(worse_way(*res_.pass, 2)) && worse_way(*res_.pass, 2) != *res_.pass)
+            run_round({worse_way(*res_.pass, 2), worse_way(*res_.pass, 4)}, true);
+        while (res_.fail && !res_.pass && in_range(better_way(*res_.fail, 2)) && better_way(*res_.fail, 2) != *res_.fail)
+            run_round({better_way(*res_.fail, 4), better_way(*res_.fail, 2)}, true);
     }
-    if (opt.progress && stderr_is_terminal()) std::fprintf(stderr, "\r%s\r", std::string(70, ' ').c_str());
+
+    // Narrow: probes at the thirds of the bracket.
+    void narrow() {
+        while (res_.pass && res_.fail && std::abs(*res_.fail - *res_.pass) / std::max(*res_.fail, *res_.pass) > opt_.tolerance) {
+            const double lo = std::min(*res_.pass, *res_.fail), hi = std::max(*res_.pass, *res_.fail);
+            if (res_.integer) {
+                if (hi - lo <= 1) break;  // neighbours: the grid is reached
+                const double step = std::max(1.0, std::floor((hi - lo) / 3));
+                const double a = lo + step, b = hi - step;
+                run_round(a < b ? std::vector<double>{a, b} : std::vector<double>{a}, true);
+                continue;
+            }
+            const double a = on_grid(lo + (hi - lo) / 3), b = on_grid(lo + 2 * (hi - lo) / 3);
+            if (a <= lo || b >= hi || a >= b) break;  // the grid is reached
+            run_round({a, b}, true);
+        }
+    }
+
+    const std::string& text_;
+    const std::string& file_;
+    const std::vector<Override>& sets_;
+    const CapacityOptions& opt_;
+    CapacityResult& res_;
+    json knob_base_;
+    double grid_ = 1, lo_end_ = 1, hi_end_ = 1;
+    std::size_t round_ = 0;
+};
+
+}  // namespace
+
+CapacityResult find_capacity(const std::string& text, const std::string& file, const std::vector<Override>& sets,
+                             const CapacityOptions& opt) {
+    CapacityResult res;
+    res.file = file;
+    res.sets = sets;
+    CapacitySearch(text, file, sets, opt, res).run();
     return res;
 }
 

@@ -28,6 +28,7 @@ enum class RecordKind : std::uint8_t {
     TimerSet,    // a timer started (or restarted)
     TimerFire,   // a timer fired
     Notice,      // what the application is told
+    Stack,       // what the host's stack does without a full socket (its mini-sockets)
 };
 constexpr std::string_view to_string(RecordKind k) {
     switch (k) {
@@ -40,6 +41,7 @@ constexpr std::string_view to_string(RecordKind k) {
         case RecordKind::TimerSet: return "timer-set";
         case RecordKind::TimerFire: return "timer-fire";
         case RecordKind::Notice: return "notice";
+        case RecordKind::Stack: return "stack";
     }
     return "?";
 }

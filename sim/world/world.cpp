@@ -56,7 +56,7 @@ void World::record_transition(int h, SocketId sock, const tcp::Transition& row, 
 }
 
 void World::on_notice(int h, SocketId sock, host::Socket& s, tcp::Notice n, Errno err) {
-    if (n == tcp::Notice::TimeWait) {  // for the host, not the application
+    if (n == tcp::Notice::TimeWait || n == tcp::Notice::OrphanFinWait2) {  // for the host, not the application
         pending_time_wait_.emplace_back(h, sock);
         return;
     }
@@ -64,7 +64,8 @@ void World::on_notice(int h, SocketId sock, host::Socket& s, tcp::Notice n, Errn
     // The application hears of it once the endpoint's call has returned (never re-entrantly).
     if (app_notices_ & (1u << static_cast<unsigned>(n))) pending_app_notices_.push_back(AppNotice{h, sock, n, err});
     switch (n) {
-        case tcp::Notice::TimeWait: return;
+        case tcp::Notice::TimeWait:
+        case tcp::Notice::OrphanFinWait2: return;
         case tcp::Notice::Readable:
             if (s.opt.auto_read)
                 engine_.schedule(engine_.now(), kAppRead, static_cast<std::uint32_t>(h), ((s.serial & 0xFFFFFFFFu) << 32) | sock);
@@ -182,6 +183,10 @@ World::World(const Scenario& sc, bool record)
             set_ip_owner(extra, static_cast<int>(i));
         }
         hosts_.back().watch_time_wait(&tw_changes_);
+        if (recording_) {
+            mini_recorders_.push_back(std::make_unique<MiniSockRecorder>(*this, static_cast<int>(i)));
+            hosts_.back().observe_mini_sockets(mini_recorders_.back().get());
+        }
         tw_timer_.push_back(engine_.create_timer());
         tw_armed_.push_back(SimTime::never());
         tw_seen_.push_back(~std::uint64_t{0});
@@ -261,19 +266,18 @@ void World::notify_app() {
 }
 
 void World::settle_pending() {
-    // Sockets that entered TIME-WAIT during the event (or during the application's calls after
-    // it): a Linux host keeps a mini-socket instead.
+    // Sockets that entered TIME-WAIT or became orphaned FIN-WAIT-2s during the event (or during
+    // the application's calls after it): a Linux host keeps a mini-socket instead (the host
+    // records it in a trace: record_mini_socket()).
     for (std::size_t i = 0; i < pending_time_wait_.size(); ++i) {
         const auto [h, sock] = pending_time_wait_[i];
         host::Host& hh = hosts_[static_cast<std::size_t>(h)];
         host::Socket& s = hh.at(sock);
-        if (!s.alive || s.ep.state() != tcp::State::TimeWait) continue;
-        if (!hh.enter_time_wait(engine_.now(), sock)) continue;
+        if (hh.enter_time_wait(engine_.now(), sock) == host::MiniSockOutcome::FullSocket) continue;
         s.alive = false;
-        count_state(h, tcp::State::TimeWait, -1);
+        count_state(h, s.ep.state(), -1);
         for (TimerId t : s.timers) engine_.release_timer(t);
         if (hh.socket_reuse()) pending_free_.emplace_back(h, sock);
-        if (recording_) records_[record(RecordKind::Notice, h, sock)].text = "TIME-WAIT kept as a mini-socket";
     }
     pending_time_wait_.clear();
     // Each Linux host's next TIME-WAIT expiry has one engine timer.
@@ -370,8 +374,14 @@ tcp::State World::focused_state(int i) const {
     if (i >= static_cast<int>(hosts_.size())) return tcp::State::Closed;
     const SocketId s = focus_[static_cast<std::size_t>(i)];
     if (s == kNoSocket) return tcp::State::Closed;
-    const host::Socket& sock = hosts_[static_cast<std::size_t>(i)].at(s);
-    return sock.ep.state();
+    const host::Host& h = hosts_[static_cast<std::size_t>(i)];
+    const host::Socket& sock = h.at(s);
+    if (sock.alive || (sock.ep.state() != tcp::State::TimeWait && sock.ep.state() != tcp::State::FinWait2)) return sock.ep.state();
+    // A socket the host handed to a mini-socket: the mini-socket's state while it lasts, CLOSED
+    // once it is gone (or when none was kept: tcp_max_tw_buckets, nolocaltimewait).
+    const tcp::Tcb& t = sock.ep.tcb();
+    const host::TimeWaitSock* tw = h.find_time_wait(host::FourTuple{t.local.ip, t.remote.ip, t.local.port, t.remote.port});
+    return tw == nullptr ? tcp::State::Closed : tw->state();
 }
 
 SocketId World::new_socket_timers(int h, SocketId id) {
@@ -613,110 +623,117 @@ Errno World::sock_close(int h, SocketId id) {
     return s.ep.close(engine_.now(), io);
 }
 
-void World::do_action(const ActionSpec& a) {
-    const int h = sc_.host_index(a.host);
+// A scripted call's trace record (none when not recording): the call, its result added later.
+std::size_t World::call_record(int h, SocketId sid, const ActionSpec& a, const std::string& text) {
+    if (!recording_) return 0;
+    focus(h, sid);
+    const std::size_t i = record(RecordKind::Call, h, sid);
+    records_[i].socket = a.sock;
+    records_[i].text = text;
+    return i;
+}
+
+void World::call_result(std::size_t rec, const std::string& result) {
+    if (recording_) records_[rec].text += result;
+}
+
+void World::do_listen(int h, const ActionSpec& a) {
     host::Host& hh = hosts_[static_cast<std::size_t>(h)];
-    const SimTime now = engine_.now();
+    const SocketId sid = sock_create(h, a.sock, a.options);
+    const std::size_t rec = call_record(h, sid, a, fmt::format("listen(:{})", a.port));
+    hh.at(sid).backlog = a.backlog;
+    hh.at(sid).manual_accept = a.manual_accept;
+    const Errno e = sock_listen(h, sid, a.port);
+    call_result(rec, fmt::format(" = {}", e == Errno::Ok ? "0" : std::string(to_string(e))));
+    if (e != Errno::Ok) {
+        if (app_) app_->on_call_failed(*this, h, "listen", e, tcp::SockAddr{hh.ip(), a.port}, tcp::SockAddr{});
+        sock_close(h, sid);
+    }
+}
 
-    auto call_record = [&](SocketId sid, const std::string& text) -> std::size_t {
-        if (!recording_) return 0;
-        focus(h, sid);
-        const std::size_t i = record(RecordKind::Call, h, sid);
-        records_[i].socket = a.sock;
-        records_[i].text = text;
-        return i;
-    };
-    auto set_result = [&](std::size_t i, const std::string& result) {
-        if (recording_) records_[i].text += result;
-    };
-
-    if (a.call == Call::Listen || a.call == Call::Connect) {
-        const SocketId sid = sock_create(h, a.sock, a.options);
-        if (a.call == Call::Listen) {
-            const std::size_t rec = call_record(sid, fmt::format("listen(:{})", a.port));
-            hh.at(sid).backlog = a.backlog;
-            hh.at(sid).manual_accept = a.manual_accept;
-            const Errno e = sock_listen(h, sid, a.port);
-            set_result(rec, fmt::format(" = {}", e == Errno::Ok ? "0" : std::string(to_string(e))));
-            if (e != Errno::Ok) {
-                if (app_) app_->on_call_failed(*this, h, "listen", e, tcp::SockAddr{hh.ip(), a.port}, tcp::SockAddr{});
-                sock_close(h, sid);
-            }
-        } else {
-            const int peer = sc_.host_index(a.to_host);
-            const tcp::SockAddr remote{sc_.hosts[static_cast<std::size_t>(peer)].ip, a.to_port};
-            if (a.port != 0) {
-                const Errno b = sock_bind(h, sid, a.port);
-                if (b != Errno::Ok) {
-                    call_record(sid, fmt::format("bind(:{}) = {}", a.port, to_string(b)));
-                    ++stats_.failures[std::string(to_string(b))];
-                    if (app_) app_->on_call_failed(*this, h, "bind", b, tcp::SockAddr{hh.ip(), a.port}, remote);
-                    sock_close(h, sid);
-                    return;
-                }
-            }
-            const std::size_t rec = call_record(sid, fmt::format("connect({})", tcp::format_addr(remote)));
-            const Errno e = sock_connect(h, sid, remote);
-            if (e == Errno::Ok) {
-                set_result(rec, fmt::format(" from :{} = EINPROGRESS", hh.at(sid).ep.tcb().local.port));
-            } else {
-                set_result(rec, fmt::format(" = {}", to_string(e)));
-                ++stats_.failures[std::string(to_string(e))];
-                if (app_) app_->on_call_failed(*this, h, "connect", e, tcp::SockAddr{hh.ip(), hh.at(sid).bound_port}, remote);
-                sock_close(h, sid);
-            }
+void World::do_connect(int h, const ActionSpec& a) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const SocketId sid = sock_create(h, a.sock, a.options);
+    const int peer = sc_.host_index(a.to_host);
+    const tcp::SockAddr remote{sc_.hosts[static_cast<std::size_t>(peer)].ip, a.to_port};
+    if (a.port != 0) {
+        const Errno b = sock_bind(h, sid, a.port);
+        if (b != Errno::Ok) {
+            call_record(h, sid, a, fmt::format("bind(:{}) = {}", a.port, to_string(b)));
+            ++stats_.failures[std::string(to_string(b))];
+            if (app_) app_->on_call_failed(*this, h, "bind", b, tcp::SockAddr{hh.ip(), a.port}, remote);
+            sock_close(h, sid);
+            return;
         }
+    }
+    const std::size_t rec = call_record(h, sid, a, fmt::format("connect({})", tcp::format_addr(remote)));
+    const Errno e = sock_connect(h, sid, remote);
+    if (e == Errno::Ok) {
+        call_result(rec, fmt::format(" from :{} = EINPROGRESS", hh.at(sid).ep.tcb().local.port));
         return;
     }
+    call_result(rec, fmt::format(" = {}", to_string(e)));
+    ++stats_.failures[std::string(to_string(e))];
+    if (app_) app_->on_call_failed(*this, h, "connect", e, tcp::SockAddr{hh.ip(), hh.at(sid).bound_port}, remote);
+    sock_close(h, sid);
+}
 
+void World::do_action(const ActionSpec& a) {
+    const int h = sc_.host_index(a.host);
+    if (a.call == Call::Listen) return do_listen(h, a);
+    if (a.call == Call::Connect) return do_connect(h, a);
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
     const auto found = hh.find_by_name(a.sock);
     if (!found || !hh.at(*found).alive) {
         // The socket was never accepted, or its connection is gone: like a closed descriptor.
-        call_record(kNoSocket, fmt::format("{}() = EBADF (no socket \"{}\")", to_string(a.call), a.sock));
+        call_record(h, kNoSocket, a, fmt::format("{}() = EBADF (no socket \"{}\")", to_string(a.call), a.sock));
         return;
     }
-    const SocketId sid = *found;
+    do_socket_call(h, *found, a);
+}
+
+// A call on an existing socket: send, read, close, shutdown, abort, accept, SO_LINGER.
+void World::do_socket_call(int h, SocketId sid, const ActionSpec& a) {
+    host::Host& hh = hosts_[static_cast<std::size_t>(h)];
+    const SimTime now = engine_.now();
     host::Socket& s = hh.at(sid);
     SocketIo io(*this, h, sid, s);
+    auto result = [](Errno e) { return e == Errno::Ok ? std::string(" = 0") : fmt::format(" = {}", to_string(e)); };
     switch (a.call) {
         case Call::Send: {
-            const std::size_t rec = call_record(sid, fmt::format("send({})", a.bytes));
+            const std::size_t rec = call_record(h, sid, a, fmt::format("send({})", a.bytes));
             const Errno e = s.ep.send(now, io, a.bytes);
-            set_result(rec, e == Errno::Ok ? fmt::format(" = {}", a.bytes) : fmt::format(" = {}", to_string(e)));
+            call_result(rec, e == Errno::Ok ? fmt::format(" = {}", a.bytes) : fmt::format(" = {}", to_string(e)));
             return;
         }
         case Call::Receive: {
-            const std::size_t rec = call_record(sid, "read()");
+            const std::size_t rec = call_record(h, sid, a, "read()");
             const std::uint32_t n = s.ep.receive(now, io, a.bytes);
-            set_result(rec, fmt::format(" = {}", n));
+            call_result(rec, fmt::format(" = {}", n));
             return;
         }
         case Call::Close: {
-            const std::size_t rec = call_record(sid, "close()");
-            const Errno e = s.ep.close(now, io);
-            set_result(rec, e == Errno::Ok ? " = 0" : fmt::format(" = {}", to_string(e)));
+            const std::size_t rec = call_record(h, sid, a, "close()");
+            call_result(rec, result(s.ep.close(now, io)));
             return;
         }
         case Call::Shutdown: {
-            const std::size_t rec = call_record(sid, "shutdown(SHUT_WR)");
-            const Errno e = s.ep.shutdown_write(now, io);
-            set_result(rec, e == Errno::Ok ? " = 0" : fmt::format(" = {}", to_string(e)));
+            const std::size_t rec = call_record(h, sid, a, "shutdown(SHUT_WR)");
+            call_result(rec, result(s.ep.shutdown_write(now, io)));
             return;
         }
         case Call::Abort: {
-            const std::size_t rec = call_record(sid, "abort()");
-            const Errno e = s.ep.abort(now, io);
-            set_result(rec, e == Errno::Ok ? " = 0" : fmt::format(" = {}", to_string(e)));
+            const std::size_t rec = call_record(h, sid, a, "abort()");
+            call_result(rec, result(s.ep.abort(now, io)));
             return;
         }
         case Call::Accept: {
             const SocketId child = hh.accept(sid);
-            call_record(sid, child == kNoSocket ? std::string("accept() = EAGAIN")
-                                                : fmt::format("accept() = {}", hh.socket_name(child)));
+            call_record(h, sid, a, child == kNoSocket ? std::string("accept() = EAGAIN") : fmt::format("accept() = {}", hh.socket_name(child)));
             return;
         }
         case Call::SetLinger:
-            call_record(sid, "setsockopt(SO_LINGER, {1, 0}) = 0");
+            call_record(h, sid, a, "setsockopt(SO_LINGER, {1, 0}) = 0");
             s.opt.linger_zero = true;
             s.ep.set_linger_zero(true);
             return;

@@ -178,6 +178,7 @@ private:
     class SocketIo;
     friend class SocketIo;
     class HostEnv;
+    class MiniSockRecorder;
     enum EventKind : std::uint32_t { kDeliver = 1, kTimer = 2, kAction = 3, kAppRead = 4, kTwExpiry = 5, kApp = 6 };
 
     void dispatch(const Event& ev);
@@ -194,6 +195,11 @@ private:
     void settle_pending();
     void release_socket(int h, host::SocketId sock);
     void do_action(const ActionSpec& a);
+    void do_listen(int h, const ActionSpec& a);
+    void do_connect(int h, const ActionSpec& a);
+    void do_socket_call(int h, host::SocketId sid, const ActionSpec& a);
+    std::size_t call_record(int h, host::SocketId sid, const ActionSpec& a, const std::string& text);
+    void call_result(std::size_t rec, const std::string& result);
     // A segment arrives at a host: the host's input takes it (host/host_input.hpp), its common
     // case (an existing connection past its handshake) inlined into the event loop.
     [[gnu::always_inline]] inline void deliver(int host, const tcp::Segment& seg);
@@ -224,6 +230,7 @@ private:
         if (delta <= 0) return;
         std::int64_t now = state_counts_[hi][si];
         if (s == tcp::State::TimeWait) now += static_cast<std::int64_t>(hosts_[hi].time_wait_count());
+        if (s == tcp::State::FinWait2) now += static_cast<std::int64_t>(hosts_[hi].fin_wait2_minisock_count());
         state_peaks_[hi][si] = std::max(state_peaks_[hi][si], now);
     }
     void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
@@ -248,6 +255,8 @@ private:
                                                          std::string_view why);
     void focus(int host, host::SocketId sock);
     [[nodiscard]] tcp::State focused_state(int i) const;
+    // A host's mini-socket changed (world_mini_socket.cpp): its trace record.
+    void record_mini_socket(int host, const host::MiniSockEvent& e);
 
     const Scenario& sc_;
     bool recording_;
@@ -297,6 +306,10 @@ private:
     std::vector<TraceRecord> records_;
     std::vector<std::uint64_t> rows_hit_;
     std::array<host::SocketId, 2> focus_{host::kNoSocket, host::kNoSocket};
+    // A trace run: each host tells its recorder of its mini-sockets (host::MiniSockObserver), and
+    // the socket names of its mini-sockets are kept for their records.
+    std::vector<std::unique_ptr<MiniSockRecorder>> mini_recorders_;
+    std::map<std::pair<int, host::FourTuple>, std::string> mini_names_;
     App* app_ = nullptr;
     std::uint32_t app_notices_ = 0;  // app_->notices_heard()
     std::vector<std::pair<int, host::SocketId>> pending_time_wait_;
@@ -317,6 +330,17 @@ private:
     // Last, so that the hot members keep their places (the capture must cost nothing when off).
     SegmentTap* tap_ = nullptr;
     bool observe_sends_;  // recording_ or a tap: the one test on the send path
+};
+
+// What a host tells of its mini-sockets, turned into the trace's records.
+class World::MiniSockRecorder final : public host::MiniSockObserver {
+public:
+    MiniSockRecorder(World& w, int host) : w_(w), host_(host) {}
+    void on_mini_socket(const host::MiniSockEvent& e) override { w_.record_mini_socket(host_, e); }
+
+private:
+    World& w_;
+    int host_;
 };
 
 }  // namespace tcpsim
