@@ -356,6 +356,23 @@ TEST_CASE("remedies act where the scenario degrades: the FreeBSD balancer gets a
     CHECK(pooled.ok());
 }
 
+TEST_CASE("remedies on a fleet: one override for the fleet's entry, not one per member", "[forecast]") {
+    const std::string path = std::string(TCPSIM_SOURCE_DIR) + "/scenarios/fleet/cloud-nat-448-vms.json";
+    const std::string text = tcpsim::read_scenario_text(path);
+    // Everywhere (no places): tcp_tw_reuse on the 448 members is the fleet's one "hosts" entry.
+    const std::vector<tcpsim::Remedy> all = tcpsim::plan_remedies(text, "fleet.json", {}, {});
+    REQUIRE(all[1].sets.size() == 1);
+    CHECK(all[1].sets[0].text() == "/hosts/0/sysctls/net.ipv4.tcp_tw_reuse=1");
+    // At the NAT: a 15th address, the members' one client entry pooled, the NAT's TIME_WAIT.
+    const std::vector<tcpsim::Remedy> at_nat = tcpsim::plan_remedies(text, "fleet.json", {}, {{"cloud-nat", "middlebox"}});
+    CHECK(at_nat[1].sets.empty());
+    REQUIRE(at_nat[3].sets.size() == 1);
+    CHECK(at_nat[3].sets[0].text() == "/nats/0/addresses/-=34.1.0.15");
+    REQUIRE(at_nat[4].sets.size() == 1);
+    CHECK(at_nat[4].sets[0].text().rfind("/clients/0/pool=", 0) == 0);
+    CHECK(at_nat.back().sets.at(0).text() == "/nats/0/timeouts/time_wait=30s");
+}
+
 TEST_CASE("remedies: Cloud NAT's TIME_WAIT timeout at 30 s gives a 64-port VM 64 / 30 s = 2.1 conn/s (case 15)", "[forecast]") {
     // Case 15: a VM's block of 64 ports churns 64 / 120 s = 0.53/s to one destination; the busy
     // VM offers 1/s. With --tcp-time-wait-timeout 30s: 64 / 30 s = 2.13/s, above its 1/s.

@@ -64,6 +64,17 @@ std::uint32_t Host::accept_queue_length(SocketId listener) const {
     return n;
 }
 
+Host::Overflow Host::listen_overflow(SocketId sid, const tcp::Segment& seg) const {
+    if (seg.rst()) return Overflow::None;
+    const Socket& s = sockets_[sid];
+    const SocketId l = s.is_listener ? sid : s.listener;
+    if (l == kNoSocket || !sockets_[l].is_listener) return Overflow::None;
+    const bool new_syn = s.is_listener && seg.syn() && !seg.ack_set();
+    const bool handshake_ack = !s.is_listener && s.ep.state() == tcp::State::SynReceived && seg.ack_set() && !seg.syn();
+    if (!(new_syn || handshake_ack) || !accept_queue_full(l)) return Overflow::None;
+    return handshake_ack && stack_.abort_on_overflow ? Overflow::Reset : Overflow::Drop;
+}
+
 SocketId Host::accept(SocketId listener) {
     // The oldest ready child (the lowest serial: slots may be reused, so not the lowest id).
     SocketId best = kNoSocket;

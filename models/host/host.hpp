@@ -50,6 +50,10 @@ struct StackConfig {
     // the last timestamp received (a 0 to 1 s wait).
     bool tw_reuse_seconds_clock = false;
     std::uint32_t max_tw_buckets = 262144;         // net.ipv4.tcp_max_tw_buckets
+    // net.ipv4.tcp_abort_on_overflow: the final ACK of a handshake that finds the accept queue
+    // full draws <SEQ=SEG.ACK><CTL=RST> and the request goes (1), or is dropped and the request
+    // kept, its SYN,ACK still retransmitted (0) (tcp_check_req(): listen_overflow).
+    bool abort_on_overflow = false;
     std::int64_t hz = 250;                // CONFIG_HZ: the timer wheel's tick
     // FreeBSD net.inet.tcp.nolocaltimewait (true in the current source): no TIME-WAIT at all when
     // the foreign address is one of the host's own (tcp_twstart(): in_localip(inp_faddr)).
@@ -131,6 +135,16 @@ public:
     // For sockets created from now on (a sysctl changed).
     void set_tcp_config(const tcp::TcpConfig& cfg) {
         cfg_ = cfg;
+        sync_fin_wait2_config();
+    }
+    // The stack knobs a sysctl may change while the host runs (TIME-WAIT rules, the buckets'
+    // limit, tcp_abort_on_overflow); the port policy is the allocator's and stays.
+    void set_stack_knobs(const StackConfig& s) {
+        stack_.linux_tw = s.linux_tw;
+        stack_.max_tw_buckets = s.max_tw_buckets;
+        stack_.abort_on_overflow = s.abort_on_overflow;
+        stack_.tw_reuse = s.tw_reuse;
+        stack_.tw_reuse_delay = s.tw_reuse_delay;
         sync_fin_wait2_config();
     }
 
@@ -222,20 +236,18 @@ public:
     // A full accept queue drops a new SYN to the listener, and the ACK that would complete a
     // child's handshake (the SYN,ACK is then retransmitted): the client sees a slow connect,
     // not an error (Linux tcp_conn_request(), tcp_check_req(): LISTENOVERFLOWS).
-    [[nodiscard]] bool accept_queue_drops(SocketId sid, const tcp::Segment& seg) const {
-        if (seg.rst()) return false;
-        const Socket& s = sockets_[sid];
-        const SocketId l = s.is_listener ? sid : s.listener;
-        const bool handshake_ack = !s.is_listener && s.ep.state() == tcp::State::SynReceived && seg.ack_set() && !seg.syn();
-        const bool new_syn = s.is_listener && seg.syn() && !seg.ack_set();
-        return l != kNoSocket && (new_syn || handshake_ack) && accept_queue_full(l);
-    }
     // Established children of a listener not yet accept()ed (sk_ack_backlog).
     [[nodiscard]] std::uint32_t accept_queue_length(SocketId listener) const;
     // Linux sk_acceptq_is_full(): sk_ack_backlog > sk_max_ack_backlog (so backlog + 1 fit).
     [[nodiscard]] bool accept_queue_full(SocketId listener) const {
         return accept_queue_length(listener) > sockets_[listener].backlog;
     }
+    // Linux's full accept queue (sk_acceptq_is_full()) for a segment that reaches `sid`: a SYN for
+    // a listener is dropped (tcp_conn_request()); the ACK completing a handshake with a child in
+    // SYN-RECEIVED is dropped, or answered with a reset that also ends the request when
+    // tcp_abort_on_overflow is set (tcp_check_req(): listen_overflow, embryonic_reset).
+    enum class Overflow : std::uint8_t { None, Drop, Reset };
+    [[nodiscard]] Overflow listen_overflow(SocketId sid, const tcp::Segment& seg) const;
     // accept(): the oldest queued child, marked accepted; kNoSocket when none is ready.
     SocketId accept(SocketId listener);
     // The listener a SYN to addr:port goes to: the one bound to that address, else one bound to

@@ -86,9 +86,18 @@ template <class Env>
         env.dropped(InputDrop::TwRecycle, sid, seg);
         return;
     }
-    if (sid != kNoSocket && accept_queue_drops(sid, seg)) {
-        env.dropped(InputDrop::AcceptQueue, sid, seg);
-        return;
+    if (sid != kNoSocket) {
+        if (const Overflow o = listen_overflow(sid, seg); o != Overflow::None) {
+            if (o == Overflow::Reset) {  // tcp_abort_on_overflow: embryonic_reset
+                tcp::Segment rst;
+                if (tcp::reset_for_closed(seg, rst)) env.reply("-", rst);  // tcp_v4_send_reset()
+                Socket& s = at(sid);
+                auto io = env.io(sid, s);
+                s.ep.discard(now, io, "accept queue full: request dropped (tcp_abort_on_overflow)");
+            }
+            env.dropped(InputDrop::AcceptQueue, sid, seg);
+            return;
+        }
     }
     if (sid != kNoSocket && at(sid).is_listener && new_syn) {
         // A SYN for a listener: a child takes it (BSD sonewconn(), Linux request sockets).

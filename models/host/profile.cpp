@@ -1,5 +1,7 @@
 #include "host/profile.hpp"
 
+#include "host/linux_sysctls.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -19,6 +21,7 @@ bool to_int(const std::string& s, std::int64_t& out) {
 SysctlResult set_sysctl(Profile& p, const std::string& name, const std::string& value) {
     auto it = p.sysctls.find(name);
     if (it == p.sysctls.end()) return SysctlResult::Unknown;
+    if (const auto linux = set_linux_tcp_sysctl(p, name, value)) return *linux;
     std::int64_t v = 0;
     const bool numeric = to_int(value, v);
     // -- FreeBSD (sys/netinet/tcp_input.c, tcp_subr.c, tcp_timer.c, tcp_hostcache.c)

@@ -86,6 +86,12 @@ struct TcpConfig {
     bool rfc5961_syn = true;
     // Drop a SYN that also carries FIN when it reaches a listener (FreeBSD net.inet.tcp.drop_synfin).
     bool drop_synfin = false;
+    // drop_synfin only in LISTEN and SYN-SENT: RFC 9293 has no such filter, and in a synchronized
+    // state its SYN check (§3.10.7.4 fourth step) answers a SYN,FIN like any SYN: a challenge ACK
+    // (RFC 5961 §4.2) or, with insecure_syn, a reset when it is in the window. The FreeBSD
+    // suite's STANDARD branches expect exactly this in TIME-WAIT (rcv-syn-fin-time-wait) and the
+    // drop in LISTEN and SYN-SENT (rcv-syn-fin-listen, rcv-syn-fin-syn-sent).
+    bool drop_synfin_only_opening = false;
     // Send the MSS and timestamp options in our SYN (off: TCP_NOOPT, no options at all).
     bool syn_options = true;
     // FreeBSD tcp_output(): while our FIN is unacknowledged, every segment we send repeats it
@@ -107,6 +113,53 @@ struct TcpConfig {
     // rejected"); RFC 9293 §3.10.7.2 answers any ACK in LISTEN with <SEQ=SEG.ACK><CTL=RST>.
     bool listen_ignores_syn_ack = false;
     bool ts_required = true;           // drop non-RST segments without TS once negotiated (RFC 7323 §3.2)
+
+    // Linux on the wire (net/ipv4/tcp_output.c). Our SYN also offers SACK-permitted (tcp_sack)
+    // and a window scale (tcp_window_scaling) in tcp_options_write() order; a SYN,ACK to a
+    // peer's SYN carries only what that SYN offered (tcp_synack_options()); the receive window
+    // is tcp_select_initial_window()'s, then tcp_select_window()'s (models/tcp/linux_window.hpp);
+    // windows the peer sends after its SYN are scaled by its shift. Off: MSS and timestamps only,
+    // and the advertised window is the free receive buffer capped at 65535.
+    bool linux_wire = false;
+    bool sack = true;            // net.ipv4.tcp_sack (linux_wire)
+    bool dsack = true;           // net.ipv4.tcp_dsack: report a duplicate in a D-SACK block (RFC 2883)
+    bool window_scaling = true;  // net.ipv4.tcp_window_scaling (linux_wire)
+    std::uint32_t rmem_default = 131072;   // net.ipv4.tcp_rmem[1]: a new socket's receive buffer
+    std::uint32_t rmem_max = 33554432;     // net.ipv4.tcp_rmem[2]: the scale is chosen for it
+    std::uint32_t core_rmem_max = 212992;  // net.core.rmem_max: counted by the scale choice too
+    // Linux tcp_invalid_ratelimit (tcp_oow_rate_limited()): ACKs to out-of-window segments
+    // without data, challenge ACKs and SYN-RECEIVED's replies go out at most once per this
+    // interval per connection. 0: no limit.
+    Duration oow_ack_ratelimit = Duration::ns(0);
+    // Linux tcp_check_req(): SYN-RECEIVED answers a retransmitted SYN (SEQ = IRS) with the SYN,ACK
+    // at once (inet_rtx_syn_ack(), under the rate limit above) and restarts the SYN,ACK timer.
+    bool syn_recv_resends_synack = false;
+    // Linux tcp_fin(): the FIN that moves ESTABLISHED to CLOSE-WAIT enters pingpong mode, so its ACK
+    // waits for the delayed-ACK timer (tcp_send_delayed_ack()): icsk_ack.ato is 0 until data has
+    // been received (the timer fires at the next tick: fin_ack_delay_no_data) and TCP_ATO_MIN
+    // (HZ/25, 40 ms) once tcp_event_data_recv() has set it (fin_ack_delay). 0 and 0: ACK at once.
+    Duration fin_ack_delay_no_data = Duration::ns(0);
+    Duration fin_ack_delay = Duration::ns(0);
+    // Linux tcp_rcv_state_process() step 7: new data after close() in FIN-WAIT-1/2 resets the
+    // connection (tcp_reset()) and tcp_v4_do_rcv() answers the segment itself with
+    // tcp_v4_send_reset() (<SEQ=SEG.ACK><CTL=RST>). Off: ABORT's <SEQ=SND.NXT> reset.
+    bool data_after_close_reset_replies = false;
+    // Linux __tcp_set_rto(): RTO = SRTT + max(4 * RTTVAR, tcp_rto_min) (tcp_rtt_estimator()
+    // keeps rttvar_us at least tcp_rto_min_us). Off: RFC 6298 max(SRTT + 4 * RTTVAR, RTO.min).
+    bool rto_min_adds_to_srtt = false;
+    // Linux tcp_rcv_synsent_state_process(): text on the SYN,ACK is not taken (RCV.NXT =
+    // SEG.SEQ + 1, no Fast Open); the peer sends it again. Off: §3.10.7.3 takes it.
+    bool synack_text_dropped = false;
+    // Linux takes an RTT sample from the handshake: the SYN's (tcp_clean_rtx_queue() when the
+    // SYN,ACK acknowledges it) and the SYN,ACK's (tcp_synack_rtt_meas()), unless it was sent
+    // again (Karn). RFC 6298 §2 starts with none (the RTO stays at its initial value).
+    bool handshake_rtt_sample = false;
+    // Linux tcp_write_timeout(): SYN-SENT also gives up once retransmits_timed_out() says the
+    // time since the first SYN has reached tcp_model_timeout(syn_retries, initial RTO), the
+    // time the classic doubling schedule would take ((2 << syn_retries) - 1 initial RTOs while
+    // that stays under TCP_RTO_MAX): with tcp_syn_retries=1 SYNs go at 0, 1, 2 s (linear
+    // phase) and connect() fails at 3 s. Off: only the retransmission count.
+    bool syn_expiry_by_time = false;
 
     // ABORT sends <SEQ=SND.NXT><CTL=RST> (§3.10.5); Linux adds the ACK bit
     // (tcp_send_active_reset()).

@@ -24,8 +24,8 @@
 
 namespace tcpsim::tcp {
 
-enum class TimerKind : std::uint8_t { Retransmit, TimeWait, FinWait2 };
-inline constexpr std::size_t kTimerKinds = 3;
+enum class TimerKind : std::uint8_t { Retransmit, TimeWait, FinWait2, DelayedAck };
+inline constexpr std::size_t kTimerKinds = 4;
 std::string_view to_string(TimerKind k);
 
 // What the endpoint tells its application (the RFC's "signal the user").
@@ -98,8 +98,34 @@ struct Tcb {
     std::uint32_t unread = 0;    // received bytes the application has not read
     std::uint32_t syn_data = 0;  // text that came with the peer's SYN, queued until ESTABLISHED
     bool handshake_retransmitted = false;  // our SYN or SYN,ACK was sent again (RFC 6298 §5.7)
+    SimTime syn_sent_at = SimTime::never();  // our first SYN (Linux retrans_stamp, syn_expiry_by_time)
     // When cfg.handshake_timeout drops the connection if it is still opening (XNU TCPT_KEEP).
     SimTime handshake_deadline = SimTime::never();
+
+    // Linux on the wire (cfg.linux_wire; models/tcp/linux_window.hpp): the options agreed in the
+    // SYNs and the receive window as tcp_select_window() keeps it. adv_wnd and rcv_wup are
+    // tp->rcv_wnd and tp->rcv_wup: the window last offered and RCV.NXT when it was, updated as
+    // each segment is built.
+    bool sack_ok = false;          // both SYNs carried SACK-permitted (tcp_sack)
+    bool ws_ok = false;            // both SYNs carried a window scale
+    std::uint8_t rcv_wscale = 0;   // our shift (tp->rx_opt.rcv_wscale)
+    std::uint8_t snd_wscale = 0;   // the peer's shift, applied to its windows after the SYN
+    mutable std::uint32_t adv_wnd = 0;
+    mutable Seq rcv_wup = 0;
+    std::uint32_t rcv_ssthresh = 0;  // tp->rcv_ssthresh: the window offered at most (never grown here)
+    bool fin_unread = false;         // the peer's FIN still sits in the receive queue (not read)
+    bool data_received = false;      // tcp_event_data_recv() ran once: icsk_ack.ato is TCP_ATO_MIN
+    mutable Seq ack_sent = 0;        // RCV.NXT as the last segment with ACK carried it
+    SimTime last_oow_ack = SimTime::never();  // tp->last_oow_ack_time (cfg.oow_ack_ratelimit)
+    Seq dsack_start = 0;  // a D-SACK block for the next ACK (RFC 2883), when dsack_end != dsack_start
+    Seq dsack_end = 0;
+    // Linux's out-of-order queue (tcp_data_queue_ofo(), cfg.linux_wire) as ranges of sequence
+    // space, the most recently grown first: the order of its SACK blocks (tcp_sack_new_ofo_skb()).
+    // A FIN in it ends its range (ofo_fin_seq). The data waits there until the hole is filled.
+    std::array<SackBlock, kMaxSackBlocks> ofo{};
+    std::uint8_t ofo_n = 0;
+    bool ofo_fin = false;
+    Seq ofo_fin_seq = 0;
 
     // RFC 6298
     Duration rto = Duration::s(1);
@@ -138,6 +164,10 @@ public:
     Errno shutdown_write(SimTime now, IoT& io);
     template <class IoT>
     Errno abort(SimTime now, IoT& io, std::string_view why = "ABORT");
+    // The owner drops the connection without a word to the peer (Linux
+    // inet_csk_reqsk_queue_drop() for a request the accept queue refuses).
+    template <class IoT>
+    void discard(SimTime now, IoT& io, std::string_view why);
 
     // -- events
     template <class IoT>
@@ -221,6 +251,29 @@ private:
         tcb_.data_end = iss + 1;
     }
     void round_rcv_buffer();
+    // Linux: the initial window and shift of a connection (tcp_connect_init(),
+    // tcp_openreq_init_rwin()), for an MSS of `mss` bytes of payload.
+    void linux_initial_window(std::uint32_t mss, bool wscale_ok);
+    // Linux tcp_select_window(): the window field of a segment we send now (updates adv_wnd, rcv_wup).
+    [[nodiscard]] std::uint32_t linux_window_field() const;
+    // A window the peer sent: scaled by its shift except in a SYN (RFC 7323 §2.2).
+    [[nodiscard]] std::uint32_t peer_window(const Segment& seg) const {
+        return seg.syn() ? seg.wnd : seg.wnd << tcb_.snd_wscale;
+    }
+    // Linux tcp_oow_rate_limited() (challenge: __tcp_oow_rate_limited(), which exempts nothing):
+    // true when the reply to `seg` must be skipped; otherwise the reply's time is noted.
+    bool oow_rate_limited(SimTime now, const Segment& seg, bool challenge);
+    // The D-SACK block for an arriving segment that repeats bytes below RCV.NXT (Linux
+    // tcp_send_dupack(), tcp_data_queue(): tcp_dsack_set()), when SACK is in use.
+    void note_dsack(const Segment& seg);
+    // Linux tcp_data_queue_ofo(): [start, end) (and a FIN at `end` - 1 when fin) waits in the
+    // out-of-order queue; merged ranges move to the front; the oldest is forgotten past four.
+    void ofo_insert(Seq start, Seq end, bool fin);
+    // Linux tcp_ofo_queue(): after RCV.NXT moved, the ranges it reached join the stream. Returns
+    // the bytes of text taken; fin: the queued FIN is next.
+    std::uint32_t ofo_pull(bool& fin);
+    // The SACK blocks of an ACK (tcp_established_options()): the D-SACK block, then the queue's.
+    void add_sack_blocks(Segment& a) const;
     [[nodiscard]] std::uint32_t receive_window() const;
     void update_ts_recent(SimTime now, const Segment& seg);
     template <class IoT>
@@ -262,7 +315,16 @@ private:
         set_timer(io, TimerKind::Retransmit, at);
     }
     void rtt_sample(Duration r);
+    // cfg.handshake_rtt_sample: time our SYN or SYN,ACK (ack_advanced() takes the sample).
+    void time_handshake(SimTime now) {
+        if (!cfg_.handshake_rtt_sample) return;
+        tcb_.timing = true;
+        tcb_.timed_seq = tcb_.iss + 1;
+        tcb_.timed_at = now;
+    }
     [[nodiscard]] int retry_limit() const;
+    // Whether the retransmission timer firing now ends the connection (ETIMEDOUT).
+    [[nodiscard]] bool retransmits_exhausted(SimTime now) const;
     [[nodiscard]] bool our_fin_acked() const { return tcb_.fin_sent && tcb_.snd_una == tcb_.data_end + 1; }
     [[nodiscard]] std::uint32_t advertised_window() const;
 
@@ -278,7 +340,8 @@ private:
     std::optional<SockAddr> listen_remote_;  // the foreign socket of the passive OPEN
     const IsnGenerator* isn_gen_ = nullptr;
     std::optional<Seq> pinned_iss_;
-    std::array<SimTime, kTimerKinds> deadlines_{SimTime::never(), SimTime::never(), SimTime::never()};
+    std::array<SimTime, kTimerKinds> deadlines_{SimTime::never(), SimTime::never(), SimTime::never(),
+                                                 SimTime::never()};
 };
 
 // RFC 9293 §3.10.7.1: the reply of a host that has no connection for a segment (CLOSED).

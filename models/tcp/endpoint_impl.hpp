@@ -39,9 +39,41 @@ inline Segment Endpoint::make(SimTime now, std::uint8_t flags, Seq seq, std::uin
     s.seq = seq;
     s.len = len;
     s.flags = flags;
-    if (flags & flag::Ack) s.ack = tcb_.rcv_nxt;
-    s.wnd = advertised_window();
-    if ((flags & flag::Syn) && cfg_.syn_options) {
+    if (flags & flag::Ack) {
+        s.ack = tcb_.rcv_nxt;
+        tcb_.ack_sent = tcb_.rcv_nxt;
+    }
+    if (cfg_.linux_wire) {
+        // SYNs offer their window unscaled (RFC 7323 §2.2); later segments follow
+        // tcp_select_window(); a reset carries no window (made by make_rst()).
+        if (flags & flag::Syn) s.wnd = std::min<std::uint32_t>(tcb_.adv_wnd, 65535);
+        else if (!(flags & flag::Rst)) s.wnd = linux_window_field();
+    } else {
+        s.wnd = advertised_window();
+    }
+    if ((flags & flag::Syn) && cfg_.syn_options && cfg_.linux_wire) {
+        s.mss = cfg_.mss;
+        if ((flags & flag::Ack) && passive_) {
+            // tcp_synack_options(): what the peer's SYN offered and we allow.
+            s.sack_ok = tcb_.sack_ok;
+            if (tcb_.ws_ok) s.wscale = tcb_.rcv_wscale;
+            if (tcb_.ts_ok) {
+                s.has_ts = true;
+                s.tsval = tsval(now);
+                s.tsecr = tcb_.ts_recent;
+            }
+        } else {
+            // tcp_syn_options(), also for the SYN,ACK of crossed SYNs (tcp_send_synack() on a
+            // full socket): everything the sysctls allow, TSecr the peer's TSval if any.
+            s.sack_ok = cfg_.sack;
+            if (cfg_.window_scaling) s.wscale = tcb_.rcv_wscale;
+            if (cfg_.timestamps) {
+                s.has_ts = true;
+                s.tsval = tsval(now);
+                s.tsecr = (flags & flag::Ack) ? tcb_.ts_recent : 0;
+            }
+        }
+    } else if ((flags & flag::Syn) && cfg_.syn_options) {
         s.mss = cfg_.mss;
         // RFC 7323 §3.2: send the option in a SYN when we want it, in a SYN,ACK only when
         // the peer's SYN had it.
@@ -76,6 +108,11 @@ inline Segment Endpoint::segment_at(SimTime now, Seq seq, std::uint32_t max_len)
 }
 
 inline std::uint32_t Endpoint::receive_window() const {
+    // Linux tcp_receive_window(): what is left of the window last offered.
+    if (cfg_.linux_wire) {
+        const std::int32_t left = seq_diff(tcb_.rcv_wup + tcb_.adv_wnd, tcb_.rcv_nxt);
+        return left > 0 ? static_cast<std::uint32_t>(left) : 0;
+    }
     // RFC 9293: RCV.WND is the window we advertise, at most 65535 without window scaling.
     // BSD tests against the free buffer space (bsd_input), except in the syncache.
     if (cfg_.bsd_input && !(state_ == State::SynReceived && passive_)) return tcb_.rcv_wnd;
@@ -120,6 +157,9 @@ inline void Endpoint::rtt_sample(Duration r) {
         tcb_.srtt = (tcb_.srtt * 7 + r) / 8;
     }
     Duration rto = tcb_.srtt + std::max(Duration::ms(1), tcb_.rttvar * 4);
+    // Linux __tcp_set_rto(): srtt + rttvar_us, which tcp_rtt_estimator() keeps at or above
+    // tcp_rto_min_us (a 10 ms RTT gives 210 ms, not 200 ms).
+    if (cfg_.rto_min_adds_to_srtt) rto = tcb_.srtt + std::max(tcb_.rttvar * 4, cfg_.rto_min);
     tcb_.rto = std::clamp(rto, cfg_.rto_min, cfg_.rto_max);
 }
 
@@ -159,7 +199,8 @@ void Endpoint::enter_time_wait(SimTime now, IoT& io, Trigger trigger, std::strin
     set_timer(io, TimerKind::FinWait2, SimTime::never());
     // From now on the window is the one last advertised (Linux tw_rcv_wnd; FreeBSD's TIME-WAIT
     // checks against it too): no buffer remains behind it.
-    tcb_.rcv_wnd = advertised_window();
+    tcb_.rcv_wnd = cfg_.linux_wire ? receive_window() : advertised_window();
+    set_timer(io, TimerKind::DelayedAck, SimTime::never());
     transition_to(io, State::TimeWait, trigger, why);
     set_timer(io, TimerKind::TimeWait, now + cfg_.time_wait_length());
     io.notify(Notice::TimeWait, Errno::Ok);
@@ -204,7 +245,10 @@ void Endpoint::send_ack(SimTime now, IoT& io, bool challenge) {
         io.send(make(now, flag::Fin | flag::Ack, tcb_.data_end, 0));
         return;
     }
-    io.send(make(now, flag::Ack, tcb_.snd_nxt, 0));
+    Segment a = make(now, flag::Ack, tcb_.snd_nxt, 0);
+    add_sack_blocks(a);
+    tcb_.dsack_end = tcb_.dsack_start;  // RFC 2883: the D-SACK block goes on the next ACK only
+    io.send(a);
 }
 
 template <class IoT>
@@ -328,10 +372,14 @@ Errno Endpoint::open_active(SimTime now, IoT& io, SockAddr local, SockAddr remot
     if (state_ != State::Closed) return Errno::IsConn;
     reset_tcb(local, remote, true);
     passive_ = false;
+    // Linux tcp_connect_init(): the full MSS (no timestamps agreed yet), the scale if allowed.
+    if (cfg_.linux_wire) linux_initial_window(cfg_.mss, cfg_.window_scaling);
     // §3.10.1: select an ISS, send <SEQ=ISS><CTL=SYN>, SND.UNA = ISS, SND.NXT = ISS+1.
     set_iss(choose_iss(now));
     transition_to(io, State::SynSent, Trigger::ActiveOpen, "connect()");
     io.send(make(now, flag::Syn, tcb_.iss, 0));
+    tcb_.syn_sent_at = now;
+    time_handshake(now);
     arm_rto(now, io);
     return Errno::Ok;
 }
@@ -372,7 +420,10 @@ Errno Endpoint::send(SimTime now, IoT& io, std::uint32_t bytes) {
 template <class IoT>
 std::uint32_t Endpoint::receive(SimTime now, IoT& io, std::uint32_t max_bytes) {
     const std::uint32_t n = std::min(max_bytes, tcb_.unread);
-    if (n == 0) return 0;
+    if (n == 0) {
+        tcb_.fin_unread = false;  // a read that meets the FIN consumes it (tcp_recvmsg(): found_fin_ok)
+        return 0;
+    }
     const std::uint32_t before = advertised_window();
     tcb_.unread -= n;
     tcb_.rcv_wnd = tcb_.rcv_buffer - tcb_.unread;
@@ -408,6 +459,7 @@ Errno Endpoint::close(SimTime now, IoT& io) {
     }
     const bool was_orphaned = orphaned_;
     orphaned_ = true;
+    tcb_.fin_unread = false;  // tcp_close() purges the receive queue
     switch (state_) {
         case State::Closed: return Errno::BadF;
         case State::Listen:
@@ -486,6 +538,12 @@ Errno Endpoint::abort(SimTime now, IoT& io, std::string_view why) {
     return Errno::Inval;
 }
 
+template <class IoT>
+void Endpoint::discard(SimTime, IoT& io, std::string_view why) {
+    if (state_ == State::Closed) return;
+    enter_closed(io, Trigger::Abort, why, Notice::Closed, Errno::Ok);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Timers.
 
@@ -498,7 +556,7 @@ void Endpoint::on_timer(SimTime now, IoT& io, TimerKind kind) {
         case TimerKind::Retransmit: {
             const bool handshake_over = (state_ == State::SynSent || state_ == State::SynReceived) &&
                                         !tcb_.handshake_deadline.is_never() && now >= tcb_.handshake_deadline;
-            if (tcb_.retransmits >= retry_limit() || handshake_over) {
+            if (retransmits_exhausted(now) || handshake_over) {
                 // §3.8.3 / RFC 1122 4.2.3.5: give up after R2; the user sees ETIMEDOUT.
                 enter_closed(io, Trigger::RetransmitLimit,
                              "retransmissions exhausted", Notice::TimedOut, Errno::TimedOut);
@@ -533,6 +591,10 @@ void Endpoint::on_timer(SimTime now, IoT& io, TimerKind kind) {
             // Linux tcp_fin_timeout: the orphan vanishes without sending anything.
             enter_closed(io, Trigger::FinWait2Timeout, "orphaned FIN-WAIT-2 timeout", Notice::Closed, Errno::Ok);
             return;
+        case TimerKind::DelayedAck:
+            // Linux tcp_delack_timer_handler(): the ACK still owed, unless a segment carried it.
+            if (tcb_.ack_sent != tcb_.rcv_nxt && is_synchronized(state_)) send_ack(now, io);
+            return;
     }
 }
 
@@ -542,7 +604,9 @@ void Endpoint::on_timer(SimTime now, IoT& io, TimerKind kind) {
 template <class IoT>
 void Endpoint::on_segment(SimTime now, IoT& io, const Segment& seg) {
     // FreeBSD net.inet.tcp.drop_synfin: segments with both SYN and FIN are dropped on input.
-    if (cfg_.drop_synfin && seg.syn() && seg.fin()) return;
+    if (cfg_.drop_synfin && seg.syn() && seg.fin() &&
+        !(cfg_.drop_synfin_only_opening && state_ != State::Listen && state_ != State::SynSent))
+        return;
     // Most segments are the next ACK or data of an open connection: they skip the first four
     // steps of §3.10.7.4, which would let them through unchanged (header_predicted()).
     if (header_predicted(seg)) {
@@ -565,7 +629,10 @@ void Endpoint::on_segment(SimTime now, IoT& io, const Segment& seg) {
         case State::CloseWait:
         case State::Closing:
         case State::LastAck:
-        case State::TimeWait: on_segment_synchronized(now, io, seg); return;
+        case State::TimeWait:
+            on_segment_synchronized(now, io, seg);
+            tcb_.dsack_end = tcb_.dsack_start;  // a D-SACK block is for this segment's reply only
+            return;
     }
 }
 
@@ -597,6 +664,7 @@ void Endpoint::on_segment_listen(SimTime now, IoT& io, const Segment& seg) {
     passive_ = true;
     transition_to(io, State::SynReceived, Trigger::RcvSyn, "SYN");
     io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
+    time_handshake(now);
     arm_rto(now, io);
 }
 
@@ -608,8 +676,9 @@ void Endpoint::on_segment_syn_sent(SimTime now, IoT& io, const Segment& seg) {
         if (seq_le(seg.ack, tcb_.iss) || seq_gt(seg.ack, tcb_.snd_nxt)) {
             if (!seg.rst()) send_rst(now, io, seg.ack, false);  // <SEQ=SEG.ACK><CTL=RST>
             // Linux tcp_rcv_synsent_state_process(): "Previous FIN/ACK or RST/ACK might be
-            // ignored": before any retransmission, send the SYN again after TCP_TIMEOUT_MIN.
-            if (!seg.rst() && cfg_.syn_sent_bad_ack_retry.count() > 0 && tcb_.retransmits == 0)
+            // ignored": before any retransmission, send the SYN again after TCP_TIMEOUT_MIN
+            // (for a bad RST,ACK as well: the check comes before the RST's).
+            if (cfg_.syn_sent_bad_ack_retry.count() > 0 && tcb_.retransmits == 0)
                 set_timer(io, TimerKind::Retransmit, now + cfg_.syn_sent_bad_ack_retry);
             return;
         }
@@ -630,14 +699,14 @@ void Endpoint::on_segment_syn_sent(SimTime now, IoT& io, const Segment& seg) {
         transition_to(io, State::Established, Trigger::RcvSynAck, "SYN,ACK");
         on_established(io);
         // "continue processing at the sixth step": text, then FIN.
-        const std::uint32_t take = std::min(seg.len, tcb_.rcv_wnd);
+        const std::uint32_t take = cfg_.synack_text_dropped ? 0 : std::min(seg.len, tcb_.rcv_wnd);
         if (take > 0) {
             tcb_.rcv_nxt += take;
             tcb_.unread += take;
             tcb_.rcv_wnd -= take;
             io.notify(Notice::Readable, Errno::Ok);
         }
-        if (seg.fin() && take == seg.len) {
+        if (seg.fin() && take == seg.len && !cfg_.synack_text_dropped) {
             tcb_.rcv_nxt += 1;
             transition_to(io, State::CloseWait, Trigger::RcvFin, "FIN with the SYN,ACK");
             io.notify(Notice::PeerClosed, Errno::Ok);
@@ -838,6 +907,18 @@ void Endpoint::on_segment_synchronized(SimTime now, IoT& io, Segment seg) {
         }
     }
 
+    // Linux tcp_check_req(): a retransmission of the peer's SYN gets our SYN,ACK again (at most
+    // once per tcp_invalid_ratelimit), and the SYN,ACK timer starts over from it.
+    if (cfg_.syn_recv_resends_synack && state_ == State::SynReceived && passive_ && seg.syn() && !seg.ack_set() &&
+        !seg.rst() && seg.seq == tcb_.irs) {
+        if (!oow_rate_limited(now, seg, false)) {
+            io.send(make(now, flag::Syn | flag::Ack, tcb_.iss, 0));
+            arm_rto(now, io);
+        }
+        return;
+    }
+    note_dsack(seg);
+
     // RFC 7323 §3.2: once timestamps are in use, a non-RST segment of the connection without the
     // option SHOULD be dropped silently (FreeBSD tcp_input() does; Linux does not: ts_required =
     // false). A SYN without ACK is not part of this connection (it may open the next one).
@@ -848,7 +929,7 @@ void Endpoint::on_segment_synchronized(SimTime now, IoT& io, Segment seg) {
     // acceptable: send an ACK and drop it. TS.Recent older than 24 days is invalid (§5.5).
     if (tcb_.ts_ok && seg.has_ts && !seg.rst() && seq_lt(seg.tsval, tcb_.ts_recent) &&
         now - tcb_.ts_recent_age < Duration::s(24LL * 24 * 3600)) {
-        send_ack(now, io);
+        if (!oow_rate_limited(now, seg, false)) send_ack(now, io);  // Linux: tcp_send_dupack(), rate limited
         return;
     }
 
@@ -903,7 +984,9 @@ void Endpoint::on_segment_synchronized(SimTime now, IoT& io, Segment seg) {
         seg.flags = static_cast<std::uint8_t>(seg.flags & ~(flag::Fin | flag::Syn));
     }
     if (!acceptable) {
-        if (!seg.rst()) send_ack(now, io);  // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>
+        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. Linux tcp_validate_incoming(): a SYN here draws a
+        // challenge ACK, anything else a duplicate ACK, both under tcp_invalid_ratelimit.
+        if (!seg.rst() && !oow_rate_limited(now, seg, seg.syn())) send_ack(now, io);
         return;
     }
     update_ts_recent(now, seg);
@@ -912,7 +995,7 @@ void Endpoint::on_segment_synchronized(SimTime now, IoT& io, Segment seg) {
     // SEQ draws a challenge ACK).
     if (seg.rst()) {
         if (cfg_.rfc5961_rst && seg.seq != rnxt) {
-            send_ack(now, io, true);  // challenge ACK
+            if (!oow_rate_limited(now, seg, true)) send_ack(now, io, true);  // challenge ACK
             return;
         }
         switch (state_) {
@@ -960,7 +1043,7 @@ void Endpoint::on_segment_synchronized(SimTime now, IoT& io, Segment seg) {
             return;
         }
         if (cfg_.rfc5961_syn) {
-            send_ack(now, io, true);  // RFC 5961 §4.2: challenge ACK, drop
+            if (!oow_rate_limited(now, seg, true)) send_ack(now, io, true);  // RFC 5961 §4.2: challenge ACK, drop
             return;
         }
         // "send a reset": <SEQ=SND.NXT><ACK=RCV.NXT><CTL=RST,ACK> as the FreeBSD suite's
@@ -981,7 +1064,8 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
     // RFC 5961 §5.2: acceptable when SND.UNA - MAX.SND.WND =< SEG.ACK =< SND.NXT.
     if (state_ != State::SynReceived &&
         (seq_gt(seg.ack, tcb_.snd_nxt) || seq_lt(seg.ack, tcb_.snd_una - tcb_.max_snd_wnd))) {
-        send_ack(now, io);
+        // Linux tcp_ack(): a challenge ACK (tcp_send_challenge_ack(), rate limited), data dropped.
+        if (!oow_rate_limited(now, seg, true)) send_ack(now, io);
         return;
     }
     // Whether this segment's FIN will be processed in the eighth step (it must be in order).
@@ -996,8 +1080,8 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
     switch (state_) {
         case State::SynReceived:
             if (seq_lt(tcb_.snd_una, seg.ack) && seq_le(seg.ack, tcb_.snd_nxt)) {
-                tcb_.snd_wnd = seg.wnd;
-                tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, seg.wnd);
+                tcb_.snd_wnd = peer_window(seg);
+                tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
                 tcb_.snd_wl1 = seg.seq;
                 tcb_.snd_wl2 = seg.ack;
                 ack_advanced(now, io, seg.ack);
@@ -1018,8 +1102,8 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
             // Window update (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK)).
             if (seq_le(tcb_.snd_una, seg.ack) &&
                 (seq_lt(tcb_.snd_wl1, seg.seq) || (tcb_.snd_wl1 == seg.seq && seq_le(tcb_.snd_wl2, seg.ack)))) {
-                tcb_.snd_wnd = seg.wnd;
-                tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, seg.wnd);
+                tcb_.snd_wnd = peer_window(seg);
+                tcb_.max_snd_wnd = std::max(tcb_.max_snd_wnd, tcb_.snd_wnd);
                 tcb_.snd_wl1 = seg.seq;
                 tcb_.snd_wl2 = seg.ack;
             }
@@ -1049,9 +1133,12 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
         case State::SynSent: return;
     }
 
-    // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed).
-    // need_ack: answer what we could not take (a zero window's text, an old duplicate).
-    if (seg.len > 0) {
+    // seventh: segment text (in order only; an out-of-order segment is dropped and re-ACKed, or
+    // with linux_wire queued, and a FIN with it). need_ack: answer what we could not take (a zero
+    // window's text, an old duplicate).
+    bool ofo_fin_next = false;
+    const bool had_ofo = tcb_.ofo_n > 0;
+    if (seg.len > 0 || (cfg_.linux_wire && seg.fin() && seq_gt(seg.seq, tcb_.rcv_nxt))) {
         switch (state_) {
             case State::Established:
             case State::FinWait1:
@@ -1059,19 +1146,29 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
                 if (orphaned_ && (state_ == State::FinWait1 || state_ == State::FinWait2)) {
                     // Data after close(): Linux tcp_rcv_state_process() resets
                     // (LINUX_MIB_TCPABORTONDATA).
+                    if (cfg_.data_after_close_reset_replies) {
+                        Segment rst;
+                        reset_for_closed(seg, rst);  // tcp_v4_send_reset() for the segment
+                        enter_closed(io, Trigger::Abort, "data arrived after close()", Notice::Reset, Errno::ConnReset, &rst);
+                        return;
+                    }
                     abort(now, io, "data arrived after close()");
                     return;
                 }
                 if (seq_le(seg.seq, tcb_.rcv_nxt)) {
                     const std::uint32_t skip = static_cast<std::uint32_t>(tcb_.rcv_nxt - seg.seq);
                     const std::uint32_t fresh = skip < seg.len ? seg.len - skip : 0;
-                    const std::uint32_t take = std::min(fresh, tcb_.rcv_wnd);
+                    std::uint32_t take = std::min(fresh, tcb_.rcv_wnd);
                     if (take > 0) {
                         tcb_.rcv_nxt += take;
+                        if (tcb_.ofo_n > 0) take += ofo_pull(ofo_fin_next);  // the hole is filled
                         tcb_.unread += take;
-                        tcb_.rcv_wnd -= take;
+                        tcb_.rcv_wnd -= std::min(take, tcb_.rcv_wnd);
+                        tcb_.data_received = true;
                         io.notify(Notice::Readable, Errno::Ok);
                     }
+                } else if (cfg_.linux_wire) {
+                    ofo_insert(seg.seq, seg.seq + seg.len + (seg.fin() ? 1u : 0u), seg.fin());
                 }
                 need_ack = true;
                 break;
@@ -1088,15 +1185,22 @@ void Endpoint::on_segment_accepted(SimTime now, IoT& io, const Segment& seg, boo
     }
 
     // eighth: check the FIN bit (only when it is the next byte expected).
-    if (seg.fin() && seg.seq + seg.len == tcb_.rcv_nxt) {
+    if ((seg.fin() && seg.seq + seg.len == tcb_.rcv_nxt) || ofo_fin_next) {
         tcb_.rcv_nxt += 1;
         need_ack = false;
+        tcb_.fin_unread = true;
+        tcb_.dsack_end = tcb_.dsack_start;  // Linux tcp_fin(): tcp_sack_reset()
         switch (state_) {
-            case State::Established:
+            case State::Established: {
                 transition_to(io, State::CloseWait, Trigger::RcvFin, "FIN");
-                send_ack(now, io);
+                const Duration delay = tcb_.data_received ? cfg_.fin_ack_delay : cfg_.fin_ack_delay_no_data;
+                // tcp_fin(): pingpong; but a filled hole is ACKed at once (tcp_data_queue(): ICSK_ACK_NOW).
+                const bool hole_filled = had_ofo && tcb_.ofo_n == 0;
+                if (delay.count() > 0 && !hole_filled) set_timer(io, TimerKind::DelayedAck, now + delay);
+                else send_ack(now, io);
                 io.notify(Notice::PeerClosed, Errno::Ok);
                 break;
+            }
             case State::FinWait1:
                 if (our_fin_acked()) {
                     enter_time_wait(now, io, Trigger::RcvFinAck, "FIN acknowledging our FIN");

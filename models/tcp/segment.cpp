@@ -35,17 +35,38 @@ bool parse_flags(const std::string& text, std::uint8_t& out) {
     return !text.empty();
 }
 
+std::string format_options(const Segment& s) {
+    std::string out;
+    auto add = [&](const std::string& o) { out += (out.empty() ? "" : ",") + o; };
+    if (!s.sack_ok && !s.has_wscale() && !s.has_sack_block()) {
+        if (s.mss != 0) add(fmt::format("mss {}", s.mss));
+        if (s.has_ts) add(fmt::format("TS val {} ecr {}", s.tsval, s.tsecr));
+        return out;
+    }
+    // Linux tcp_options_write(): MSS; SACK-permitted in the two bytes before the timestamps (or
+    // after two NOPs without them); NOP and window scale; NOP, NOP and the SACK blocks.
+    if (s.mss != 0) add(fmt::format("mss {}", s.mss));
+    if (s.has_ts) {
+        add(s.sack_ok ? "sackOK" : "nop,nop");
+        add(fmt::format("TS val {} ecr {}", s.tsval, s.tsecr));
+    } else if (s.sack_ok) {
+        add("nop,nop,sackOK");
+    }
+    if (s.has_wscale()) add(fmt::format("nop,wscale {}", s.wscale));
+    if (s.has_sack_block()) {
+        std::string blocks;
+        for (std::size_t i = 0; i < s.sack_n; ++i) blocks += fmt::format(" {}:{}", s.sack[i].start, s.sack[i].end);
+        add("nop,nop,sack" + blocks);
+    }
+    return out;
+}
+
 std::string format_segment(const Segment& s) {
     std::string out = fmt::format("{} {}:{}({})", format_flags(s.flags), s.seq, s.seq + s.len, s.len);
     if (s.ack_set()) out += fmt::format(" ack {}", s.ack);
     out += fmt::format(" win {}", s.wnd);
-    if (s.mss != 0 || s.has_ts) {
-        out += " <";
-        if (s.mss != 0) out += fmt::format("mss {}", s.mss);
-        if (s.mss != 0 && s.has_ts) out += ",";
-        if (s.has_ts) out += fmt::format("TS val {} ecr {}", s.tsval, s.tsecr);
-        out += ">";
-    }
+    const std::string opts = format_options(s);
+    if (!opts.empty()) out += " <" + opts + ">";
     return out;
 }
 

@@ -4,6 +4,8 @@
 
 #include "tcp/seq.hpp"
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -27,6 +29,13 @@ inline constexpr std::uint8_t Psh = 0x08;
 inline constexpr std::uint8_t Ack = 0x10;
 }  // namespace flag
 
+struct SackBlock {
+    Seq start = 0;
+    Seq end = 0;
+};
+// Four blocks fit the 40 bytes of options (three beside the timestamps; RFC 2018 §3).
+inline constexpr std::size_t kMaxSackBlocks = 4;
+
 struct Segment {
     SockAddr src;
     SockAddr dst;
@@ -39,6 +48,16 @@ struct Segment {
     std::uint16_t mss = 0;      // 0: no MSS option
     std::uint8_t flags = 0;
     bool has_ts = false;
+    // RFC 7323 §2 window scale option (kNoWscale: absent) and RFC 2018 SACK-permitted, in SYNs.
+    std::uint8_t wscale = kNoWscale;
+    bool sack_ok = false;
+    // SACK blocks (RFC 2018 §3; a D-SACK block first, RFC 2883 §4): sack_n of them.
+    std::uint8_t sack_n = 0;
+    std::array<SackBlock, kMaxSackBlocks> sack{};
+
+    static constexpr std::uint8_t kNoWscale = 0xFF;
+    [[nodiscard]] bool has_wscale() const { return wscale != kNoWscale; }
+    [[nodiscard]] bool has_sack_block() const { return sack_n > 0; }
 
     [[nodiscard]] bool syn() const { return (flags & flag::Syn) != 0; }
     [[nodiscard]] bool ack_set() const { return (flags & flag::Ack) != 0; }
@@ -53,6 +72,10 @@ std::string format_flags(std::uint8_t flags);
 // Parses the spelling above; returns false on an unknown character.
 bool parse_flags(const std::string& text, std::uint8_t& out);
 // "S. 5000:5000(0) ack 1001 win 65535 <mss 1460,TS val 7 ecr 3>", absolute sequence numbers.
+// The options are listed in the order Linux writes them (tcp_options_write()) when the segment
+// has sackOK, wscale or a SACK block, else as "mss, TS".
 std::string format_segment(const Segment& s);
+// The option list alone, without the angle brackets ("" when the segment has none).
+std::string format_options(const Segment& s);
 
 }  // namespace tcpsim::tcp

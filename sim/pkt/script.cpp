@@ -167,14 +167,21 @@ void parse_time(const std::string& ts, int lineno, ScriptLine& ev) {
         return;
     }
     if (const auto tilde = ts.find('~'); tilde != std::string::npos) {
+        // parser.y event_time: "time '~' time" (absolute) or "'+' time '~' '+' time" (relative).
         std::string a = ts.substr(0, tilde), b = ts.substr(tilde + 1);
         const bool rel = !a.empty() && a[0] == '+';
         if (rel && !b.empty() && b[0] == '+') {
             a.erase(0, 1);
             b.erase(0, 1);
         }
-        if (is_time_syntax(a) && is_time_syntax(b)) unsupported(lineno, fmt::format("a time range {}", quote(ts)));
-        syntax(lineno, fmt::format("time {} is not a time or a time range", quote(ts)));
+        if (!is_time_syntax(a) || !is_time_syntax(b))
+            syntax(lineno, fmt::format("time {} is not a time or a time range", quote(ts)));
+        if (!parse_seconds(a, ev.time_us) || !parse_seconds(b, ev.time_end_us))
+            unsupported(lineno, fmt::format("time \"{}\" is 10^8 s or more", ts));
+        if (ev.time_end_us < ev.time_us)
+            syntax(lineno, fmt::format("time range {} ends before it starts", quote(ts)));
+        ev.time_kind = rel ? TimeKind::Relative : TimeKind::Absolute;
+        return;
     }
     const bool rel = ts[0] == '+';
     const std::string num = rel ? ts.substr(1) : ts;
@@ -219,10 +226,21 @@ PktOption parse_option(const std::string& item, int lineno) {
         if (v1 == "*" || v2.back() == '!') unsupported(lineno, fmt::format("TCP option {}", quote(item)));
         o.value = number(v1, 0xFFFFFFFF, lineno, "TS val");
         o.value2 = number(v2, 0xFFFFFFFF, lineno, "TS ecr");
-    } else if (o.kind == "nop" || o.kind == "eol" || o.kind == "sackOK") {
-        // no value
+    } else if (o.kind == "sack") {
+        // parser.y sack_block_list: "sack start:end start:end ..." (at least one block).
+        std::string block;
+        while (in >> block) {
+            const auto colon = block.find(':');
+            if (colon == std::string::npos) syntax(lineno, fmt::format("TCP option {}: expected sack START:END", quote(item)));
+            o.blocks.emplace_back(number(block.substr(0, colon), 0xFFFFFFFF, lineno, "SACK block start"),
+                                  number(block.substr(colon + 1), 0xFFFFFFFF, lineno, "SACK block end"));
+        }
+        if (o.blocks.empty()) syntax(lineno, fmt::format("TCP option {}: expected sack START:END", quote(item)));
+        if (o.blocks.size() > 4) syntax(lineno, fmt::format("TCP option {}: more than 4 SACK blocks", quote(item)));
+    } else if (o.kind == "nop" || o.kind == "eol" || o.kind == "sackOK" || o.kind == "...") {
+        // no value ("<...>": any options, parser.y opt_tcp_options ELLIPSIS)
     } else {
-        // sack, md5, FO, gen-N, exp-N, AccECN, a raw hex blob, "...": packetdrill, not modelled.
+        // md5, FO, gen-N, exp-N, AccECN, a raw hex blob: packetdrill, not modelled.
         bool word = true;
         for (char c : o.kind)
             word = word && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.');
@@ -374,6 +392,11 @@ void parse_option_line(const std::string& t, int lineno, Script& sc) {
         if (value != "ipv4" && value != "ipv6")
             syntax(lineno, fmt::format("--ip_version={}: expected ipv4, ipv4-mapped-ipv6 or ipv6", quote(value)));
         sc.ip_version = value;
+    } else if (name == "mss") {
+        // config.c --mss: the MSS packetdrill uses to split the kernel's TSO/GSO super-packets
+        // into the segments the script expects; the simulated host sends MSS-sized segments
+        // already, so the value changes nothing here.
+        number(value, 0xFFFF, lineno, "--mss");
     } else if (name == "tolerance_usecs") {
         if (is_identifier(value)) syntax(lineno, fmt::format("--tolerance_usecs={} is not a number", quote(value)));
         sc.tolerance_us = number(value, 0xFFFFFFFF, lineno, "--tolerance_usecs");
@@ -492,8 +515,21 @@ void Parser::line(const std::string& raw, int lineno) {
         return event(std::exchange(pending, {}), at);
     }
     if (t[0] == '`') {  // parser.y init_command / cleanup_command: a command without a time
-        if (t.size() == 1 || t.find('`', 1) == std::string::npos) command_line = lineno;
-        unsupported(lineno, "a command without a time (packetdrill's init or cleanup command)");
+        if (t.size() == 1 || t.find('`', 1) == std::string::npos) {
+            command_line = lineno;
+            unsupported(lineno, "a command over several lines");
+        }
+        ScriptLine ev;
+        ev.lineno = lineno;
+        ev.text = t;
+        ev.kind = LineKind::Command;
+        ev.untimed = true;
+        ev.time_kind = TimeKind::Relative;  // no time of its own: it runs at the current time
+        ev.command = t.substr(1, t.find('`', 1) - 1);
+        if (!trim(t.substr(t.find('`', 1) + 1)).empty())
+            syntax(lineno, fmt::format("{} after the command's closing `", quote(trim(t.substr(t.find('`', 1) + 1)))));
+        sc.lines.push_back(ev);
+        return;
     }
     // Newlines are white space to packetdrill (lexer.l): a system call or packet goes on while
     // its brackets are open.
@@ -541,7 +577,18 @@ void Parser::event(const std::string& t, int lineno) {
         }
         ev.command = trim(rest.substr(2, endp - 2));
     } else if (rest.rfind("...", 0) == 0) {
-        unsupported(lineno, "a blocking system call's end time (...)");
+        // parser.y: "time ELLIPSIS time syscall": a blocking call and the time it returns.
+        std::size_t e = 3;
+        while (e < rest.size() && std::string(".0123456789").find(rest[e]) != std::string::npos) ++e;
+        const std::string end = rest.substr(3, e - 3);
+        if (!is_time_syntax(end)) syntax(lineno, fmt::format("a blocking call's end time {} is not a time", quote(end)));
+        if (!parse_seconds(end, ev.block_end_us)) unsupported(lineno, fmt::format("time \"{}\" is 10^8 s or more", end));
+        const std::string call = trim(rest.substr(e));
+        const auto open = call.find('(');
+        if (open == std::string::npos || !is_identifier(trim(call.substr(0, open))))
+            syntax(lineno, fmt::format("a blocking end time must be followed by a system call, found {}", quote(call)));
+        ev.kind = LineKind::Syscall;
+        ev.call = parse_syscall(call, lineno);
     } else if (const auto open = rest.find('('); open != std::string::npos && is_identifier(trim(rest.substr(0, open)))) {
         ev.kind = LineKind::Syscall;
         ev.call = parse_syscall(rest, lineno);

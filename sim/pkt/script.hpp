@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tcpsim::pkt {
@@ -18,6 +19,7 @@ struct PktOption {
     std::string kind;  // "mss", "TS", "sackOK", "wscale", "nop", "eol", ...
     std::uint32_t value = 0;   // mss / wscale value, TS val
     std::uint32_t value2 = 0;  // TS ecr
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> blocks;  // sack: start:end, in order
 };
 
 struct PktSegment {
@@ -50,6 +52,14 @@ struct ScriptLine {
     std::string text;  // the source line, for messages
     TimeKind time_kind = TimeKind::Absolute;
     std::int64_t time_us = 0;  // absolute or relative, microseconds
+    // A time range "a~b" (or "+a~+b"): any time from time_us to time_end_us (-1: no range).
+    std::int64_t time_end_us = -1;
+    // A blocking system call "t...end": it starts at the line's time and must return at end
+    // (relative like the start; -1: not a blocking call's line).
+    std::int64_t block_end_us = -1;
+    // A `command` before or after the events, without a time (packetdrill's init and cleanup
+    // commands): run when the script reaches it, at the current time.
+    bool untimed = false;
     LineKind kind = LineKind::Packet;
     PktSegment seg;
     Syscall call;

@@ -170,12 +170,46 @@ json parse_json(const std::string& text, const std::string& name) {
     }
 }
 
+namespace {
+// The Linux behaviours of a TCP configuration (models/tcp/config.hpp says what each one does).
+void read_tcp_linux(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
+    cfg.linux_wire = r.boolean(obj, ptr, "linux_wire", cfg.linux_wire);
+    cfg.sack = r.boolean(obj, ptr, "sack", cfg.sack);
+    cfg.dsack = r.boolean(obj, ptr, "dsack", cfg.dsack);
+    cfg.window_scaling = r.boolean(obj, ptr, "window_scaling", cfg.window_scaling);
+    if (obj.contains("rmem")) {  // tcp_rmem: "min default max", bytes
+        const std::string v = r.str(obj, ptr, "rmem", true);
+        unsigned long long lo = 0, def = 0, hi = 0;
+        char extra = 0;
+        if (std::sscanf(v.c_str(), "%llu %llu %llu %c", &lo, &def, &hi, &extra) != 3 || def == 0 || hi == 0 ||
+            lo > def || def > hi || hi > 0x7fffffffULL)
+            r.fail(ptr + "/rmem", fmt::format("expected \"MIN DEFAULT MAX\" in bytes (MIN <= DEFAULT <= MAX), found \"{}\"", v));
+        cfg.rmem_default = static_cast<std::uint32_t>(def);
+        cfg.rmem_max = static_cast<std::uint32_t>(hi);
+    }
+    cfg.oow_ack_ratelimit = r.duration(obj, ptr, "oow_ack_ratelimit", false, cfg.oow_ack_ratelimit);
+    cfg.syn_recv_resends_synack = r.boolean(obj, ptr, "syn_recv_resends_synack", cfg.syn_recv_resends_synack);
+    cfg.fin_ack_delay_no_data = r.duration(obj, ptr, "fin_ack_delay_no_data", false, cfg.fin_ack_delay_no_data);
+    cfg.fin_ack_delay = r.duration(obj, ptr, "fin_ack_delay", false, cfg.fin_ack_delay);
+    cfg.data_after_close_reset_replies =
+        r.boolean(obj, ptr, "data_after_close_reset_replies", cfg.data_after_close_reset_replies);
+    cfg.rto_min_adds_to_srtt = r.boolean(obj, ptr, "rto_min_adds_to_srtt", cfg.rto_min_adds_to_srtt);
+    cfg.synack_text_dropped = r.boolean(obj, ptr, "synack_text_dropped", cfg.synack_text_dropped);
+    cfg.handshake_rtt_sample = r.boolean(obj, ptr, "handshake_rtt_sample", cfg.handshake_rtt_sample);
+    cfg.syn_expiry_by_time = r.boolean(obj, ptr, "syn_expiry_by_time", cfg.syn_expiry_by_time);
+    cfg.drop_synfin_only_opening = r.boolean(obj, ptr, "drop_synfin_only_opening", cfg.drop_synfin_only_opening);
+}
+}  // namespace
+
 void read_tcp(const Reader& r, const json& obj, const std::string& ptr, tcp::TcpConfig& cfg) {
     r.only_keys(obj, ptr,
                 {"msl", "time_wait", "fin_timeout", "rto_initial", "rto_min", "rto_max", "syn_retries", "syn_linear_timeouts", "syn_sent_bad_ack_retry",
                  "synack_retries", "retries", "mss", "rcv_buffer", "timestamps", "ts_required", "rfc5961", "rfc5961_rst", "rfc5961_syn",
                  "drop_synfin", "syn_options", "time_wait_input", "resend_fin_in_acks", "rcv_buffer_rounds_to_mss", "bsd_input", "listen_ignores_syn_ack",
-                 "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack", "handshake_timeout"});
+                 "rst_in_time_wait", "syn_in_time_wait", "abort_rst_with_ack", "handshake_timeout", "linux_wire", "sack",
+                 "dsack", "window_scaling", "rmem", "oow_ack_ratelimit", "syn_recv_resends_synack", "fin_ack_delay_no_data",
+                 "fin_ack_delay", "data_after_close_reset_replies", "rto_min_adds_to_srtt", "synack_text_dropped", "handshake_rtt_sample", "syn_expiry_by_time", "drop_synfin_only_opening"});
+    read_tcp_linux(r, obj, ptr, cfg);
     cfg.handshake_timeout = r.duration(obj, ptr, "handshake_timeout", false, cfg.handshake_timeout);
     cfg.msl = r.duration(obj, ptr, "msl", false, cfg.msl);
     cfg.time_wait = r.duration(obj, ptr, "time_wait", false, cfg.time_wait);

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 
 namespace tcpsim {
 
@@ -41,6 +42,9 @@ struct View {
     const Scenario& sc;
     const json& doc;
     const std::vector<RemedyPlace>& where;  // empty: every place a remedy can act on
+    std::vector<std::string> host_pointers;  // per host (fleet members: their fleet's entry)
+
+    [[nodiscard]] const std::string& host_ptr(int h) const { return host_pointers[static_cast<std::size_t>(h)]; }
 
     // Is `node` a place of the failure, in the role `as`? Always, without places.
     [[nodiscard]] bool at(const std::string& node, const char* as) const {
@@ -134,7 +138,7 @@ Remedy tw_reuse(const View& v) {
     for (int h : v.openers()) {
         const HostSpec& hs = v.sc.hosts[static_cast<std::size_t>(h)];
         if (is_linux(hs) && hs.stack.tw_reuse != 1 && v.at_host(h, "opener"))
-            r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.ipv4.tcp_tw_reuse", h), 1});
+            r.sets.push_back(Override{v.host_ptr(h) + "/sysctls/net.ipv4.tcp_tw_reuse", 1});
     }
     if (r.sets.empty())
         r.not_applicable = v.nothing("no Linux host that opens connections has tcp_tw_reuse other than 1",
@@ -151,10 +155,10 @@ Remedy wider_range(const View& v) {
         const HostSpec& hs = v.sc.hosts[static_cast<std::size_t>(h)];
         if ((hs.stack.ports.lo <= 1024 && hs.stack.ports.hi >= 65535) || !v.at_host(h, "opener")) continue;
         if (has_sysctl(hs, "net.ipv4.ip_local_port_range")) {
-            r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.ipv4.ip_local_port_range", h), "1024 65535"});
+            r.sets.push_back(Override{v.host_ptr(h) + "/sysctls/net.ipv4.ip_local_port_range", "1024 65535"});
         } else if (has_sysctl(hs, "net.inet.ip.portrange.first")) {
-            r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.inet.ip.portrange.first", h), 1024});
-            r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.inet.ip.portrange.last", h), 65535});
+            r.sets.push_back(Override{v.host_ptr(h) + "/sysctls/net.inet.ip.portrange.first", 1024});
+            r.sets.push_back(Override{v.host_ptr(h) + "/sysctls/net.inet.ip.portrange.last", 65535});
         }
     }
     for (std::size_t k = 0; k < v.sc.forecast.nats.size(); ++k) {
@@ -211,11 +215,11 @@ Remedy more_addresses(const View& v) {
         const HostSpec& hs = v.sc.hosts[static_cast<std::size_t>(h)];
         const std::uint32_t a = fresh(std::max(hs.ip, hs.extra_ips.empty() ? 0u : *std::max_element(hs.extra_ips.begin(), hs.extra_ips.end())));
         added[h] = a;
-        if (value_at(v.doc, fmt::format("/hosts/{}/address", h))) {
-            r.sets.push_back(Override{fmt::format("/hosts/{}/address", h), nullptr});
-            r.sets.push_back(Override{fmt::format("/hosts/{}/addresses", h), json::array({tcp::format_ip(hs.ip), tcp::format_ip(a)})});
+        if (value_at(v.doc, v.host_ptr(h) + "/address")) {
+            r.sets.push_back(Override{v.host_ptr(h) + "/address", nullptr});
+            r.sets.push_back(Override{v.host_ptr(h) + "/addresses", json::array({tcp::format_ip(hs.ip), tcp::format_ip(a)})});
         } else {
-            r.sets.push_back(Override{fmt::format("/hosts/{}/addresses/-", h), tcp::format_ip(a)});
+            r.sets.push_back(Override{v.host_ptr(h) + "/addresses/-", tcp::format_ip(a)});
         }
         return a;
     };
@@ -228,16 +232,17 @@ Remedy more_addresses(const View& v) {
     };
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
-        if ((c.target.ip >> 24) == 127 || c.bind == BindMode::Fixed || !v.at(c.host, "opener")) continue;
         const int h = v.sc.host_index(c.host);
+        if ((c.target.ip >> 24) == 127 || c.bind == BindMode::Fixed || !v.at(c.host, "opener")) continue;
+        if (v.sc.hosts[static_cast<std::size_t>(h)].group >= 0) continue;  // a fleet's addresses come from its template
         const json list = sources(c.source_addresses, h);
-        r.sets.push_back(Override{fmt::format("/clients/{}/source_addresses", k), list});
+        r.sets.push_back(Override{c.pointer + "/source_addresses", list});
         // Bind with IP_BIND_ADDRESS_NO_PORT, so connect() picks the port per destination.
-        if (c.bind == BindMode::None) r.sets.push_back(Override{fmt::format("/clients/{}/bind", k), "no_port"});
+        if (c.bind == BindMode::None) r.sets.push_back(Override{c.pointer + "/bind", "no_port"});
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
         const ProxySpec& p = v.sc.forecast.proxies[k];
-        if (!v.at(p.host, "opener")) continue;
+        if (!v.at(p.host, "opener") || v.sc.hosts[static_cast<std::size_t>(v.sc.host_index(p.host))].group >= 0) continue;
         r.sets.push_back(Override{fmt::format("/proxies/{}/source_addresses", k), sources(p.source_addresses, v.sc.host_index(p.host))});
     }
     for (std::size_t k = 0; k < v.sc.forecast.nats.size(); ++k) {
@@ -278,9 +283,9 @@ Remedy pooling(const View& v) {
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
         if (c.pool.enabled || c.closer == Closer::Reset || !v.through(c.host, c.target)) continue;
-        r.sets.push_back(Override{fmt::format("/clients/{}/pool", k), json::parse(kPool)});
+        r.sets.push_back(Override{c.pointer + "/pool", json::parse(kPool)});
         // A pooled connection is ended by its client (after max_requests, or idle).
-        if (c.closer != Closer::Client) r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), "client"});
+        if (c.closer != Closer::Client) r.sets.push_back(Override{c.pointer + "/closer", "client"});
         keep_alive(c.target.ip, c.target.port, c.host);
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
@@ -310,7 +315,7 @@ Remedy other_side_closes(const View& v) {
         const ClientSpec& c = v.sc.forecast.clients[k];
         if (c.pool.enabled || c.closer == Closer::Reset || !v.through(c.host, c.target)) continue;
         const bool to_server = c.closer == Closer::Client;
-        r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), to_server ? "server" : "client"});
+        r.sets.push_back(Override{c.pointer + "/closer", to_server ? "server" : "client"});
         for (const std::string& l : v.listeners(c.target.ip, c.target.port, v.sc.host_index(c.host)))
             if (to_server && v.close_of(l) == ServerClose::WaitForClient) set_close(l, "after_response");
             else if (!to_server && v.close_of(l) == ServerClose::AfterResponse) set_close(l, "wait_for_client");
@@ -336,7 +341,7 @@ Remedy linger_zero(const View& v) {
              ""};
     for (std::size_t k = 0; k < v.sc.forecast.clients.size(); ++k) {
         const ClientSpec& c = v.sc.forecast.clients[k];
-        if (c.closer == Closer::Client && !c.pool.enabled && v.through(c.host, c.target)) r.sets.push_back(Override{fmt::format("/clients/{}/closer", k), "rst"});
+        if (c.closer == Closer::Client && !c.pool.enabled && v.through(c.host, c.target)) r.sets.push_back(Override{c.pointer + "/closer", "rst"});
     }
     for (std::size_t k = 0; k < v.sc.forecast.proxies.size(); ++k) {
         const ProxySpec& p = v.sc.forecast.proxies[k];
@@ -360,11 +365,11 @@ Remedy shorter_time_wait(const View& v) {
         if (!v.at_host(h, "opener") && !v.at_host(h, "listener")) continue;  // its TIME-WAIT is not what ran out
         if (has_sysctl(hs, "TcpTimedWaitDelay")) {
             // Windows: TcpTimedWaitDelay takes 30 to 300 s.
-            if (hs.tcp.time_wait > Duration::s(30)) r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/TcpTimedWaitDelay", h), 30});
+            if (hs.tcp.time_wait > Duration::s(30)) r.sets.push_back(Override{v.host_ptr(h) + "/sysctls/TcpTimedWaitDelay", 30});
         } else if (has_sysctl(hs, "net.inet.tcp.msl")) {
             // FreeBSD / macOS: net.inet.tcp.msl in ms; 1000 gives a 2 s TIME-WAIT (capacity-cases.md case 6).
             if (hs.tcp.time_wait_length() > Duration::s(2))
-                r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.inet.tcp.msl", h), 1000});
+                r.sets.push_back(Override{v.host_ptr(h) + "/sysctls/net.inet.tcp.msl", 1000});
         } else {
             fixed.push_back(h);
         }
@@ -388,7 +393,7 @@ Remedy tw_recycle(const View& v) {
         any = any || has_sysctl(hs, "net.ipv4.tcp_tw_recycle");
         if (has_sysctl(hs, "net.ipv4.tcp_tw_recycle") && !hs.stack.tw_recycle &&
             (v.at(hs.name, "opener") || v.at(hs.name, "listener")))
-            r.sets.push_back(Override{fmt::format("/hosts/{}/sysctls/net.ipv4.tcp_tw_recycle", h), 1});
+            r.sets.push_back(Override{v.host_ptr(static_cast<int>(h)) + "/sysctls/net.ipv4.tcp_tw_recycle", 1});
     }
     if (r.sets.empty())
         r.not_applicable = !any ? "no linux-4.9 host: tcp_tw_recycle was removed in Linux 4.12"
@@ -446,7 +451,17 @@ std::vector<Remedy> plan_remedies(const std::string& text, const std::string& fi
     const Scenario sc = parse_scenario(text, file, sets);
     json doc = json::parse(text);
     apply_overrides(doc, sets, file);
-    const View v{sc, doc, where};
+    // A fleet is one entry of the file's "hosts" for all its members.
+    std::vector<std::string> host_pointers;
+    if (const json* hosts = value_at(doc, "/hosts"); hosts && hosts->is_array())
+        for (std::size_t j = 0; j < hosts->size(); ++j) {
+            const std::string ptr = fmt::format("/hosts/{}", j);
+            const auto g = std::find_if(sc.groups.begin(), sc.groups.end(), [&](const HostGroup& x) { return x.pointer == ptr; });
+            host_pointers.insert(host_pointers.end(), g == sc.groups.end() ? 1 : g->count, ptr);
+        }
+    if (host_pointers.size() != sc.hosts.size())
+        throw std::logic_error("remedies: the hosts of the file and of the scenario differ in number");
+    const View v{sc, doc, where, std::move(host_pointers)};
     std::vector<Remedy> out;
     out.push_back(Remedy{"as is", {}, "-", "", ""});
     out.push_back(tw_reuse(v));
@@ -458,6 +473,13 @@ std::vector<Remedy> plan_remedies(const std::string& text, const std::string& fi
     out.push_back(shorter_time_wait(v));
     out.push_back(tw_recycle(v));
     out.push_back(nat_time_wait(v));
+    // A fleet's members share one entry of the file: its override once.
+    for (Remedy& r : out) {
+        std::vector<Override> once;
+        for (const Override& o : r.sets)
+            if (std::none_of(once.begin(), once.end(), [&](const Override& x) { return x.text() == o.text(); })) once.push_back(o);
+        r.sets = std::move(once);
+    }
     return out;
 }
 
