@@ -284,6 +284,9 @@ void World::settle_pending() {
     for (std::size_t h = 0; h < hosts_.size() && tw_changes_ != tw_changes_seen_; ++h) {
         if (hosts_[h].time_wait_version() == tw_seen_[h] || !hosts_[h].stack().linux_minisock) continue;
         tw_seen_[h] = hosts_[h].time_wait_version();
+        // A mini-socket may have changed substate (FIN-WAIT-2 -> TIME-WAIT) without any full
+        // socket's transition: the peaks count it here (count_state() counts the others).
+        note_mini_socket_peaks(h);
         const SimTime next = hosts_[h].next_time_wait_expiry();
         if (next == tw_armed_[h]) continue;
         tw_armed_[h] = next;

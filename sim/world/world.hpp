@@ -233,6 +233,14 @@ private:
         if (s == tcp::State::FinWait2) now += static_cast<std::int64_t>(hosts_[hi].fin_wait2_minisock_count());
         state_peaks_[hi][si] = std::max(state_peaks_[hi][si], now);
     }
+    void note_mini_socket_peaks(std::size_t hi) {
+        auto peak = [&](tcp::State s, std::size_t minis) {
+            const auto si = static_cast<std::size_t>(s);
+            state_peaks_[hi][si] = std::max(state_peaks_[hi][si], state_counts_[hi][si] + static_cast<std::int64_t>(minis));
+        };
+        peak(tcp::State::TimeWait, hosts_[hi].time_wait_count());
+        peak(tcp::State::FinWait2, hosts_[hi].fin_wait2_minisock_count());
+    }
     void enqueue_delivery(int to_host, const tcp::Segment& seg, SimTime at);
     // Inlined into their one caller (SocketIo): an endpoint calls them several times a segment.
     // s: the socket `sock` of `host` (the caller found it once for the whole endpoint call).
