@@ -12,8 +12,7 @@ public:
     explicit DiagramCommand(CLI::App& app) : c_(app.add_subcommand("diagram", "Write the TCP state diagram as Graphviz DOT")) {
         c_->add_option("--scenario", scenario_, "Mark the edges a run of this scenario exercised");
         c_->add_option("-o,--output", o_.out, "Write to FILE (atomically) instead of stdout");
-        c_->add_option("--set", runs_.sets, kSetHelp);
-        c_->add_option("--seed", runs_.seed, kSeedHelp)->each([this](const std::string&) { runs_.seed_given = true; });
+        add_run_args(c_, runs_, false);
     }
     [[nodiscard]] CLI::App* app() const override { return c_; }
     [[nodiscard]] const Outputs& outputs() const override { return o_; }

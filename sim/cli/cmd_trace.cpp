@@ -18,8 +18,7 @@ public:
         c_->add_option("-o,--output", o_.out, "Write to FILE (atomically) instead of stdout");
         c_->add_option("--pcap", o_.pcap, "Also write the segments as a pcap capture to FILE (Wireshark)");
         c_->add_option("--svg", o_.svg, "Also draw the ladder as an SVG sequence chart to FILE (every host a lifeline)");
-        c_->add_option("--set", runs_.sets, kSetHelp);
-        c_->add_option("--seed", runs_.seed, kSeedHelp)->each([this](const std::string&) { runs_.seed_given = true; });
+        add_run_args(c_, runs_, false);
         add_progress_args(c_, progress_);
     }
     [[nodiscard]] CLI::App* app() const override { return c_; }

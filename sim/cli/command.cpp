@@ -31,9 +31,9 @@ std::vector<Override> RunArgs::overrides() const {
     return out;
 }
 
-void add_run_args(CLI::App* c, RunArgs& a) {
+void add_run_args(CLI::App* c, RunArgs& a, bool slo) {
     c->add_option("--set", a.sets, kSetHelp);
-    c->add_option("--slo", a.slos, kSloHelp);
+    if (slo) c->add_option("--slo", a.slos, kSloHelp);
     c->add_option("--seed", a.seed, kSeedHelp)->each([&a](const std::string&) { a.seed_given = true; });
 }
 

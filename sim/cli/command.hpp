@@ -32,7 +32,8 @@ struct RunArgs {
     // The overrides in the order they apply: --set, then --slo, then --seed (the last word on /seed).
     [[nodiscard]] std::vector<Override> overrides() const;
 };
-void add_run_args(CLI::App* c, RunArgs& a);
+// --set and --seed, and --slo unless the subcommand judges no objectives (trace, diagram).
+void add_run_args(CLI::App* c, RunArgs& a, bool slo = true);
 
 // -q and --progress: the bar is drawn on a terminal, or anywhere with --progress; never with -q.
 struct ProgressArgs {
